@@ -1,0 +1,225 @@
+"""The ``flitstack`` command: local mode (up, demo, status) and the stand-ins.
+
+    flitstack demo [--records N] [--seed S] [--tenant DIR] [--json]
+    flitstack up [--records N] [--seed S] [--tenant DIR]
+    flitstack status RUN
+    flitstack sandbox serve {salesforce,sercom} --state PATH [stand-in options...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+HOME = Path(os.environ.get("FLITSTACK_HOME", ".flitstack"))
+
+
+def _runs_dir() -> Path:
+    return HOME / "runs"
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class _Progress:
+    """Reads the run's progress from the data bucket: partitions extracted, batches loaded."""
+
+    def __init__(self, runtime: Any, run_id: str, progress: Progress) -> None:
+        self.s3 = runtime.engine.client("s3")
+        self.bucket = runtime.engine.stack.bucket
+        self.prefix = f"runs/{run_id}/"
+        self.progress = progress
+        self.extract = progress.add_task("extract partitions", total=None)
+        self.load = progress.add_task("load batches", total=None)
+        self.total_batches: int | None = None
+
+    def _count(self, prefix: str) -> int:
+        n = 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            n += len(page.get("Contents", []))
+        return n
+
+    def _json(self, key: str) -> Any:
+        try:
+            return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def tick(self) -> None:
+        manifest = self._json(self.prefix + "extract/manifest.json")
+        if manifest is not None:
+            self.progress.update(self.extract, total=len(manifest),
+                                 completed=self._count(self.prefix + "extract/outcomes/"))
+        if self.total_batches is None:
+            levels = self._json(self.prefix + "levels.json")
+            spec = self._json(self.prefix + "spec.json") if levels else None
+            if levels and spec:
+                sources = {m["name"]: m["source_object"] for m in spec["mappings"]}
+                batches = {}
+                for obj in set(sources.values()):
+                    outcome = self._json(self.prefix + f"extract/outcomes/{obj}.json") or {"batches": []}
+                    batches[obj] = len(outcome["batches"])
+                self.total_batches = sum(batches[sources[n]] for level in levels for n in level)
+                self.progress.update(self.load, total=self.total_batches)
+        if self.total_batches is not None:
+            self.progress.update(self.load, completed=self._count(self.prefix + "levels/") - self._manifests())
+
+    def _manifests(self) -> int:
+        levels = self._json(self.prefix + "levels.json") or []
+        return sum(1 for i in range(len(levels)) if self._json(self.prefix + f"levels/{i:02d}/manifest.json"))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flitstack.runtime import LocalRuntime, local_environment
+    from shared.models import RunOptions
+
+    console = Console(stderr=args.json)
+    run_id = _new_run_id()
+    folder = (_runs_dir() / run_id).resolve()
+    local_environment(folder / "logs" / "lambda.jsonl")
+    tenant = Path(args.tenant).resolve() if args.tenant else None
+    started = time.monotonic()
+    runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant)
+    with console.status("starting the stand-ins and the embedded AWS (moto)..."):
+        runtime.start()
+    try:
+        run = runtime.run_ref(run_id, RunOptions(fallback_owner_email=args.fallback_owner))
+        console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: Sercom ({runtime.sercom.url}) -> "
+                      f"Salesforce ({runtime.salesforce.url}), approvals: automatic")
+        arn = runtime.start_migration(run)
+        with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            watcher = _Progress(runtime, run_id, progress)
+            desc = runtime.wait(arn, on_tick=watcher.tick)
+        reports = runtime.download_reports(run_id, folder / "reports")
+    finally:
+        runtime.stop()
+    summary_path = folder / "reports" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    result = {
+        "run_id": run_id, "run_folder": str(folder), "execution_status": desc["status"],
+        "status": summary.get("status", "failed"), "seconds": round(time.monotonic() - started, 1),
+        "counts": summary.get("objects", {}), "rejected": summary.get("rejected"),
+        "reports": {p.name: str(p) for p in sorted(reports)},
+        "standins": {
+            "salesforce": {"state_path": str(folder / "standins" / "salesforce.sqlite"),
+                           "serve": f"flitstack sandbox serve salesforce --state {folder}/standins/salesforce.sqlite"},
+            "sercom": {"state_path": str(folder / "standins" / "sercom.sqlite")},
+        },
+    }
+    (folder / "run.json").write_text(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_summary(console, result)
+    ok = desc["status"] == "SUCCEEDED" and result["status"] == "succeeded"
+    return 0 if ok else 1
+
+
+def _print_summary(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title=f"Run {result['run_id']} — {result['status']} in {result['seconds']} s")
+    for col in ("mapping", "source", "loaded", "rejected", "filtered out", "in Salesforce"):
+        table.add_column(col, justify="left" if col == "mapping" else "right")
+    for name, c in result["counts"].items():
+        table.add_row(name, str(c["source"]), str(c["loaded"]), str(c["rejected"]), str(c["filtered_out"]),
+                      str(c["destination"]))
+    console.print(table)
+    console.print(f"Reports: [cyan]{Path(result['run_folder']) / 'reports'}[/]")
+    for name in ("mapping.md", "exceptions.md", "reconciliation.html"):
+        if name in result["reports"]:
+            console.print(f"  {name:<22} {result['reports'][name]}")
+    console.print(f"Serve the migrated org again: [cyan]{result['standins']['salesforce']['serve']}[/]")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    path = _runs_dir() / args.run / "run.json"
+    if not path.exists():
+        print(f"no run {args.run!r} under {_runs_dir()} (known: "
+              f"{sorted(p.name for p in _runs_dir().glob('*'))[-5:]})", file=sys.stderr)
+        return 2
+    print(path.read_text())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from flitstack.runtime import LocalRuntime, local_environment
+
+    folder = (HOME / "up").resolve()
+    local_environment(folder / "logs" / "lambda.jsonl")
+    runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed,
+                           tenant=Path(args.tenant).resolve() if args.tenant else None)
+    runtime.start()
+    assert runtime.engine is not None and runtime.engine.stack is not None
+    info = {"aws_endpoint": runtime.engine.endpoint_url, "stack": runtime.engine.stack.to_dict(),
+            "sercom": runtime.sercom.info if runtime.sercom else None,
+            "salesforce": {k: v for k, v in (runtime.salesforce.info if runtime.salesforce else {}).items()
+                           if k != "credentials"},
+            "secrets": ["flitstack/local/sercom", "flitstack/local/salesforce"]}
+    (folder / "up.json").write_text(json.dumps(info, indent=2))
+    print(json.dumps(info), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, extra: list[str]) -> int:
+    """Serve a stand-in in the foreground (prints its URL, credentials and CA path as JSON)."""
+    import runpy
+
+    sys.argv = [f"sandbox.{args.kind}", "serve", "--state", args.state, *extra]
+    runpy.run_module(f"sandbox.{args.kind}", run_name="__main__")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flitstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("demo", "up"):
+        p = sub.add_parser(name, help="run a whole migration locally" if name == "demo" else
+                           "start local mode and keep it running")
+        p.add_argument("--records", type=int, default=5000, help="size of the generated Sercom tenant")
+        p.add_argument("--seed", type=int, default=7, help="seed of the generated tenant")
+        p.add_argument("--tenant", help="serve this tenant dump directory instead of a generated tenant")
+        if name == "demo":
+            p.add_argument("--json", action="store_true", help="end by printing one JSON object")
+            p.add_argument("--fallback-owner", help="email of the Salesforce user who owns unmatched records")
+    p = sub.add_parser("status", help="show a run")
+    p.add_argument("run")
+    p = sub.add_parser("sandbox", help="the stand-ins")
+    sandbox = p.add_subparsers(dest="action", required=True)
+    serve = sandbox.add_parser("serve", help="serve a stand-in (a saved state is served again as it is)")
+    serve.add_argument("kind", choices=["salesforce", "sercom"])
+    serve.add_argument("--state", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "sandbox":
+        return cmd_sandbox(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up}
+    return handlers[args.command](args)

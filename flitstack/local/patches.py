@@ -1,0 +1,99 @@
+"""Speed patches for moto 5.2.5's Step Functions interpreter (pure performance, no behaviour change).
+
+1. ``boto_client_for``: the interpreter builds a brand-new boto3 client for every Task state,
+   every ItemReader read and every aws-sdk call (~10 ms of botocore model loading each time,
+   GIL-bound). We cache one client per (region, service, endpoint) and talk to 127.0.0.1
+   directly (``localhost`` may resolve to ::1 first).
+2. JSONPath: ``jsonpath_ng.parse`` (a PLY parser) runs on every path evaluation; we memoise it.
+   Parsed expressions are immutable once built, so sharing them across threads is safe.
+
+Both are applied by rebinding module globals, so they are reversible and do not touch files.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from moto.core.models import botocore_stubber
+from moto.settings import moto_server_port
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+# Importing the preprocessor pulls in every state component, i.e. every module that did
+# ``from ...boto_client import boto_client_for``; install() rebinds the name in each of them.
+import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 isort: skip
+
+MOTO_VERSION = "5.2.5"
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str], BaseClient] = {}
+_session: boto3.session.Session | None = None
+_saved: list[tuple[Any, str, Any]] = []  # (module, attribute, original) for uninstall
+
+
+def _cached_boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+    endpoint = "" if botocore_stubber.enabled else f"http://127.0.0.1:{moto_server_port()}"
+    key = (region, service, endpoint)
+    client = _clients.get(key)
+    if client is not None:
+        return client
+    global _session  # noqa: PLW0603
+    with _lock:  # client creation from one session is not thread-safe
+        client = _clients.get(key)
+        if client is None:
+            if _session is None:
+                _session = boto3.session.Session()
+            kwargs = {"endpoint_url": endpoint} if endpoint else {}
+            client = _session.client(
+                service_name=service,
+                region_name=region,
+                aws_access_key_id="ak",
+                aws_secret_access_key="sk",  # noqa: S106 - moto's fixed fake credentials
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    max_pool_connections=64,
+                ),
+                **kwargs,
+            )
+            _clients[key] = client
+    return client
+
+
+def clear_client_cache() -> None:
+    with _lock:
+        _clients.clear()
+
+
+def _rebind(module: Any, attr: str, new: Any) -> None:
+    _saved.append((module, attr, getattr(module, attr)))
+    setattr(module, attr, new)
+
+
+def install() -> None:
+    """Apply both patches (idempotent)."""
+    if _saved:
+        return
+    original = boto_client.boto_client_for
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is original:
+            _rebind(module, "boto_client_for", _cached_boto_client_for)
+
+    for module in (json_path, result_path):
+        _rebind(module, "parse", functools.lru_cache(maxsize=4096)(getattr(module, "parse")))  # noqa: B009
+
+
+def uninstall() -> None:
+    while _saved:
+        module, attr, original = _saved.pop()
+        setattr(module, attr, original)
+    clear_client_cache()

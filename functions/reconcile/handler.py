@@ -1,0 +1,35 @@
+"""Reconcile step: counts per mapping, the exception report, the run's final record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.connections import open_destination
+from shared.domain import reconcile
+from shared.handler import dispatch, stores
+from shared.models import StepInput
+from shared.observability import logger, metrics, tracer
+
+
+def _reconcile(step: StepInput) -> dict[str, Any]:
+    return reconcile.reconcile(step.run, open_destination(step.run.destination), stores())
+
+
+def _finalize(step: StepInput) -> dict[str, Any]:
+    return reconcile.finalize(step.run, stores())
+
+
+def _failure(step: StepInput) -> dict[str, Any]:
+    return reconcile.record_failure(step.run, dict(getattr(step, "error", {}) or {}), stores())
+
+
+OPS = {"reconcile": _reconcile, "finalize": _finalize, "record_failure": _failure}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dispatch(event, OPS)

@@ -1,0 +1,112 @@
+"""Names and shapes of every AWS resource the workflows use.
+
+One source of truth for the CDK stack (``infra/stack.py``) and the local engine
+(``flitstack/local``): table keys, bucket and function names and the ASL substitution
+variables are derived from here, so local mode and the cloud cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATEMACHINE_DIR = Path(__file__).parent / "statemachines"
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A DynamoDB table: logical id, partition key, optional sort key, TTL attribute."""
+
+    logical_id: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+    partition_key_type: str = "S"
+    sort_key_type: str = "S"
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A Lambda function: logical id, source folder under ``functions/``, sizing."""
+
+    logical_id: str
+    folder: str
+    memory_mb: int = 1024
+    timeout_s: int = 900
+    tables: tuple[str, ...] = ()
+    reads_secrets: bool = True
+
+
+@dataclass(frozen=True)
+class StateMachineDef:
+    """A workflow: logical id, ASL file and the functions its Task states invoke."""
+
+    logical_id: str
+    asl_file: str
+    functions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def path(self) -> Path:
+        return STATEMACHINE_DIR / self.asl_file
+
+
+# --- DynamoDB -----------------------------------------------------------------------------
+RUNS = TableDef("RunsTable", partition_key="run_id")
+AUDIT = TableDef("AuditTable", partition_key="run_id", sort_key="seq")
+CROSSWALK = TableDef("CrosswalkTable", partition_key="scope", sort_key="source_key")
+IDEMPOTENCY = TableDef("IdempotencyTable", partition_key="id", ttl_attribute="expiration")
+TABLES: tuple[TableDef, ...] = (RUNS, AUDIT, CROSSWALK, IDEMPOTENCY)
+
+# --- S3 -----------------------------------------------------------------------------------
+DATA_BUCKET_LOGICAL_ID = "DataBucket"
+
+# --- Lambda -------------------------------------------------------------------------------
+_ALL_TABLES = tuple(t.logical_id for t in TABLES)
+FUNCTIONS: tuple[FunctionDef, ...] = (
+    FunctionDef("DiscoverFunction", "discover", tables=_ALL_TABLES),
+    FunctionDef("ExtractFunction", "extract", tables=_ALL_TABLES),
+    FunctionDef("TransformFunction", "transform", memory_mb=2048, tables=_ALL_TABLES),
+    FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
+    FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES),
+)
+# The rollback machine and the HTTP API (functions/rollback, functions/api) join this list when
+# they are built (issues 3 and 4); nothing is deployed that has no handler.
+FUNCTIONS_BY_FOLDER = {f.folder: f for f in FUNCTIONS}
+
+# --- Step Functions -----------------------------------------------------------------------
+MIGRATE = StateMachineDef(
+    "MigrateStateMachine",
+    "migrate.asl.json",
+    functions=("discover", "extract", "transform", "load", "reconcile"),
+)
+STATE_MACHINES: tuple[StateMachineDef, ...] = (MIGRATE,)
+
+
+def function_arn_variable(folder: str) -> str:
+    """The ASL substitution variable holding the ARN of ``functions/<folder>``."""
+    return f"{folder.capitalize()}FunctionArn"
+
+
+DATA_BUCKET_VARIABLE = "DataBucketName"
+
+
+def asl_variables(function_arns: dict[str, str], bucket_name: str) -> dict[str, str]:
+    """Substitutions for ``${Var}`` placeholders in the ASL files (CDK and local engine)."""
+    values = {function_arn_variable(folder): arn for folder, arn in function_arns.items()}
+    values[DATA_BUCKET_VARIABLE] = bucket_name
+    return values
+
+
+def render_asl(definition: StateMachineDef, variables: dict[str, str]) -> str:
+    """The ASL text with every ``${Var}`` replaced; used by the local engine.
+
+    CDK does the same substitution through ``DefinitionBody.from_string`` +
+    ``definition_substitutions`` so the template keeps the tokens resolvable.
+    """
+    text = definition.path.read_text()
+    for key, value in variables.items():
+        text = text.replace("${" + key + "}", value)
+    if "${" in text:
+        start = text.index("${")
+        raise ValueError(f"{definition.asl_file}: unresolved substitution near {text[start:start + 40]!r}")
+    return text

@@ -1,0 +1,1025 @@
+"""Deterministic generator of a realistic Sercom tenant, with dial-able dirty data.
+
+The migration engine has to cope with what real field-service tenants hold: customer
+hierarchies, several service locations per account, work orders whose history points at
+records that were deleted years ago, technicians without (or with shared) emails, dates
+typed by hand. ``generate_tenant(records, seed, dirty)`` builds such a tenant; the same
+``(records, seed, dirty)`` always yields byte-identical data, so tests and sample
+migrations are reproducible. Generation is plain Python on pre-built pools (no per-record
+object allocation beyond the dicts) so 100,000 records take a few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from calendar import timegm
+from itertools import accumulate
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.sercom.model import (
+    OBJECT_ORDER,
+    OBJECTS,
+    AutomationRule,
+    CustomFieldDef,
+    Tenant,
+)
+
+GENERATOR_VERSION = "sandbox.sercom.generator/1"
+
+#: All generated timestamps lie in the ~3 years before this instant. Fixed (not "now") so
+#: that the output depends only on (records, seed, dirty).
+AS_OF = "2026-09-30T18:00:00Z"
+SPAN_SECONDS = 3 * 365 * 86400
+
+#: Share of the total record count per object; ``activities`` absorbs the rounding so the
+#: total is exactly the requested number.
+SHARES: dict[str, float] = {
+    "customers": 0.05,
+    "locations": 0.06,
+    "contacts": 0.10,
+    "technicians": 0.005,
+    "territories": 0.001,
+    "products": 0.01,
+    "assets": 0.07,
+    "work_orders": 0.15,
+    "parts_used": 0.15,
+    "contracts": 0.02,
+    "deals": 0.04,
+    "notes": 0.06,
+    "attachments": 0.03,
+}
+MINIMUMS: dict[str, int] = {"technicians": 5, "territories": 3, "products": 5}
+PIPELINE_STAGE_COUNT = 7
+MIN_RECORDS = 100
+
+#: Reference fields the ``orphan_rate`` knob may point at records that do not exist.
+#: Every other reference in a generated tenant resolves.
+ORPHANABLE: tuple[tuple[str, str, str], ...] = (
+    ("locations", "customer_id", "customers"),
+    ("work_orders", "customer_id", "customers"),
+    ("work_orders", "asset_id", "assets"),
+    ("work_orders", "technician_id", "technicians"),
+    ("parts_used", "work_order_id", "work_orders"),
+    ("activities", "contact_id", "contacts"),
+    ("activities", "work_order_id", "work_orders"),
+)
+
+#: Text fields the ``long_text_rate`` knob overflows, with the length they are stretched to.
+LONG_TEXT_FIELDS: dict[str, tuple[str, int]] = {
+    "customers": ("name", 320),
+    "contacts": ("last_name", 120),
+    "locations": ("city", 64),
+    "products": ("name", 300),
+    "work_orders": ("subject", 340),
+    "activities": ("subject", 310),
+    "notes": ("title", 300),
+}
+
+#: Date fields (not datetimes) the ``bad_date_rate`` knob may corrupt.
+DATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "assets": ("install_date", "warranty_end_date"),
+    "work_orders": ("scheduled_date",),
+    "contracts": ("start_date", "end_date"),
+    "deals": ("close_date",),
+}
+BAD_DATES = ("2023-02-30", "31/12/2022", "not a date", "2022-13-01", "00/00/0000", "12-31-2021", "TBD")
+
+
+class DirtyKnobs(BaseModel):
+    """Rates (0..1) of the data-quality problems real Sercom tenants show. All may be 0.
+
+    Each rate is applied to the records of the objects it concerns: ``round(rate * n)`` of
+    them are spoiled, so the effect is exact and testable rather than merely probable.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    orphan_rate: float = Field(default=0.02, ge=0, le=1, description="child references to missing parents")
+    contact_without_customer_rate: float = Field(default=0.03, ge=0, le=1, description="contacts.customer_id null")
+    missing_email_rate: float = Field(default=0.02, ge=0, le=1, description="email null or empty")
+    duplicate_email_rate: float = Field(default=0.01, ge=0, le=1, description="two contacts/technicians share one")
+    mixed_case_email_rate: float = Field(default=0.02, ge=0, le=1, description="John.Smith@Acme.COM")
+    long_text_rate: float = Field(default=0.01, ge=0, le=1, description="text beyond destination limits")
+    unicode_rate: float = Field(default=0.02, ge=0, le=1, description="accents, CJK, emoji")
+    bad_date_rate: float = Field(default=0.01, ge=0, le=1, description="impossible or mis-formatted dates")
+
+    @classmethod
+    def clean(cls) -> DirtyKnobs:
+        """All knobs at zero: a tenant whose data is perfectly consistent."""
+        return cls(**dict.fromkeys(cls.model_fields, 0.0))
+
+
+# --------------------------------------------------------------------------- value pools
+
+FIRST_NAMES = (
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
+    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen",
+    "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret",
+    "Donald", "Ashley", "Steven", "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle",
+    "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie",
+    "Ronald", "Rebecca", "Jason", "Laura", "Edward", "Sharon", "Jeffrey", "Cynthia", "Ryan", "Kathleen",
+    "Jacob", "Amy", "Gary", "Angela", "Nicholas", "Shirley", "Eric", "Anna", "Jonathan", "Brenda", "Larry",
+    "Pamela", "Justin", "Emma", "Scott", "Nicole", "Brandon", "Helen", "Benjamin", "Samantha", "Samuel",
+    "Katherine", "Raymond", "Christine", "Gregory", "Debra", "Frank", "Rachel", "Alexander", "Carolyn",
+    "Patrick", "Janet", "Jack", "Maria", "Dennis", "Olivia", "Jerry", "Heather", "Tyler", "Diane",
+)
+LAST_NAMES = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson",
+    "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis",
+    "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
+    "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts",
+    "Gomez", "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins", "Reyes",
+    "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez", "Ortiz", "Morgan", "Cooper",
+    "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim", "Cox", "Ward", "Richardson", "Watson",
+    "Brooks", "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez",
+    "Castillo", "Sanders", "Patel", "Myers", "Long", "Ross", "Foster", "Jimenez", "Hartley",
+)
+COMPANY_WORDS = (
+    "Mechanical", "Climate", "Comfort", "Air", "Heating", "Cooling", "Refrigeration", "Facilities",
+    "Property", "Industrial", "Dairy", "Logistics", "Foods", "Medical", "Hospitality", "Retail", "Storage",
+    "Manufacturing", "Plastics", "Printing", "Labs", "Holdings",
+)
+COMPANY_SUFFIXES = ("LLC", "Inc.", "Co.", "Group", "Partners", "Corp.", "& Sons", "Ltd.")
+INDUSTRIES = (
+    "Healthcare", "Hospitality", "Retail", "Manufacturing", "Education", "Government", "Food Service",
+    "Property Management", "Logistics", "Data Centers", "Residential", "Agriculture",
+)
+GOV_BODIES = ("Public Works", "School District", "Water Authority", "Parks Department", "County Courthouse")
+STREET_NAMES = (
+    "Oak", "Maple", "Pine", "Cedar", "Elm", "Washington", "Lake", "Hill", "Main", "Park", "Sunset", "Ridge",
+    "Meadow", "Forest", "River", "Spring", "Highland", "Church", "Mill", "Valley", "Franklin", "Jefferson",
+    "Lincoln", "Madison", "Center", "Broad", "Market", "Industrial",
+)
+STREET_TYPES = ("St", "Ave", "Blvd", "Rd", "Dr", "Ln", "Way", "Ct", "Pkwy", "Hwy")
+#: (city, state, 3-digit zip prefix, area code) - zip codes are US-shaped and match the state.
+CITIES = (
+    ("Austin", "TX", "787", "512"), ("Dallas", "TX", "752", "214"), ("Houston", "TX", "770", "713"),
+    ("Phoenix", "AZ", "850", "602"), ("Denver", "CO", "802", "303"), ("Chicago", "IL", "606", "312"),
+    ("Springfield", "IL", "627", "217"), ("Columbus", "OH", "432", "614"), ("Cleveland", "OH", "441", "216"),
+    ("Atlanta", "GA", "303", "404"), ("Miami", "FL", "331", "305"), ("Orlando", "FL", "328", "407"),
+    ("Tampa", "FL", "336", "813"), ("Charlotte", "NC", "282", "704"), ("Raleigh", "NC", "276", "919"),
+    ("Nashville", "TN", "372", "615"), ("Memphis", "TN", "381", "901"), ("Boston", "MA", "021", "617"),
+    ("Worcester", "MA", "016", "508"), ("Newark", "NJ", "071", "973"), ("Albany", "NY", "122", "518"),
+    ("Buffalo", "NY", "142", "716"), ("Philadelphia", "PA", "191", "215"), ("Pittsburgh", "PA", "152", "412"),
+    ("Baltimore", "MD", "212", "410"), ("Richmond", "VA", "232", "804"), ("Detroit", "MI", "482", "313"),
+    ("Minneapolis", "MN", "554", "612"), ("Milwaukee", "WI", "532", "414"), ("Kansas City", "MO", "641", "816"),
+    ("St. Louis", "MO", "631", "314"), ("Omaha", "NE", "681", "402"), ("Salt Lake City", "UT", "841", "801"),
+    ("Las Vegas", "NV", "891", "702"), ("Seattle", "WA", "981", "206"), ("Portland", "OR", "972", "503"),
+    ("Sacramento", "CA", "958", "916"), ("San Diego", "CA", "921", "619"), ("Fresno", "CA", "937", "559"),
+    ("Boise", "ID", "837", "208"), ("Albuquerque", "NM", "871", "505"), ("Tulsa", "OK", "741", "918"),
+)
+LOCATION_NAMES = (
+    "Main Office", "Warehouse", "North Plant", "South Campus", "Distribution Center", "Store #{n}",
+    "Clinic {n}", "Building {L}", "Annex", "Cold Storage", "Rooftop Units", "Data Hall {n}",
+)
+TITLES = (
+    "Facilities Manager", "Office Manager", "Owner", "Maintenance Supervisor", "Operations Director",
+    "Accounts Payable", "Chief Engineer", "Property Manager", "Procurement Lead", "Homeowner", "CFO",
+)
+CONTACT_ROLES = ("billing", "technical", "decision_maker", None, None)
+SKILLS = ("HVAC", "Electrical", "Plumbing", "Refrigeration", "Boilers", "Controls", "Fire Safety", "Generators")
+TERRITORY_NAMES = (
+    "Northeast Metro", "Mid-Atlantic", "Southeast", "Gulf Coast", "Great Lakes", "Central Plains",
+    "Mountain West", "Desert Southwest", "Pacific Northwest", "California", "New England", "Tennessee Valley",
+)
+#: (product name, typical unit price)
+CATALOG = (
+    ("Rooftop Unit 5-Ton", 6400.0), ("Split System Condenser 3-Ton", 3100.0), ("Gas Furnace 80k BTU", 2200.0),
+    ("Heat Pump 4-Ton", 4800.0), ("Walk-in Cooler Compressor", 2750.0), ("Ice Machine 500 lb", 3900.0),
+    ("Commercial Boiler 500 MBH", 18500.0), ("Standby Generator 22 kW", 9800.0), ("Air Handler 2000 CFM", 5200.0),
+    ("Smart Thermostat T6 Pro", 189.0), ("Condenser Fan Motor 1/3 HP", 245.0), ("Contactor 40A 24V Coil", 38.5),
+    ("Run Capacitor 45/5 MFD", 24.0), ("Air Filter MERV 13 20x25x4", 32.0), ("Refrigerant R-410A 25 lb", 310.0),
+    ("Expansion Valve TXV 3-Ton", 145.0), ("Igniter Hot Surface", 42.0), ("Flame Sensor", 18.0),
+    ("Blower Motor ECM 1/2 HP", 520.0), ("Circuit Board Universal", 210.0), ("Backflow Preventer 2in", 860.0),
+    ("Water Heater 50 gal", 1150.0), ("Sump Pump 1/2 HP", 265.0), ("Fire Damper 12x12", 175.0),
+    ("Belt A-48", 14.0), ("Pressure Switch", 36.0), ("Drain Pan Treatment Tabs", 9.5),
+)
+PRODUCT_DESCRIPTIONS = (
+    "Field-replaceable; stocked on trucks.", "Special order, 5-7 business days.",
+    "OEM part - verify model/serial before install.", "Includes mounting hardware.",
+    "Covered by 1-year parts warranty.", "Hazmat shipping applies.",
+)
+WO_SUBJECTS = {
+    "repair": ("No cooling in {area}", "Unit short cycling", "Water leak under {area}", "Breaker tripping on startup",
+               "Compressor not starting", "Strange noise from blower", "No heat - pilot out"),
+    "maintenance": ("Quarterly PM - {area}", "Annual boiler inspection and cleaning", "Filter change - all units",
+                    "Coil cleaning", "Semi-annual generator load test"),
+    "installation": ("Install new {product}", "Replace {product}", "Thermostat upgrade - {area}"),
+    "inspection": ("Pre-season inspection", "Warranty inspection", "Fire damper inspection", "Insurance inspection"),
+    "emergency": ("EMERGENCY: walk-in cooler down", "EMERGENCY: no heat, building occupied", "Gas smell reported",
+                  "Flooding in mechanical room"),
+}
+AREAS = ("server room", "lobby", "kitchen", "2nd floor", "warehouse", "suite 200", "east wing", "basement")
+RESOLUTIONS = ("FIXED-ON-SITE", "PART-REPLACED", "NO-FAULT-FOUND", "ADJUSTED", "QUOTED-REPLACEMENT", "CLEANED")
+MAINTENANCE_SUMMARIES = (
+    "Replaced filters, checked refrigerant charge", "Cleaned condenser coil", "Replaced capacitor",
+    "Lubricated bearings, tightened belts", "Firmware updated", "Calibrated thermostat", "Flushed drain line",
+)
+ACTIVITY_SUBJECTS = {
+    "visit": ("Site visit - {wo}", "On-site diagnosis", "Follow-up visit", "Technician check-in"),
+    "call": ("Call re: invoice", "Scheduling call", "Call about service renewal", "Callback - no heat complaint"),
+    "email": ("Quote sent", "Service report emailed", "Contract renewal reminder", "Re: parts ETA"),
+    "meeting": ("Quarterly business review", "Site survey walkthrough", "Budget planning meeting"),
+}
+OUTCOMES = {
+    "visit": ("completed", "resolved", "follow_up", "rescheduled"),
+    "call": ("completed", "no_answer", "left_voicemail", "follow_up"),
+    "email": ("completed", "follow_up"),
+    "meeting": ("completed", "rescheduled", "follow_up"),
+}
+NOTE_TITLES = (
+    "Access instructions", "Customer prefers mornings", "Billing dispute", "Parts on backorder",
+    "Dog on premises", "Upsell opportunity", "Warranty claim filed", "Gate code changed", "Escalation",
+)
+NOTE_BODIES = (
+    "Spoke with the facilities manager; they asked us to call 30 minutes before arrival.",
+    "Unit is past its service life - recommend replacement quote in Q3.",
+    "Customer disputes the trip charge on the last invoice; credited 50% per manager approval.",
+    "Ordered replacement board from distributor, ETA Friday. Temporary fix in place.",
+    "Roof access via the east stairwell, key at front desk. Ladder required for RTU-3.",
+)
+STAGES = (
+    ("Prospecting", 10, False, False), ("Qualification", 20, False, False), ("Site Survey", 40, False, False),
+    ("Proposal", 60, False, False), ("Negotiation", 80, False, False), ("Closed Won", 100, True, True),
+    ("Closed Lost", 0, True, False),
+)
+DEAL_NAMES = ("Service agreement renewal", "Rooftop unit replacement", "Boiler upgrade", "Preventive maintenance plan",
+              "Generator install", "Controls retrofit", "Multi-site HVAC contract")
+CONTRACT_TIERS = ("Platinum", "Gold", "Silver", "Bronze")
+SLA_BY_TIER = {"Platinum": (2, 8), "Gold": (4, 24), "Silver": (8, 48), "Bronze": (24, 72)}
+TERMS_PARAGRAPHS = (
+    "1. Scope. Provider shall perform preventive maintenance on the covered equipment listed in Schedule A "
+    "at the frequency stated therein, including inspection, cleaning, lubrication and adjustment.",
+    "2. Response. Provider shall respond to emergency service requests within the SLA response window, "
+    "24 hours a day, 7 days a week, including holidays, measured from the time the request is logged.",
+    "3. Exclusions. Refrigerant, ductwork, structural repairs and damage caused by misuse, power surges, "
+    "flooding or acts of God are excluded and billed at standard time-and-materials rates.",
+    "4. Parts. Covered parts are supplied at no charge; non-covered parts are billed at list less 15%.",
+    "5. Term and renewal. This agreement renews automatically for successive one-year terms unless either "
+    "party gives written notice of non-renewal at least 30 days before the end of the current term.",
+    "6. Limitation of liability. Provider's aggregate liability shall not exceed the fees paid in the twelve "
+    "months preceding the claim. Neither party is liable for indirect or consequential damages.",
+)
+#: Unicode-rich replacements: accents, CJK, Cyrillic, RTL and emoji.
+UNICODE_NAMES = (
+    ("Zoë", "Ångström"), ("José", "Núñez"), ("François", "Lefèvre"), ("Søren", "Kierkegård"),
+    ("Đặng", "Thị Hương"), ("太郎", "山田"), ("美咲", "佐藤"), ("Łukasz", "Wróbel"), ("Ольга", "Смирнова"),
+    ("Chloé", "Müller-Lüdenscheidt"), ("Nguyễn", "Văn Minh"), ("Aurélie", "D'Aubigné"),
+)
+UNICODE_COMPANIES = (
+    "Müller & Söhne Kältetechnik GmbH", "株式会社サンプル空調", "Café Olé ☕ Holdings", "Ñandú Refrigeración S.A.",
+    "Øresund Facilities ApS", "Les Délices de Zoé", "Smørrebrød & Co 🥪", "Хладо-Сервис ООО",  # noqa: RUF001 - Cyrillic on purpose
+)
+UNICODE_SUFFIXES = (" 🔧", " ✅", " — naïve façade", " 修理", " ⚠️ urgent", " (Ünïcödé)", " 😀")
+
+# Attachment kinds: (content_type, extension, file-name stem template, weight)
+ATTACHMENT_KINDS = (
+    ("image/jpeg", "jpg", "IMG_{date}_{n}", 40),
+    ("application/pdf", "pdf", "signed-work-order-{ref}", 20),
+    ("application/pdf", "pdf", "job-report-{ref}", 15),
+    ("image/png", "png", "wiring-diagram-{n}", 8),
+    ("text/plain", "txt", "technician-notes-{n}", 10),
+    ("text/csv", "csv", "meter-readings-{n}", 7),
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _epoch(iso: str) -> float:
+    return float(timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _date(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def plan_counts(records: int) -> dict[str, int]:
+    """How many records each object gets for a tenant of ``records`` in total (sums to ``records``)."""
+    if records < MIN_RECORDS:
+        raise ValueError(f"records must be at least {MIN_RECORDS} (got {records})")
+    counts = {name: max(MINIMUMS.get(name, 1), round(records * share)) for name, share in SHARES.items()}
+    # Every customer has 1..4 locations.
+    counts["locations"] = max(counts["customers"], min(4 * counts["customers"], counts["locations"]))
+    counts["pipeline_stages"] = PIPELINE_STAGE_COUNT
+    counts["activities"] = records - sum(counts.values())
+    if counts["activities"] < 1:  # pragma: no cover - guarded by MIN_RECORDS
+        raise ValueError(f"records={records} too small for the minimum object counts")
+    return {name: counts[name] for name in OBJECT_ORDER}
+
+
+def _ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}_{i:06d}" for i in range(1, n + 1)]
+
+
+def _missing_id(prefix: str, rng: random.Random) -> str:
+    """An id in the object's format that no generated record has (numbers start at 900000)."""
+    return f"{prefix}_{900000 + rng.randrange(99999):06d}"
+
+
+def _phone(rng: random.Random, area: str) -> str:
+    """US numbers in the mix of formats hand-entered CRM data shows (555-01xx: fictional range)."""
+    line = f"01{rng.randrange(100):02d}"
+    match rng.randrange(5):
+        case 0:
+            return f"({area}) 555-{line}"
+        case 1:
+            return f"{area}-555-{line}"
+        case 2:
+            return f"+1 {area} 555 {line}"
+        case 3:
+            return f"{area}.555.{line}"
+        case _:
+            return f"+1{area}555{line}"
+
+
+def _slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())[:24] or "mail"
+
+
+class _Clock:
+    """Draws creation/update instants inside the tenant's 3-year window."""
+
+    def __init__(self, rng: random.Random, as_of: float) -> None:
+        self.rng = rng
+        self.end = as_of
+        self.start = as_of - SPAN_SECONDS
+
+    def created_after(self, earliest: float) -> float:
+        lo = max(earliest, self.start)
+        return lo + self.rng.random() * max(0.0, self.end - 3600 - lo)
+
+    def updated_after(self, created: float) -> float:
+        r = self.rng.random()
+        if r < 0.45:
+            return created
+        span = self.end - created
+        return created + (r - 0.45) / 0.55 * min(span, 200 * 86400)
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def generate_tenant(
+    records: int, seed: int, dirty: DirtyKnobs | None = None, *, name: str | None = None
+) -> Tenant:
+    """Build a tenant of exactly ``records`` records, deterministic for ``(records, seed, dirty)``."""
+    dirty = dirty if dirty is not None else DirtyKnobs()
+    counts = plan_counts(records)
+    gen = _Generator(counts, seed)
+    tenant_records = gen.run()
+    _Dirt(tenant_records, dirty, random.Random(f"sercom-dirt:{seed}")).apply()
+    return Tenant(
+        name=name or f"sercom-demo-{seed}",
+        records=tenant_records,
+        custom_fields=custom_field_definitions(),
+        automation_rules=automation_rules(),
+        attachment_content=gen.attachment_content,
+        seed=seed,
+        generated_by=GENERATOR_VERSION,
+    )
+
+
+def custom_field_definitions() -> list[CustomFieldDef]:
+    """The tenant's custom fields (the contract's minimum plus a few more a real tenant would have)."""
+    rows: list[tuple[str, str, str, str, list[str], bool]] = [
+        ("customers", "contract_tier", "Contract tier", "picklist", list(CONTRACT_TIERS), True),
+        ("customers", "customer_since", "Customer since", "date", [], False),
+        ("customers", "credit_limit", "Credit limit", "number", [], False),
+        ("customers", "tax_exempt", "Tax exempt", "boolean", [], False),
+        ("contacts", "preferred_channel", "Preferred channel", "picklist", ["Email", "Phone", "SMS"], False),
+        ("contacts", "newsletter_opt_in", "Newsletter opt-in", "boolean", [], False),
+        ("assets", "firmware_version", "Firmware version", "text", [], False),
+        ("assets", "last_inspection_date", "Last inspection", "date", [], False),
+        ("work_orders", "warranty_claim", "Warranty claim", "boolean", [], False),
+        ("work_orders", "site_access_notes", "Site access notes", "text", [], False),
+        ("work_orders", "travel_distance_km", "Travel distance (km)", "number", [], False),
+        ("work_orders", "billing_code", "Billing code", "text", [], False),
+        ("work_orders", "service_tier", "Service tier", "picklist", ["Standard", "Priority", "24x7"], False),
+    ]
+    return [
+        CustomFieldDef(object=o, key=k, label=lbl, type=t, picklist_values=pv, required=req)  # type: ignore[arg-type]
+        for o, k, lbl, t, pv, req in rows
+    ]
+
+
+def automation_rules() -> list[AutomationRule]:
+    """The tenant's automation rules - exported as a rebuild reference, never migrated."""
+    rules: list[dict[str, Any]] = [
+        {"name": "Email customer on job completion", "object": "work_orders", "trigger": "on_update",
+         "conditions": ["status changed to completed", "contact.email is not empty"],
+         "actions": ["send_email template=job_completed to=contact.email", "attach job report PDF"]},
+        {"name": "Page on-call dispatcher for emergencies", "object": "work_orders", "trigger": "on_create",
+         "conditions": ["type == emergency"], "actions": ["set priority = urgent", "send_sms to=dispatch_on_call"]},
+        {"name": "Auto-assign technician by territory", "object": "work_orders", "trigger": "on_create",
+         "conditions": ["technician_id is empty", "location.zip within territory.zip_ranges"],
+         "actions": ["assign technician_id = territory round-robin (active, matching skills)"]},
+        {"name": "Escalate SLA breach", "object": "work_orders", "trigger": "schedule", "schedule": "every 15 minutes",
+         "conditions": ["status not in (completed, cancelled)", "age_hours > contract.sla_resolution_hours"],
+         "actions": ["set priority = urgent", "notify account owner", "add note 'SLA breached'"]},
+        {"name": "Warranty expiry reminder", "object": "assets", "trigger": "schedule", "schedule": "daily 06:00",
+         "conditions": ["warranty_end_date within 30 days", "status in (active, installed)"],
+         "actions": ["create activity type=call for primary contact"]},
+        {"name": "Contract renewal opportunity", "object": "contracts", "trigger": "schedule",
+         "schedule": "daily 06:00", "conditions": ["status == active", "end_date within 60 days"],
+         "actions": ["create deal stage=Prospecting amount=contract value"]},
+        {"name": "Won deal creates installation job", "object": "deals", "trigger": "on_update",
+         "conditions": ["stage changed to Closed Won"],
+         "actions": ["create work_order type=installation status=new", "notify operations manager"]},
+        {"name": "Status-change notification to customer portal", "object": "work_orders", "trigger": "on_update",
+         "conditions": ["status changed"], "actions": ["post update to customer portal"], "active": False},
+    ]
+    return [AutomationRule(id=f"rul_{i:06d}", **r) for i, r in enumerate(rules, 1)]
+
+
+class _Generator:
+    """Holds the cross-object indexes the generation needs (who owns what, when created)."""
+
+    def __init__(self, counts: dict[str, int], seed: int) -> None:
+        self.counts = counts
+        self.seed = seed
+        self.as_of = _epoch(AS_OF)
+        self.out: dict[str, list[dict[str, Any]]] = {name: [] for name in OBJECT_ORDER}
+        self.created: dict[str, list[float]] = {name: [] for name in OBJECT_ORDER}
+        self.attachment_content: dict[str, bytes] = {}
+
+    def rng(self, name: str) -> random.Random:
+        # One stream per object: changing how one object is generated leaves the others intact.
+        return random.Random(f"sercom:{self.seed}:{name}")
+
+    def stamp(self, obj: str, rec: dict[str, Any], created: float, updated: float) -> dict[str, Any]:
+        rec["created_at"] = _iso(created)
+        rec["updated_at"] = _iso(max(created, min(updated, self.as_of)))
+        self.created[obj].append(created)
+        self.out[obj].append(rec)
+        return rec
+
+    def run(self) -> dict[str, list[dict[str, Any]]]:
+        self.territories_and_technicians()
+        self.products()
+        self.pipeline_stages()
+        self.customers()
+        self.locations()
+        self.contacts()
+        self.assets()
+        self.work_orders()
+        self.parts_used()
+        self.contracts()
+        self.deals()
+        self.activities()
+        self.notes()
+        self.attachments()
+        return self.out
+
+    # -- reference data ------------------------------------------------------------------
+
+    def territories_and_technicians(self) -> None:
+        rng = self.rng("territories")
+        clock = _Clock(rng, self.as_of)
+        n_ter, n_tec = self.counts["territories"], self.counts["technicians"]
+        ter_ids, tec_ids = _ids("ter", n_ter), _ids("tec", n_tec)
+        members: list[list[str]] = [[] for _ in range(n_ter)]
+        tec_territory = [i % n_ter for i in range(n_tec)]
+        for i, t in enumerate(tec_territory):
+            members[t].append(tec_ids[i])
+        band = 100000 // n_ter
+        width = 500 if band >= 2000 else max(1, band // 4)
+        for t in range(n_ter):
+            base = t * band
+            slots = sorted(rng.sample(range(band // width), k=min(rng.randint(2, 4), band // width)))
+            ranges = [f"{base + s * width:05d}-{base + (s + 1) * width - 1:05d}" for s in slots]
+            name = TERRITORY_NAMES[t % len(TERRITORY_NAMES)]
+            if t >= len(TERRITORY_NAMES):
+                name = f"{name} {t // len(TERRITORY_NAMES) + 1}"
+            created = clock.start + rng.random() * 30 * 86400
+            self.stamp("territories", {"id": ter_ids[t], "name": name, "zip_ranges": ranges,
+                                       "technician_ids": members[t]}, created, clock.updated_after(created))
+        rng = self.rng("technicians")
+        clock = _Clock(rng, self.as_of)
+        seen: set[str] = set()
+        for i in range(n_tec):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            email = f"{first[0]}{last}@sercom-fieldops.com".lower()
+            k = 2
+            while email in seen:
+                email = f"{first[0]}{last}{k}@sercom-fieldops.com".lower()
+                k += 1
+            seen.add(email)
+            city = rng.choice(CITIES)
+            created = clock.created_after(0)
+            self.stamp("technicians", {
+                "id": tec_ids[i], "first_name": first, "last_name": last, "email": email,
+                "phone": _phone(rng, city[3]), "active": rng.random() < 0.85,
+                "territory_id": ter_ids[tec_territory[i]], "skills": sorted(rng.sample(SKILLS, rng.randint(1, 3))),
+            }, created, clock.updated_after(created))
+
+    def products(self) -> None:
+        rng = self.rng("products")
+        clock = _Clock(rng, self.as_of)
+        for i, pid in enumerate(_ids("prd", self.counts["products"])):
+            name, price = CATALOG[i % len(CATALOG)]
+            if i >= len(CATALOG):
+                name = f"{name} Series {i // len(CATALOG) + 1}"
+            created = clock.start + rng.random() * 60 * 86400
+            self.stamp("products", {
+                "id": pid, "sku": f"SKU-{10000 + i}", "name": name,
+                "description": rng.choice(PRODUCT_DESCRIPTIONS),
+                "unit_price": round(price * (0.9 + rng.random() * 0.2), 2), "active": rng.random() < 0.9,
+            }, created, clock.updated_after(created))
+
+    def pipeline_stages(self) -> None:
+        start = self.as_of - SPAN_SECONDS
+        for i, (name, prob, closed, won) in enumerate(STAGES):
+            self.stamp("pipeline_stages", {
+                "id": f"stg_{i + 1:06d}", "name": name, "sort_order": i + 1, "probability": prob,
+                "is_closed": closed, "is_won": won,
+            }, start + i * 60, start + i * 60)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def customers(self) -> None:
+        rng = self.rng("customers")
+        clock = _Clock(rng, self.as_of)
+        n = self.counts["customers"]
+        ids = _ids("cus", n)
+        depth = [1] * n
+        self.cust_city: list[tuple[str, str, str, str]] = []
+        self.cust_domain: list[str] = []
+        self.cust_address: list[tuple[str, str]] = []  # (street, zip)
+        types = ("commercial",) * 5 + ("residential",) * 2 + ("industrial",) * 2 + ("government",)
+        for i in range(n):
+            account_type = rng.choice(types)
+            city = rng.choice(CITIES)
+            if account_type == "residential":
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                name, domain = f"{first} {last}", rng.choice(("gmail.com", "yahoo.com", "outlook.com", "icloud.com"))
+                email = f"{first}.{last}{rng.randrange(10, 99)}@{domain}".lower()
+                website = None
+                industry = "Residential"
+            else:
+                if account_type == "government":
+                    name = f"City of {city[0]} {rng.choice(GOV_BODIES)}"
+                    domain = f"{_slug(city[0])}{city[1].lower()}.gov"
+                else:
+                    name = f"{rng.choice(LAST_NAMES)} {rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
+                    domain = f"{_slug(name[: name.rfind(' ')])}.com"
+                email = f"{rng.choice(('info', 'service', 'ap', 'facilities'))}@{domain}"
+                website = f"https://www.{domain}"
+                industry = "Government" if account_type == "government" else rng.choice(INDUSTRIES)
+            parent = None
+            if i > 3 and account_type != "residential" and rng.random() < 0.13:
+                j = rng.randrange(i)
+                if depth[j] < 3:
+                    parent, depth[i] = ids[j], depth[j] + 1
+            street = f"{rng.randrange(10, 9999)} {rng.choice(STREET_NAMES)} {rng.choice(STREET_TYPES)}"
+            zip_code = f"{city[2]}{rng.randrange(100):02d}"
+            created = clock.created_after(0)
+            self.cust_city.append(city)
+            self.cust_domain.append(domain)
+            self.cust_address.append((street, zip_code))
+            revenue = None if account_type == "residential" else float(rng.randrange(2, 5000) * 10000)
+            cf: dict[str, Any] = {"contract_tier": rng.choice(CONTRACT_TIERS)}
+            if rng.random() < 0.8:
+                cf["customer_since"] = _date(created - rng.random() * 5 * 365 * 86400)
+            if account_type != "residential":
+                cf["credit_limit"] = float(rng.randrange(1, 50) * 5000)
+            cf["tax_exempt"] = account_type == "government"
+            self.stamp("customers", {
+                "id": ids[i], "name": name, "account_type": account_type, "parent_id": parent,
+                "phone": _phone(rng, city[3]), "email": email, "website": website, "industry": industry,
+                "annual_revenue": revenue, "billing_street": street, "billing_city": city[0],
+                "billing_state": city[1], "billing_zip": zip_code, "billing_country": "US", "custom_fields": cf,
+            }, created, clock.updated_after(created))
+
+    def locations(self) -> None:
+        rng = self.rng("locations")
+        clock = _Clock(rng, self.as_of)
+        n_c, n = self.counts["customers"], self.counts["locations"]
+        owners = list(range(n_c))
+        per = [1] * n_c
+        while len(owners) < n:
+            c = rng.randrange(n_c)
+            if per[c] < 4:
+                per[c] += 1
+                owners.append(c)
+        owners.sort()
+        self.cust_locations: list[list[int]] = [[] for _ in range(n_c)]
+        cust_ids = _ids("cus", n_c)
+        for i, c in enumerate(owners):
+            primary = not self.cust_locations[c]
+            self.cust_locations[c].append(i)
+            if primary:
+                city = self.cust_city[c]
+                street, zip_code = self.cust_address[c]
+                name = "Main Office" if rng.random() < 0.7 else "Headquarters"
+            else:
+                city = self.cust_city[c] if rng.random() < 0.6 else rng.choice(CITIES)
+                street = f"{rng.randrange(10, 9999)} {rng.choice(STREET_NAMES)} {rng.choice(STREET_TYPES)}"
+                zip_code = f"{city[2]}{rng.randrange(100):02d}"
+                name = rng.choice(LOCATION_NAMES).format(n=rng.randrange(1, 60), L=rng.choice("ABCDEF"))
+            created = clock.created_after(self.created["customers"][c])
+            self.stamp("locations", {
+                "id": f"loc_{i + 1:06d}", "customer_id": cust_ids[c], "name": name, "street": street,
+                "city": city[0], "state": city[1], "zip": zip_code, "country": "US", "is_primary": primary,
+            }, created, clock.updated_after(created))
+
+    def contacts(self) -> None:
+        rng = self.rng("contacts")
+        clock = _Clock(rng, self.as_of)
+        n_c, n = self.counts["customers"], self.counts["contacts"]
+        owners = [i % n_c if i < n_c else rng.randrange(n_c) for i in range(n)]
+        self.cust_contacts: list[list[int]] = [[] for _ in range(n_c)]
+        cust_ids = _ids("cus", n_c)
+        seen: set[str] = set()
+        for i, c in enumerate(owners):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            base = f"{first}.{last}".lower()
+            email = f"{base}@{self.cust_domain[c]}"
+            k = 2
+            while email in seen:
+                email = f"{base}{k}@{self.cust_domain[c]}"
+                k += 1
+            seen.add(email)
+            role = "primary" if not self.cust_contacts[c] else rng.choice(CONTACT_ROLES)
+            self.cust_contacts[c].append(i)
+            area = self.cust_city[c][3]
+            cf: dict[str, Any] = {}
+            if rng.random() < 0.75:
+                cf["preferred_channel"] = rng.choice(("Email", "Email", "Phone", "SMS"))
+            cf["newsletter_opt_in"] = rng.random() < 0.4
+            created = clock.created_after(self.created["customers"][c])
+            self.stamp("contacts", {
+                "id": f"con_{i + 1:06d}", "customer_id": cust_ids[c], "first_name": first, "last_name": last,
+                "email": email, "phone": _phone(rng, area), "mobile": _phone(rng, area) if rng.random() < 0.7 else None,
+                "title": rng.choice(TITLES), "role": role, "is_prospect": rng.random() < 0.12, "custom_fields": cf,
+            }, created, clock.updated_after(created))
+
+    def assets(self) -> None:
+        rng = self.rng("assets")
+        clock = _Clock(rng, self.as_of)
+        n_c, n, n_p = self.counts["customers"], self.counts["assets"], self.counts["products"]
+        self.cust_assets: list[list[int]] = [[] for _ in range(n_c)]
+        self.asset_owner: list[int] = []
+        statuses = ("active",) * 5 + ("installed",) * 3 + ("in_repair", "retired")
+        for i in range(n):
+            c = rng.randrange(n_c)
+            self.cust_assets[c].append(i)
+            self.asset_owner.append(c)
+            p = rng.randrange(n_p)
+            loc = rng.choice(self.cust_locations[c])
+            product_name = self.out["products"][p]["name"]
+            created = clock.created_after(self.created["customers"][c])
+            install = created - rng.random() * 2 * 365 * 86400
+            warranty = install + rng.choice((1, 2, 3, 5)) * 365 * 86400
+            history = []
+            t = install
+            for _ in range(rng.randrange(5)):
+                t += rng.random() * 200 * 86400
+                if t > self.as_of:
+                    break
+                history.append({"date": _date(t), "summary": rng.choice(MAINTENANCE_SUMMARIES)})
+            serial = (f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
+                      f"{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}-{rng.randrange(16**4):04X}")
+            cf: dict[str, Any] = {}
+            if rng.random() < 0.6:
+                cf["firmware_version"] = f"v{rng.randrange(1, 5)}.{rng.randrange(10)}.{rng.randrange(20)}"
+            if history:
+                cf["last_inspection_date"] = history[-1]["date"]
+            self.stamp("assets", {
+                "id": f"ast_{i + 1:06d}", "customer_id": f"cus_{c + 1:06d}", "location_id": f"loc_{loc + 1:06d}",
+                "product_id": f"prd_{p + 1:06d}", "name": f"{product_name} ({self.out['locations'][loc]['name']})",
+                "serial_number": serial, "status": rng.choice(statuses), "install_date": _date(install),
+                "warranty_end_date": _date(warranty), "maintenance_history": history, "custom_fields": cf,
+            }, created, clock.updated_after(created))
+
+    # -- field service ---------------------------------------------------------------------
+
+    def work_orders(self) -> None:
+        rng = self.rng("work_orders")
+        clock = _Clock(rng, self.as_of)
+        n_c, n, n_t = self.counts["customers"], self.counts["work_orders"], self.counts["technicians"]
+        types = ("repair",) * 4 + ("maintenance",) * 3 + ("installation", "inspection", "emergency")
+        recent_statuses = ("new", "scheduled", "scheduled", "dispatched", "in_progress", "in_progress",
+                           "on_hold", "completed", "completed", "cancelled")
+        old_statuses = ("completed",) * 17 + ("cancelled", "cancelled", "on_hold")
+        priorities = ("low", "normal", "normal", "normal", "high", "urgent")
+        self.wo_owner: list[int] = []
+        self.wo_status: list[str] = []
+        for i in range(n):
+            c = rng.randrange(n_c)
+            wo_type = rng.choice(types)
+            created = clock.created_after(self.created["customers"][c])
+            status = rng.choice(old_statuses if self.as_of - created > 45 * 86400 else recent_statuses)
+            path = self._status_path(rng, status)
+            times = [created]
+            for _ in path[1:]:
+                times.append(times[-1] + 600 + rng.random() * 3 * 86400)
+            if times[-1] > self.as_of:  # squeeze the history into the window
+                scale = (self.as_of - created) / (times[-1] - created)
+                times = [created + (t - created) * scale for t in times]
+            history = [{"status": s, "at": _iso(t)} for s, t in zip(path, times, strict=True)]
+            technician = None if status == "new" or (status == "cancelled" and len(path) <= 2) else (
+                f"tec_{rng.randrange(n_t) + 1:06d}")
+            contacts, assets = self.cust_contacts[c], self.cust_assets[c]
+            asset = rng.choice(assets) if assets and rng.random() < 0.7 else None
+            loc = (self.asset_location(asset) if asset is not None else rng.choice(self.cust_locations[c]))
+            sched = times[path.index("scheduled")] + rng.random() * 5 * 86400 if "scheduled" in path else None
+            worked = status in ("in_progress", "on_hold", "completed")
+            subject = rng.choice(WO_SUBJECTS[wo_type]).format(
+                area=rng.choice(AREAS), product=rng.choice(CATALOG)[0])
+            cf: dict[str, Any] = {"warranty_claim": rng.random() < 0.08,
+                                  "billing_code": f"BC-{rng.randrange(1000, 9999)}"}
+            if rng.random() < 0.3:
+                cf["site_access_notes"] = rng.choice(("Gate code 4471#", "Check in with security desk",
+                                                      "Roof hatch key at front desk", "Call ahead 30 min"))
+            if technician:
+                cf["travel_distance_km"] = round(rng.random() * 80, 1)
+            cf["service_tier"] = rng.choice(("Standard", "Standard", "Priority", "24x7"))
+            self.wo_owner.append(c)
+            self.wo_status.append(status)
+            self.stamp("work_orders", {
+                "id": f"wo_{i + 1:06d}", "number": f"WO-{i + 1:06d}", "customer_id": f"cus_{c + 1:06d}",
+                "location_id": f"loc_{loc + 1:06d}",
+                "contact_id": f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.85 else None,
+                "asset_id": f"ast_{asset + 1:06d}" if asset is not None else None, "technician_id": technician,
+                "type": wo_type, "status": status,
+                "priority": "urgent" if wo_type == "emergency" else rng.choice(priorities),
+                "origin": rng.choice(("phone", "phone", "email", "web", "portal")), "subject": subject,
+                "description": f"{subject}. Reported by site contact; {rng.choice(NOTE_BODIES)}",
+                "scheduled_date": _date(sched) if sched is not None else None,
+                "completed_at": history[-1]["at"] if status == "completed" else None,
+                "labor_hours": round(0.5 + rng.random() * 7.5, 2) if worked else None,
+                "revenue": round(150 + rng.random() * 4000, 2) if status == "completed" else None,
+                "resolution_code": rng.choice(RESOLUTIONS) if status == "completed" else (
+                    "CANCELLED-BY-CUSTOMER" if status == "cancelled" else None),
+                "status_history": history, "custom_fields": cf,
+            }, created, times[-1] + rng.random() * 7200)
+
+    def asset_location(self, asset: int) -> int:
+        return int(self.out["assets"][asset]["location_id"][4:]) - 1
+
+    @staticmethod
+    def _status_path(rng: random.Random, status: str) -> list[str]:
+        """A plausible status history ending in ``status`` (always starting at ``new``)."""
+        flow = ["new", "scheduled", "dispatched", "in_progress"]
+        if status == "cancelled":
+            return [*flow[: rng.randint(1, 3)], "cancelled"]
+        if status == "on_hold":
+            return [*flow, "on_hold"]
+        if status == "completed":
+            hold = ["on_hold", "in_progress"] if rng.random() < 0.15 else []
+            return [*flow, *hold, "completed"]
+        return flow[: flow.index(status) + 1]
+
+    def parts_used(self) -> None:
+        rng = self.rng("parts_used")
+        clock = _Clock(rng, self.as_of)
+        n, n_p = self.counts["parts_used"], self.counts["products"]
+        worked = [i for i, s in enumerate(self.wo_status) if s in ("in_progress", "on_hold", "completed")]
+        pool = worked or list(range(len(self.wo_status)))
+        products = self.out["products"]
+        for i in range(n):
+            w = rng.choice(pool)
+            p = rng.randrange(n_p)
+            created = clock.created_after(self.created["work_orders"][w])
+            serial = f"PN{rng.randrange(10**7, 10**8)}" if rng.random() < 0.3 else None
+            self.stamp("parts_used", {
+                "id": f"prt_{i + 1:06d}", "work_order_id": f"wo_{w + 1:06d}", "product_id": f"prd_{p + 1:06d}",
+                "part_number": products[p]["sku"], "quantity": rng.choice((1, 1, 1, 2, 2, 3, 4, 6)),
+                "unit_cost": round(products[p]["unit_price"] * (0.55 + rng.random() * 0.15), 2),
+                "serial_number": serial,
+                "warranty_status": rng.choice(("in_warranty", "out_of_warranty", "out_of_warranty", "unknown")),
+            }, created, clock.updated_after(created))
+
+    def contracts(self) -> None:
+        rng = self.rng("contracts")
+        clock = _Clock(rng, self.as_of)
+        n_c = self.counts["customers"]
+        for i in range(self.counts["contracts"]):
+            c = rng.randrange(n_c)
+            created = clock.created_after(self.created["customers"][c])
+            tier = rng.choice(CONTRACT_TIERS)
+            start = created + rng.random() * 30 * 86400
+            end = start + rng.choice((1, 1, 2, 3)) * 365 * 86400
+            if rng.random() < 0.05:
+                status = "terminated"
+            elif start > self.as_of:
+                status = "draft"
+            elif end < self.as_of:
+                status = "expired"
+            else:
+                status = "active"
+            year = time.gmtime(start).tm_year
+            response, resolution = SLA_BY_TIER[tier]
+            terms = "\n\n".join(TERMS_PARAGRAPHS[: rng.randint(3, len(TERMS_PARAGRAPHS))])
+            self.stamp("contracts", {
+                "id": f"ctr_{i + 1:06d}", "customer_id": f"cus_{c + 1:06d}",
+                "name": f"{tier} Service Agreement {year}", "number": f"CTR-{year}-{i + 1:05d}",
+                "start_date": _date(start), "end_date": _date(end), "status": status,
+                "sla_response_hours": response, "sla_resolution_hours": resolution, "terms": terms,
+            }, created, clock.updated_after(created))
+
+    def deals(self) -> None:
+        rng = self.rng("deals")
+        clock = _Clock(rng, self.as_of)
+        n_c, n_t = self.counts["customers"], self.counts["technicians"]
+        for i in range(self.counts["deals"]):
+            c = rng.randrange(n_c)
+            created = clock.created_after(self.created["customers"][c])
+            contacts = self.cust_contacts[c]
+            stage = rng.randrange(len(STAGES))
+            close = created + rng.random() * 120 * 86400
+            self.stamp("deals", {
+                "id": f"dea_{i + 1:06d}", "name": f"{rng.choice(DEAL_NAMES)} - {self.out['customers'][c]['name']}",
+                "customer_id": f"cus_{c + 1:06d}",
+                "contact_id": f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.8 else None,
+                "stage_id": f"stg_{stage + 1:06d}", "amount": float(rng.randrange(5, 800) * 250),
+                "close_date": _date(close), "owner_id": f"tec_{rng.randrange(n_t) + 1:06d}",
+            }, created, clock.updated_after(created))
+
+    def activities(self) -> None:
+        rng = self.rng("activities")
+        clock = _Clock(rng, self.as_of)
+        n_c, n_t, n_w = self.counts["customers"], self.counts["technicians"], self.counts["work_orders"]
+        kinds = ("visit",) * 7 + ("call",) * 6 + ("email",) * 4 + ("meeting",) * 3
+        wos = self.out["work_orders"]
+        for i in range(self.counts["activities"]):
+            kind = rng.choice(kinds)
+            wo_id = asset_id = None
+            if kind == "visit":
+                w = rng.randrange(n_w)
+                c = self.wo_owner[w]
+                wo = wos[w]
+                wo_id, asset_id = wo["id"], wo["asset_id"]
+                contact_id = wo["contact_id"]
+                tech = wo["technician_id"] or f"tec_{rng.randrange(n_t) + 1:06d}"
+                started = clock.created_after(self.created["work_orders"][w])
+                subject = rng.choice(ACTIVITY_SUBJECTS["visit"]).format(wo=wo["number"])
+            else:
+                c = rng.randrange(n_c)
+                contacts = self.cust_contacts[c]
+                contact_id = f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.9 else None
+                tech = f"tec_{rng.randrange(n_t) + 1:06d}"
+                started = clock.created_after(self.created["customers"][c])
+                subject = rng.choice(ACTIVITY_SUBJECTS[kind])
+            duration = rng.choice((5, 10, 15, 30, 45, 60, 90, 120, 180)) if kind != "email" else 0
+            created = min(started + duration * 60, self.as_of)
+            self.stamp("activities", {
+                "id": f"act_{i + 1:06d}", "type": kind, "subject": subject,
+                "description": rng.choice(NOTE_BODIES) if rng.random() < 0.6 else None,
+                "customer_id": f"cus_{c + 1:06d}", "contact_id": contact_id, "work_order_id": wo_id,
+                "asset_id": asset_id, "technician_id": tech, "started_at": _iso(started),
+                "duration_minutes": duration, "outcome": rng.choice(OUTCOMES[kind]),
+            }, created, clock.updated_after(created))
+
+    def _parent(self, rng: random.Random, weights: tuple[tuple[str, int], ...]) -> tuple[str, int]:
+        """Pick a polymorphic parent (parent_type, index) with the given type weights."""
+        cum = list(accumulate(w for _, w in weights))
+        ptype = rng.choices([t for t, _ in weights], cum_weights=cum)[0]
+        obj = f"{ptype}s"
+        return ptype, rng.randrange(len(self.out[obj]))
+
+    def notes(self) -> None:
+        rng = self.rng("notes")
+        clock = _Clock(rng, self.as_of)
+        n_t = self.counts["technicians"]
+        weights = (("work_order", 50), ("customer", 20), ("contact", 10), ("asset", 10), ("deal", 10))
+        for i in range(self.counts["notes"]):
+            ptype, idx = self._parent(rng, weights)
+            obj = f"{ptype}s"
+            created = clock.created_after(self.created[obj][idx])
+            self.stamp("notes", {
+                "id": f"not_{i + 1:06d}", "parent_type": ptype, "parent_id": self.out[obj][idx]["id"],
+                "title": rng.choice(NOTE_TITLES), "body": " ".join(rng.sample(NOTE_BODIES, rng.randint(1, 3))),
+                "author_id": f"tec_{rng.randrange(n_t) + 1:06d}",
+            }, created, clock.updated_after(created))
+
+    def attachments(self) -> None:
+        rng = self.rng("attachments")
+        clock = _Clock(rng, self.as_of)
+        weights = (("work_order", 60), ("asset", 15), ("customer", 10), ("deal", 8), ("contact", 7))
+        kind_cum = list(accumulate(k[3] for k in ATTACHMENT_KINDS))
+        for i in range(self.counts["attachments"]):
+            att_id = f"att_{i + 1:06d}"
+            ptype, idx = self._parent(rng, weights)
+            obj = f"{ptype}s"
+            parent = self.out[obj][idx]
+            created = clock.created_after(self.created[obj][idx])
+            ctype, ext, stem, _ = rng.choices(ATTACHMENT_KINDS, cum_weights=kind_cum)[0]
+            ref = parent.get("number") or parent["id"]
+            file_name = stem.format(date=time.strftime("%Y%m%d", time.gmtime(created)), n=rng.randrange(1000, 9999),
+                                    ref=ref) + f".{ext}"
+            size = int(math.exp(math.log(200) + rng.random() * (math.log(20000) - math.log(200))))
+            content = _file_bytes(rng, ctype, size, ref)
+            self.attachment_content[att_id] = content
+            self.stamp("attachments", {
+                "id": att_id, "parent_type": ptype, "parent_id": parent["id"], "file_name": file_name,
+                "content_type": ctype, "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+            }, created, created)
+
+
+def _file_bytes(rng: random.Random, content_type: str, size: int, ref: str) -> bytes:
+    """Deterministic file content of exactly ``size`` bytes with the right magic numbers."""
+    if content_type.startswith("text/"):
+        csv = content_type == "text/csv"
+        lines = ["timestamp,meter,reading_kwh" if csv else f"Technician notes for {ref}"]
+        length = len(lines[0]) + 1
+        while length < size:
+            if csv:
+                line = (f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}T{rng.randrange(24):02d}:00,"
+                        f"M{rng.randrange(1, 10)},{rng.random() * 900:.2f}")
+            else:
+                line = rng.choice(NOTE_BODIES)
+            lines.append(line)
+            length += len(line) + 1
+        return ("\n".join(lines) + "\n").encode()[:size]
+    head, tail = {
+        "application/pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", b"\n%%EOF\n"),
+        "image/jpeg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00", b"\xff\xd9"),
+        "image/png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\x00\x00\x00\x00IEND\xaeB`\x82"),
+    }[content_type]
+    return head + rng.randbytes(max(0, size - len(head) - len(tail))) + tail
+
+
+# --------------------------------------------------------------------------- dirty data
+
+
+class _Dirt:
+    """Applies the ``DirtyKnobs`` to freshly generated, fully consistent records."""
+
+    def __init__(self, records: dict[str, list[dict[str, Any]]], knobs: DirtyKnobs, rng: random.Random) -> None:
+        self.records = records
+        self.knobs = knobs
+        self.rng = rng
+
+    def pick(self, rows: list[dict[str, Any]], rate: float) -> list[dict[str, Any]]:
+        """``round(rate * n)`` distinct rows - at least one when the knob is on, so every enabled
+        problem is present even in a small tenant (and never any when it is off)."""
+        if rate <= 0 or not rows:
+            return []
+        k = max(1, round(rate * len(rows)))
+        return self.rng.sample(rows, min(k, len(rows)))
+
+    def apply(self) -> None:
+        k = self.knobs
+        for obj, fld, target in ORPHANABLE:
+            rows = [r for r in self.records[obj] if r[fld] is not None]
+            for rec in self.pick(rows, k.orphan_rate):
+                rec[fld] = _missing_id(OBJECTS[target].prefix, self.rng)
+        for rec in self.pick(self.records["contacts"], k.contact_without_customer_rate):
+            rec["customer_id"] = None
+            rec["role"] = None
+        for obj in ("contacts", "technicians"):
+            rows = self.records[obj]
+            for rec in self.pick(rows, k.duplicate_email_rate):
+                others = [r for r in (self.rng.choice(rows) for _ in range(8)) if r is not rec]
+                if others:
+                    rec["email"] = others[0]["email"]
+        for obj in ("customers", "contacts", "technicians"):
+            rows = [r for r in self.records[obj] if r["email"]]
+            for rec in self.pick(rows, k.mixed_case_email_rate):
+                local, _, domain = rec["email"].partition("@")
+                rec["email"] = f"{local.title()}@{domain[:1].upper()}{domain[1:-3]}{domain[-3:].upper()}"
+            for rec in self.pick(self.records[obj], k.missing_email_rate):
+                rec["email"] = None if self.rng.random() < 0.7 else ""
+        for obj, (fld, length) in LONG_TEXT_FIELDS.items():
+            for rec in self.pick(self.records[obj], k.long_text_rate):
+                rec[fld] = _stretch(str(rec[fld] or "x"), length + self.rng.randrange(40))
+        self.unicode()
+        for obj, fields in DATE_FIELDS.items():
+            for rec in self.pick(self.records[obj], k.bad_date_rate):
+                rec[self.rng.choice(fields)] = self.rng.choice(BAD_DATES)
+        for rec in self.pick(self.records["customers"], k.bad_date_rate):
+            rec["custom_fields"]["customer_since"] = self.rng.choice(BAD_DATES)
+
+    def unicode(self) -> None:
+        rate, rng = self.knobs.unicode_rate, self.rng
+        for obj in ("contacts", "technicians"):
+            for rec in self.pick(self.records[obj], rate):
+                rec["first_name"], rec["last_name"] = rng.choice(UNICODE_NAMES)
+        for rec in self.pick(self.records["customers"], rate):
+            rec["name"] = rng.choice(UNICODE_COMPANIES)
+        for obj, fld in (("work_orders", "subject"), ("activities", "subject"), ("notes", "body"),
+                         ("notes", "title"), ("locations", "name")):
+            for rec in self.pick(self.records[obj], rate):
+                rec[fld] = f"{rec[fld] or ''}{rng.choice(UNICODE_SUFFIXES)}"
+        for rec in self.pick(self.records["locations"], rate):
+            rec["city"] = rng.choice(("Cañon City", "Española", "Coeur d'Alène", "Mañana Springs"))
+
+
+def _stretch(text: str, length: int) -> str:
+    """Repeat ``text`` (with a realistic separator) to exactly ``length`` characters."""
+    out = text
+    while len(out) < length:
+        out = f"{out} - {text}"
+    return out[:length]

@@ -1,0 +1,98 @@
+"""Run a stand-in ASGI app over HTTPS on loopback, in its own process.
+
+Each stand-in module exposes ``build_app(...)``; its ``__main__`` calls :func:`serve_https`,
+which binds the socket first (port 0 picks a free port), prints one JSON line describing
+the server (url, CA path, credentials, state path) and then serves until terminated.
+:func:`start_standin` is the parent side: it launches ``python -m sandbox.<kind> serve``
+and returns that JSON once the server accepts connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from sandbox.tls import ensure_tls
+
+LOOPBACK = "127.0.0.1"
+
+
+def serve_https(app: Any, *, port: int, tls_dir: Path, info: dict[str, Any]) -> None:
+    """Serve ``app`` with TLS on ``127.0.0.1:port``; print ``info`` + url/ca as one JSON line first."""
+    tls = ensure_tls(tls_dir)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, port))
+    sock.listen(512)
+    bound = sock.getsockname()[1]
+    described = {**info, "url": f"https://{LOOPBACK}:{bound}", "ca_path": str(tls.ca_path), "pid": os.getpid()}
+    config = uvicorn.Config(
+        app,
+        ssl_certfile=str(tls.cert_path),
+        ssl_keyfile=str(tls.key_path),
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    server = uvicorn.Server(config)
+    print(json.dumps(described), flush=True)
+    server.run(sockets=[sock])
+
+
+@dataclass
+class RunningStandin:
+    """A stand-in process started by :func:`start_standin`."""
+
+    kind: str
+    info: dict[str, Any]
+    process: subprocess.Popen[str]
+
+    @property
+    def url(self) -> str:
+        return str(self.info["url"])
+
+    @property
+    def ca_path(self) -> str:
+        return str(self.info["ca_path"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_standin(kind: str, args: list[str], *, timeout_s: float = 60.0) -> RunningStandin:
+    """Start ``python -m sandbox.<kind> serve ARGS`` and wait until it accepts TLS connections."""
+    cmd = [sys.executable, "-m", f"sandbox.{kind}", "serve", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own module
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=5)
+        raise RuntimeError(f"stand-in {kind} exited with {proc.returncode} before announcing itself")
+    info = json.loads(line)
+    host, port = LOOPBACK, int(info["url"].rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    return RunningStandin(kind, info, proc)

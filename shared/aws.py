@@ -1,0 +1,175 @@
+"""Adapters over S3 and DynamoDB: the only place the domain's storage touches boto3.
+
+S3 holds batches (JSON lines), manifests (JSON arrays, what Distributed Map reads),
+crosswalk snapshots and reports. DynamoDB holds the run table, the audit log (one item per
+destination write) and the id crosswalk (source key -> destination id, per org and object).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from shared.settings import Settings, get_settings
+
+_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
+
+
+@lru_cache(maxsize=4)
+def _client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class BlobStore:
+    """JSON, JSON-lines and text objects in the data bucket."""
+
+    def __init__(self, bucket: str, client: Any | None = None) -> None:
+        self.bucket = bucket
+        self.s3 = client or _client("s3")
+
+    def put_bytes(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> str:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        return key
+
+    def get_bytes(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def put_json(self, key: str, value: Any) -> str:
+        return self.put_bytes(key, json.dumps(value, ensure_ascii=False, default=str).encode(), "application/json")
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def put_lines(self, key: str, rows: Iterable[Any]) -> str:
+        body = "\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows)
+        return self.put_bytes(key, body.encode(), "application/x-ndjson")
+
+    def get_lines(self, key: str) -> list[Any]:
+        text = self.get_bytes(key).decode()
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
+        return self.put_bytes(key, text.encode(), content_type)
+
+    def exists(self, key: str) -> bool:
+        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(o["Key"] == key for o in resp.get("Contents", []))
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])
+
+
+def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class _Table:
+    def __init__(self, name: str, client: Any | None = None) -> None:
+        self.name = name
+        self.ddb = client or _client("dynamodb")
+
+    def _write_all(self, items: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in 25s, re-sending unprocessed items (bounded) until all are written."""
+        for chunk in _batched(items, 25):
+            request = {self.name: [{"PutRequest": {"Item": item}} for item in chunk]}
+            for attempt in range(8):
+                resp = self.ddb.batch_write_item(RequestItems=request)
+                request = resp.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RuntimeError(f"{self.name}: DynamoDB kept {len(request[self.name])} items unprocessed")
+
+
+class CrosswalkStore(_Table):
+    """source key -> destination id, scoped per destination org and object; kept across runs."""
+
+    def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
+        at = now_iso()
+        self._write_all([
+            {"scope": {"S": scope}, "source_key": {"S": k}, "dest_id": {"S": v}, "run_id": {"S": run_id},
+             "at": {"S": at}}
+            for k, v in mapping.items()
+        ])
+
+    def get_many(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = sorted(set(keys))
+        for chunk in _batched(unique, 100):
+            request: dict[str, Any] = {self.name: {"Keys": [{"scope": {"S": scope}, "source_key": {"S": k}}
+                                                            for k in chunk],
+                                                   "ProjectionExpression": "source_key, dest_id"}}
+            for attempt in range(8):
+                resp = self.ddb.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self.name, []):
+                    found[item["source_key"]["S"]] = item["dest_id"]["S"]
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+        return found
+
+
+class AuditLog(_Table):
+    """One item per destination write: run, object, batch, source key, destination id, operation."""
+
+    def record(self, run_id: str, entries: list[dict[str, str]]) -> None:
+        at = now_iso()
+        self._write_all([
+            {"run_id": {"S": run_id}, "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['operation']}"},
+             **{k: {"S": str(v)} for k, v in e.items()}, "at": {"S": at}}
+            for e in entries
+        ])
+
+    def entries(self, run_id: str) -> Iterator[dict[str, str]]:
+        paginator = self.ddb.get_paginator("query")
+        for page in paginator.paginate(TableName=self.name, KeyConditionExpression="run_id = :r",
+                                       ExpressionAttributeValues={":r": {"S": run_id}}):
+            for item in page.get("Items", []):
+                yield {k: v["S"] for k, v in item.items()}
+
+
+class RunStore(_Table):
+    """The run table: status, current step, counts, report keys — what `GET /migrations/{id}` shows."""
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": {"S": json.dumps(v, default=str)} for k, v in fields.items()}
+        names["#updated_at"] = "updated_at"
+        values[":updated_at"] = {"S": json.dumps(now_iso())}
+        expr = "SET " + ", ".join(f"#{k} = :{k}" for k in [*fields, "updated_at"])
+        self.ddb.update_item(TableName=self.name, Key={"run_id": {"S": run_id}}, UpdateExpression=expr,
+                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        item = self.ddb.get_item(TableName=self.name, Key={"run_id": {"S": run_id}}).get("Item")
+        if not item:
+            return None
+        return {k: (v["S"] if k == "run_id" else json.loads(v["S"])) for k, v in item.items()}
+
+
+class Stores:
+    """Everything a step needs from AWS, built once per container."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        s = settings or get_settings()
+        self.blobs = BlobStore(s.data_bucket)
+        self.crosswalk = CrosswalkStore(s.crosswalk_table)
+        self.audit = AuditLog(s.audit_table)
+        self.runs = RunStore(s.runs_table)

@@ -1,0 +1,59 @@
+"""Build connectors from a run's endpoints: secrets are fetched by *name*, used, never echoed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from shared.destinations.salesforce import SalesforceDestination
+from shared.errors import ConfigurationError
+from shared.models import Endpoint
+from shared.sources.sercom import SercomSource
+
+
+def _secret(name: str) -> dict[str, Any]:
+    try:
+        raw = parameters.get_secret(name, max_age=300)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(f"secret {name!r} could not be read") from exc
+    try:
+        value = json.loads(raw if isinstance(raw, str) else raw.decode())
+    except (ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"secret {name!r} is not a JSON object") from exc
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"secret {name!r} is not a JSON object")
+    return value
+
+
+def _need(secret: dict[str, Any], name: str, keys: tuple[str, ...]) -> None:
+    missing = [k for k in keys if not secret.get(k)]
+    if missing:
+        raise ConfigurationError(f"secret {name!r} lacks {missing} (allowed keys: {sorted(keys)} + ca_pem)")
+
+
+def open_source(endpoint: Endpoint) -> SercomSource:
+    if endpoint.kind != "sercom":
+        raise ConfigurationError(f"source kind {endpoint.kind!r} is not supported (allowed: ['sercom'])")
+    secret = _secret(endpoint.secret_name)
+    _need(secret, endpoint.secret_name, ("url", "api_key"))
+    return SercomSource(secret["url"], secret["api_key"], secret.get("ca_pem"))
+
+
+_DEST_CACHE: dict[str, SalesforceDestination] = {}
+
+
+def open_destination(endpoint: Endpoint) -> SalesforceDestination:
+    """One authenticated client per secret per container (tokens are reused across batches)."""
+    if endpoint.kind != "salesforce":
+        raise ConfigurationError(f"destination kind {endpoint.kind!r} is not supported (allowed: ['salesforce'])")
+    cached = _DEST_CACHE.get(endpoint.secret_name)
+    if cached is not None:
+        return cached
+    secret = _secret(endpoint.secret_name)
+    keys = ("url", "client_id", "client_secret", "username", "password")
+    _need(secret, endpoint.secret_name, keys)
+    dest = SalesforceDestination(*(secret[k] for k in keys), ca_pem=secret.get("ca_pem"))
+    _DEST_CACHE[endpoint.secret_name] = dest
+    return dest

@@ -1,0 +1,340 @@
+"""Salesforce Sales Cloud destination over the real client, simple-salesforce.
+
+Declares its limits as data (:data:`LIMITS`), describes objects, fields, pick-lists and
+users, creates custom objects and fields through the Tooling API, writes with sObject
+Collections (<= 200 per call) for small batches and Bulk API 2.0 for volume, upserting
+on the external-id field that carries the source key, and reads back by id or key.
+Every failure is translated into the error tree; per-record failures come back as
+results, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceOperationError,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+
+from shared import retry
+from shared.errors import AuthenticationError, ContractError, ThrottledError, TransientError
+from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
+from shared.models import DestField, DestObject, DestUser
+from shared.tls import ca_file, ssl_context
+
+T = TypeVar("T")
+API_VERSION = "60.0"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The batch sizes and quotas a loader must respect (reference §1.2)."""
+
+    collection_max: int = 200
+    bulk_internal_batch: int = 10_000
+    bulk_threshold: int = 2_000
+    max_parallel_loads: int = 4
+    query_page: int = 2_000
+
+
+LIMITS = Limits()
+RETRY_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+
+
+@dataclass
+class WriteResult:
+    """The outcome of writing one record: its key, destination id, whether it was created."""
+
+    key: str
+    id: str | None
+    created: bool
+    error_code: str | None = None
+    error_message: str | None = None
+    fields: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+
+def _first_error(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
+    err = errors[0] if errors else {}
+    code = str(err.get("statusCode") or err.get("errorCode") or "UNKNOWN")
+    return code, str(err.get("message", "")), ",".join(err.get("fields") or [])
+
+
+class SalesforceDestination:
+    """One Salesforce org. Credentials never appear in repr, logs or errors."""
+
+    name = "salesforce"
+    limits = LIMITS
+
+    def __init__(self, url: str, client_id: str, client_secret: str, username: str, password: str,
+                 ca_pem: str | None = None, version: str = API_VERSION) -> None:
+        self.url = url.rstrip("/")
+        self.version = version
+        self._ca_pem = ca_pem
+        self.calls = 0
+        self._retry_after: float | None = None
+        token = self._token(client_id, client_secret, username, password)
+        self.instance_url = str(token["instance_url"]).rstrip("/")
+        self.integration_user_id = str(token["id"]).rstrip("/").rsplit("/", 1)[-1]
+        session = requests.Session()
+        session.verify = ca_file(ca_pem)
+        session.hooks["response"].append(self._on_response)
+        self.sf = Salesforce(instance_url=self.instance_url, session_id=str(token["access_token"]),
+                             session=session, version=version)
+
+    def __repr__(self) -> str:
+        return f"SalesforceDestination({self.instance_url})"
+
+    @property
+    def scope(self) -> str:
+        """Crosswalk scope prefix: the org, so two orgs never share ids."""
+        return self.instance_url
+
+    def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        after = resp.headers.get("Retry-After")
+        self._retry_after = float(after) if after else None
+
+    def _token(self, client_id: str, client_secret: str, username: str, password: str) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            try:
+                resp = httpx.post(f"{self.url}/services/oauth2/token", verify=ssl_context(self._ca_pem), timeout=30,
+                                  data={"grant_type": "password", "client_id": client_id,
+                                        "client_secret": client_secret, "username": username, "password": password})
+            except httpx.TransportError as exc:
+                raise TransientError(f"Salesforce token endpoint unreachable: {type(exc).__name__}") from exc
+            self.calls += 1
+            if resp.status_code >= 500:
+                raise TransientError(f"Salesforce token endpoint: HTTP {resp.status_code}")
+            if resp.status_code != 200:
+                body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+                raise AuthenticationError(f"Salesforce refused the login: {body.get('error', resp.status_code)}")
+            return dict(resp.json())
+
+        return retry.call(attempt)
+
+    # --- error translation ---------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except SalesforceRefusedRequest as exc:
+                code, message, _ = _first_error(exc.content if isinstance(exc.content, list) else [])
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    raise ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after) from exc
+                raise AuthenticationError(f"Salesforce {what}: refused ({code})") from exc
+            except SalesforceExpiredSession as exc:
+                raise AuthenticationError(f"Salesforce {what}: session invalid") from exc
+            except SalesforceError as exc:
+                if exc.status >= 500:
+                    raise TransientError(f"Salesforce {what}: HTTP {exc.status}") from exc
+                raise ContractError(f"Salesforce {what}: HTTP {exc.status}: {str(exc.content)[:300]}") from exc
+            except requests.RequestException as exc:
+                raise TransientError(f"Salesforce {what}: {type(exc).__name__}") from exc
+
+        return retry.call(attempt)
+
+    # --- describe ----------------------------------------------------------------------------
+    def describe(self, obj: str) -> DestObject | None:
+        """The object's fields, or None when the object does not exist (yet)."""
+        def go() -> Any:
+            try:
+                return getattr(self.sf, obj).describe()
+            except SalesforceResourceNotFound:
+                return None
+
+        body = self._call(f"describe {obj}", go)
+        if body is None:
+            return None
+        fields = {
+            f["name"]: DestField(
+                name=f["name"], type=f["type"], label=f.get("label", ""), length=int(f.get("length") or 0),
+                nillable=bool(f.get("nillable")), createable=bool(f.get("createable")),
+                updateable=bool(f.get("updateable")), defaulted_on_create=bool(f.get("defaultedOnCreate")),
+                external_id=bool(f.get("externalId")),
+                picklist_values=[p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],
+                restricted_picklist=bool(f.get("restrictedPicklist")), reference_to=list(f.get("referenceTo") or []),
+            )
+            for f in body["fields"]
+        }
+        return DestObject(name=obj, label=body.get("label", obj), custom=bool(body.get("custom")), fields=fields)
+
+    def users(self) -> list[DestUser]:
+        rows = self.query("SELECT Id, Email, IsActive, Name FROM User")
+        return [DestUser(id=r["Id"], email=(r.get("Email") or "").lower(), active=bool(r.get("IsActive")),
+                         name=r.get("Name") or "") for r in rows]
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        result = self._call("query", lambda: self.sf.query_all(soql))
+        return [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
+
+    def count(self, soql_where: str, obj: str) -> int:
+        result = self._call("count", lambda: self.sf.query(f"SELECT COUNT() FROM {obj} WHERE {soql_where}"))
+        return int(result["totalSize"])
+
+    # --- schema --------------------------------------------------------------------------------
+    def create_custom_object(self, spec: CustomObjectSpec) -> None:
+        body = {"FullName": spec.name, "Metadata": {
+            "label": spec.label, "pluralLabel": spec.plural_label, "nameField": {"type": "Text", "label": "Name"},
+            "deploymentStatus": "Deployed", "sharingModel": "ReadWrite"}}
+        self._tooling("sobjects/CustomObject", body, spec.name)
+
+    def create_custom_field(self, spec: CustomFieldSpec) -> None:
+        meta: dict[str, Any] = {"label": spec.label, "type": spec.type}
+        if spec.type in ("Text", "LongTextArea"):
+            meta["length"] = spec.length or 255
+        if spec.type == "LongTextArea":
+            meta["visibleLines"] = 5
+        if spec.type in ("Number", "Currency"):
+            meta["precision"], meta["scale"] = spec.precision or 18, spec.scale if spec.scale is not None else 2
+        if spec.type == "Checkbox":
+            meta["defaultValue"] = False
+        if spec.type == "Picklist":
+            meta["valueSet"] = {"restricted": spec.restricted, "valueSetDefinition": {
+                "value": [{"fullName": v, "label": v, "default": False} for v in spec.picklist_values]}}
+        if spec.type == "Lookup":
+            rel = f"{spec.object.removesuffix('__c')}_{spec.name.removesuffix('__c')}".replace("__", "_")
+            meta.update(referenceTo=spec.reference_to, relationshipName=rel[:40], relationshipLabel=spec.label,
+                        deleteConstraint="SetNull")
+        if spec.external_id:
+            meta.update(externalId=True, unique=spec.unique, caseSensitive=False)
+        self._tooling("sobjects/CustomField", {"FullName": f"{spec.object}.{spec.name}", "Metadata": meta},
+                      f"{spec.object}.{spec.name}")
+
+    def _tooling(self, path: str, body: dict[str, Any], what: str) -> None:
+        result = self._call(f"create {what}", lambda: self.sf.toolingexecute(path, method="POST", data=body))
+        if not (isinstance(result, dict) and result.get("success")):
+            raise ContractError(f"Salesforce did not create {what}: {json.dumps(result)[:300]}")
+
+    # --- writes ----------------------------------------------------------------------------------
+    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, bulk: bool) -> list[WriteResult]:
+        """Upsert on ``ext_field``; records failing with a lock conflict are retried (bounded)."""
+        write = self._bulk_upsert if bulk else self._collection_upsert
+        return self._with_lock_retries(obj, ext_field, records, write)
+
+    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        return self._with_lock_retries(obj, ext_field, records, self._collection_insert)
+
+    def update(self, obj: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        """Update by Id (fix-up pass); the result key is the Id."""
+        out: list[WriteResult] = []
+        for chunk in _chunks(records, self.limits.collection_max):
+            body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
+            res = self._call(f"update {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
+                "composite/sobjects", method="PATCH", data=json.dumps(b)))
+            out.extend(self._results(chunk, res, "Id"))
+        return out
+
+    def delete(self, ids: list[str]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for chunk in _chunks(ids, self.limits.collection_max):
+            res = self._call("delete", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
+                "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}))
+            out.extend(self._results([{"Id": i} for i in chunk], res, "Id"))
+        return out
+
+    def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
+        out: list[dict[str, Any] | None] = []
+        for chunk in _chunks(ids, self.limits.collection_max):
+            res = self._call(f"retrieve {obj}", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
+                f"composite/sobjects/{obj}", method="GET", params={"ids": ",".join(c), "fields": ",".join(fields)}))
+            out.extend(res or [])
+        return out
+
+    def _with_lock_retries(self, obj: str, ext_field: str, records: list[dict[str, Any]],
+                           write: Callable[[str, str, list[dict[str, Any]]], list[WriteResult]]) -> list[WriteResult]:
+        by_key = {r[ext_field]: r for r in records}
+        final: dict[str, WriteResult] = {}
+        pending = records
+        for _ in range(4):
+            results = write(obj, ext_field, pending)
+            retry_keys = []
+            for res in results:
+                final[res.key] = res
+                if res.error_code in RETRY_RECORD_CODES:
+                    retry_keys.append(res.key)
+            if not retry_keys:
+                break
+            pending = [by_key[k] for k in retry_keys]
+        return [final[r[ext_field]] for r in records if r[ext_field] in final]
+
+    def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for chunk in _chunks(records, self.limits.collection_max):
+            body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
+            res = self._call(f"upsert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
+                f"composite/sobjects/{obj}/{ext_field}", method="PATCH", data=json.dumps(b)))
+            out.extend(self._results(chunk, res, ext_field))
+        return out
+
+    def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for chunk in _chunks(records, self.limits.collection_max):
+            body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
+            res = self._call(f"insert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
+                "composite/sobjects", method="POST", data=json.dumps(b)))
+            out.extend(self._results(chunk, res, ext_field, created=True))
+        return out
+
+    @staticmethod
+    def _results(chunk: list[dict[str, Any]], res: Any, key_field: str, created: bool | None = None
+                 ) -> list[WriteResult]:
+        if not isinstance(res, list) or len(res) != len(chunk):
+            raise ContractError(f"Salesforce collections answered {type(res).__name__} for {len(chunk)} records")
+        out = []
+        for rec, r in zip(chunk, res, strict=True):
+            if r.get("success"):
+                out.append(WriteResult(rec[key_field], r.get("id"), bool(r.get("created", created))))
+            else:
+                code, message, fields = _first_error(r.get("errors") or [])
+                out.append(WriteResult(rec[key_field], r.get("id"), False, code, message, fields))
+        return out
+
+    def _bulk_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        """One Bulk API 2.0 ingest job; failed-row results fetched only when rows failed."""
+        handler = getattr(self.sf.bulk2, obj)
+        wait = max(0.5, min(5.0, len(records) / 10_000))
+
+        def run_job() -> list[dict[str, int]]:
+            try:
+                return list(handler.upsert(records=records, external_id_field=ext_field, wait=wait))
+            except SalesforceOperationError as exc:
+                raise TransientError(f"Salesforce Bulk job for {obj} failed: {str(exc)[:300]}") from exc
+
+        jobs = self._call(f"bulk upsert {obj}", run_job)
+        out: list[WriteResult] = []
+        for job in jobs:
+            job_id = str(job["job_id"])
+            ok_csv = self._call("bulk results", lambda j=job_id: handler.get_successful_records(j))
+            for row in _csv_rows(ok_csv):
+                out.append(WriteResult(row[ext_field], row["sf__Id"], row.get("sf__Created", "").lower() == "true"))
+            if int(job.get("numberRecordsFailed", 0)):
+                bad_csv = self._call("bulk failures", lambda j=job_id: handler.get_failed_records(j))
+                for row in _csv_rows(bad_csv):
+                    code, _, message = row.get("sf__Error", "UNKNOWN:").partition(":")
+                    out.append(WriteResult(row[ext_field], row.get("sf__Id") or None, False, code, message))
+        return out
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text))) if text and text.strip() else []

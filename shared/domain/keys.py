@@ -1,0 +1,59 @@
+"""Where each artefact of a run lives in the data bucket (one place, so steps agree)."""
+
+from __future__ import annotations
+
+from shared.models import RunRef
+
+
+class Keys:
+    def __init__(self, run: RunRef) -> None:
+        self.p = run.prefix
+
+    source_catalog = property(lambda self: f"{self.p}/discovery/source-catalog.json")
+    dest_catalog = property(lambda self: f"{self.p}/discovery/dest-catalog.json")
+    spec = property(lambda self: f"{self.p}/spec.json")
+    extract_manifest = property(lambda self: f"{self.p}/extract/manifest.json")
+    levels = property(lambda self: f"{self.p}/levels.json")
+    defaults = property(lambda self: f"{self.p}/xwalk-merged/__defaults__.json")
+
+    def report(self, name: str) -> str:
+        return f"{self.p}/reports/{name}"
+
+    def extract_batch(self, obj: str, n: int) -> str:
+        return f"{self.p}/extract/{obj}/{n:05d}.jsonl"
+
+    def extract_outcome(self, obj: str) -> str:
+        return f"{self.p}/extract/outcomes/{obj}.json"
+
+    def level_manifest(self, index: int) -> str:
+        return f"{self.p}/levels/{index:02d}/manifest.json"
+
+    def outcome(self, index: int, batch_id: str) -> str:
+        return f"{self.p}/levels/{index:02d}/outcomes/{batch_id}.json"
+
+    def outcomes_prefix(self, index: int) -> str:
+        return f"{self.p}/levels/{index:02d}/outcomes/"
+
+    def load_ready(self, batch_id: str) -> str:
+        return f"{self.p}/load/{batch_id}.jsonl"
+
+    def already_loaded(self, batch_id: str) -> str:
+        return f"{self.p}/load/{batch_id}.already.json"
+
+    def load_started(self, batch_id: str) -> str:
+        return f"{self.p}/load/{batch_id}.started"
+
+    def rejects(self, batch_id: str) -> str:
+        return f"{self.p}/rejects/{batch_id}.jsonl"
+
+    def issues(self, batch_id: str) -> str:
+        return f"{self.p}/issues/{batch_id}.jsonl"
+
+    def xwalk_part(self, index: int, dest_object: str, batch_id: str) -> str:
+        return f"{self.p}/xwalk/{index:02d}/{dest_object}/{batch_id}.json"
+
+    def xwalk_level_prefix(self, index: int) -> str:
+        return f"{self.p}/xwalk/{index:02d}/"
+
+    def xwalk_merged(self, dest_object: str) -> str:
+        return f"{self.p}/xwalk-merged/{dest_object}.json"

@@ -1,0 +1,214 @@
+"""Prepare the destination, load batches level by level, verify, and fix up deferred lookups.
+
+Guarantees kept here:
+- every write is an upsert on the external id (or, for insert-only objects, an insert
+  guarded by a read of the keys already present), so a retried batch converges;
+- each written record gets a crosswalk entry and one audit item (DynamoDB) before the
+  batch records its outcome; a level completes only when every batch of its manifest
+  recorded one;
+- a record the destination refused is a reject with the destination's code and message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from shared import planner
+from shared.aws import Stores, now_iso
+from shared.destinations.salesforce import SalesforceDestination, WriteResult
+from shared.domain.extract import load_spec
+from shared.domain.keys import Keys
+from shared.domain.transform import crosswalk_scope
+from shared.errors import IncompleteStepError, RecordReject
+from shared.mapping.engine import Issue, source_key
+from shared.mapping.spec import MigrationSpec, ObjectMapping
+from shared.models import RunRef
+
+AUDIT_FIELDS_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+    """Create missing custom objects and fields (idempotent) and the run's default records."""
+    spec = load_spec(stores.blobs, run)
+    created: list[str] = []
+    described = {name: dest.describe(name) for name in {m.dest_object for m in spec.mappings}}
+    for obj in spec.custom_objects:
+        if described.get(obj.name) is None:
+            dest.create_custom_object(obj)
+            created.append(obj.name)
+            described[obj.name] = dest.describe(obj.name)
+    for field in spec.custom_fields:
+        have = described.get(field.object)
+        if have is None or field.name not in have.fields:
+            dest.create_custom_field(field)
+            created.append(f"{field.object}.{field.name}")
+    defaults: dict[str, str] = {}
+    for key, values in spec.default_records.items():
+        record = {k: v for k, v in values.items() if k != "object"}
+        record[spec.external_id_field] = key
+        res = dest.upsert(values["object"], spec.external_id_field, [record], bulk=False)[0]
+        if not res.ok or res.id is None:
+            raise IncompleteStepError(f"default {values['object']} {key!r} was refused: {res.error_code} "
+                                      f"{res.error_message}")
+        defaults[key] = res.id
+        _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None)
+    stores.blobs.put_json(Keys(run).defaults, defaults)
+    return {"created_fields": len(created)}
+
+
+def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
+    keys = Keys(run)
+    spec = load_spec(stores.blobs, run)
+    levels: list[list[str]] = stores.blobs.get_json(keys.levels)
+    order = {m.name: i for i, m in enumerate(spec.mappings)}
+    items = []
+    for name in levels[index]:
+        mapping = spec.mapping(name)
+        outcome = stores.blobs.get_json(keys.extract_outcome(mapping.source_object))
+        for n, batch_key in enumerate(outcome["batches"]):
+            items.append({"mapping": name, "source_key": batch_key, "level": index,
+                          "batch_id": f"L{index:02d}-M{order[name]:02d}-{n:05d}"})
+    stores.blobs.put_json(keys.level_manifest(index), items)
+    return {"manifest_key": keys.level_manifest(index), "items": len(items), "index": index}
+
+
+def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: SalesforceDestination,
+                   dest_object: str, batch_id: str, ok: dict[str, WriteResult], level: int | None) -> dict[str, str]:
+    ids = {k: r.id for k, r in ok.items() if r.id}
+    stores.crosswalk.put_many(crosswalk_scope(dest.scope, dest_object), ids, run.run_id)
+    stores.audit.record(run.run_id, [
+        {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
+         "operation": "created" if r.created else "updated"}
+        for k, r in ok.items()
+    ])
+    if level is not None:
+        stores.blobs.put_json(Keys(run).xwalk_part(level, dest_object, batch_id), ids)
+    return ids
+
+
+def _existing(dest: SalesforceDestination, mapping: ObjectMapping, ext: str, keys: list[str]) -> dict[str, str]:
+    """Keys already present in the destination (insert-only objects are never inserted twice)."""
+    found: dict[str, str] = {}
+    for i in range(0, len(keys), 400):  # a SOQL GET URL must stay under 16,384 characters
+        chunk = ", ".join("'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i : i + 400])
+        for row in dest.query(f"SELECT Id, {ext} FROM {mapping.dest_object} WHERE {ext} IN ({chunk})"):  # noqa: S608
+            found[row[ext]] = row["Id"]
+    return found
+
+
+def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
+               stores: Stores) -> dict[str, Any]:
+    keys = Keys(run)
+    spec = load_spec(stores.blobs, run)
+    mapping = spec.mapping(str(item["mapping"]))
+    batch_id, level = str(item["batch_id"]), int(item["level"])
+    ext = spec.external_id_field
+    records: list[dict[str, Any]] = stores.blobs.get_lines(str(transformed["load_key"]))
+    results: dict[str, WriteResult] = {}
+    linked_only: dict[str, str] = stores.blobs.get_json(keys.already_loaded(batch_id))
+    if mapping.insert_only:
+        # A retried attempt may follow inserts whose crosswalk entries were never written:
+        # only then ask the destination which keys it already holds.
+        present: dict[str, str] = {}
+        if stores.blobs.exists(keys.load_started(batch_id)):
+            present = _existing(dest, mapping, ext, [r[ext] for r in records])
+        else:
+            stores.blobs.put_text(keys.load_started(batch_id), now_iso())
+        linked_only.update(present)
+        todo = [r for r in records if r[ext] not in present]
+        written = dest.insert(mapping.dest_object, ext, todo) if todo else []
+    else:
+        bulk = len(records) >= min(run.options.bulk_threshold, dest.limits.bulk_threshold)
+        written = dest.upsert(mapping.dest_object, ext, records, bulk=bulk) if records else []
+        refused = {w.key for w in written if w.error_code == AUDIT_FIELDS_REFUSED}
+        if refused:  # already there though the crosswalk did not know: resend without insert-only fields
+            insert_only = {f.dest for f in mapping.fields if f.insert_only}
+            again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
+            written = [w for w in written if w.key not in refused] + dest.upsert(
+                mapping.dest_object, ext, again, bulk=False)
+    for w in written:
+        results[w.key] = w
+    ok = {k: r for k, r in results.items() if r.ok}
+    handled = set(results) | set(linked_only)
+    rejects = [RecordReject(mapping.source_object, k.split(":", 1)[1], mapping.dest_object,
+                            r.error_message or "", r.error_code or "", r.fields or None)
+               for k, r in results.items() if not r.ok]
+    rejects += [RecordReject(mapping.source_object, r[ext].split(":", 1)[1], mapping.dest_object,
+                             "the destination returned no result for this record", "NO_RESULT")
+                for r in records if r[ext] not in handled]
+    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, ok, None)
+    stores.blobs.put_json(keys.xwalk_part(level, mapping.dest_object, batch_id), {**linked_only, **ids})
+    stores.blobs.put_lines(keys.rejects(batch_id + ".load"), [r.as_row() for r in rejects])
+    outcome = {
+        "batch_id": batch_id, "mapping": mapping.name, "input": transformed.get("input", len(records)),
+        "filtered_out": transformed.get("filtered_out", 0), "transform_rejected": transformed.get("rejected", 0),
+        "loaded": len(ok) + len(linked_only), "created": sum(1 for r in ok.values() if r.created),
+        "already_loaded": len(linked_only),
+        "load_rejected": len(rejects),
+    }
+    stores.blobs.put_json(keys.outcome(level, batch_id), outcome)
+    return outcome
+
+
+def verify_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
+    """Every batch of the level recorded an outcome; merge the level's crosswalk parts."""
+    keys = Keys(run)
+    items = stores.blobs.get_json(keys.level_manifest(index))
+    done = {k.rsplit("/", 1)[1].removesuffix(".json") for k in stores.blobs.keys(keys.outcomes_prefix(index))}
+    missing = [i["batch_id"] for i in items if i["batch_id"] not in done]
+    if missing:
+        raise IncompleteStepError(f"level {index}: {len(missing)} batches did not complete: {missing[:10]}")
+    parts: dict[str, dict[str, str]] = {}
+    for key in stores.blobs.keys(keys.xwalk_level_prefix(index)):
+        dest_object = key.split("/")[-2]
+        parts.setdefault(dest_object, {}).update(stores.blobs.get_json(key))
+    for dest_object, ids in parts.items():
+        merged_key = keys.xwalk_merged(dest_object)
+        merged = stores.blobs.get_json(merged_key) if stores.blobs.exists(merged_key) else {}
+        merged.update(ids)
+        stores.blobs.put_json(merged_key, merged)
+    levels = stores.blobs.get_json(keys.levels)
+    return {"index": index + 1, "count": len(levels)}
+
+
+def _source_records(stores: Stores, keys: Keys, obj: str) -> Iterable[dict[str, Any]]:
+    for batch_key in stores.blobs.get_json(keys.extract_outcome(obj))["batches"]:
+        yield from stores.blobs.get_lines(batch_key)
+
+
+def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+    """Second pass: fill deferred (self/circular) lookups now that every record has an id."""
+    keys = Keys(run)
+    spec = load_spec(stores.blobs, run)
+    updated = 0
+    for mapping in planner.deferred_mappings(spec):
+        own = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
+        updates: list[dict[str, Any]] = []
+        issues: list[Issue] = []
+        for lk in (lk for lk in mapping.lookups if lk.deferred):
+            assert lk.target is not None
+            targets = stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
+            for rec in _source_records(stores, keys, mapping.source_object):
+                ref = rec.get(lk.source)
+                own_id = own.get(source_key(mapping.source_object, str(rec["id"])))
+                if not ref or own_id is None:
+                    continue
+                target_id = targets.get(source_key(lk.target.source_object, str(ref)))
+                if target_id is None:
+                    issues.append(Issue(mapping.source_object, str(rec["id"]), mapping.dest_object, lk.dest,
+                                        "lookup_missing", f"no {lk.target.dest_object} for {ref!r}; left empty"))
+                    continue
+                updates.append({"Id": own_id, lk.dest: target_id})
+        results = dest.update(mapping.dest_object, updates)
+        failed = [r for r in results if not r.ok]
+        updated += len(results) - len(failed)
+        by_id = {v: k for k, v in own.items()}
+        stores.audit.record(run.run_id, [
+            {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
+             "batch": "fixup", "operation": "fixup"} for r in results if r.ok])
+        rows = [i.as_row() for i in issues] + [
+            Issue(mapping.source_object, by_id.get(r.key, r.key), mapping.dest_object, "", r.error_code or "",
+                  f"fix-up refused: {r.error_message}").as_row() for r in failed]
+        stores.blobs.put_lines(keys.issues(f"fixup-{mapping.name.replace('>', '')}"), rows)
+    return {"updated": updated}

@@ -1,0 +1,75 @@
+"""Transform one extracted batch for one mapping into a load-ready batch.
+
+Lookups resolve through the crosswalk snapshots of earlier levels; records already in the
+destination (per the crosswalk) lose their insert-only fields (audit timestamps) so an
+upsert that updates never tries to set them. Rejects and field-level issues are written
+beside the batch: nothing is dropped without a row that says why.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from typing import Any
+
+from shared.aws import BlobStore, CrosswalkStore
+from shared.domain.keys import Keys
+from shared.mapping.engine import CompiledMapping, source_key
+from shared.mapping.spec import MigrationSpec, ObjectMapping
+from shared.models import DestCatalog, RunRef
+from shared.sources.sercom import SercomSource
+
+
+@lru_cache(maxsize=8)
+def _spec(blobs: BlobStore, spec_key: str) -> MigrationSpec:
+    return MigrationSpec.model_validate(blobs.get_json(spec_key))
+
+
+@lru_cache(maxsize=8)
+def _instance(blobs: BlobStore, dest_catalog_key: str) -> str:
+    return DestCatalog.model_validate(blobs.get_json(dest_catalog_key)).instance
+
+
+def crosswalk_scope(instance: str, dest_object: str) -> str:
+    return f"{instance}#{dest_object}"
+
+
+def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) -> dict[str, dict[str, str]]:
+    wanted = {t.dest_object for lk in mapping.lookups if not lk.deferred for t in lk.all_targets()}
+    snapshot: dict[str, dict[str, str]] = {}
+    for dest_object in wanted:
+        key = keys.xwalk_merged(dest_object)
+        snapshot[dest_object] = blobs.get_json(key) if blobs.exists(key) else {}
+    snapshot["__defaults__"] = blobs.get_json(keys.defaults) if blobs.exists(keys.defaults) else {}
+    return snapshot
+
+
+def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswalk: CrosswalkStore,
+                    source: SercomSource | None) -> dict[str, Any]:
+    keys = Keys(run)
+    spec = _spec(blobs, keys.spec)
+    mapping = spec.mapping(str(item["mapping"]))
+    batch_id = str(item["batch_id"])
+    records = blobs.get_lines(str(item["source_key"]))
+    found: dict[str, str] = {}
+    if mapping.insert_only or any(f.insert_only for f in mapping.fields):
+        scope = crosswalk_scope(_instance(blobs, keys.dest_catalog), mapping.dest_object)
+        found = crosswalk.get_many(scope, (source_key(mapping.source_object, str(r.get("id"))) for r in records))
+    compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
+    result = compiled.apply(records)
+    already: dict[str, str] = {}
+    if mapping.insert_only and found:  # loaded by an earlier run: never inserted twice, still linkable
+        keep = [(r, k) for r, k in zip(result.records, result.keys, strict=True) if k not in found]
+        already = {k: found[k] for k in result.keys if k in found}
+        result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]
+    if mapping.attachment_source and source is not None:
+        for rec, key in zip(result.records, result.keys, strict=True):
+            content = source.attachment(key.split(":", 1)[1])
+            rec[mapping.attachment_source] = base64.b64encode(content).decode("ascii")
+    blobs.put_lines(keys.load_ready(batch_id), result.records)
+    blobs.put_json(keys.already_loaded(batch_id), already)
+    blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])
+    blobs.put_lines(keys.issues(batch_id), [i.as_row() for i in result.issues])
+    return {"load_key": keys.load_ready(batch_id), "count": len(result.records), "rejected": len(result.rejects),
+            "filtered_out": result.skipped, "issues": len(result.issues), "input": len(records),
+            "already_loaded": len(already)}

@@ -1,0 +1,379 @@
+"""Compile a :class:`~shared.mapping.spec.ObjectMapping` into a fast record transformer.
+
+Hot path: every field rule becomes one closure built once per batch, so a record costs a
+handful of dict lookups per field (the benchmark holds this to >= 20,000 records/s/core).
+A record either comes out load-ready, with field-level *issues* for anything altered
+(truncated, unmapped pick-list value, unparseable date, missing lookup), or it is
+*rejected* with the reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from shared.errors import RecordReject
+from shared.mapping.spec import MULTI_SOURCE, FieldRule, LookupTarget, MigrationSpec, ObjectMapping
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_MISSING = object()
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+def source_key(source_object: str, source_id: str) -> str:
+    """The value stored in the destination's external-id field: unique across source objects."""
+    return f"{source_object}:{source_id}"
+
+
+@dataclass
+class Issue:
+    """A field-level change the person should know about (value truncated, dropped, defaulted)."""
+
+    source_object: str
+    source_id: str
+    dest_object: str
+    field: str
+    code: str
+    detail: str
+
+    def as_row(self) -> dict[str, str]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class TransformResult:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    rejects: list[RecordReject] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    skipped: int = 0
+
+
+class _Invalid(Exception):
+    """Internal signal: a value cannot be converted (becomes an issue or a reject)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _getter(path: str) -> Getter:
+    parts = path.split(".")
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda rec: rec.get(key)
+    if len(parts) == 2:
+        a, b = parts
+
+        def get2(rec: Mapping[str, Any]) -> Any:
+            inner = rec.get(a)
+            return inner.get(b) if isinstance(inner, dict) else None
+
+        return get2
+
+    def getn(rec: Mapping[str, Any]) -> Any:
+        cur: Any = rec
+        for p in parts:
+            if not isinstance(cur, dict):
+                return None
+            cur = cur.get(p)
+        return cur
+
+    return getn
+
+
+def _to_date(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        raise _Invalid("invalid_date", f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _to_datetime(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Invalid("invalid_datetime", f"{text!r} is not an ISO-8601 date-time") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _to_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Invalid("invalid_number", f"{value!r} is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _Invalid("invalid_number", f"{value!r} is not a number") from None
+
+
+def _to_int(value: Any) -> int:
+    number = _to_number(value)
+    if number != int(number):
+        raise _Invalid("invalid_integer", f"{value!r} is not a whole number")
+    return int(number)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n"):
+        return False
+    raise _Invalid("invalid_boolean", f"{value!r} is not true/false")
+
+
+def _months_between(start: Any, end: Any) -> int | None:
+    if start in (None, "") or end in (None, ""):
+        return None
+    a, b = date.fromisoformat(_to_date(start)), date.fromisoformat(_to_date(end))
+    months = (b.year - a.year) * 12 + (b.month - a.month) + (1 if b.day >= a.day else 0)
+    if months < 1:
+        raise _Invalid("invalid_range", f"end {b} is not after start {a}")
+    return months
+
+
+def _product(a: Any, b: Any) -> float | None:
+    if a in (None, "") or b in (None, ""):
+        return None
+    return round(_to_number(a) * _to_number(b), 2)
+
+
+def _converter(rule: FieldRule) -> Callable[[Any], Any]:
+    t = rule.transform
+    if t in ("string", "phone", "url", "text"):
+        return lambda v: str(v).strip() if t != "text" else str(v)
+    if t == "email":
+
+        def email(v: Any) -> str:
+            text = str(v).strip().lower()
+            if not _EMAIL.match(text):
+                raise _Invalid("invalid_email", f"{v!r} is not an email address")
+            return text
+
+        return email
+    if t == "date":
+        return _to_date
+    if t == "datetime":
+        return _to_datetime
+    if t in ("number", "currency"):
+        return _to_number
+    if t == "integer":
+        return _to_int
+    if t == "boolean":
+        if rule.value_map is not None:
+            truthy = rule.value_map
+            return lambda v: _to_bool(truthy.get(str(v), "false"))
+        return _to_bool
+    if t == "base64_text":
+        return lambda v: base64.b64encode(str(v).encode("utf-8")).decode("ascii")
+    if t == "picklist":
+        value_map = rule.value_map or {}
+
+        def picklist(v: Any) -> str:
+            key = str(v)
+            mapped = value_map.get(key)
+            if mapped is None:
+                raise _Invalid("unmapped_picklist_value", f"{key!r} has no mapping (allowed: {sorted(value_map)})")
+            return mapped
+
+        return picklist
+    if t == "json":
+        return lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)
+    if t == "lines_text":
+        return lambda v: "\n".join(str(x) for x in v) if isinstance(v, list) else str(v)
+    raise ValueError(f"unknown transform {t!r}")
+
+
+@dataclass
+class _CompiledField:
+    rule: FieldRule
+    get: Getter | None
+    convert: Callable[[Any], Any] | None
+
+
+class CompiledMapping:
+    """An :class:`ObjectMapping` ready to apply to many records."""
+
+    def __init__(
+        self,
+        spec: MigrationSpec,
+        mapping: ObjectMapping,
+        crosswalk: Mapping[str, Mapping[str, str]],
+        existing_keys: frozenset[str] = frozenset(),
+    ) -> None:
+        self.spec = spec
+        self.mapping = mapping
+        self.crosswalk = crosswalk
+        self.existing_keys = existing_keys
+        self.fields = [
+            _CompiledField(r, _getter(r.source) if r.source else None, self._convert_for(r)) for r in mapping.fields
+        ]
+        self.multi_getters = {r.dest: [_getter(s) for s in r.sources] for r in mapping.fields if r.sources}
+        self.where = [(_getter(k), frozenset(v)) for k, v in mapping.where.items()]
+        self.lookups = [
+            (
+                lk,
+                _getter(lk.source),
+                _getter(lk.type_field) if lk.type_field else None,
+                [(_getter(c.source), c.target) for c in lk.or_else],
+            )
+            for lk in mapping.lookups
+            if not lk.deferred
+        ]
+        self.owner_get = _getter(mapping.owner.source) if mapping.owner else None
+
+        self.present = [_getter(k) for k in mapping.require_present]
+
+    def _convert_for(self, rule: FieldRule) -> Callable[[Any], Any] | None:
+        if rule.transform == "constant" or rule.transform in MULTI_SOURCE:
+            return None
+        if rule.transform == "user_list":
+            owners = self.spec.owners
+
+            def user_list(v: Any) -> str:
+                ids = v if isinstance(v, list) else [v]
+                return "\n".join(f"{t} -> {owners.get(str(t), 'unmatched')}" for t in ids)
+
+            return user_list
+        return _converter(rule)
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        return all(get(record) in allowed for get, allowed in self.where) and all(
+            get(record) not in (None, "") for get in self.present
+        )
+
+    def apply(self, records: list[dict[str, Any]]) -> TransformResult:
+        out = TransformResult()
+        m = self.mapping
+        ext_field = self.spec.external_id_field
+        for record in records:
+            if (self.where or self.present) and not self.matches(record):
+                out.skipped += 1
+                continue
+            sid = str(record.get("id", ""))
+            key = source_key(m.source_object, sid)
+            issues: list[Issue] = []
+            dest: dict[str, Any] = {ext_field: key}
+            reject = self._fields(record, sid, key, dest, issues) or self._links(record, sid, dest, issues)
+            if reject is not None:
+                out.rejects.append(reject)
+                out.issues.extend(issues)
+                continue
+            out.records.append(dest)
+            out.keys.append(key)
+            out.issues.extend(issues)
+        return out
+
+    def _issue(self, sid: str, dest_field: str, code: str, detail: str) -> Issue:
+        m = self.mapping
+        return Issue(m.source_object, sid, m.dest_object, dest_field, code, detail)
+
+    def _reject(self, sid: str, dest_field: str | None, code: str, reason: str) -> RecordReject:
+        m = self.mapping
+        return RecordReject(m.source_object, sid, m.dest_object, reason, code, dest_field)
+
+    def _fields(
+        self, record: Mapping[str, Any], sid: str, key: str, dest: dict[str, Any], issues: list[Issue]
+    ) -> RecordReject | None:
+        existing = key in self.existing_keys
+        for cf in self.fields:
+            rule = cf.rule
+            if rule.insert_only and existing:
+                continue
+            if rule.transform == "constant":
+                dest[rule.dest] = rule.constant
+                continue
+            try:
+                if rule.transform in MULTI_SOURCE:
+                    value: Any = self._multi(rule, record)
+                else:
+                    raw = cf.get(record) if cf.get else None
+                    value = None if raw is None or raw == "" else cf.convert(raw) if cf.convert else raw
+            except _Invalid as bad:
+                if rule.required or rule.on_invalid == "reject":
+                    return self._reject(sid, rule.dest, bad.code, f"{rule.dest}: {bad.detail}")
+                issues.append(self._issue(sid, rule.dest, bad.code, f"{bad.detail}; left empty"))
+                value = None
+            if value is None:
+                if rule.required:
+                    return self._reject(sid, rule.dest, "required_field_missing",
+                                        f"{rule.dest} is required but {rule.source or rule.sources} is empty")
+                continue
+            if rule.max_length and isinstance(value, str) and len(value) > rule.max_length:
+                issues.append(self._issue(sid, rule.dest, "truncated",
+                                          f"{len(value)} characters cut to {rule.max_length}"))
+                value = value[: rule.max_length]
+            dest[rule.dest] = value
+        return None
+
+    def _multi(self, rule: FieldRule, record: Mapping[str, Any]) -> Any:
+        values = [g(record) for g in self.multi_getters[rule.dest]]
+        if rule.transform == "months_between":
+            return _months_between(*values[:2])
+        if rule.transform == "product":
+            return _product(*values[:2])
+        parts = [str(v).strip() for v in values if v not in (None, "")]
+        return (" " if rule.transform == "full_name" else "\n").join(p for p in parts if p) or None
+
+    def _resolve(self, target: LookupTarget, ref: str) -> str | None:
+        return self.crosswalk.get(target.dest_object, {}).get(source_key(target.source_object, ref))
+
+    def _links(
+        self, record: Mapping[str, Any], sid: str, dest: dict[str, Any], issues: list[Issue]
+    ) -> RecordReject | None:
+        for lk, get, get_type, alternatives in self.lookups:
+            ref = get(record)
+            target: LookupTarget | None = lk.target
+            if ref is None or ref == "":
+                for alt_get, alt_target in alternatives:
+                    ref = alt_get(record)
+                    if ref not in (None, ""):
+                        target = alt_target
+                        break
+            if ref is None or ref == "":
+                if lk.on_missing == "default":
+                    dest[lk.dest] = self.crosswalk["__defaults__"][lk.default_key or ""]
+                continue
+            if get_type is not None:
+                target = lk.targets.get(str(get_type(record)))
+                if target is None:
+                    return self._reject(sid, lk.dest, "unknown_parent_type",
+                                        f"{lk.type_field}={get_type(record)!r} is not one of {sorted(lk.targets)}")
+            assert target is not None
+            resolved = self._resolve(target, str(ref))
+            if resolved is not None:
+                dest[lk.dest] = resolved
+                continue
+            detail = f"no {target.dest_object} was loaded for {target.source_object} {ref!r}"
+            if lk.on_missing == "reject":
+                return self._reject(sid, lk.dest, "orphan", f"{lk.dest}: {detail}")
+            if lk.on_missing == "default":
+                dest[lk.dest] = self.crosswalk["__defaults__"][lk.default_key or ""]
+                issues.append(self._issue(sid, lk.dest, "lookup_defaulted", detail + "; default used"))
+            else:
+                issues.append(self._issue(sid, lk.dest, "lookup_missing", detail + "; left empty"))
+        if self.owner_get is not None and self.mapping.owner is not None:
+            tech = self.owner_get(record)
+            owner = self.spec.owners.get(str(tech)) if tech else None
+            if owner is None:
+                owner = self.spec.fallback_owner_id
+                if tech:
+                    issues.append(self._issue(sid, self.mapping.owner.dest, "owner_fallback",
+                                              f"technician {tech!r} has no matching user; fallback owner used"))
+            dest[self.mapping.owner.dest] = owner
+        return None

@@ -1,0 +1,202 @@
+"""The migration spec: the proposed mapping a person confirms before any record moves.
+
+A spec is data: which source object lands in which destination object, field by field,
+with value maps for pick-lists, lookups resolved through the crosswalk, the custom fields
+and objects to create first, and the owner rules. The engine (``engine.py``) compiles it;
+the planner orders it; the mapping document renders it. Validation names the offending
+field and what is allowed, so an edited spec is refused with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Transform = Literal[
+    "string", "text", "email", "phone", "url", "date", "datetime", "number", "integer", "currency",
+    "boolean", "picklist", "constant", "full_name", "json", "joined_lines", "lines_text",
+    "months_between", "product", "base64_text", "user_list",
+]
+MULTI_SOURCE: frozenset[str] = frozenset({"full_name", "joined_lines", "months_between", "product"})
+OnInvalid = Literal["reject", "null"]
+
+
+class FieldRule(BaseModel):
+    """One destination field filled from a source path (dotted, e.g. ``custom_fields.tier``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dest: str
+    source: str | None = None
+    sources: list[str] = Field(default_factory=list, description="inputs of full_name/joined_lines")
+    transform: Transform = "string"
+    value_map: dict[str, str] | None = None
+    constant: str | float | bool | None = None
+    max_length: int | None = None
+    required: bool = False
+    on_invalid: OnInvalid = "null"
+    insert_only: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> FieldRule:
+        if self.transform == "constant":
+            if self.constant is None:
+                raise ValueError(f"field {self.dest!r}: transform 'constant' needs 'constant'")
+        elif self.transform in MULTI_SOURCE:
+            if not self.sources:
+                raise ValueError(f"field {self.dest!r}: transform {self.transform!r} needs 'sources'")
+        elif not self.source:
+            raise ValueError(f"field {self.dest!r}: transform {self.transform!r} needs 'source'")
+        if self.transform == "picklist" and self.value_map is None:
+            raise ValueError(f"field {self.dest!r}: transform 'picklist' needs a 'value_map'")
+        return self
+
+
+class LookupTarget(BaseModel):
+    """Where a lookup points: the source object whose key is referenced and its destination."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_object: str
+    dest_object: str
+
+
+class LookupCandidate(BaseModel):
+    """An alternative source of a lookup, used when the rule's own source field is empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    target: LookupTarget
+
+
+class LookupRule(BaseModel):
+    """A destination reference field resolved through the id crosswalk.
+
+    ``on_missing`` decides what happens when the referenced source record has no
+    destination id: ``reject`` quarantines the record (an orphan), ``null`` leaves the
+    field empty and reports it, ``default`` uses the run's default record (the default
+    account, the fallback owner).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dest: str
+    source: str
+    target: LookupTarget | None = None
+    or_else: list[LookupCandidate] = Field(default_factory=list, description="tried in order when source is empty")
+    type_field: str | None = None
+    targets: dict[str, LookupTarget] = Field(default_factory=dict)
+    on_missing: Literal["reject", "null", "default"] = "null"
+    default_key: str | None = None
+    deferred: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> LookupRule:
+        if self.type_field:
+            if not self.targets:
+                raise ValueError(f"lookup {self.dest!r}: a polymorphic lookup needs 'targets'")
+        elif self.target is None:
+            raise ValueError(f"lookup {self.dest!r}: needs 'target' (or 'type_field' + 'targets')")
+        if self.on_missing == "default" and not self.default_key:
+            raise ValueError(f"lookup {self.dest!r}: on_missing 'default' needs 'default_key'")
+        return self
+
+    def all_targets(self) -> list[LookupTarget]:
+        own = list(self.targets.values()) if self.type_field else [self.target] if self.target else []
+        return own + [c.target for c in self.or_else]
+
+
+class OwnerRule(BaseModel):
+    """OwnerId from a source technician id, matched to a destination user by email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dest: str = "OwnerId"
+    source: str
+
+
+class ObjectMapping(BaseModel):
+    """How one source object lands in one destination object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    source_object: str
+    dest_object: str
+    description: str = ""
+    where: dict[str, list[str]] = Field(default_factory=dict, description="source field -> allowed values")
+    require_present: list[str] = Field(default_factory=list, description="source fields that must be non-empty")
+    fields: list[FieldRule] = Field(default_factory=list)
+    lookups: list[LookupRule] = Field(default_factory=list)
+    owner: OwnerRule | None = None
+    insert_only: bool = False
+    attachment_source: str | None = Field(default=None, description="dest field that receives file content")
+
+    @model_validator(mode="after")
+    def _unique_dest(self) -> ObjectMapping:
+        seen: set[str] = set()
+        dests = [f.dest for f in self.fields] + [lk.dest for lk in self.lookups]
+        if self.owner:
+            dests.append(self.owner.dest)
+        for dest in dests:
+            if dest in seen:
+                raise ValueError(f"mapping {self.name!r}: destination field {dest!r} is filled twice")
+            seen.add(dest)
+        return self
+
+
+class CustomFieldSpec(BaseModel):
+    """A field to create in the destination before loading."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: str
+    name: str
+    label: str
+    type: Literal[
+        "Text", "LongTextArea", "Number", "Currency", "Date", "DateTime", "Checkbox", "Picklist",
+        "Email", "Phone", "Url", "Lookup",
+    ]
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    picklist_values: list[str] = Field(default_factory=list)
+    restricted: bool = False
+    external_id: bool = False
+    unique: bool = False
+    reference_to: str | None = None
+    source: str | None = Field(default=None, description="the source field it carries, for the document")
+
+
+class CustomObjectSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    label: str
+    plural_label: str
+
+
+class MigrationSpec(BaseModel):
+    """The whole proposed mapping for one run (approved as is, or edited then approved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair: str
+    external_id_field: str
+    custom_objects: list[CustomObjectSpec] = Field(default_factory=list)
+    custom_fields: list[CustomFieldSpec] = Field(default_factory=list)
+    mappings: list[ObjectMapping]
+    owners: dict[str, str] = Field(default_factory=dict, description="source technician id -> user id")
+    fallback_owner_id: str
+    default_records: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="default key -> {dest_object, Name...}: created before load"
+    )
+    audit_fields: bool = Field(description="True: CreatedDate/LastModifiedDate set on insert")
+
+    def mapping(self, name: str) -> ObjectMapping:
+        for m in self.mappings:
+            if m.name == name:
+                return m
+        raise KeyError(name)

@@ -1,0 +1,157 @@
+"""Typed contracts between the API, the state machine steps and the connectors.
+
+Step inputs and outputs carry references (S3 keys, counts, ids), never record data:
+Step Functions payloads are capped at 256 KiB.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SourceKind = Literal["sercom"]
+DestinationKind = Literal["salesforce"]
+PAIRS: dict[tuple[str, str], str] = {("sercom", "salesforce"): "sercom-salesforce"}
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,79}$")
+_SECRET_NAME = re.compile(r"^flitstack/[A-Za-z0-9/_+=.@-]{1,200}$")
+
+
+class Strict(BaseModel):
+    """Refuse unknown keys: a typo in a request is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Endpoint(Strict):
+    """Where a system is and the *name* of the secret that holds its credentials."""
+
+    kind: str
+    secret_name: str
+
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_name(cls, value: str) -> str:
+        if not _SECRET_NAME.match(value):
+            raise ValueError("must be a Secrets Manager name under 'flitstack/' (letters, digits, /_+=.@-)")
+        return value
+
+
+class RunOptions(Strict):
+    """What the person starting a migration may choose."""
+
+    approval: Literal["auto", "manual"] = "auto"
+    fallback_owner_email: str | None = None
+    location_strategy: Literal["child_accounts", "shipping_address"] = "child_accounts"
+    extract_page_size: int = Field(default=1000, ge=1, le=1000)
+    batch_size: int = Field(default=10_000, ge=100, le=10_000)
+    bulk_threshold: int = Field(default=2_000, ge=1)
+    objects: list[str] | None = None
+
+
+class RunRef(Strict):
+    """The small, secret-free description of a run every step receives."""
+
+    run_id: str
+    pair: str
+    source: Endpoint
+    destination: Endpoint
+    options: RunOptions = RunOptions()
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value: str) -> str:
+        if not _RUN_ID.match(value):
+            raise ValueError("3-80 characters: letters, digits, '-' and '_', starting with a letter or digit")
+        return value
+
+    @property
+    def prefix(self) -> str:
+        """S3 prefix of every artefact of this run."""
+        return f"runs/{self.run_id}"
+
+
+class StepInput(BaseModel):
+    """Common envelope of every Task payload: the operation and the run."""
+
+    model_config = ConfigDict(extra="allow")
+
+    op: str
+    run: RunRef
+
+
+# --- catalogs -----------------------------------------------------------------------------
+class SourceField(BaseModel):
+    name: str
+    type: str
+    label: str = ""
+    required: bool = False
+    picklist_values: list[str] = Field(default_factory=list)
+    references: str | None = None
+    custom: bool = False
+
+
+class SourceObject(BaseModel):
+    name: str
+    label: str
+    fields: list[SourceField]
+    count: int = 0
+
+
+class SourceCatalog(BaseModel):
+    """What discovery found in the source: objects, fields (incl. custom), counts, rules."""
+
+    tenant: str
+    objects: list[SourceObject]
+    automation_rules: list[dict[str, Any]] = Field(default_factory=list)
+
+    def object(self, name: str) -> SourceObject:
+        for obj in self.objects:
+            if obj.name == name:
+                return obj
+        raise KeyError(name)
+
+
+class DestField(BaseModel):
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    defaulted_on_create: bool = False
+    external_id: bool = False
+    picklist_values: list[str] = Field(default_factory=list)
+    restricted_picklist: bool = False
+    reference_to: list[str] = Field(default_factory=list)
+
+    @property
+    def required_on_create(self) -> bool:
+        return self.createable and not self.nillable and not self.defaulted_on_create
+
+
+class DestObject(BaseModel):
+    name: str
+    label: str = ""
+    custom: bool = False
+    fields: dict[str, DestField] = Field(default_factory=dict)
+
+
+class DestUser(BaseModel):
+    id: str
+    email: str
+    active: bool
+    name: str = ""
+
+
+class DestCatalog(BaseModel):
+    """What discovery found in the destination: describes of mapped objects and users."""
+
+    instance: str
+    objects: dict[str, DestObject]
+    users: list[DestUser]
+    integration_user_id: str
+    audit_fields_settable: bool

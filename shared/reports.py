@@ -1,0 +1,119 @@
+"""Reports a person reads: the mapping document, exceptions, reconciliation.
+
+Each report exists as a machine-readable file (JSON/CSV) and a readable one (Markdown or
+HTML). Reports carry record ids and field values, never credentials.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from shared.mapping.spec import MigrationSpec
+from shared.models import DestCatalog, SourceCatalog
+
+
+def csv_text(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def _md_escape(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatalog) -> str:
+    """The field-level mapping document reviewed and approved before any record moves."""
+    counts = {o.name: o.count for o in source.objects}
+    lines = [
+        f"# Mapping document — {spec.pair}",
+        "",
+        f"Destination: {dest.instance}. External id on every object: `{spec.external_id_field}` "
+        "(value `<sercom object>:<sercom id>`, so reruns upsert and never duplicate).",
+        "",
+        "Original timestamps: " + ("CreatedDate/LastModifiedDate set on insert (org permission present)"
+                                   if spec.audit_fields else
+                                   "Original_Created_Date__c / Original_Modified_Date__c (no audit-field permission)"),
+        "",
+        "## Objects",
+        "",
+        "| # | Sercom object | records | Salesforce object | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for i, m in enumerate(spec.mappings, 1):
+        lines.append(f"| {i} | {m.source_object} | {counts.get(m.source_object, '')} | {m.dest_object} | "
+                     f"{_md_escape(m.description)} |")
+    lines += ["", "## Schema created before loading", ""]
+    lines += [f"- custom object `{o.name}` ({o.label})" for o in spec.custom_objects]
+    lines += ["", "| object | field | type | details | from |", "|---|---|---|---|---|"]
+    for f in spec.custom_fields:
+        details = []
+        if f.length:
+            details.append(f"length {f.length}")
+        if f.picklist_values:
+            details.append("values: " + ", ".join(f.picklist_values))
+        if f.reference_to:
+            details.append(f"-> {f.reference_to}")
+        if f.external_id:
+            details.append("external id, unique")
+        lines.append(f"| {f.object} | `{f.name}` | {f.type} | {_md_escape('; '.join(details))} | {f.source or ''} |")
+    for m in spec.mappings:
+        lines += ["", f"## {m.name}", ""]
+        if m.where:
+            lines.append("Only records where " + ", ".join(f"`{k}` in {v}" for k, v in m.where.items()) + ".")
+        lines += ["| Salesforce field | from | transform | values |", "|---|---|---|---|"]
+        for fr in m.fields:
+            src = fr.source or ", ".join(fr.sources) or repr(fr.constant)
+            values = ", ".join(f"{k} → {v}" for k, v in (fr.value_map or {}).items())
+            extra = f" (max {fr.max_length})" if fr.max_length else ""
+            lines.append(f"| {fr.dest} | {src} | {fr.transform}{extra} | {_md_escape(values)} |")
+        for lk in m.lookups:
+            targets = ", ".join(f"{t.source_object}→{t.dest_object}" for t in lk.all_targets())
+            how = "second pass" if lk.deferred else f"if missing: {lk.on_missing}"
+            lines.append(f"| {lk.dest} | {lk.source} | lookup ({how}) | {targets} |")
+        if m.owner:
+            lines.append(f"| {m.owner.dest} | {m.owner.source} | owner by email, else fallback owner | |")
+    lines += ["", f"## Owners ({len(spec.owners)} technicians matched by email)", "",
+              f"Fallback owner: `{spec.fallback_owner_id}`. Unmatched technicians: `unmatched-technicians.csv`.", ""]
+    return "\n".join(lines)
+
+
+def automation_rules_markdown(source: SourceCatalog) -> str:
+    lines = ["# Sercom automation rules to rebuild as Salesforce Flows", "",
+             "Workflows are not migrated; this is the reference for rebuilding them natively.", ""]
+    for rule in source.automation_rules:
+        lines += [f"## {rule.get('name')} ({rule.get('object')}, {rule.get('trigger')}, "
+                  f"{'active' if rule.get('active') else 'inactive'})", ""]
+        lines += [f"- when: {c}" for c in rule.get("conditions", [])]
+        lines += [f"- then: {a}" for a in rule.get("actions", [])]
+        lines.append("")
+    return "\n".join(lines)
+
+
+REJECT_COLUMNS = ["source_object", "source_id", "dest_object", "code", "field", "reason"]
+ISSUE_COLUMNS = ["source_object", "source_id", "dest_object", "field", "code", "detail"]
+
+
+def reconciliation_html(rows: list[dict[str, Any]], passed: bool, run_id: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in
+                   ["mapping", "source", "filtered out", "loaded", "rejected", "in destination", "result"])
+    body = []
+    for r in rows:
+        cls = "ok" if r["passed"] else "bad"
+        body.append("<tr class='{}'>{}</tr>".format(cls, "".join(
+            f"<td>{html.escape(str(r[c]))}</td>" for c in
+            ["mapping", "source", "filtered_out", "loaded", "rejected", "destination"]) +
+            f"<td>{'pass' if r['passed'] else 'FAIL'}</td>"))
+    verdict = "PASSED" if passed else "FAILED"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Reconciliation {html.escape(run_id)}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px}tr.bad{background:#fdd}tr.ok{background:#efe}</style>"
+            f"</head><body><h1>Reconciliation — {verdict}</h1><p>Run {html.escape(run_id)}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></body></html>")

@@ -1,0 +1,25 @@
+"""Runtime settings read from the environment, validated once (the handlers' edge)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Names of the AWS resources a function uses; the stack (or the local engine) sets them."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    runs_table: str = Field(alias="RUNS_TABLE")
+    audit_table: str = Field(alias="AUDIT_TABLE")
+    crosswalk_table: str = Field(alias="CROSSWALK_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    data_bucket: str = Field(alias="DATA_BUCKET")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]

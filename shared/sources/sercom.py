@@ -1,0 +1,107 @@
+"""Sercom source connector over its HTTPS API (defined in ``docs/sercom-api.md``).
+
+Lists objects and fields (custom fields with pick-list values included), counts, pages
+through an object ordered by (updated_at, id) with an optional ``updated_since`` window,
+and streams attachment content. Every HTTP failure is translated into the error tree and
+retried under the one policy in ``shared.retry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from shared import retry
+from shared.errors import AuthenticationError, ContractError, ThrottledError, TransientError
+from shared.models import SourceCatalog, SourceField, SourceObject
+from shared.tls import ssl_context
+
+API = "/api/v1"
+
+
+class SercomSource:
+    """A client of one Sercom tenant. The API key is kept out of every repr and log line."""
+
+    name = "sercom"
+
+    def __init__(self, url: str, api_key: str, ca_pem: str | None = None, timeout_s: float = 60.0) -> None:
+        self._client = httpx.Client(
+            base_url=url.rstrip("/") + API,
+            headers={"X-Api-Key": api_key, "Accept": "application/json"},
+            verify=ssl_context(ca_pem),
+            timeout=timeout_s,
+        )
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"SercomSource({self._client.base_url!s})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- transport -----------------------------------------------------------------------
+    def _send(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        self.calls += 1
+        try:
+            resp = self._client.get(path, params=params)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise TransientError(f"Sercom {path}: {type(exc).__name__}") from exc
+        if resp.status_code == 429:
+            after = resp.headers.get("Retry-After")
+            raise ThrottledError(f"Sercom {path}: 429 rate limited", float(after) if after else None)
+        if resp.status_code >= 500:
+            raise TransientError(f"Sercom {path}: HTTP {resp.status_code}")
+        if resp.status_code in (401, 403):
+            raise AuthenticationError(f"Sercom refused the API key ({resp.status_code}) for {path}")
+        if resp.status_code >= 400:
+            raise ContractError(f"Sercom {path}: HTTP {resp.status_code}: {resp.text[:300]}")
+        return resp
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return retry.call(lambda: self._send(path, params)).json()
+
+    # --- connector interface ---------------------------------------------------------------
+    def catalog(self) -> SourceCatalog:
+        """Objects with standard and tenant-defined fields, pick-list values and counts."""
+        body = self._get("/schema")
+        objects = []
+        for obj in body["objects"]:
+            fields = [SourceField(**{k: v for k, v in f.items() if k in SourceField.model_fields})
+                      for f in obj["fields"]]
+            fields += [
+                SourceField(name=c["key"], type=c["type"], label=c.get("label", c["key"]),
+                            required=bool(c.get("required")), picklist_values=c.get("picklist_values") or [],
+                            custom=True)
+                for c in obj.get("custom_fields", [])
+            ]
+            objects.append(SourceObject(name=obj["name"], label=obj.get("label", obj["name"]), fields=fields,
+                                        count=int(obj.get("count", 0))))
+        return SourceCatalog(tenant=str(body.get("tenant", "")), objects=objects,
+                             automation_rules=body.get("automation_rules", []))
+
+    def count(self, obj: str, updated_since: str | None = None) -> int:
+        params = {"updated_since": updated_since} if updated_since else None
+        return int(self._get(f"/{obj}/count", params)["count"])
+
+    def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every record of ``obj`` once, a page at a time, in (updated_at, id) order."""
+        params: dict[str, Any] = {"limit": page_size}
+        if updated_since:
+            params["updated_since"] = updated_since
+        while True:
+            body = self._get(f"/{obj}", params)
+            if not isinstance(body.get("data"), list):
+                raise ContractError(f"Sercom /{obj}: page without a 'data' list")
+            yield body["data"]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+            params = {**params, "cursor": cursor}
+
+    def read_all(self, obj: str) -> list[dict[str, Any]]:
+        return [r for page in self.pages(obj) for r in page]
+
+    def attachment(self, attachment_id: str) -> bytes:
+        return retry.call(lambda: self._send(f"/attachments/{attachment_id}/content")).content

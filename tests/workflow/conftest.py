@@ -1,0 +1,72 @@
+"""Workflow layer: the real ASL on moto, real handlers, real stand-ins over HTTPS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+
+from flitstack.runtime import LocalRuntime, local_environment
+
+
+def salesforce_client(runtime: LocalRuntime) -> Salesforce:
+    """An independent client of the migrated org: simple-salesforce, unmodified."""
+    assert runtime.salesforce is not None
+    info = runtime.salesforce.info
+    creds = info["credentials"]
+    token = requests.post(
+        f"{info['url']}/services/oauth2/token",
+        verify=info["ca_path"],
+        timeout=30,
+        data={
+            "grant_type": "password",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "username": creds["username"],
+            "password": creds["password"],
+        },
+    ).json()
+    session = requests.Session()
+    session.verify = info["ca_path"]
+    return Salesforce(
+        instance_url=token["instance_url"], session_id=token["access_token"], session=session, version="60.0"
+    )
+
+
+def s3_json(runtime: LocalRuntime, key: str) -> Any:
+    assert runtime.engine is not None and runtime.engine.stack is not None
+    body = runtime.engine.client("s3").get_object(Bucket=runtime.engine.stack.bucket, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def s3_lines(runtime: LocalRuntime, prefix: str) -> list[dict[str, Any]]:
+    assert runtime.engine is not None and runtime.engine.stack is not None
+    s3, bucket = runtime.engine.client("s3"), runtime.engine.stack.bucket
+    rows: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+            rows += [json.loads(line) for line in text.splitlines() if line]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def runtime_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start a LocalRuntime (one per module: moto's state is process-global)."""
+    started: list[LocalRuntime] = []
+
+    def make(**kwargs: Any) -> LocalRuntime:
+        folder: Path = tmp_path_factory.mktemp("flitstack")
+        local_environment(folder / "lambda.jsonl")
+        rt = LocalRuntime(folder=folder, **kwargs)
+        started.append(rt)
+        return rt.__enter__()
+
+    yield make
+    for rt in reversed(started):
+        rt.stop()
