@@ -93,6 +93,9 @@ class SalesforceDestination:
         self.integration_user_id = str(token["id"]).rstrip("/").rsplit("/", 1)[-1]
         session = requests.Session()
         session.verify = ca_file(ca_pem)
+        if ca_pem:
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify; a pinned CA must win.
+            session.trust_env = False
         session.hooks["response"].append(self._on_response)
         self.sf = Salesforce(instance_url=self.instance_url, session_id=str(token["access_token"]),
                              session=session, version=version)
@@ -183,6 +186,14 @@ class SalesforceDestination:
         result = self._call("query", lambda: self.sf.query_all(soql))
         return [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
 
+    def count_ids(self, obj: str, ids: list[str]) -> int:
+        """How many of ``ids`` exist in ``obj`` (for objects without an external id)."""
+        total = 0
+        for chunk in _chunks(ids, 400):
+            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
+            total += self.count(f"Id IN ({quoted})", obj)
+        return total
+
     def count(self, soql_where: str, obj: str) -> int:
         result = self._call("count", lambda: self.sf.query(f"SELECT COUNT() FROM {obj} WHERE {soql_where}"))
         return int(result["totalSize"])
@@ -227,8 +238,14 @@ class SalesforceDestination:
         write = self._bulk_upsert if bulk else self._collection_upsert
         return self._with_lock_retries(obj, ext_field, records, write)
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
-        return self._with_lock_retries(obj, ext_field, records, self._collection_insert)
+    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
+               ) -> list[WriteResult]:
+        """Insert; results are keyed by ``ext_field``, which is left out of the body when ``send_key`` is false
+        (objects that cannot carry the external-id field)."""
+        def write(o: str, key: str, recs: list[dict[str, Any]]) -> list[WriteResult]:
+            return self._collection_insert(o, key, recs, send_key=send_key)
+
+        return self._with_lock_retries(obj, ext_field, records, write)
 
     def update(self, obj: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         """Update by Id (fix-up pass); the result key is the Id."""
@@ -282,10 +299,13 @@ class SalesforceDestination:
             out.extend(self._results(chunk, res, ext_field))
         return out
 
-    def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+    def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
+                           ) -> list[WriteResult]:
         out: list[WriteResult] = []
         for chunk in _chunks(records, self.limits.collection_max):
-            body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
+            body = {"allOrNone": False, "records": [
+                {"attributes": {"type": obj}, **{k: v for k, v in r.items() if send_key or k != ext_field}}
+                for r in chunk]}
             res = self._call(f"insert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="POST", data=json.dumps(b)))
             out.extend(self._results(chunk, res, ext_field, created=True))

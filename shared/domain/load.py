@@ -97,6 +97,25 @@ def _existing(dest: SalesforceDestination, mapping: ObjectMapping, ext: str, key
     return found
 
 
+def _natural_matches(dest: SalesforceDestination, mapping: ObjectMapping, ext: str, records: list[dict[str, Any]]
+                     ) -> dict[str, str]:
+    """Records already present, found by the mapping's natural key (e.g. AccountId + ContactId + Role)."""
+    first, fields = mapping.natural_key[0], mapping.natural_key
+    parents = sorted({str(r[first]) for r in records if r.get(first)})
+    existing: dict[tuple[str, ...], str] = {}
+    for i in range(0, len(parents), 400):
+        ids = ",".join(f"'{p}'" for p in parents[i : i + 400] if p.isalnum())
+        soql = f"SELECT Id, {', '.join(fields)} FROM {mapping.dest_object} WHERE {first} IN ({ids})"  # noqa: S608
+        for row in dest.query(soql):
+            existing[tuple(str(row.get(f) or "") for f in fields)] = row["Id"]
+    found = {}
+    for r in records:
+        match = existing.get(tuple(str(r.get(f) or "") for f in fields))
+        if match:
+            found[r[ext]] = match
+    return found
+
+
 def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
                stores: Stores) -> dict[str, Any]:
     keys = Keys(run)
@@ -107,7 +126,12 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     records: list[dict[str, Any]] = stores.blobs.get_lines(str(transformed["load_key"]))
     results: dict[str, WriteResult] = {}
     linked_only: dict[str, str] = stores.blobs.get_json(keys.already_loaded(batch_id))
-    if mapping.insert_only:
+    if mapping.natural_key:
+        present = _natural_matches(dest, mapping, ext, records)
+        linked_only.update(present)
+        todo = [r for r in records if r[ext] not in present]
+        written = dest.insert(mapping.dest_object, ext, todo, send_key=False) if todo else []
+    elif mapping.insert_only:
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
         present: dict[str, str] = {}

@@ -38,7 +38,13 @@ def reconcile(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[
         t = totals.get(m.name, Counter())
         source = int(stores.blobs.get_json(keys.extract_outcome(m.source_object))["count"])
         rejected = t["transform_rejected"] + t["load_rejected"]
-        in_dest = dest.count(f"{spec.external_id_field} LIKE '{m.source_object}:%'", m.dest_object)
+        if m.natural_key:  # no external id on this object: count the ids the run recorded
+            merged = keys.xwalk_merged(m.dest_object)
+            ids = stores.blobs.get_json(merged) if stores.blobs.exists(merged) else {}
+            in_dest = dest.count_ids(m.dest_object, [v for k, v in ids.items()
+                                                     if k.startswith(f"{m.source_object}:")])
+        else:
+            in_dest = dest.count(f"{spec.external_id_field} LIKE '{m.source_object}:%'", m.dest_object)
         passed = source == t["filtered_out"] + t["loaded"] + rejected and in_dest == t["loaded"]
         rows.append({"mapping": m.name, "dest_object": m.dest_object, "source": source,
                      "filtered_out": t["filtered_out"], "loaded": t["loaded"], "rejected": rejected,

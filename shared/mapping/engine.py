@@ -183,11 +183,15 @@ def _converter(rule: FieldRule) -> Callable[[Any], Any]:
         return lambda v: base64.b64encode(str(v).encode("utf-8")).decode("ascii")
     if t == "picklist":
         value_map = rule.value_map or {}
+        folded = {k.casefold(): v for k, v in value_map.items()}
+        default = rule.default
 
         def picklist(v: Any) -> str:
             key = str(v)
-            mapped = value_map.get(key)
+            mapped = value_map.get(key) or folded.get(key.strip().casefold())
             if mapped is None:
+                if default is not None:
+                    raise _Defaulted(default, f"{key!r} has no mapping; {default!r} used")
                 raise _Invalid("unmapped_picklist_value", f"{key!r} has no mapping (allowed: {sorted(value_map)})")
             return mapped
 
@@ -197,6 +201,15 @@ def _converter(rule: FieldRule) -> Callable[[Any], Any]:
     if t == "lines_text":
         return lambda v: "\n".join(str(x) for x in v) if isinstance(v, list) else str(v)
     raise ValueError(f"unknown transform {t!r}")
+
+
+class _Defaulted(Exception):
+    """Internal signal: a pick-list value was replaced by the rule's default (reported as an issue)."""
+
+    def __init__(self, value: str, detail: str) -> None:
+        super().__init__(detail)
+        self.value = value
+        self.detail = detail
 
 
 @dataclass
@@ -235,6 +248,7 @@ class CompiledMapping:
             for lk in mapping.lookups
             if not lk.deferred
         ]
+        self.insert_only_lookups = frozenset(lk.dest for lk in mapping.lookups if lk.insert_only)
         self.owner_get = _getter(mapping.owner.source) if mapping.owner else None
 
         self.present = [_getter(k) for k in mapping.require_present]
@@ -270,6 +284,9 @@ class CompiledMapping:
             issues: list[Issue] = []
             dest: dict[str, Any] = {ext_field: key}
             reject = self._fields(record, sid, key, dest, issues) or self._links(record, sid, dest, issues)
+            if reject is None and self.insert_only_lookups and key in self.existing_keys:
+                for name in self.insert_only_lookups:
+                    dest.pop(name, None)
             if reject is not None:
                 out.rejects.append(reject)
                 out.issues.extend(issues)
@@ -304,6 +321,9 @@ class CompiledMapping:
                 else:
                     raw = cf.get(record) if cf.get else None
                     value = None if raw is None or raw == "" else cf.convert(raw) if cf.convert else raw
+            except _Defaulted as swapped:
+                issues.append(self._issue(sid, rule.dest, "picklist_defaulted", swapped.detail))
+                value = swapped.value
             except _Invalid as bad:
                 if rule.required or rule.on_invalid == "reject":
                     return self._reject(sid, rule.dest, bad.code, f"{rule.dest}: {bad.detail}")
@@ -337,28 +357,30 @@ class CompiledMapping:
         self, record: Mapping[str, Any], sid: str, dest: dict[str, Any], issues: list[Issue]
     ) -> RecordReject | None:
         for lk, get, get_type, alternatives in self.lookups:
-            ref = get(record)
-            target: LookupTarget | None = lk.target
-            if ref is None or ref == "":
-                for alt_get, alt_target in alternatives:
-                    ref = alt_get(record)
-                    if ref not in (None, ""):
-                        target = alt_target
-                        break
-            if ref is None or ref == "":
+            candidates: list[tuple[Any, LookupTarget | None]] = [(get(record), lk.target)]
+            candidates += [(alt_get(record), alt_target) for alt_get, alt_target in alternatives]
+            candidates = [(ref, t) for ref, t in candidates if ref not in (None, "")]
+            if not candidates:
                 if lk.on_missing == "default":
                     dest[lk.dest] = self.crosswalk["__defaults__"][lk.default_key or ""]
                 continue
             if get_type is not None:
-                target = lk.targets.get(str(get_type(record)))
-                if target is None:
+                typed = lk.targets.get(str(get_type(record)))
+                if typed is None:
                     return self._reject(sid, lk.dest, "unknown_parent_type",
                                         f"{lk.type_field}={get_type(record)!r} is not one of {sorted(lk.targets)}")
-            assert target is not None
-            resolved = self._resolve(target, str(ref))
+                candidates = [(candidates[0][0], typed)]
+            resolved = None
+            for ref, target in candidates:
+                assert target is not None
+                resolved = self._resolve(target, str(ref))
+                if resolved is not None:
+                    break
             if resolved is not None:
                 dest[lk.dest] = resolved
                 continue
+            ref, target = candidates[0]
+            assert target is not None
             detail = f"no {target.dest_object} was loaded for {target.source_object} {ref!r}"
             if lk.on_missing == "reject":
                 return self._reject(sid, lk.dest, "orphan", f"{lk.dest}: {detail}")

@@ -32,6 +32,7 @@ class FieldRule(BaseModel):
     sources: list[str] = Field(default_factory=list, description="inputs of full_name/joined_lines")
     transform: Transform = "string"
     value_map: dict[str, str] | None = None
+    default: str | None = Field(default=None, description="pick-list value for source values the map lacks")
     constant: str | float | bool | None = None
     max_length: int | None = None
     required: bool = False
@@ -91,6 +92,7 @@ class LookupRule(BaseModel):
     on_missing: Literal["reject", "null", "default"] = "null"
     default_key: str | None = None
     deferred: bool = False
+    insert_only: bool = Field(default=False, description="the destination refuses it on update")
 
     @model_validator(mode="after")
     def _shape(self) -> LookupRule:
@@ -132,6 +134,10 @@ class ObjectMapping(BaseModel):
     lookups: list[LookupRule] = Field(default_factory=list)
     owner: OwnerRule | None = None
     insert_only: bool = False
+    natural_key: list[str] = Field(
+        default_factory=list,
+        description="destination fields identifying a record on objects that cannot carry the external id",
+    )
     attachment_source: str | None = Field(default=None, description="dest field that receives file content")
 
     @model_validator(mode="after")

@@ -40,7 +40,7 @@ from shared.mapping.spec import (
     ObjectMapping,
     OwnerRule,
 )
-from shared.models import DestCatalog, RunOptions, SourceCatalog, SourceObject
+from shared.models import DestCatalog, DestField, RunOptions, SourceCatalog, SourceObject
 
 PAIR = "sercom-salesforce"
 EXT_ID = "Sercom_Id__c"
@@ -175,9 +175,65 @@ class _Builder:
     def add(self, mapping: ObjectMapping) -> None:
         if self.options.objects and mapping.source_object not in self.options.objects:
             return
-        self.custom(mapping.dest_object, EXT_ID, "Sercom Id", "Text", length=80, external_id=True, unique=True)
+        if not mapping.natural_key:
+            self.custom(mapping.dest_object, EXT_ID, "Sercom Id", "Text", length=80, external_id=True, unique=True)
         mapping.fields.extend(self.timestamps(mapping.dest_object))
         self.mappings.append(mapping)
+
+    def free_picklist(self, obj: str, dest: str, source: str) -> FieldRule:
+        """A free-text source value into a destination pick-list: matched case-insensitively."""
+        described = self.dest.objects.get(obj)
+        field = described.fields.get(dest) if described else None
+        if field is None or not field.picklist_values:
+            return self.text(obj, dest, source)
+        return FieldRule(dest=dest, source=source, transform="picklist",
+                         value_map={v: v for v in field.picklist_values})
+
+    def conform_picklists(self) -> None:
+        """Make every pick-list rule land on values the destination allows.
+
+        Targets the org lacks are matched case-insensitively, else sent to "Other" when the
+        org has it; unknown source values fall back to the same default, each reported.
+        A constant the org refuses is a mapping error, named.
+        """
+        for m in self.mappings:
+            described = self.dest.objects.get(m.dest_object)
+            for i, rule in enumerate(m.fields):
+                field = described.fields.get(rule.dest) if described else None
+                if field is None or not field.restricted_picklist or not field.picklist_values:
+                    continue
+                allowed = {v.casefold(): v for v in field.picklist_values}
+                fallback = allowed.get("other")
+                if rule.transform == "constant":
+                    if str(rule.constant).casefold() not in allowed:
+                        raise MappingError(f"mapping {m.name!r}: {m.dest_object}.{rule.dest} does not allow "
+                                           f"{rule.constant!r} (allowed: {field.picklist_values})")
+                    continue
+                if rule.transform != "picklist" or rule.value_map is None:
+                    continue
+                conformed = {}
+                for src, target in rule.value_map.items():
+                    match = allowed.get(target.casefold(), fallback)
+                    if match is not None:
+                        conformed[src] = match
+                m.fields[i] = rule.model_copy(update={"value_map": conformed, "default": rule.default or fallback})
+
+    def conform_updateable(self) -> None:
+        """Fields the destination accepts on create only are never sent when a record is updated."""
+        for m in self.mappings:
+            described = self.dest.objects.get(m.dest_object)
+            if described is None:
+                continue
+
+            fields = described.fields
+
+            def create_only(name: str, fields: dict[str, DestField] = fields) -> bool:
+                f = fields.get(name)
+                return bool(f and f.createable and not f.updateable)
+
+            m.fields = [r.model_copy(update={"insert_only": True}) if create_only(r.dest) else r for r in m.fields]
+            m.lookups = [lk.model_copy(update={"insert_only": True}) if create_only(lk.dest) else lk
+                         for lk in m.lookups]
 
     # --- validation --------------------------------------------------------------------------
     def check_required(self) -> None:
@@ -286,7 +342,7 @@ def build_spec(
             b.text("Account", "Phone", "phone"),
             b.text("Account", "Website", "website"),
             FieldRule(dest="Sercom_Email__c", source="email", transform="email"),
-            b.text("Account", "Industry", "industry"),
+            b.free_picklist("Account", "Industry", "industry"),
             FieldRule(dest="AnnualRevenue", source="annual_revenue", transform="currency"),
             b.text("Account", "BillingStreet", "billing_street"),
             b.text("Account", "BillingCity", "billing_city"),
@@ -340,8 +396,10 @@ def build_spec(
     ))
     b.add(ObjectMapping(
         name="contacts->AccountContactRole", source_object="contacts", dest_object="AccountContactRole",
-        description="Primary/billing/technical roles on the contact's account",
+        description="Primary/billing/technical roles on the contact's account (no custom fields on this "
+                    "object: identified by AccountId + ContactId + Role)",
         where={"role": list(CONTACT_ROLE)}, require_present=["customer_id"],
+        natural_key=["AccountId", "ContactId", "Role"],
         fields=[
             FieldRule(dest="Role", source="role", transform="picklist", value_map=CONTACT_ROLE),
             FieldRule(dest="IsPrimary", source="role", transform="boolean", value_map={"primary": "true"}),
@@ -523,6 +581,8 @@ def build_spec(
         ],
         lookups=[LookupRule(dest="FirstPublishLocationId", source="parent_id", **parent)],  # type: ignore[arg-type]
     ))
+    b.conform_picklists()
+    b.conform_updateable()
     b.check_required()
     return MigrationSpec(
         pair=PAIR,

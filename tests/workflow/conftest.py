@@ -33,6 +33,7 @@ def salesforce_client(runtime: LocalRuntime) -> Salesforce:
     ).json()
     session = requests.Session()
     session.verify = info["ca_path"]
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE in the environment overrides verify
     return Salesforce(
         instance_url=token["instance_url"], session_id=token["access_token"], session=session, version="60.0"
     )

@@ -107,10 +107,35 @@ def test_lookups_point_at_the_right_records(migrated: tuple[LocalRuntime, dict[s
         if f"parts_used:{sid}" in parts:
             assert parts[f"parts_used:{sid}"]["Work_Order__c"] == wo_ids[f"work_orders:{p['work_order_id']}"]
     tasks = _by_key(sf, "Task", "WhatId, WhoId, Type")
-    assert tasks and all(t["WhatId"] for t in tasks.values())
+    unlinked = {f"activities:{i['source_id']}" for i in s3_lines(runtime, "runs/wf-first/issues/")
+                if i["dest_object"] == "Task" and i["field"] == "WhatId"}
+    assert tasks and all(t["WhatId"] or k in unlinked for k, t in tasks.items())
+    what_targets = {**{v: "Case" for v in (c["Id"] for c in cases.values())}, **{v: "Account" for v in acc_id.values()},
+                    **{v: "Asset" for v in assets.values()}}
+    for sid, a in _source(runtime, "activities").items():
+        task = tasks.get(f"activities:{sid}")
+        if task is None or not task["WhatId"]:
+            continue
+        assert task["WhatId"] in what_targets
+        case = cases.get(f"work_orders:{a.get('work_order_id')}")
+        if case is not None:
+            assert task["WhatId"] == case["Id"], sid
     assert Counter(t["Type"] for t in tasks.values()).keys() <= {"Service Visit", "Call", "Email"}
-    links = sf.query_all("SELECT LinkedEntityId FROM ContentDocumentLink")["records"]
-    assert links, "attachments and notes are linked to their records"
+    files = _by_key(sf, "ContentVersion", "FirstPublishLocationId, ContentDocumentId")
+    parents = {"customer": ("customers", acc_id), "work_order": ("work_orders", {k: v["Id"] for k, v in cases.items()}),
+               "asset": ("assets", assets)}
+    linked = 0
+    for sid, att in _source(runtime, "attachments").items():
+        cv = files.get(f"attachments:{sid}")
+        if cv is None or att["parent_type"] not in parents:
+            continue
+        obj, ids = parents[att["parent_type"]]
+        assert cv["FirstPublishLocationId"] == ids[f"{obj}:{att['parent_id']}"], sid
+        doc_links = sf.query_all("SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = "
+                                 f"'{cv['FirstPublishLocationId']}'")["records"]
+        assert cv["ContentDocumentId"] in {d["ContentDocumentId"] for d in doc_links}
+        linked += 1
+    assert linked > 0, "attachments are linked to their records"
 
 
 def test_timestamps_custom_fields_and_picklists(migrated: tuple[LocalRuntime, dict[str, Any]]) -> None:
