@@ -125,8 +125,9 @@ def run_size(n: int, seed: int) -> dict[str, Any]:
         rate, transformed, peak_mib = transform_rate(rt, run_id)
         extracted = sum(_json(rt, o["Key"])["count"] for o in s3.list_objects_v2(
             Bucket=bucket, Prefix=f"runs/{run_id}/extract/outcomes/").get("Contents", []))
-    used = {k: after["by_category"].get(k, 0) - before["by_category"].get(k, 0) for k in after["by_category"]}
-    load_calls = used.get("collections", 0) + used.get("bulk", 0)
+    categories = ("rest", "collections", "bulk_job_calls", "query", "tooling", "describe", "limits", "token")
+    used = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in categories}
+    load_calls = used["collections"] + used["bulk_job_calls"]
     minimum = minimum_load_calls(outcomes, spec)
     source_records = extracted
     return {

@@ -42,6 +42,7 @@ def serve_https(app: Any, *, port: int, tls_dir: Path, info: dict[str, Any]) -> 
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     print(json.dumps(described), flush=True)

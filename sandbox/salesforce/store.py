@@ -1,0 +1,379 @@
+"""SQLite state of one stand-in org (one file, WAL).
+
+Records are JSON documents in one ``records`` table (indexed by id and object); values of
+external-id / unique fields are mirrored into ``record_keys`` so upserts, relationship
+lookups and uniqueness checks are index lookups, not scans. One connection is shared by the
+request threads and the Bulk worker behind an ``RLock``; each write batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sandbox.salesforce.ids import make_id
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequences(prefix TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    object TEXT NOT NULL,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_object ON records(object, is_deleted, seq);
+CREATE TABLE IF NOT EXISTS record_keys(
+    object TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS record_keys_lookup ON record_keys(object, field, value);
+CREATE INDEX IF NOT EXISTS record_keys_by_id ON record_keys(id);
+CREATE TABLE IF NOT EXISTS custom_objects(
+    name TEXT PRIMARY KEY, id TEXT NOT NULL, key_prefix TEXT NOT NULL, metadata TEXT NOT NULL,
+    created_date TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS custom_fields(
+    object TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, metadata TEXT NOT NULL,
+    created_date TEXT NOT NULL, PRIMARY KEY(object, name));
+CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, user_id TEXT NOT NULL, issued_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS usage(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bulk_jobs(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, info TEXT NOT NULL, data TEXT);
+CREATE TABLE IF NOT EXISTS bulk_results(
+    job_id TEXT NOT NULL, kind TEXT NOT NULL, csv TEXT NOT NULL, PRIMARY KEY(job_id, kind));
+"""
+
+DAY_S = 86_400.0
+
+
+def sf_datetime(moment: datetime | None = None) -> str:
+    """Salesforce's wire form of a datetime: ``2024-01-02T03:04:05.000+0000`` (always UTC)."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """Thread-safe access to the org's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(_SCHEMA)
+        self.lock = threading.RLock()
+        self._depth = 0
+        self._seq = dict(self.conn.execute("SELECT prefix, value FROM sequences").fetchall())
+        self._dirty_seq: set[str] = set()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (re-entrant: nested calls join the outer transaction)."""
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                self._flush_sequences()  # keep counters monotonic: rolled-back ids are never reused
+                raise
+            else:
+                self._flush_sequences()
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def savepoint(self, name: str = "sp") -> Iterator[None]:
+        """Roll back only the enclosed writes on error (used for allOrNone)."""
+        with self.lock:
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            self.conn.execute(f"RELEASE {name}")
+
+    # -- meta / sequences ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def next_number(self, prefix: str) -> int:
+        """Next value of a counter; written to the database when the enclosing transaction ends."""
+        with self.tx():
+            value = self._seq.get(prefix, 0) + 1
+            self._seq[prefix] = value
+            self._dirty_seq.add(prefix)
+            return int(value)
+
+    def _flush_sequences(self) -> None:
+        if self._dirty_seq:
+            rows = [(p, self._seq[p]) for p in self._dirty_seq]
+            self._dirty_seq.clear()
+            # inside the transaction before COMMIT, or autocommitted right after a ROLLBACK
+            self.conn.executemany("INSERT OR REPLACE INTO sequences(prefix, value) VALUES (?, ?)", rows)
+
+    def new_id(self, prefix: str) -> str:
+        return make_id(prefix, self.next_number(prefix))
+
+    # -- records ------------------------------------------------------------------------------
+    def record_meta(self, record_id: str) -> tuple[str, bool] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT object, is_deleted FROM records WHERE id=?", (record_id,)).fetchone()
+        return (row[0], bool(row[1])) if row else None
+
+    def get_record(self, record_id: str) -> tuple[str, dict[str, Any], bool] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT object, data, is_deleted FROM records WHERE id=?", (record_id,)).fetchone()
+        return (row[0], json.loads(row[1]), bool(row[2])) if row else None
+
+    def get_records(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any], bool]]:
+        out: dict[str, tuple[str, dict[str, Any], bool]] = {}
+        with self.lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT id, object, data, is_deleted FROM records WHERE id IN ({marks})"  # noqa: S608
+                for rid, obj, data, deleted in self.conn.execute(sql, chunk):
+                    out[rid] = (obj, json.loads(data), bool(deleted))
+        return out
+
+    def records_of(self, obj: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT data FROM records WHERE object=? ORDER BY seq"
+            if include_deleted
+            else "SELECT data FROM records WHERE object=? AND is_deleted=0 ORDER BY seq"
+        )
+        with self.lock:
+            rows = self.conn.execute(sql, (obj,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def count_live_records(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("SELECT COUNT(*) FROM records WHERE is_deleted=0").fetchone()[0])
+
+    def insert_record(self, obj: str, record_id: str, data: dict[str, Any], keys: list[tuple[str, str]]) -> None:
+        with self.tx() as c:
+            c.execute("INSERT INTO records(id, object, data) VALUES (?, ?, ?)", (record_id, obj, _dumps(data)))
+            if keys:
+                c.executemany(
+                    "INSERT INTO record_keys(object, field, value, id) VALUES (?, ?, ?, ?)",
+                    [(obj, f, v, record_id) for f, v in keys],
+                )
+
+    def update_record(
+        self, obj: str, record_id: str, data: dict[str, Any], keys: dict[str, str | None] | None = None
+    ) -> None:
+        """Replace the document; ``keys`` maps changed keyed fields to their new index value (or None)."""
+        with self.tx() as c:
+            c.execute("UPDATE records SET data=? WHERE id=?", (_dumps(data), record_id))
+            for fname, value in (keys or {}).items():
+                c.execute("DELETE FROM record_keys WHERE id=? AND field=?", (record_id, fname))
+                if value is not None:
+                    c.execute(
+                        "INSERT INTO record_keys(object, field, value, id) VALUES (?, ?, ?, ?)",
+                        (obj, fname, value, record_id),
+                    )
+
+    def delete_record(self, record_id: str, data: dict[str, Any], hard: bool) -> None:
+        """Soft delete keeps the row (``queryAll`` sees it); hard delete removes it."""
+        with self.tx() as c:
+            c.execute("DELETE FROM record_keys WHERE id=?", (record_id,))
+            if hard:
+                c.execute("DELETE FROM records WHERE id=?", (record_id,))
+            else:
+                c.execute("UPDATE records SET is_deleted=1, data=? WHERE id=?", (_dumps(data), record_id))
+
+    def find_by_key(self, obj: str, fname: str, value: str) -> list[str]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id FROM record_keys WHERE object=? AND field=? AND value=?", (obj, fname, value)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def reindex_field(self, obj: str, fname: str, keyer: Any) -> None:
+        """Build the key index for a field that just became external-id / unique."""
+        with self.tx() as c:
+            c.execute("DELETE FROM record_keys WHERE object=? AND field=?", (obj, fname))
+            for rid, data in c.execute(
+                "SELECT id, data FROM records WHERE object=? AND is_deleted=0", (obj,)
+            ).fetchall():
+                value = json.loads(data).get(fname)
+                if value is not None:
+                    c.execute(
+                        "INSERT INTO record_keys(object, field, value, id) VALUES (?, ?, ?, ?)",
+                        (obj, fname, keyer(value), rid),
+                    )
+
+    # -- custom schema --------------------------------------------------------------------------
+    def custom_objects(self) -> list[tuple[str, str, str, dict[str, Any], str]]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT name, id, key_prefix, metadata, created_date FROM custom_objects ORDER BY rowid"
+            ).fetchall()
+        return [(n, i, p, json.loads(m), d) for n, i, p, m, d in rows]
+
+    def custom_fields(self) -> list[tuple[str, str, str, dict[str, Any], str]]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT object, name, id, metadata, created_date FROM custom_fields ORDER BY rowid"
+            ).fetchall()
+        return [(o, n, i, json.loads(m), d) for o, n, i, m, d in rows]
+
+    def add_custom_object(self, name: str, oid: str, prefix: str, metadata: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO custom_objects(name, id, key_prefix, metadata, created_date) VALUES (?, ?, ?, ?, ?)",
+                (name, oid, prefix, _dumps(metadata), sf_datetime()),
+            )
+
+    def add_custom_field(self, obj: str, name: str, fid: str, metadata: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO custom_fields(object, name, id, metadata, created_date) VALUES (?, ?, ?, ?, ?)",
+                (obj, name, fid, _dumps(metadata), sf_datetime()),
+            )
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def add_token(self, token: str, user_id: str) -> float:
+        issued = time.time()
+        with self.tx() as c:
+            c.execute("INSERT INTO tokens(token, user_id, issued_at) VALUES (?, ?, ?)", (token, user_id, issued))
+        return issued
+
+    def token(self, token: str) -> tuple[str, float] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT user_id, issued_at FROM tokens WHERE token=?", (token,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def revoke_token(self, token: str) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM tokens WHERE token=?", (token,))
+
+    # -- usage counters (rolling 24 h window) ----------------------------------------------------
+    def usage(self) -> dict[str, int]:
+        with self.lock:
+            self._roll_window()
+            return dict(self.conn.execute("SELECT name, value FROM usage").fetchall())
+
+    def bump_usage(self, *names: str, by: int = 1) -> dict[str, int]:
+        with self.tx() as c:
+            self._roll_window()
+            c.executemany(
+                "INSERT INTO usage(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value=value+?",
+                [(n, by, by) for n in names],
+            )
+            return dict(c.execute("SELECT name, value FROM usage").fetchall())
+
+    def reset_usage(self) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM usage")
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('usage_window_start', ?)", (str(time.time()),))
+
+    def _roll_window(self) -> None:
+        start = self.get_meta("usage_window_start")
+        now = time.time()
+        if start is None or now - float(start) >= DAY_S:
+            with self.tx() as c:
+                c.execute("DELETE FROM usage")
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('usage_window_start', ?)", (str(now),))
+
+    # -- bulk jobs ----------------------------------------------------------------------------------
+    def save_job(self, info: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO bulk_jobs(id, info) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET info=excluded.info",
+                (info["id"], _dumps(info)),
+            )
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT info FROM bulk_jobs WHERE id=?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def jobs(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.conn.execute("SELECT info FROM bulk_jobs ORDER BY seq").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def set_job_data(self, job_id: str, data: str) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE bulk_jobs SET data=? WHERE id=?", (data, job_id))
+
+    def job_data(self, job_id: str) -> str | None:
+        with self.lock:
+            row = self.conn.execute("SELECT data FROM bulk_jobs WHERE id=?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def delete_job(self, job_id: str) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM bulk_jobs WHERE id=?", (job_id,))
+            c.execute("DELETE FROM bulk_results WHERE job_id=?", (job_id,))
+
+    def set_job_result(self, job_id: str, kind: str, text: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO bulk_results(job_id, kind, csv) VALUES (?, ?, ?)", (job_id, kind, text))
+
+    def job_result(self, job_id: str, kind: str) -> str | None:
+        with self.lock:
+            row = self.conn.execute("SELECT csv FROM bulk_results WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
+        return row[0] if row else None
+
+
+def snapshot(state_path: str | Path) -> dict[str, Any]:
+    """A canonical, comparable dump of an org: records per object and the custom schema.
+
+    Counters, tokens and Bulk jobs are left out on purpose: two orgs holding the same data
+    compare equal however they got there.
+    """
+    conn = sqlite3.connect(f"file:{Path(state_path)}?mode=ro", uri=True)
+    try:
+        records: dict[str, dict[str, Any]] = {}
+        for rid, obj, data in conn.execute("SELECT id, object, data FROM records ORDER BY object, id"):
+            records.setdefault(obj, {})[rid] = json.loads(data)
+        objects = {
+            n: {"id": i, "keyPrefix": p, "metadata": json.loads(m)}
+            for n, i, p, m in conn.execute("SELECT name, id, key_prefix, metadata FROM custom_objects ORDER BY name")
+        }
+        fields = {
+            f"{o}.{n}": {"id": i, "metadata": json.loads(m)}
+            for o, n, i, m in conn.execute("SELECT object, name, id, metadata FROM custom_fields ORDER BY object, name")
+        }
+        org_id = conn.execute("SELECT value FROM meta WHERE key='org_id'").fetchone()
+    finally:
+        conn.close()
+    return {
+        "org_id": org_id[0] if org_id else None,
+        "records": records,
+        "schema": {"custom_objects": objects, "custom_fields": fields},
+    }

@@ -1,0 +1,97 @@
+"""Fixtures for the sandbox stand-in tests (names are prefixed by stand-in kind)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+from simple_salesforce import Salesforce
+
+from sandbox.serve import RunningStandin, start_standin
+
+SALESFORCE_USERS = [
+    {"FirstName": "Ada", "LastName": "Field", "Email": "ada@example.com", "IsActive": True},
+    {"FirstName": "Old", "LastName": "Timer", "Email": "old@example.com", "IsActive": False},
+]
+
+
+def salesforce_token(standin: RunningStandin) -> str:
+    """An access token from the stand-in's OAuth endpoint (password flow)."""
+    creds = standin.info["credentials"]
+    response = httpx.post(
+        standin.url + "/services/oauth2/token", data={"grant_type": "password", **creds}, verify=standin.ca_path
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def salesforce_client(standin: RunningStandin, token: str) -> Salesforce:
+    """An unmodified simple-salesforce client pointed at the stand-in over TLS.
+
+    ``trust_env = False`` stops requests from letting ``REQUESTS_CA_BUNDLE`` (set in this
+    environment) override ``session.verify``.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = standin.ca_path
+    return Salesforce(instance_url=standin.url, session_id=token, session=session, version="60.0")
+
+
+@pytest.fixture(scope="module")
+def salesforce_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    folder: Path = tmp_path_factory.mktemp("salesforce")
+    users = folder / "users.json"
+    users.write_text(json.dumps(SALESFORCE_USERS))
+    standin = start_standin(
+        "salesforce", ["--state", str(folder / "org.sqlite"), "--users-file", str(users), "--fault-seed", "7"]
+    )
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture(scope="module")
+def salesforce_session_token(salesforce_standin: RunningStandin) -> str:
+    return salesforce_token(salesforce_standin)
+
+
+@pytest.fixture(scope="module")
+def sf(salesforce_standin: RunningStandin, salesforce_session_token: str) -> Iterator[Salesforce]:
+    client = salesforce_client(salesforce_standin, salesforce_session_token)
+    yield client
+    # close keep-alive TLS connections first, or the server's graceful shutdown waits for them
+    client.session.close()
+
+
+@pytest.fixture(scope="module")
+def salesforce_admin(salesforce_standin: RunningStandin, salesforce_session_token: str) -> Iterator[httpx.Client]:
+    """httpx client for raw calls (``/__standin/*`` and wire-level checks), bearer token set."""
+    with httpx.Client(
+        base_url=salesforce_standin.url,
+        verify=salesforce_standin.ca_path,
+        headers={"Authorization": f"Bearer {salesforce_session_token}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture()
+def salesforce_knobs(salesforce_admin: httpx.Client) -> Iterator[Any]:
+    """Set knobs for one test; the original configuration is restored afterwards."""
+    original = salesforce_admin.get("/__standin/config").json()
+
+    def set_knobs(**knobs: Any) -> dict[str, Any]:
+        response = salesforce_admin.post("/__standin/config", json=knobs)
+        response.raise_for_status()
+        return dict(response.json())
+
+    try:
+        yield set_knobs
+    finally:
+        salesforce_admin.post("/__standin/config", json=original).raise_for_status()

@@ -1,0 +1,68 @@
+"""Workflow: the ASL's Retry recovers a throttled load, its Catch ends a run on a fatal error.
+
+Failures are scripted at our own interface (the Lambda handler) while everything else is real:
+the ASL on moto, the handlers, the stand-ins over HTTPS.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from functions.load import handler as load_handler
+from shared.errors import ThrottledError
+from shared.models import Endpoint
+from tests.workflow.conftest import s3_json
+
+pytestmark = pytest.mark.slow
+
+SCRIPT: dict[str, Any] = {"throttle_load_batches": 0}
+CALLS: Counter[str] = Counter()
+
+
+def scripted_load(event: dict[str, Any], context: Any) -> Any:
+    """The real load handler, except that the first N load_batch calls are throttled."""
+    if event.get("op") == "load_batch":
+        CALLS["load_batch"] += 1
+        if SCRIPT["throttle_load_batches"] > 0:
+            SCRIPT["throttle_load_batches"] -= 1
+            raise ThrottledError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", retry_after_s=1)
+    return load_handler.handler(event, context)
+
+
+@pytest.fixture(scope="module")
+def runtime(runtime_factory: Any) -> Any:
+    return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load})
+
+
+def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
+    # GIVEN the first two batch loads are refused with a throttling error
+    SCRIPT["throttle_load_batches"] = 2
+    CALLS.clear()
+    # WHEN a migration runs
+    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-throttled")), timeout_s=600)
+    # THEN the ASL Retry re-ran them, and the run succeeded with reconciliation passing
+    assert desc["status"] == "SUCCEEDED"
+    items = sum(len(s3_json(runtime, f"runs/wf-throttled/levels/{i:02d}/manifest.json"))
+                for i in range(len(s3_json(runtime, "runs/wf-throttled/levels.json"))))
+    assert CALLS["load_batch"] == items + 2
+    summary = s3_json(runtime, "runs/wf-throttled/reports/summary.json")
+    assert summary["status"] == "succeeded"
+
+
+def test_fatal_error_is_caught_recorded_and_fails_the_run(runtime: Any) -> None:
+    # GIVEN a run whose destination secret does not exist (a configuration error)
+    run = runtime.run_ref("wf-fatal").model_copy(
+        update={"destination": Endpoint(kind="salesforce", secret_name="flitstack/local/missing")})
+    # WHEN it runs
+    arn = runtime.start_migration(run)
+    desc = runtime.wait(arn, timeout_s=300)
+    # THEN the Catch routed it to RecordFailure and the execution failed with a named error
+    assert desc["status"] == "FAILED"
+    states = [e.get("stateEnteredEventDetails", {}).get("name") for e in runtime.engine.history(arn)]
+    assert "RecordFailure" in states and "PrepareDestination" not in states
+    failure = s3_json(runtime, "runs/wf-fatal/reports/failure.json")
+    assert failure["error"] == "ConfigurationError"
+    assert "flitstack/local/missing" in failure["cause"]
