@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
+
 from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
@@ -113,6 +115,7 @@ class LocalRuntime:
         sm = self.engine.client("secretsmanager")
         for name, value in secrets.items():
             sm.create_secret(Name=name, SecretString=json.dumps(value))
+        parameters.clear_caches()  # the in-process Lambdas must not keep a previous runtime's secrets
 
     def run_ref(self, run_id: str, options: RunOptions | None = None) -> RunRef:
         return RunRef(run_id=run_id, pair="sercom-salesforce",

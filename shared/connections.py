@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -48,12 +49,14 @@ def open_destination(endpoint: Endpoint) -> SalesforceDestination:
     """One authenticated client per secret per container (tokens are reused across batches)."""
     if endpoint.kind != "salesforce":
         raise ConfigurationError(f"destination kind {endpoint.kind!r} is not supported (allowed: ['salesforce'])")
-    cached = _DEST_CACHE.get(endpoint.secret_name)
+    secret = _secret(endpoint.secret_name)
+    # Keyed by the secret's content too: a rotated secret gets a fresh client, never a stale one.
+    cache_key = endpoint.secret_name + "#" + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()
+    cached = _DEST_CACHE.get(cache_key)
     if cached is not None:
         return cached
-    secret = _secret(endpoint.secret_name)
     keys = ("url", "client_id", "client_secret", "username", "password")
     _need(secret, endpoint.secret_name, keys)
     dest = SalesforceDestination(*(secret[k] for k in keys), ca_pem=secret.get("ca_pem"))
-    _DEST_CACHE[endpoint.secret_name] = dest
+    _DEST_CACHE[cache_key] = dest
     return dest
