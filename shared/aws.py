@@ -24,7 +24,7 @@ _CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_conne
 
 @lru_cache(maxsize=4)
 def _client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
 
 
 def now_iso() -> str:

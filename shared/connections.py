@@ -57,6 +57,7 @@ def open_destination(endpoint: Endpoint) -> SalesforceDestination:
         return cached
     keys = ("url", "client_id", "client_secret", "username", "password")
     _need(secret, endpoint.secret_name, keys)
-    dest = SalesforceDestination(*(secret[k] for k in keys), ca_pem=secret.get("ca_pem"))
+    dest = SalesforceDestination(secret["url"], secret["client_id"], secret["client_secret"], secret["username"],
+                                 secret["password"], ca_pem=secret.get("ca_pem"))
     _DEST_CACHE[cache_key] = dest
     return dest

@@ -6,7 +6,7 @@ calls exactly one domain function with adapters built once per container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +25,7 @@ def stores() -> Stores:
     return Stores()
 
 
-def dispatch(event: dict[str, Any], ops: dict[str, Op]) -> dict[str, Any]:
+def dispatch(event: dict[str, Any], ops: Mapping[str, Op]) -> dict[str, Any]:
     try:
         step = StepInput.model_validate(event)
     except ValidationError as exc:

@@ -3,11 +3,11 @@
 Connectors translate every failure into the error tree first (``shared.errors``); this
 module then decides, from the type alone, whether to try again and how long to wait:
 
-| error | action inside the call | after the last attempt |
+| error | inside the call | after the last attempt |
 |---|---|---|
-| ThrottledError (429, REQUEST_LIMIT_EXCEEDED) | wait Retry-After (or backoff), retry | raised: the ASL step Retry backs off longer |
-| TransientError (5xx, timeout, lock) | exponential backoff with jitter, retry | raised: the ASL step Retry |
-| FatalError | no retry | raised: the ASL Catch ends the run with a report |
+| ThrottledError (429, REQUEST_LIMIT_EXCEEDED) | wait Retry-After (or backoff) | raised: ASL Retry |
+| TransientError (5xx, timeout, lock) | jittered exponential backoff | raised: ASL Retry |
+| FatalError | no retry | raised: ASL Catch ends the run |
 
 Never unbounded, never stacked three deep: call -> step, and that is all.
 """

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from shared.mapping.spec import MigrationSpec
-from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions, SourceCatalog, SourceField, SourceObject
+from shared.models import (
+    DestCatalog,
+    DestField,
+    DestObject,
+    DestUser,
+    RunOptions,
+    SourceCatalog,
+    SourceField,
+    SourceObject,
+)
 from shared.templates import sercom_salesforce as template
 
 

@@ -179,7 +179,7 @@ _original_invoke = LambdaSimpleBackend.invoke
 _installed = False
 
 
-def _patched_invoke(  # noqa: PLR0917 - moto's signature
+def _patched_invoke(
     self: LambdaSimpleBackend,
     function_name: str,
     qualifier: str | None,

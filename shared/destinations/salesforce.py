@@ -15,11 +15,12 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
@@ -47,6 +48,7 @@ class Limits:
     bulk_threshold: int = 2_000
     max_parallel_loads: int = 4
     query_page: int = 2_000
+    bulk_rows_per_s_estimate: float = 4_000.0
 
 
 LIMITS = Limits()
@@ -195,7 +197,8 @@ class SalesforceDestination:
         return total
 
     def count(self, soql_where: str, obj: str) -> int:
-        result = self._call("count", lambda: self.sf.query(f"SELECT COUNT() FROM {obj} WHERE {soql_where}"))
+        soql = f"SELECT COUNT() FROM {obj} WHERE {soql_where}"  # noqa: S608 - SOQL built from our own keys
+        result = self._call("count", lambda: self.sf.query(soql))
         return int(result["totalSize"])
 
     # --- schema --------------------------------------------------------------------------------
@@ -328,7 +331,8 @@ class SalesforceDestination:
     def _bulk_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         """One Bulk API 2.0 ingest job; failed-row results fetched only when rows failed."""
         handler = getattr(self.sf.bulk2, obj)
-        wait = max(0.5, min(5.0, len(records) / 10_000))
+        # First status poll after the job should be done: one poll per job is the minimum the API allows.
+        wait = max(1.0, min(8.0, len(records) / self.limits.bulk_rows_per_s_estimate))
 
         def run_job() -> list[dict[str, int]]:
             try:
@@ -340,11 +344,11 @@ class SalesforceDestination:
         out: list[WriteResult] = []
         for job in jobs:
             job_id = str(job["job_id"])
-            ok_csv = self._call("bulk results", lambda j=job_id: handler.get_successful_records(j))
+            ok_csv: str = self._call("bulk results", partial(handler.get_successful_records, job_id))
             for row in _csv_rows(ok_csv):
                 out.append(WriteResult(row[ext_field], row["sf__Id"], row.get("sf__Created", "").lower() == "true"))
             if int(job.get("numberRecordsFailed", 0)):
-                bad_csv = self._call("bulk failures", lambda j=job_id: handler.get_failed_records(j))
+                bad_csv: str = self._call("bulk failures", partial(handler.get_failed_records, job_id))
                 for row in _csv_rows(bad_csv):
                     code, _, message = row.get("sf__Error", "UNKNOWN:").partition(":")
                     out.append(WriteResult(row[ext_field], row.get("sf__Id") or None, False, code, message))

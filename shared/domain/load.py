@@ -126,6 +126,7 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     records: list[dict[str, Any]] = stores.blobs.get_lines(str(transformed["load_key"]))
     results: dict[str, WriteResult] = {}
     linked_only: dict[str, str] = stores.blobs.get_json(keys.already_loaded(batch_id))
+    present: dict[str, str] = {}
     if mapping.natural_key:
         present = _natural_matches(dest, mapping, ext, records)
         linked_only.update(present)
@@ -134,7 +135,6 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     elif mapping.insert_only:
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
-        present: dict[str, str] = {}
         if stores.blobs.exists(keys.load_started(batch_id)):
             present = _existing(dest, mapping, ext, [r[ext] for r in records])
         else:

@@ -85,7 +85,9 @@ class SercomSource:
         params = {"updated_since": updated_since} if updated_since else None
         return int(self._get(f"/{obj}/count", params)["count"])
 
-    def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, obj: str, page_size: int = 1000, updated_since: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Every record of ``obj`` once, a page at a time, in (updated_at, id) order."""
         params: dict[str, Any] = {"limit": page_size}
         if updated_since:

@@ -66,6 +66,7 @@ CASE_STATUS = {"new": "New", "scheduled": "Working", "dispatched": "Working", "i
 CASE_PRIORITY = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "High"}
 CASE_ORIGIN = {"phone": "Phone", "email": "Email", "web": "Web", "portal": "Web"}
 ASSET_STATUS = {"active": "Installed", "installed": "Installed", "in_repair": "Registered", "retired": "Obsolete"}
+SERVICE_TYPES = ["repair", "maintenance", "installation", "inspection", "emergency"]
 TASK_TYPE = {"visit": "Service Visit", "call": "Call", "email": "Email"}
 CONTACT_ROLE = {"primary": "Decision Maker", "billing": "Economic Buyer", "technical": "Technical Buyer",
                 "decision_maker": "Economic Decision Maker"}
@@ -258,7 +259,8 @@ def deal_stage_map(stage_rows: list[dict[str, object]]) -> dict[str, str]:
     on Salesforce's standard open stages in the same order.
     """
     mapping: dict[str, str] = {}
-    open_rows = sorted((r for r in stage_rows if not r.get("is_closed")), key=lambda r: float(str(r.get("sort_order") or 0)))
+    open_rows = sorted((r for r in stage_rows if not r.get("is_closed")),
+                       key=lambda r: float(str(r.get("sort_order") or 0)))
     for i, row in enumerate(open_rows):
         mapping[str(row["id"])] = OPEN_STAGES[min(i, len(OPEN_STAGES) - 1)]
     for row in stage_rows:
@@ -302,7 +304,7 @@ def build_spec(
     b.custom(wo, "Location__c", "Location", "Lookup", reference_to="Account")
     b.custom(wo, "Asset__c", "Asset", "Lookup", reference_to="Asset")
     b.custom(wo, "Service_Type__c", "Service Type", "Picklist", restricted=True,
-             picklist_values=list(title_map(["repair", "maintenance", "installation", "inspection", "emergency"]).values()))
+             picklist_values=list(title_map(SERVICE_TYPES).values()))
     b.custom(wo, "Status__c", "Status", "Picklist", restricted=True,
              picklist_values=list(title_map(CASE_STATUS).values()))
     b.custom(wo, "Priority__c", "Priority", "Picklist", restricted=True,
@@ -477,7 +479,7 @@ def build_spec(
             FieldRule(dest="Priority", source="priority", transform="picklist", value_map=CASE_PRIORITY),
             FieldRule(dest="Origin", source="origin", transform="picklist", value_map=CASE_ORIGIN),
             FieldRule(dest="Type", source="type", transform="picklist",
-                      value_map=title_map(["repair", "maintenance", "installation", "inspection", "emergency"])),
+                      value_map=title_map(SERVICE_TYPES)),
         ],
         lookups=[LookupRule(dest="AccountId", source="customer_id", target=cust, **on_parent),  # type: ignore[arg-type]
                  LookupRule(dest="ContactId", source="contact_id", target=contact),
@@ -490,7 +492,7 @@ def build_spec(
         fields=[
             FieldRule(dest="Name", source="number", required=True, max_length=80),
             FieldRule(dest="Service_Type__c", source="type", transform="picklist",
-                      value_map=title_map(["repair", "maintenance", "installation", "inspection", "emergency"])),
+                      value_map=title_map(SERVICE_TYPES)),
             FieldRule(dest="Status__c", source="status", transform="picklist", value_map=title_map(CASE_STATUS)),
             FieldRule(dest="Priority__c", source="priority", transform="picklist",
                       value_map=title_map(CASE_PRIORITY)),

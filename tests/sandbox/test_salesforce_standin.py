@@ -118,7 +118,7 @@ def test_crud_round_trip(sf: Salesforce) -> None:
     assert sf.Account.delete(created["id"]) == 204
     with pytest.raises(SalesforceResourceNotFound):
         sf.Account.get(created["id"])
-    soql = f"SELECT Id, IsDeleted FROM Account WHERE Id = '{created['id']}'"  # noqa: S608
+    soql = f"SELECT Id, IsDeleted FROM Account WHERE Id = '{created['id']}'"
     assert sf.query(soql)["totalSize"] == 0
     assert sf.query_all(soql, include_deleted=True)["records"][0]["IsDeleted"] is True
 
@@ -251,7 +251,7 @@ def test_custom_object_then_lookup_and_relationship_query(sf: Salesforce) -> Non
     order = sf.Work_Order__c.create({"Account__c": account, "Hours__c": 2.25})
     # THEN the record has a custom key prefix, an auto number and a working parent path
     assert order["id"].startswith("a01")
-    soql = f"SELECT Name, Hours__c, Account__r.Name FROM Work_Order__c WHERE Id = '{order['id']}'"  # noqa: S608
+    soql = f"SELECT Name, Hours__c, Account__r.Name FROM Work_Order__c WHERE Id = '{order['id']}'"
     row = sf.query(soql)["records"][0]
     assert row["Name"] == "WO-0001" and row["Hours__c"] == 2.3 and row["Account__r"]["Name"] == "Lookup Parent"
     desc = sf.Work_Order__c.describe()
@@ -623,9 +623,9 @@ def test_content_version_links_to_its_record(sf: Salesforce) -> None:
     )["id"]
     # THEN a ContentDocument exists and is linked to the account
     fields = "ContentDocumentId, ContentSize, FileExtension, VersionData"
-    cv = sf.query(f"SELECT {fields} FROM ContentVersion WHERE Id = '{version}'")["records"][0]  # noqa: S608
+    cv = sf.query(f"SELECT {fields} FROM ContentVersion WHERE Id = '{version}'")["records"][0]
     assert cv["ContentSize"] == len(payload) and cv["FileExtension"] == "txt"
-    links = sf.query(f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{account}'")  # noqa: S608
+    links = sf.query(f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{account}'")
     assert [link["ContentDocumentId"] for link in links["records"]] == [cv["ContentDocumentId"]]
     # AND the bytes come back from the VersionData URL
     raw = sf.session.get(

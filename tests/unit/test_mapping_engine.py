@@ -78,7 +78,8 @@ def test_activity_split_by_type_and_what_id_falls_back() -> None:
     s = spec()
     task = CompiledMapping(s, s.mapping("activities->Task"), XW)
     out = task.apply([
-        {"id": "act_1", "type": "visit", "work_order_id": None, "customer_id": "cus_1", "started_at": "2024-05-01T10:00:00Z"},
+        {"id": "act_1", "type": "visit", "work_order_id": None, "customer_id": "cus_1",
+         "started_at": "2024-05-01T10:00:00Z"},
         {"id": "act_2", "type": "meeting", "customer_id": "cus_1"},
     ])
     assert out.skipped == 1

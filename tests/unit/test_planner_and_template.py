@@ -76,3 +76,28 @@ def test_invalid_spec_edits_are_refused_with_the_field_named() -> None:
     with pytest.raises(ValidationError, match="'Name' is filled twice"):
         ObjectMapping(name="m", source_object="s", dest_object="D",
                       fields=[FieldRule(dest="Name", source="a"), FieldRule(dest="Name", source="b")])
+
+
+def test_picklists_are_conformed_to_what_the_org_allows() -> None:
+    from shared.mapping.engine import CompiledMapping
+    from shared.models import DestField, DestObject, RunOptions
+    from shared.templates import sercom_salesforce as template
+    from tests.builders import dest_catalog, source_catalog
+
+    # GIVEN an org whose restricted Case.Type lacks the Sercom service types and Industry is a short list
+    dest = dest_catalog()
+    dest.objects["Case"] = DestObject(name="Case", fields={
+        "Type": DestField(name="Type", type="picklist", picklist_values=["Mechanical", "Other"],
+                          restricted_picklist=True)})
+    dest.objects["Account"].fields["Industry"] = DestField(name="Industry", type="picklist", restricted_picklist=True,
+                                                           picklist_values=["Energy", "Other"])
+    s = template.build_spec(source_catalog(), dest, RunOptions(), deal_stages={}, owners={}, fallback_owner_id="005")
+    # WHEN records are transformed
+    case = CompiledMapping(s, s.mapping("work_orders->Case"), {"Account": {"customers:c": "001"}})
+    out = case.apply([{"id": "w", "number": "W", "customer_id": "c", "type": "repair"}])
+    acc = CompiledMapping(s, s.mapping("customers->Account"), {}).apply(
+        [{"id": "c", "name": "A", "industry": "ENERGY"}, {"id": "d", "name": "B", "industry": "Logistics"}])
+    # THEN only allowed values are sent, and every substitution is reported
+    assert out.records[0]["Type"] == "Other"
+    assert [r["Industry"] for r in acc.records] == ["Energy", "Other"]
+    assert [i.code for i in acc.issues] == ["picklist_defaulted"]
