@@ -9,8 +9,10 @@ and returns that JSON once the server accepts connections.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,10 +77,17 @@ class RunningStandin:
                 self.process.wait(timeout=5)
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when the parent dies, so no stand-in outlives its runner."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_standin(kind: str, args: list[str], *, timeout_s: float = 60.0) -> RunningStandin:
     """Start ``python -m sandbox.<kind> serve ARGS`` and wait until it accepts TLS connections."""
     cmd = [sys.executable, "-m", f"sandbox.{kind}", "serve", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own module
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:

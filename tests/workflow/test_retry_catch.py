@@ -14,7 +14,7 @@ import pytest
 from functions.load import handler as load_handler
 from shared.errors import ThrottledError
 from shared.models import Endpoint
-from tests.workflow.conftest import s3_json
+from tests.workflow.conftest import s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,9 @@ def scripted_load(event: dict[str, Any], context: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def runtime(runtime_factory: Any) -> Any:
-    return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load})
+    # An org without the "Set Audit Fields upon Record Creation" permission.
+    return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load},
+                           salesforce_args=["--no-audit-fields-permission"])
 
 
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
@@ -50,6 +52,25 @@ def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: A
     assert CALLS["load_batch"] == items + 2
     summary = s3_json(runtime, "runs/wf-throttled/reports/summary.json")
     assert summary["status"] == "succeeded"
+
+
+def test_without_audit_permission_original_timestamps_land_in_custom_fields(runtime: Any) -> None:
+    # GIVEN the migration above ran against an org without the audit-field permission
+    sf = salesforce_client(runtime)
+    src = runtime._source_client()
+    try:
+        customers = {r["id"]: r for r in src.read_all("customers")}
+    finally:
+        src.close()
+    rows = sf.query_all("SELECT Sercom_Id__c, CreatedDate, Original_Created_Date__c, Original_Modified_Date__c "
+                        "FROM Account WHERE Sercom_Id__c LIKE 'customers:%'")["records"]
+    assert rows
+    for row in rows:
+        c = customers[row["Sercom_Id__c"].split(":", 1)[1]]
+        # THEN the originals are in the custom fields, and CreatedDate is the load time
+        assert row["Original_Created_Date__c"][:19] == c["created_at"][:19]
+        assert row["Original_Modified_Date__c"][:19] == c["updated_at"][:19]
+        assert row["CreatedDate"][:19] != c["created_at"][:19]
 
 
 def test_fatal_error_is_caught_recorded_and_fails_the_run(runtime: Any) -> None:
