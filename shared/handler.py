@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.aws import Stores
 from shared.errors import ConfigurationError
 from shared.models import StepInput
-from shared.observability import bind, logger
+from shared.observability import bind, logger, metrics, tracer
 
 Op = Callable[[StepInput], dict[str, Any]]
 
@@ -23,6 +24,18 @@ Op = Callable[[StepInput], dict[str, Any]]
 @lru_cache(maxsize=1)
 def stores() -> Stores:
     return Stores()
+
+
+def lambda_handler(ops: Mapping[str, Op]) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of a step module: Powertools logging, tracing and metrics around dispatch."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return dispatch(event, ops)
+
+    return handler
 
 
 def dispatch(event: dict[str, Any], ops: Mapping[str, Op]) -> dict[str, Any]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from shared.connections import open_source
 from shared.domain import extract
-from shared.handler import dispatch, stores
+from shared.handler import lambda_handler, stores
 from shared.models import StepInput
-from shared.observability import count, logger, metrics, tracer
+from shared.observability import count
 
 
 def _plan(step: StepInput) -> dict[str, Any]:
@@ -19,11 +17,8 @@ def _plan(step: StepInput) -> dict[str, Any]:
 
 
 def _partition(step: StepInput) -> dict[str, Any]:
-    source = open_source(step.run.source)
-    try:
+    with open_source(step.run.source) as source:
         result = extract.extract_partition(step.run, dict(getattr(step, "partition", {})), source, stores().blobs)
-    finally:
-        source.close()
     count("RecordsRead", result["count"])
     return result
 
@@ -34,9 +29,4 @@ def _verify(step: StepInput) -> dict[str, Any]:
 
 OPS = {"plan": _plan, "extract_partition": _partition, "verify": _verify}
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, OPS)
+handler = lambda_handler(OPS)

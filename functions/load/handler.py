@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from shared.connections import open_destination
 from shared.domain import load
-from shared.handler import dispatch, stores
+from shared.handler import lambda_handler, stores
 from shared.models import StepInput
-from shared.observability import count, logger, metrics, tracer
+from shared.observability import count
 
 
 def _prepare(step: StepInput) -> dict[str, Any]:
@@ -44,9 +42,4 @@ def _fixup(step: StepInput) -> dict[str, Any]:
 OPS = {"prepare": _prepare, "plan_level": _plan_level, "load_batch": _load_batch, "verify_level": _verify_level,
        "fixup": _fixup}
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, OPS)
+handler = lambda_handler(OPS)

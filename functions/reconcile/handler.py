@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from shared.connections import open_destination
 from shared.domain import reconcile
-from shared.handler import dispatch, stores
+from shared.handler import lambda_handler, stores
 from shared.models import StepInput
-from shared.observability import logger, metrics, tracer
 
 
 def _reconcile(step: StepInput) -> dict[str, Any]:
@@ -27,9 +24,4 @@ def _failure(step: StepInput) -> dict[str, Any]:
 
 OPS = {"reconcile": _reconcile, "finalize": _finalize, "record_failure": _failure}
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, OPS)
+handler = lambda_handler(OPS)

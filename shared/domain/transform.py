@@ -9,6 +9,7 @@ beside the batch: nothing is dropped without a row that says why.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -45,7 +46,8 @@ def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) ->
 
 
 def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswalk: CrosswalkStore,
-                    source: SercomSource | None) -> dict[str, Any]:
+                    open_source: Callable[[], SercomSource]) -> dict[str, Any]:
+    """``open_source`` is called only for mappings that carry file content (attachments)."""
     keys = Keys(run)
     spec = _spec(blobs, keys.spec)
     mapping = spec.mapping(str(item["mapping"]))
@@ -62,10 +64,11 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
         keep = [(r, k) for r, k in zip(result.records, result.keys, strict=True) if k not in found]
         already = {k: found[k] for k in result.keys if k in found}
         result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]
-    if mapping.attachment_source and source is not None:
-        for rec, key in zip(result.records, result.keys, strict=True):
-            content = source.attachment(key.split(":", 1)[1])
-            rec[mapping.attachment_source] = base64.b64encode(content).decode("ascii")
+    if mapping.attachment_source and result.records:
+        with open_source() as source:
+            for rec, key in zip(result.records, result.keys, strict=True):
+                content = source.attachment(key.split(":", 1)[1])
+                rec[mapping.attachment_source] = base64.b64encode(content).decode("ascii")
     blobs.put_lines(keys.load_ready(batch_id), result.records)
     blobs.put_json(keys.already_loaded(batch_id), already)
     blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])

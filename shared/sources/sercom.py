@@ -41,6 +41,12 @@ class SercomSource:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> SercomSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- transport -----------------------------------------------------------------------
     def _send(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         self.calls += 1
