@@ -45,7 +45,6 @@ class _Progress:
         self.progress = progress
         self.extract = progress.add_task("extract partitions", total=None)
         self.load = progress.add_task("load batches", total=None)
-        self.total_batches: int | None = None
 
     def _count(self, prefix: str) -> int:
         n = 0
@@ -64,23 +63,14 @@ class _Progress:
         if manifest is not None:
             self.progress.update(self.extract, total=len(manifest),
                                  completed=self._count(self.prefix + "extract/outcomes/"))
-        if self.total_batches is None:
-            levels = self._json(self.prefix + "levels.json")
-            spec = self._json(self.prefix + "spec.json") if levels else None
-            if levels and spec:
-                sources = {m["name"]: m["source_object"] for m in spec["mappings"]}
-                batches = {}
-                for obj in set(sources.values()):
-                    outcome = self._json(self.prefix + f"extract/outcomes/{obj}.json") or {"batches": []}
-                    batches[obj] = len(outcome["batches"])
-                self.total_batches = sum(batches[sources[n]] for level in levels for n in level)
-                self.progress.update(self.load, total=self.total_batches)
-        if self.total_batches is not None:
-            self.progress.update(self.load, completed=self._count(self.prefix + "levels/") - self._manifests())
-
-    def _manifests(self) -> int:
-        levels = self._json(self.prefix + "levels.json") or []
-        return sum(1 for i in range(len(levels)) if self._json(self.prefix + f"levels/{i:02d}/manifest.json"))
+        levels = self._json(self.prefix + "levels.json")
+        if levels:
+            planned = [self._json(self.prefix + f"levels/{i:02d}/manifest.json") for i in range(len(levels))]
+            done = [p for p in planned if p is not None]
+            # Levels are planned one after another: the total grows as each level is planned.
+            self.progress.update(self.load, total=sum(len(p) for p in done),
+                                 completed=self._count(self.prefix + "levels/") - len(done),
+                                 description=f"load level {len(done)}/{len(levels)}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

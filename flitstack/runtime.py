@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities import parameters
 from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
+from shared import connections
 from shared.models import Endpoint, RunOptions, RunRef
 from shared.sources.sercom import SercomSource
 
@@ -160,6 +161,7 @@ class LocalRuntime:
     def stop(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+        connections.close_all()
         for standin in (self.salesforce, self.sercom):
             if standin is not None:
                 standin.stop()

@@ -45,6 +45,13 @@ def open_source(endpoint: Endpoint) -> SercomSource:
 _DEST_CACHE: dict[str, SalesforceDestination] = {}
 
 
+def close_all() -> None:
+    """Close the cached destination sessions (local mode, before its stand-ins stop)."""
+    for dest in _DEST_CACHE.values():
+        dest.close()
+    _DEST_CACHE.clear()
+
+
 def open_destination(endpoint: Endpoint) -> SalesforceDestination:
     """One authenticated client per secret per container (tokens are reused across batches)."""
     if endpoint.kind != "salesforce":

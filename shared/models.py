@@ -47,7 +47,6 @@ class RunOptions(Strict):
     location_strategy: Literal["child_accounts", "shipping_address"] = "child_accounts"
     extract_page_size: int = Field(default=1000, ge=1, le=1000)
     batch_size: int = Field(default=10_000, ge=100, le=10_000)
-    bulk_threshold: int = Field(default=2_000, ge=1)
     objects: list[str] | None = None
 
 

@@ -14,6 +14,7 @@ from shared import planner
 from shared.aws import BlobStore
 from shared.domain.keys import Keys
 from shared.errors import IncompleteStepError
+from shared.mapping.engine import output_size
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
 from shared.sources.sercom import SercomSource
@@ -41,7 +42,12 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSour
     batch_keys: list[str] = []
     count = 0
 
+    mappings = [m for m in load_spec(blobs, run).mappings if m.source_object == obj]
+    sizes: dict[str, list[int]] = {m.name: [] for m in mappings}
+
     def flush() -> None:
+        for m in mappings:
+            sizes[m.name].append(output_size(m, batch))
         batch_keys.append(blobs.put_lines(keys.extract_batch(obj, len(batch_keys)), batch))
         batch.clear()
 
@@ -53,7 +59,7 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSour
                 flush()
     if batch or not batch_keys:
         flush()
-    outcome = {"object": obj, "count": count, "batches": batch_keys}
+    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes}
     blobs.put_json(keys.extract_outcome(obj), outcome)
     return {"object": obj, "count": count, "batches": len(batch_keys)}
 

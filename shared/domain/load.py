@@ -47,7 +47,7 @@ def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[st
     for key, values in spec.default_records.items():
         record = {k: v for k, v in values.items() if k != "object"}
         record[spec.external_id_field] = key
-        res = dest.upsert(values["object"], spec.external_id_field, [record], bulk=False)[0]
+        res = dest.upsert(values["object"], spec.external_id_field, [record], allow_bulk=False)[0]
         if not res.ok or res.id is None:
             raise IncompleteStepError(f"default {values['object']} {key!r} was refused: {res.error_code} "
                                       f"{res.error_message}")
@@ -55,6 +55,26 @@ def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[st
         _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None)
     stores.blobs.put_json(Keys(run).defaults, defaults)
     return {"created_fields": len(created)}
+
+
+def pack(batch_keys: list[str], sizes: list[int], limit: int) -> list[list[str]]:
+    """Group consecutive source batches so each load holds at most ``limit`` records (at least one batch).
+
+    Filtered mappings (Task/Event from activities) and exploded ones emit only part of each
+    source batch; packing their slices fills loads up, which keeps API calls at the minimum.
+    """
+    groups: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for key, size in zip(batch_keys, sizes, strict=True):
+        if current and total + size > limit:
+            groups.append(current)
+            current, total = [], 0
+        current.append(key)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
 
 
 def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
@@ -66,8 +86,9 @@ def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
     for name in levels[index]:
         mapping = spec.mapping(name)
         outcome = stores.blobs.get_json(keys.extract_outcome(mapping.source_object))
-        for n, batch_key in enumerate(outcome["batches"]):
-            items.append({"mapping": name, "source_key": batch_key, "level": index,
+        groups = pack(outcome["batches"], outcome["sizes"][name], run.options.batch_size)
+        for n, group in enumerate(groups):
+            items.append({"mapping": name, "source_keys": group, "level": index,
                           "batch_id": f"L{index:02d}-M{order[name]:02d}-{n:05d}"})
     stores.blobs.put_json(keys.level_manifest(index), items)
     return {"manifest_key": keys.level_manifest(index), "items": len(items), "index": index}
@@ -131,7 +152,7 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
         present = _natural_matches(dest, mapping, ext, records)
         linked_only.update(present)
         todo = [r for r in records if r[ext] not in present]
-        written = dest.insert(mapping.dest_object, ext, todo, send_key=False) if todo else []
+        written = dest.insert(mapping.dest_object, ext, todo, match_on=mapping.natural_key) if todo else []
     elif mapping.insert_only:
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
@@ -143,14 +164,13 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
         todo = [r for r in records if r[ext] not in present]
         written = dest.insert(mapping.dest_object, ext, todo) if todo else []
     else:
-        bulk = len(records) >= min(run.options.bulk_threshold, dest.limits.bulk_threshold)
-        written = dest.upsert(mapping.dest_object, ext, records, bulk=bulk) if records else []
+        written = dest.upsert(mapping.dest_object, ext, records, allow_bulk=True) if records else []
         refused = {w.key for w in written if w.error_code == AUDIT_FIELDS_REFUSED}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
             insert_only = {f.dest for f in mapping.fields if f.insert_only}
             again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
             written = [w for w in written if w.key not in refused] + dest.upsert(
-                mapping.dest_object, ext, again, bulk=False)
+                mapping.dest_object, ext, again, allow_bulk=False)
     for w in written:
         results[w.key] = w
     ok = {k: r for k, r in results.items() if r.ok}

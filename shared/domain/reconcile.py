@@ -36,7 +36,8 @@ def reconcile(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[
     rows = []
     for m in spec.mappings:
         t = totals.get(m.name, Counter())
-        source = int(stores.blobs.get_json(keys.extract_outcome(m.source_object))["count"])
+        extracted = int(stores.blobs.get_json(keys.extract_outcome(m.source_object))["count"])
+        source = t["input"] if m.explode else extracted  # exploded: one record per list element
         rejected = t["transform_rejected"] + t["load_rejected"]
         if m.natural_key:  # no external id on this object: count the ids the run recorded
             merged = keys.xwalk_merged(m.dest_object)

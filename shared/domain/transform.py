@@ -52,7 +52,7 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     spec = _spec(blobs, keys.spec)
     mapping = spec.mapping(str(item["mapping"]))
     batch_id = str(item["batch_id"])
-    records = blobs.get_lines(str(item["source_key"]))
+    records = [r for key in item["source_keys"] for r in blobs.get_lines(str(key))]
     found: dict[str, str] = {}
     if mapping.insert_only or any(f.insert_only for f in mapping.fields):
         scope = crosswalk_scope(_instance(blobs, keys.dest_catalog), mapping.dest_object)
@@ -74,5 +74,5 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])
     blobs.put_lines(keys.issues(batch_id), [i.as_row() for i in result.issues])
     return {"load_key": keys.load_ready(batch_id), "count": len(result.records), "rejected": len(result.rejects),
-            "filtered_out": result.skipped, "issues": len(result.issues), "input": len(records),
+            "filtered_out": result.skipped, "issues": len(result.issues), "input": result.seen,
             "already_loaded": len(already)}

@@ -53,6 +53,7 @@ class TransformResult:
     rejects: list[RecordReject] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     skipped: int = 0
+    seen: int = 0
 
 
 class _Invalid(Exception):
@@ -219,6 +220,25 @@ class _CompiledField:
     convert: Callable[[Any], Any] | None
 
 
+def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
+    """How many records ``mapping`` would emit for ``records`` (filters and explode applied, no transform).
+
+    Extraction records this per batch so the load plan can pack small filtered slices into
+    full-sized loads instead of one small load per source batch.
+    """
+    explode = _getter(mapping.explode) if mapping.explode else None
+    where = [(_getter(k), frozenset(v)) for k, v in mapping.where.items()]
+    present = [_getter(k) for k in mapping.require_present]
+    n = 0
+    for rec in records:
+        if explode is not None:
+            items = explode(rec)
+            n += len(items) if isinstance(items, list) else 0
+        elif all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present):
+            n += 1
+    return n
+
+
 class CompiledMapping:
     """An :class:`ObjectMapping` ready to apply to many records."""
 
@@ -271,9 +291,24 @@ class CompiledMapping:
             get(record) not in (None, "") for get in self.present
         )
 
+    def expand(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records this mapping sees: the source records, or the elements of its ``explode`` list."""
+        if not self.mapping.explode:
+            return records
+        get = _getter(self.mapping.explode)
+        out = []
+        for rec in records:
+            items = get(rec)
+            for n, element in enumerate(items if isinstance(items, list) else []):
+                if isinstance(element, dict):
+                    out.append({**element, "id": f"{rec.get('id')}#{n}", "_parent": rec})
+        return out
+
     def apply(self, records: list[dict[str, Any]]) -> TransformResult:
         out = TransformResult()
         m = self.mapping
+        records = self.expand(records)
+        out.seen = len(records)
         ext_field = self.spec.external_id_field
         for record in records:
             if (self.where or self.present) and not self.matches(record):

@@ -139,6 +139,13 @@ class ObjectMapping(BaseModel):
         description="destination fields identifying a record on objects that cannot carry the external id",
     )
     attachment_source: str | None = Field(default=None, description="dest field that receives file content")
+    explode: str | None = Field(
+        default=None,
+        description="a list field of the source record; each element becomes one destination record "
+        "(element fields by name, the source record as `_parent.<field>`, id `<parent id>#<n>`)",
+    )
+    timestamps: tuple[str, str] = Field(default=("created_at", "updated_at"),
+                                        description="source fields holding the original created/modified times")
 
     @model_validator(mode="after")
     def _unique_dest(self) -> ObjectMapping:

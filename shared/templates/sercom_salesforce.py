@@ -129,14 +129,15 @@ class _Builder:
                          max_length=self.max_length(obj, dest), on_invalid=on_invalid)  # type: ignore[arg-type]
 
     # --- common parts of every mapping ------------------------------------------------------
-    def timestamps(self, obj: str) -> list[FieldRule]:
+    def timestamps(self, obj: str, sources: tuple[str, str]) -> list[FieldRule]:
+        created, modified = sources
         if self.audit_capable(obj):
-            return [FieldRule(dest="CreatedDate", source="created_at", transform="datetime", insert_only=True),
-                    FieldRule(dest="LastModifiedDate", source="updated_at", transform="datetime", insert_only=True)]
+            return [FieldRule(dest="CreatedDate", source=created, transform="datetime", insert_only=True),
+                    FieldRule(dest="LastModifiedDate", source=modified, transform="datetime", insert_only=True)]
         self.custom(obj, "Original_Created_Date__c", "Original Created Date", "DateTime")
         self.custom(obj, "Original_Modified_Date__c", "Original Modified Date", "DateTime")
-        return [FieldRule(dest="Original_Created_Date__c", source="created_at", transform="datetime"),
-                FieldRule(dest="Original_Modified_Date__c", source="updated_at", transform="datetime")]
+        return [FieldRule(dest="Original_Created_Date__c", source=created, transform="datetime"),
+                FieldRule(dest="Original_Modified_Date__c", source=modified, transform="datetime")]
 
     def tenant_fields(self, source_obj: str, dest_obj: str) -> list[FieldRule]:
         """Sercom custom fields -> ``__c`` fields with inferred types and pick-list value maps."""
@@ -178,7 +179,7 @@ class _Builder:
             return
         if not mapping.natural_key:
             self.custom(mapping.dest_object, EXT_ID, "Sercom Id", "Text", length=80, external_id=True, unique=True)
-        mapping.fields.extend(self.timestamps(mapping.dest_object))
+        mapping.fields.extend(self.timestamps(mapping.dest_object, mapping.timestamps))
         self.mappings.append(mapping)
 
     def free_picklist(self, obj: str, dest: str, source: str) -> FieldRule:
@@ -430,6 +431,19 @@ def build_spec(
         ],
         lookups=[LookupRule(dest="AccountId", source="customer_id", target=cust, **on_parent),  # type: ignore[arg-type]
                  LookupRule(dest="Product2Id", source="product_id", target=product)],
+    ))
+    b.add(ObjectMapping(
+        name="assets.maintenance_history->Task", source_object="assets", dest_object="Task",
+        description="Each maintenance-history entry becomes a completed Task on its Asset",
+        explode="maintenance_history", timestamps=("date", "date"),
+        fields=[
+            FieldRule(dest="Subject", sources=["summary"], transform="full_name", max_length=255, required=True),
+            FieldRule(dest="Description", source="summary", transform="text", max_length=32000),
+            FieldRule(dest="ActivityDate", source="date", transform="date"),
+            FieldRule(dest="Status", transform="constant", constant="Completed"),
+            FieldRule(dest="Type", transform="constant", constant="Maintenance"),
+        ],
+        lookups=[LookupRule(dest="WhatId", source="_parent.id", target=asset, on_missing="reject")],
     ))
     b.add(ObjectMapping(
         name="contracts->Contract", source_object="contracts", dest_object="Contract",

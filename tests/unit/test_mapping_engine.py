@@ -118,3 +118,21 @@ def test_parts_total_cost_and_contract_term() -> None:
     assert out.records[0]["Contract_Terms__c"] == "T" * 40000
     assert out.records[0]["Status"] == "Draft"
     assert out.records[0]["Sercom_Status__c"] == "Active"
+
+
+def test_maintenance_history_entries_become_tasks_on_their_asset() -> None:
+    # GIVEN an asset with two maintenance-history entries, already loaded as an Asset
+    s = spec()
+    xw = {**XW, "Asset": {"assets:ast_1": "02iA"}}
+    m = CompiledMapping(s, s.mapping("assets.maintenance_history->Task"), xw)
+    asset = {"id": "ast_1", "maintenance_history": [{"date": "2024-03-01", "summary": "Replaced filter"},
+                                                    {"date": "2024-09-01", "summary": "Annual service"}]}
+    # WHEN it is transformed
+    out = m.apply([asset, {"id": "ast_2", "maintenance_history": []}])
+    # THEN each entry is a completed Task on the asset, keyed by asset and position, dated as it happened
+    assert out.seen == 2
+    assert [r["Sercom_Id__c"] for r in out.records] == ["assets:ast_1#0", "assets:ast_1#1"]
+    assert {r["WhatId"] for r in out.records} == {"02iA"}
+    assert out.records[0]["Subject"] == "Replaced filter"
+    assert out.records[0]["ActivityDate"] == "2024-03-01"
+    assert out.records[0]["CreatedDate"] == "2024-03-01T00:00:00.000Z"

@@ -112,6 +112,10 @@ def test_lookups_point_at_the_right_records(migrated: tuple[LocalRuntime, dict[s
     assert tasks and all(t["WhatId"] or k in unlinked for k, t in tasks.items())
     what_targets = {**{v: "Case" for v in (c["Id"] for c in cases.values())}, **{v: "Account" for v in acc_id.values()},
                     **{v: "Asset" for v in assets.values()}}
+    maintenance = {k: t for k, t in tasks.items() if k.startswith("assets:")}
+    assert maintenance, "maintenance history arrives as Tasks on the Asset"
+    for key, task in maintenance.items():
+        assert task["WhatId"] == assets[key.split("#", 1)[0]]
     for sid, a in _source(runtime, "activities").items():
         task = tasks.get(f"activities:{sid}")
         if task is None or not task["WhatId"]:
@@ -120,7 +124,7 @@ def test_lookups_point_at_the_right_records(migrated: tuple[LocalRuntime, dict[s
         case = cases.get(f"work_orders:{a.get('work_order_id')}")
         if case is not None:
             assert task["WhatId"] == case["Id"], sid
-    assert Counter(t["Type"] for t in tasks.values()).keys() <= {"Service Visit", "Call", "Email"}
+    assert Counter(t["Type"] for t in tasks.values()).keys() <= {"Service Visit", "Call", "Email", "Maintenance"}
     files = _by_key(sf, "ContentVersion", "FirstPublishLocationId, ContentDocumentId")
     parents = {"customer": ("customers", acc_id), "work_order": ("work_orders", {k: v["Id"] for k, v in cases.items()}),
                "asset": ("assets", assets)}
