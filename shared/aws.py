@@ -62,6 +62,9 @@ class BlobStore:
     def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
         return self.put_bytes(key, text.encode(), content_type)
 
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
     def exists(self, key: str) -> bool:
         resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
         return any(o["Key"] == key for o in resp.get("Contents", []))
@@ -85,8 +88,12 @@ class _Table:
 
     def _write_all(self, items: list[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s, re-sending unprocessed items (bounded) until all are written."""
-        for chunk in _batched(items, 25):
-            request = {self.name: [{"PutRequest": {"Item": item}} for item in chunk]}
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items])
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """Put/Delete requests in 25s, re-sending unprocessed ones (bounded) until all are done."""
+        for chunk in _batched(requests, 25):
+            request = {self.name: chunk}
             for attempt in range(8):
                 resp = self.ddb.batch_write_item(RequestItems=request)
                 request = resp.get("UnprocessedItems") or {}
@@ -108,17 +115,31 @@ class CrosswalkStore(_Table):
             for k, v in mapping.items()
         ])
 
+    def delete_many(self, scope: str, keys: Iterable[str]) -> None:
+        """Forget keys (rollback deleted their records: a later run must insert them again)."""
+        self._batch_write([{"DeleteRequest": {"Key": {"scope": {"S": scope}, "source_key": {"S": k}}}}
+                           for k in sorted(set(keys))])
+
     def get_many(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+        """source key -> destination id, for the keys the crosswalk knows."""
+        return {k: v["dest_id"] for k, v in self._get(scope, keys).items()}
+
+    def get_times(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
+        """source key -> when the engine last wrote that record (ISO-8601)."""
+        return {k: v["at"] for k, v in self._get(scope, keys).items() if "at" in v}
+
+    def _get(self, scope: str, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
         unique = sorted(set(keys))
         for chunk in _batched(unique, 100):
             request: dict[str, Any] = {self.name: {"Keys": [{"scope": {"S": scope}, "source_key": {"S": k}}
                                                             for k in chunk],
-                                                   "ProjectionExpression": "source_key, dest_id"}}
+                                                   "ProjectionExpression": "source_key, dest_id, #at",
+                                                   "ExpressionAttributeNames": {"#at": "at"}}}
             for attempt in range(8):
                 resp = self.ddb.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self.name, []):
-                    found[item["source_key"]["S"]] = item["dest_id"]["S"]
+                    found[item["source_key"]["S"]] = {k: v["S"] for k, v in item.items()}
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -127,12 +148,14 @@ class CrosswalkStore(_Table):
 
 
 class AuditLog(_Table):
-    """One item per destination write: run, object, batch, source key, destination id, operation."""
+    """One item per destination write: run, object, batch, source key, destination id, operation,
+    and for updates the before-image (JSON of the written fields' previous values) rollback restores."""
 
     def record(self, run_id: str, entries: list[dict[str, str]]) -> None:
         at = now_iso()
         self._write_all([
-            {"run_id": {"S": run_id}, "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['operation']}"},
+            {"run_id": {"S": run_id},
+             "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['batch']}#{e['operation']}"},
              **{k: {"S": str(v)} for k, v in e.items()}, "at": {"S": at}}
             for e in entries
         ])

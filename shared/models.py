@@ -48,6 +48,13 @@ class RunOptions(Strict):
     extract_page_size: int = Field(default=1000, ge=1, le=1000)
     batch_size: int = Field(default=10_000, ge=100, le=10_000)
     objects: list[str] | None = None
+    delta_window_s: int = Field(default=0, ge=0, le=7 * 86400,
+                                description="delta-pickup window after the full load; 0 = none (24-48 h in production)")
+    delta_poll_s: int = Field(default=900, ge=1, le=86400, description="time between delta passes")
+    delta_overlap_s: int = Field(default=300, ge=0, le=86400,
+                                 description="how far before the watermark each pass re-reads (late commits)")
+    quota_pause_s: int = Field(default=3600, ge=1, le=86400,
+                               description="pause before resuming a run stopped by an exhausted daily quota")
 
 
 class RunRef(Strict):

@@ -27,6 +27,23 @@ def _verify(step: StepInput) -> dict[str, Any]:
     return extract.verify(step.run, stores().blobs)
 
 
-OPS = {"plan": _plan, "extract_partition": _partition, "verify": _verify}
+def _delta_start(step: StepInput) -> dict[str, Any]:
+    stores().runs.update(step.run.run_id, step="DeltaPickup")
+    return extract.delta_start(step.run, stores().blobs)
+
+
+def _delta_extract(step: StepInput) -> dict[str, Any]:
+    with open_source(step.run.source) as source:
+        result = extract.delta_extract(step.run, dict(getattr(step, "delta", {})), source, stores().blobs)
+    stores().runs.update(step.run.run_id, step=f"DeltaPickup pass {result['pass']}")
+    return result
+
+
+def _delta_report(step: StepInput) -> dict[str, Any]:
+    return extract.delta_report(step.run, stores().blobs)
+
+
+OPS = {"plan": _plan, "extract_partition": _partition, "verify": _verify, "delta_start": _delta_start,
+       "delta_extract": _delta_extract, "delta_report": _delta_report}
 
 handler = lambda_handler(OPS)

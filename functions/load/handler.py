@@ -6,9 +6,14 @@ from typing import Any
 
 from shared.connections import open_destination
 from shared.domain import load
+from shared.domain.keys import FULL
 from shared.handler import lambda_handler, stores
 from shared.models import StepInput
 from shared.observability import count
+
+
+def _phase(step: StepInput) -> str:
+    return str(getattr(step, "phase", FULL))
 
 
 def _prepare(step: StepInput) -> dict[str, Any]:
@@ -18,8 +23,9 @@ def _prepare(step: StepInput) -> dict[str, Any]:
 
 def _plan_level(step: StepInput) -> dict[str, Any]:
     index = int(getattr(step, "index", 0))
-    stores().runs.update(step.run.run_id, step=f"LoadLevel {index}")
-    return load.plan_level(step.run, index, stores())
+    phase = _phase(step)
+    stores().runs.update(step.run.run_id, step=f"LoadLevel {index}" + ("" if phase == FULL else f" ({phase})"))
+    return load.plan_level(step.run, index, stores(), phase)
 
 
 def _load_batch(step: StepInput) -> dict[str, Any]:
@@ -31,12 +37,12 @@ def _load_batch(step: StepInput) -> dict[str, Any]:
 
 
 def _verify_level(step: StepInput) -> dict[str, Any]:
-    return load.verify_level(step.run, int(getattr(step, "index", 0)), stores())
+    return load.verify_level(step.run, int(getattr(step, "index", 0)), stores(), _phase(step))
 
 
 def _fixup(step: StepInput) -> dict[str, Any]:
     stores().runs.update(step.run.run_id, step="FixupPass")
-    return load.fixup(step.run, open_destination(step.run.destination), stores())
+    return load.fixup(step.run, open_destination(step.run.destination), stores(), _phase(step))
 
 
 OPS = {"prepare": _prepare, "plan_level": _plan_level, "load_batch": _load_batch, "verify_level": _verify_level,

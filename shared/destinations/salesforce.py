@@ -30,7 +30,7 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
-from shared.errors import AuthenticationError, ContractError, ThrottledError, TransientError
+from shared.errors import AuthenticationError, ContractError, QuotaExhaustedError, ThrottledError, TransientError
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
 from shared.tls import ca_file, ssl_context
@@ -48,7 +48,8 @@ class Limits:
     # Above 1,000 records one Bulk job (5 calls) costs fewer API calls than Collections (>= 6).
     bulk_threshold: int = 1_000
     # VersionData is binary: Bulk API 2.0's CSV cannot carry it, so files go through Collections.
-    no_bulk_objects: frozenset[str] = frozenset({"ContentVersion"})
+    # ContentDocument (what deleting a file means) is deleted through Collections too.
+    no_bulk_objects: frozenset[str] = frozenset({"ContentVersion", "ContentDocument"})
     max_parallel_loads: int = 4
     query_page: int = 2_000
     bulk_rows_per_s_estimate: float = 4_000.0
@@ -56,6 +57,10 @@ class Limits:
 
 LIMITS = Limits()
 RETRY_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+#: A delete answered with these found nothing left to delete (already deleted, or purged).
+GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+#: Bulk API 2.0 CSV: a blank cell leaves a field unchanged, ``#N/A`` sets it to null.
+BULK_NULL = "#N/A"
 BULK_TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 BULK_JOB_TIMEOUT_S = 1800.0
 
@@ -142,6 +147,13 @@ class SalesforceDestination:
         return retry.call(attempt)
 
     # --- error translation ---------------------------------------------------------------
+    def _limit_error(self, what: str, code: str, message: str) -> ThrottledError | QuotaExhaustedError:
+        """REQUEST_LIMIT_EXCEEDED with a Retry-After is a throttle (wait and retry); without one it is
+        the rolling 24-hour quota: retrying now cannot help, the run pauses and resumes later."""
+        if self._retry_after is not None:
+            return ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after)
+        return QuotaExhaustedError(f"Salesforce {what}: {code} {message} (daily API quota)")
+
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         def attempt() -> T:
             try:
@@ -149,7 +161,7 @@ class SalesforceDestination:
             except SalesforceRefusedRequest as exc:
                 code, message, _ = _first_error(exc.content if isinstance(exc.content, list) else [])
                 if code == "REQUEST_LIMIT_EXCEEDED":
-                    raise ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after) from exc
+                    raise self._limit_error(what, code, message) from exc
                 raise AuthenticationError(f"Salesforce {what}: refused ({code})") from exc
             except SalesforceExpiredSession as exc:
                 raise AuthenticationError(f"Salesforce {what}: session invalid") from exc
@@ -269,8 +281,14 @@ class SalesforceDestination:
 
         return self._with_lock_retries(obj, ext_field, records, write)
 
-    def update(self, obj: str, records: list[dict[str, Any]]) -> list[WriteResult]:
-        """Update by Id (fix-up pass); the result key is the Id."""
+    def update(self, obj: str, records: list[dict[str, Any]], *, allow_bulk: bool = False) -> list[WriteResult]:
+        """Update by Id (fix-up pass, rollback restores); the result key is the Id.
+
+        With ``allow_bulk`` a large update is one Bulk API 2.0 job, where a ``None`` value is sent
+        as ``#N/A`` (set to null) and a field a record lacks as a blank cell (left unchanged).
+        """
+        if allow_bulk and self.use_bulk(obj, len(records)):
+            return self._bulk_job(obj, "update", "Id", records, null_value=BULK_NULL)
         out: list[WriteResult] = []
         for chunk in _chunks(records, self.limits.collection_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
@@ -286,6 +304,46 @@ class SalesforceDestination:
                 "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}))
             out.extend(self._results([{"Id": i} for i in chunk], res, "Id"))
         return out
+
+    def delete_records(self, obj: str, ids: list[str]) -> list[WriteResult]:
+        """Delete records of ``obj``: one Bulk API 2.0 job above the bulk threshold, else Collections.
+
+        Results are keyed by the Id sent. A record that is already gone (deleted earlier, e.g. by a
+        retried attempt, or purged) counts as deleted, so a retried delete converges. Deleted
+        records go to the Recycle Bin, as a delete from the UI would (no hard delete).
+        """
+        if not ids:
+            return []
+        if self.use_bulk(obj, len(ids)):
+            results = self._bulk_job(obj, "delete", "Id", [{"Id": i} for i in ids])
+        else:
+            results = self.delete(ids)
+        return [WriteResult(r.key, r.id or r.key, False) if r.error_code in GONE_CODES else r for r in results]
+
+    def content_documents(self, version_ids: list[str]) -> dict[str, str]:
+        """ContentVersion id -> its ContentDocument id (a file is deleted through its document).
+
+        Versions already gone are absent from the answer.
+        """
+        found: dict[str, str] = {}
+        for chunk in _chunks(version_ids, 400):  # a SOQL GET URL must stay under 16,384 characters
+            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
+            soql = f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({quoted})"  # noqa: S608
+            for row in self.query(soql):
+                found[str(row["Id"])] = str(row["ContentDocumentId"])
+        return found
+
+    def existing_ids(self, obj: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` still exist (not deleted) in ``obj``, as the ids were given."""
+        by_prefix = {i[:15]: i for i in ids}
+        found: set[str] = set()
+        for chunk in _chunks(sorted(by_prefix), 400):
+            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
+            for row in self.query(f"SELECT Id FROM {obj} WHERE Id IN ({quoted})"):  # noqa: S608
+                got = by_prefix.get(str(row["Id"])[:15])
+                if got is not None:
+                    found.add(got)
+        return found
 
     def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
         out: list[dict[str, Any] | None] = []
@@ -363,7 +421,7 @@ class SalesforceDestination:
             body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else []
             code, message, _ = _first_error(body if isinstance(body, list) else [])
             if code == "REQUEST_LIMIT_EXCEEDED":
-                raise ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after)
+                raise self._limit_error(what, code, message)
             if resp.status_code == 401:
                 raise AuthenticationError(f"Salesforce {what}: session invalid")
             if resp.status_code >= 500:
@@ -373,7 +431,7 @@ class SalesforceDestination:
         return retry.call(attempt)
 
     def _bulk_job(self, obj: str, operation: str, key_field: str, records: list[dict[str, Any]], *,
-                  match_on: list[str] | None = None) -> list[WriteResult]:
+                  match_on: list[str] | None = None, null_value: str = "") -> list[WriteResult]:
         """One ingest job: create, upload, close, poll until done, successful (and, if any, failed) results.
 
         That is the fewest calls the API allows (5, +1 when rows failed); the first poll waits for
@@ -392,8 +450,8 @@ class SalesforceDestination:
 
         job = self._bulk_request("POST", "ingest", f"bulk create {obj}", json=spec).json()
         job_id = str(job["id"])
-        self._bulk_request("PUT", f"ingest/{job_id}/batches", f"bulk upload {obj}", data=_to_csv(rows).encode(),
-                           headers={"Content-Type": "text/csv"})
+        self._bulk_request("PUT", f"ingest/{job_id}/batches", f"bulk upload {obj}",
+                           data=_to_csv(rows, null_value).encode(), headers={"Content-Type": "text/csv"})
         self._bulk_request("PATCH", f"ingest/{job_id}", f"bulk close {obj}", json={"state": "UploadComplete"})
         first_wait = max(1.0, min(8.0, len(records) / self.limits.bulk_rows_per_s_estimate))
         poller = Retrying(retry=retry_if_result(lambda info: info["state"] not in BULK_TERMINAL),
@@ -401,6 +459,8 @@ class SalesforceDestination:
                           stop=stop_after_delay(BULK_JOB_TIMEOUT_S), reraise=True)
         time.sleep(first_wait)
         info: dict[str, Any] = poller(lambda: self._bulk_request("GET", f"ingest/{job_id}", "bulk status").json())
+        if info["state"] == "Failed" and "limit" in str(info.get("errorMessage", "")).lower():
+            raise QuotaExhaustedError(f"Salesforce Bulk job for {obj}: {str(info.get('errorMessage'))[:300]}")
         if info["state"] != "JobComplete":
             raise TransientError(f"Salesforce Bulk job for {obj} ended {info['state']}: "
                                  f"{str(info.get('errorMessage', ''))[:300]}")
@@ -417,15 +477,16 @@ class SalesforceDestination:
         return out
 
 
-def _to_csv(records: list[dict[str, Any]]) -> str:
-    """Bulk CSV: the union of columns; booleans as true/false; an absent value is an empty cell."""
+def _to_csv(records: list[dict[str, Any]], null_value: str = "") -> str:
+    """Bulk CSV: the union of columns; booleans as true/false; an absent field is an empty cell
+    (unchanged on update) and a ``None`` value is ``null_value`` (``#N/A`` sets it to null)."""
     columns = sorted({k for r in records for k in r})
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for r in records:
-        writer.writerow(["" if (v := r.get(c)) is None else ("true" if v is True else "false" if v is False else v)
-                         for c in columns])
+        writer.writerow(["" if c not in r else null_value if (v := r[c]) is None else
+                         ("true" if v is True else "false" if v is False else v) for c in columns])
     return buf.getvalue()
 
 

@@ -8,16 +8,18 @@ a retried item converges.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shared import planner
 from shared.aws import BlobStore
-from shared.domain.keys import Keys
+from shared.domain.keys import FULL, Keys, delta_phase
 from shared.errors import IncompleteStepError
 from shared.mapping.engine import output_size
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
 from shared.sources.sercom import SercomSource
+from shared.timeutil import iso, minus, now, parse_time
 
 
 def load_spec(blobs: BlobStore, run: RunRef) -> MigrationSpec:
@@ -30,17 +32,53 @@ def plan(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
     manifest = [{"object": obj} for obj in objects]
     keys = Keys(run)
     blobs.put_json(keys.extract_manifest, manifest)
+    blobs.put_json(keys.extract_started, {"at": iso(now())})
     return {"manifest_key": keys.extract_manifest, "partitions": len(manifest)}
 
 
-def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSource, blobs: BlobStore
+class _Watermark:
+    """The newest (updated_at, id) versions an extraction has seen, for the next delta pass.
+
+    ``recent`` keeps every (id -> updated_at) within the overlap window below the watermark: a
+    pass re-reads that window (late commits) and skips exactly the versions already processed,
+    so two records with the same timestamp are each picked up once.
+    """
+
+    def __init__(self, state: dict[str, Any] | None, overlap_s: int) -> None:
+        state = state or {}
+        self.watermark: str | None = state.get("watermark")
+        self.recent: dict[str, str] = dict(state.get("recent") or {})
+        self.overlap_s = overlap_s
+
+    def seen(self, record: dict[str, Any]) -> bool:
+        return self.recent.get(str(record["id"])) == record.get("updated_at")
+
+    def add(self, record: dict[str, Any]) -> None:
+        stamp = str(record.get("updated_at") or "")
+        if not stamp:
+            return
+        self.recent[str(record["id"])] = stamp
+        if self.watermark is None or parse_time(stamp) > parse_time(self.watermark):
+            self.watermark = stamp
+
+    def state(self) -> dict[str, Any]:
+        if self.watermark is not None:
+            floor = parse_time(minus(self.watermark, self.overlap_s))
+            self.recent = {k: v for k, v in self.recent.items() if parse_time(v) >= floor}
+        return {"watermark": self.watermark, "recent": self.recent}
+
+
+def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSource, blobs: BlobStore,
+                      phase: str = FULL, since: str | None = None, mark: _Watermark | None = None
                       ) -> dict[str, Any]:
+    """Page one source object into batches; in a delta pass, only versions not processed yet."""
     obj = str(partition["object"])
-    keys = Keys(run)
+    keys = Keys(run, phase)
     size = run.options.batch_size
     batch: list[dict[str, Any]] = []
     batch_keys: list[str] = []
     count = 0
+    mark = mark or _Watermark(None, run.options.delta_overlap_s)
 
     mappings = [m for m in load_spec(blobs, run).mappings if m.source_object == obj]
     sizes: dict[str, list[int]] = {m.name: [] for m in mappings}
@@ -51,15 +89,18 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSour
         batch_keys.append(blobs.put_lines(keys.extract_batch(obj, len(batch_keys)), batch))
         batch.clear()
 
-    for page in source.pages(obj, page_size=run.options.extract_page_size):
+    for page in source.pages(obj, page_size=run.options.extract_page_size, updated_since=since):
         for record in page:
+            if mark.seen(record):
+                continue
+            mark.add(record)
             batch.append(record)
             count += 1
             if len(batch) >= size:
                 flush()
-    if batch or not batch_keys:
+    if batch or (not batch_keys and phase == FULL):
         flush()
-    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes}
+    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes, "mark": mark.state()}
     blobs.put_json(keys.extract_outcome(obj), outcome)
     return {"object": obj, "count": count, "batches": len(batch_keys)}
 
@@ -74,4 +115,89 @@ def verify(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
     spec = load_spec(blobs, run)
     levels = planner.levels(spec)
     blobs.put_json(keys.levels, levels)
-    return {"index": 0, "count": len(levels)}
+    return {"index": 0, "count": len(levels), "phase": FULL}
+
+
+# --- delta pickup ----------------------------------------------------------------------------------
+def delta_start(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
+    """Open the delta-pickup window: watermarks from the full extraction, a deadline, pass 0."""
+    opts = run.options
+    if opts.delta_window_s == 0:
+        return {"active": False, "pass": 0, "poll_s": opts.delta_poll_s}
+    keys = Keys(run)
+    started = blobs.get_json(keys.extract_started)["at"]
+    objects = {p["object"]: blobs.get_json(keys.extract_outcome(p["object"]))["mark"]
+               for p in blobs.get_json(keys.extract_manifest)}
+    deadline = iso(now() + timedelta(seconds=opts.delta_window_s))
+    state = {"started_at": started, "deadline": deadline, "objects": objects, "deleted": {}, "passes": []}
+    blobs.put_json(keys.delta_state(), state)
+    return {"active": True, "pass": 0, "poll_s": opts.delta_poll_s, "deadline": deadline}
+
+
+def delta_extract(run: RunRef, delta: dict[str, Any], source: SercomSource, blobs: BlobStore) -> dict[str, Any]:
+    """One pass: every record created or modified since the watermark (minus the overlap), and the
+    source deletions since the window opened (flagged, never deleted in the destination)."""
+    keys = Keys(run)
+    state = blobs.get_json(keys.delta_state())
+    n = int(delta["pass"]) + 1
+    phase = delta_phase(n)
+    picked: dict[str, int] = {}
+    overlap = run.options.delta_overlap_s
+    for obj, mark_state in state["objects"].items():
+        mark = _Watermark(mark_state, overlap)
+        since = minus(mark.watermark or state["started_at"], overlap)
+        result = extract_partition(run, {"object": obj}, source, blobs, phase=phase, since=since, mark=mark)
+        state["objects"][obj] = blobs.get_json(Keys(run, phase).extract_outcome(obj))["mark"]
+        picked[obj] = int(result["count"])
+    deletions = []
+    for obj in state["objects"]:
+        known = set(state["deleted"].get(obj, []))
+        for row in source.deleted(obj, state["started_at"]):
+            if str(row["id"]) not in known:
+                deletions.append({"object": obj, "id": str(row["id"]), "deleted_at": row.get("deleted_at")})
+                known.add(str(row["id"]))
+        state["deleted"][obj] = sorted(known)
+    blobs.put_lines(Keys(run, phase).delta_events("deletions"), deletions)
+    last = now() >= parse_time(state["deadline"])
+    state["passes"].append({"pass": n, "phase": phase, "at": iso(now()), "picked": picked,
+                            "deletions": len(deletions)})
+    blobs.put_json(keys.delta_state(), state)
+    levels = blobs.get_json(keys.levels)
+    return {"active": not last, "pass": n, "poll_s": run.options.delta_poll_s, "deadline": state["deadline"],
+            "cursor": {"index": 0, "count": len(levels), "phase": phase}}
+
+
+def delta_report(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
+    """What the window picked up, loaded, flagged (source deletions) and refused to overwrite (conflicts)."""
+    keys = Keys(run)
+    if not blobs.exists(keys.delta_state()):
+        return {"passes": 0, "conflicts": 0, "deletions": 0}
+    state = blobs.get_json(keys.delta_state())
+    passes = []
+    conflicts: list[dict[str, Any]] = []
+    deletions: list[dict[str, Any]] = []
+    for p in state["passes"]:
+        pk = Keys(run, p["phase"])
+        loaded = 0
+        for key in blobs.keys(f"{pk.q}/levels/"):
+            if "/outcomes/" in key:
+                loaded += int(blobs.get_json(key)["loaded"])
+        pass_conflicts = [row for key in blobs.keys(f"{pk.q}/conflicts/") for row in blobs.get_lines(key)]
+        pass_deletions = blobs.get_lines(pk.delta_events("deletions"))
+        conflicts += pass_conflicts
+        deletions += pass_deletions
+        passes.append({**p, "loaded": loaded, "conflicts": len(pass_conflicts)})
+    report = {"run_id": run.run_id, "window_opened": state["started_at"], "deadline": state["deadline"],
+              "passes": passes, "conflicts": conflicts, "deletions": deletions}
+    blobs.put_json(keys.report("delta.json"), report)
+    lines = ["# Delta pickup", "", f"Window until {state['deadline']}; {len(passes)} passes.", "",
+             "| pass | at | picked up | loaded | conflicts | source deletions |", "|---|---|---|---|---|---|"]
+    lines += [f"| {p['pass']} | {p['at']} | {sum(p['picked'].values())} | {p['loaded']} | {p['conflicts']} | "
+              f"{p['deletions']} |" for p in passes]
+    lines += ["", "## Conflicts (changed in the destination after loading; not overwritten)", ""]
+    lines += [f"- {c['dest_object']} `{c['dest_id']}` ({c['source_key']}): ours {c['our_last_write']}, "
+              f"theirs {c['their_change']}" for c in conflicts] or ["- none"]
+    lines += ["", "## Deleted in the source (flagged; the destination record is kept)", ""]
+    lines += [f"- {d['object']} `{d['id']}` at {d['deleted_at']}" for d in deletions] or ["- none"]
+    blobs.put_text(keys.report("delta.md"), "\n".join(lines) + "\n", "text/markdown; charset=utf-8")
+    return {"passes": len(passes), "conflicts": len(conflicts), "deletions": len(deletions)}

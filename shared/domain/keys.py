@@ -4,41 +4,56 @@ from __future__ import annotations
 
 from shared.models import RunRef
 
+FULL = "full"
+
+
+def delta_phase(n: int) -> str:
+    return f"delta-{n:03d}"
+
 
 class Keys:
-    def __init__(self, run: RunRef) -> None:
+    """Run-wide keys under ``runs/<id>/``; extraction and level artefacts under the phase's folder
+    (the full load at the run's root, each delta pass under ``delta/<n>/``)."""
+
+    def __init__(self, run: RunRef, phase: str = FULL) -> None:
         self.p = run.prefix
+        self.phase = phase
+        self.q = self.p if phase == FULL else f"{self.p}/delta/{phase.removeprefix('delta-')}"
 
     source_catalog = property(lambda self: f"{self.p}/discovery/source-catalog.json")
     dest_catalog = property(lambda self: f"{self.p}/discovery/dest-catalog.json")
     spec = property(lambda self: f"{self.p}/spec.json")
     extract_manifest = property(lambda self: f"{self.p}/extract/manifest.json")
     levels = property(lambda self: f"{self.p}/levels.json")
+    extract_started = property(lambda self: f"{self.p}/extract/started.json")
     defaults = property(lambda self: f"{self.p}/xwalk-merged/__defaults__.json")
 
     def report(self, name: str) -> str:
         return f"{self.p}/reports/{name}"
 
     def extract_batch(self, obj: str, n: int) -> str:
-        return f"{self.p}/extract/{obj}/{n:05d}.jsonl"
+        return f"{self.q}/extract/{obj}/{n:05d}.jsonl"
 
     def extract_outcome(self, obj: str) -> str:
-        return f"{self.p}/extract/outcomes/{obj}.json"
+        return f"{self.q}/extract/outcomes/{obj}.json"
 
     def level_manifest(self, index: int) -> str:
-        return f"{self.p}/levels/{index:02d}/manifest.json"
+        return f"{self.q}/levels/{index:02d}/manifest.json"
 
     def outcome(self, index: int, batch_id: str) -> str:
-        return f"{self.p}/levels/{index:02d}/outcomes/{batch_id}.json"
+        return f"{self.q}/levels/{index:02d}/outcomes/{batch_id}.json"
 
     def outcomes_prefix(self, index: int) -> str:
-        return f"{self.p}/levels/{index:02d}/outcomes/"
+        return f"{self.q}/levels/{index:02d}/outcomes/"
 
     def load_ready(self, batch_id: str) -> str:
         return f"{self.p}/load/{batch_id}.jsonl"
 
     def already_loaded(self, batch_id: str) -> str:
         return f"{self.p}/load/{batch_id}.already.json"
+
+    def existing(self, batch_id: str) -> str:
+        return f"{self.p}/load/{batch_id}.existing.json"
 
     def load_started(self, batch_id: str) -> str:
         return f"{self.p}/load/{batch_id}.started"
@@ -50,10 +65,22 @@ class Keys:
         return f"{self.p}/issues/{batch_id}.jsonl"
 
     def xwalk_part(self, index: int, dest_object: str, batch_id: str) -> str:
-        return f"{self.p}/xwalk/{index:02d}/{dest_object}/{batch_id}.json"
+        return f"{self.q}/xwalk/{index:02d}/{dest_object}/{batch_id}.json"
 
     def xwalk_level_prefix(self, index: int) -> str:
-        return f"{self.p}/xwalk/{index:02d}/"
+        return f"{self.q}/xwalk/{index:02d}/"
+
+    def failure(self, index: int, batch_id: str) -> str:
+        return f"{self.q}/levels/{index:02d}/failures/{batch_id}.json"
+
+    def failures_prefix(self, index: int) -> str:
+        return f"{self.q}/levels/{index:02d}/failures/"
+
+    def delta_state(self) -> str:
+        return f"{self.p}/delta/state.json"
+
+    def delta_events(self, kind: str) -> str:
+        return f"{self.q}/{kind}.jsonl"
 
     def xwalk_merged(self, dest_object: str) -> str:
         return f"{self.p}/xwalk-merged/{dest_object}.json"

@@ -11,21 +11,25 @@ Guarantees kept here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
 from shared.destinations.salesforce import SalesforceDestination, WriteResult
 from shared.domain.extract import load_spec
-from shared.domain.keys import Keys
+from shared.domain.keys import FULL, Keys
 from shared.domain.transform import crosswalk_scope
-from shared.errors import IncompleteStepError, RecordReject
+from shared.errors import IncompleteStepError, QuotaExhaustedError, RecordReject
 from shared.mapping.engine import Issue, source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
+from shared.timeutil import parse_time
 
 AUDIT_FIELDS_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
+CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
 def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
@@ -43,18 +47,56 @@ def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[st
         if have is None or field.name not in have.fields:
             dest.create_custom_field(field)
             created.append(f"{field.object}.{field.name}")
+    adopted = adopt_existing(run, dest, stores, spec)
     defaults: dict[str, str] = {}
     for key, values in spec.default_records.items():
         record = {k: v for k, v in values.items() if k != "object"}
         record[spec.external_id_field] = key
+        # An earlier run's default record (adopted above) is updated: keep its before-image for rollback.
+        known = stores.crosswalk.get_many(crosswalk_scope(dest.scope, values["object"]), [key])
+        written = sorted(set(record) - {spec.external_id_field})
+        before = before_images(dest, values["object"], list(known.values()), written)
         res = dest.upsert(values["object"], spec.external_id_field, [record], allow_bulk=False)[0]
         if not res.ok or res.id is None:
             raise IncompleteStepError(f"default {values['object']} {key!r} was refused: {res.error_code} "
                                       f"{res.error_message}")
         defaults[key] = res.id
-        _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None)
+        _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None, before)
     stores.blobs.put_json(Keys(run).defaults, defaults)
-    return {"created_fields": len(created)}
+    return {"created_fields": len(created), "adopted": adopted}
+
+
+def adopt_existing(run: RunRef, dest: SalesforceDestination, stores: Stores, spec: MigrationSpec) -> int:
+    """Record in the crosswalk the destination records that already carry a source key.
+
+    They may come from an earlier run or from another tool: either way the load will update
+    them, so it must know them beforehand to keep their before-images for rollback (and to
+    leave their insert-only fields alone). One query per mapping; empty on a fresh org.
+    """
+    ext = spec.external_id_field
+    adopted = 0
+    for m in spec.mappings:
+        if m.natural_key:
+            continue
+        soql = f"SELECT Id, {ext} FROM {m.dest_object} WHERE {ext} LIKE '{m.source_object}:%'"  # noqa: S608
+        found = {row[ext]: row["Id"] for row in dest.query(soql)}
+        if found:
+            stores.crosswalk.put_many(crosswalk_scope(dest.scope, m.dest_object), found, run.run_id)
+            adopted += len(found)
+    for values in spec.default_records.values():
+        soql = f"SELECT Id, {ext} FROM {values['object']} WHERE {ext} LIKE 'flitstack:%'"  # noqa: S608
+        found = {row[ext]: row["Id"] for row in dest.query(soql)}
+        stores.crosswalk.put_many(crosswalk_scope(dest.scope, values["object"]), found, run.run_id)
+    return adopted
+
+
+def before_images(dest: SalesforceDestination, obj: str, ids: list[str], fields: list[str]
+                  ) -> dict[str, dict[str, Any]]:
+    """The current values of ``fields`` for records about to be updated (what rollback restores)."""
+    if not ids or not fields:
+        return {}
+    rows = dest.retrieve(obj, ids, fields)  # in the order of ids, None where absent; Id only if asked for
+    return {i: {f: r.get(f) for f in fields} for i, r in zip(ids, rows, strict=True) if r}
 
 
 def pack(batch_keys: list[str], sizes: list[int], limit: int) -> list[list[str]]:
@@ -77,8 +119,8 @@ def pack(batch_keys: list[str], sizes: list[int], limit: int) -> list[list[str]]
     return groups
 
 
-def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
-    keys = Keys(run)
+def plan_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> dict[str, Any]:
+    keys = Keys(run, phase)
     spec = load_spec(stores.blobs, run)
     levels: list[list[str]] = stores.blobs.get_json(keys.levels)
     order = {m.name: i for i, m in enumerate(spec.mappings)}
@@ -88,21 +130,27 @@ def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
         outcome = stores.blobs.get_json(keys.extract_outcome(mapping.source_object))
         groups = pack(outcome["batches"], outcome["sizes"][name], run.options.batch_size)
         for n, group in enumerate(groups):
-            items.append({"mapping": name, "source_keys": group, "level": index,
-                          "batch_id": f"L{index:02d}-M{order[name]:02d}-{n:05d}"})
+            prefix = "" if phase == FULL else f"D{phase.removeprefix('delta-')}-"
+            items.append({"mapping": name, "source_keys": group, "level": index, "phase": phase,
+                          "batch_id": f"{prefix}L{index:02d}-M{order[name]:02d}-{n:05d}"})
     stores.blobs.put_json(keys.level_manifest(index), items)
-    return {"manifest_key": keys.level_manifest(index), "items": len(items), "index": index}
+    return {"manifest_key": keys.level_manifest(index), "items": len(items), "index": index, "phase": phase}
 
 
 def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: SalesforceDestination,
-                   dest_object: str, batch_id: str, ok: dict[str, WriteResult], level: int | None) -> dict[str, str]:
+                   dest_object: str, batch_id: str, ok: dict[str, WriteResult], level: int | None,
+                   before: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
     ids = {k: r.id for k, r in ok.items() if r.id}
     stores.crosswalk.put_many(crosswalk_scope(dest.scope, dest_object), ids, run.run_id)
-    stores.audit.record(run.run_id, [
-        {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
-         "operation": "created" if r.created else "updated"}
-        for k, r in ok.items()
-    ])
+    entries = []
+    for k, r in ok.items():
+        entry = {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
+                 "operation": "created" if r.created else "updated"}
+        if not r.created:
+            image = (before or {}).get(r.id or "")
+            entry["before"] = json.dumps(image, default=str) if image is not None else ""
+        entries.append(entry)
+    stores.audit.record(run.run_id, entries)
     if level is not None:
         stores.blobs.put_json(Keys(run).xwalk_part(level, dest_object, batch_id), ids)
     return ids
@@ -139,7 +187,45 @@ def _natural_matches(dest: SalesforceDestination, mapping: ObjectMapping, ext: s
 
 def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
                stores: Stores) -> dict[str, Any]:
-    keys = Keys(run)
+    """Write one load-ready batch. A batch that already recorded its outcome is not written again
+    (a resumed run continues from its checkpoint); a quota stop leaves a marker the level check reads."""
+    keys = Keys(run, str(item.get("phase", FULL)))
+    batch_id, level = str(item["batch_id"]), int(item["level"])
+    done = keys.outcome(level, batch_id)
+    if stores.blobs.exists(done):
+        return dict(stores.blobs.get_json(done))
+    try:
+        outcome = _load(run, item, transformed, dest, stores, keys)
+    except QuotaExhaustedError as exc:
+        stores.blobs.put_json(keys.failure(level, batch_id), {"error": type(exc).__name__, "message": str(exc)})
+        raise
+    stores.blobs.put_json(done, outcome)
+    return outcome
+
+
+def _conflicts(run: RunRef, dest: SalesforceDestination, stores: Stores, obj: str, known: dict[str, str]
+               ) -> dict[str, dict[str, str]]:
+    """Records a person changed in the destination after this run last wrote them (delta passes).
+
+    The destination's SystemModstamp later than our last write (the crosswalk's time, plus a
+    small clock tolerance) means someone else edited the record: it is reported, not overwritten.
+    """
+    if not known:
+        return {}
+    written_at = stores.crosswalk.get_times(crosswalk_scope(dest.scope, obj), known)
+    ids = list(known.values())
+    rows = dest.retrieve(obj, ids, ["SystemModstamp"])  # in the order of ids, None where absent
+    stamps = {i: str(r.get("SystemModstamp") or "") for i, r in zip(ids, rows, strict=True) if r}
+    found = {}
+    for key, dest_id in known.items():
+        ours, theirs = written_at.get(key), stamps.get(dest_id)
+        if ours and theirs and parse_time(theirs) > parse_time(ours) + CLOCK_TOLERANCE:
+            found[key] = {"source_key": key, "dest_id": dest_id, "our_last_write": ours, "their_change": theirs}
+    return found
+
+
+def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
+          stores: Stores, keys: Keys) -> dict[str, Any]:
     spec = load_spec(stores.blobs, run)
     mapping = spec.mapping(str(item["mapping"]))
     batch_id, level = str(item["batch_id"]), int(item["level"])
@@ -148,6 +234,8 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     results: dict[str, WriteResult] = {}
     linked_only: dict[str, str] = stores.blobs.get_json(keys.already_loaded(batch_id))
     present: dict[str, str] = {}
+    before: dict[str, dict[str, Any]] = {}
+    conflicts: dict[str, dict[str, str]] = {}
     if mapping.natural_key:
         present = _natural_matches(dest, mapping, ext, records)
         linked_only.update(present)
@@ -164,6 +252,15 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
         todo = [r for r in records if r[ext] not in present]
         written = dest.insert(mapping.dest_object, ext, todo) if todo else []
     else:
+        known: dict[str, str] = stores.blobs.get_json(keys.existing(batch_id))
+        if keys.phase != FULL:
+            conflicts = _conflicts(run, dest, stores, mapping.dest_object, known)
+            records = [r for r in records if r[ext] not in conflicts]
+        insert_only = {f.dest for f in mapping.fields if f.insert_only} | {lk.dest for lk in mapping.lookups
+                                                                          if lk.insert_only}
+        fields = sorted({k for r in records for k in r} - {ext} - insert_only)
+        before = before_images(dest, mapping.dest_object, [known[r[ext]] for r in records if r[ext] in known],
+                               fields)
         written = dest.upsert(mapping.dest_object, ext, records, allow_bulk=True) if records else []
         refused = {w.key for w in written if w.error_code == AUDIT_FIELDS_REFUSED}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
@@ -181,27 +278,41 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     rejects += [RecordReject(mapping.source_object, r[ext].split(":", 1)[1], mapping.dest_object,
                              "the destination returned no result for this record", "NO_RESULT")
                 for r in records if r[ext] not in handled]
-    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, ok, None)
+    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, ok, None, before)
     stores.blobs.put_json(keys.xwalk_part(level, mapping.dest_object, batch_id), {**linked_only, **ids})
     stores.blobs.put_lines(keys.rejects(batch_id + ".load"), [r.as_row() for r in rejects])
-    outcome = {
+    if conflicts:
+        stores.blobs.put_lines(keys.delta_events(f"conflicts/{batch_id}"),
+                               [{**c, "mapping": mapping.name, "dest_object": mapping.dest_object}
+                                for c in conflicts.values()])
+    return {
         "batch_id": batch_id, "mapping": mapping.name, "input": transformed.get("input", len(records)),
         "filtered_out": transformed.get("filtered_out", 0), "transform_rejected": transformed.get("rejected", 0),
         "loaded": len(ok) + len(linked_only), "created": sum(1 for r in ok.values() if r.created),
-        "already_loaded": len(linked_only),
+        "already_loaded": len(linked_only), "conflicts": len(conflicts),
         "load_rejected": len(rejects),
     }
-    stores.blobs.put_json(keys.outcome(level, batch_id), outcome)
-    return outcome
 
 
-def verify_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
-    """Every batch of the level recorded an outcome; merge the level's crosswalk parts."""
-    keys = Keys(run)
+def verify_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> dict[str, Any]:
+    """Every batch of the level recorded an outcome; merge the level's crosswalk parts.
+
+    Batches stopped by an exhausted quota raise :class:`QuotaExhaustedError`: the state machine
+    pauses and re-plans the same level, and the batches already done are not written again.
+    """
+    keys = Keys(run, phase)
     items = stores.blobs.get_json(keys.level_manifest(index))
     done = {k.rsplit("/", 1)[1].removesuffix(".json") for k in stores.blobs.keys(keys.outcomes_prefix(index))}
     missing = [i["batch_id"] for i in items if i["batch_id"] not in done]
     if missing:
+        quota = [k for k in stores.blobs.keys(keys.failures_prefix(index))
+                 if k.rsplit("/", 1)[1].removesuffix(".json") in missing]
+        if quota:
+            stores.runs.update(run.run_id, status="paused", step=f"LoadLevel {index}",
+                               paused_reason=f"destination quota exhausted; {len(missing)} batches to resume")
+            for key in quota:  # the retry after the pause starts clean
+                stores.blobs.delete(key)
+            raise QuotaExhaustedError(f"level {index}: {len(quota)} batches stopped by an exhausted quota")
         raise IncompleteStepError(f"level {index}: {len(missing)} batches did not complete: {missing[:10]}")
     parts: dict[str, dict[str, str]] = {}
     for key in stores.blobs.keys(keys.xwalk_level_prefix(index)):
@@ -213,7 +324,8 @@ def verify_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
         merged.update(ids)
         stores.blobs.put_json(merged_key, merged)
     levels = stores.blobs.get_json(keys.levels)
-    return {"index": index + 1, "count": len(levels)}
+    stores.runs.update(run.run_id, status="running")
+    return {"index": index + 1, "count": len(levels), "phase": phase}
 
 
 def _source_records(stores: Stores, keys: Keys, obj: str) -> Iterable[dict[str, Any]]:
@@ -221,9 +333,9 @@ def _source_records(stores: Stores, keys: Keys, obj: str) -> Iterable[dict[str, 
         yield from stores.blobs.get_lines(batch_key)
 
 
-def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores, phase: str = FULL) -> dict[str, Any]:
     """Second pass: fill deferred (self/circular) lookups now that every record has an id."""
-    keys = Keys(run)
+    keys = Keys(run, phase)
     spec = load_spec(stores.blobs, run)
     updated = 0
     for mapping in planner.deferred_mappings(spec):
@@ -244,15 +356,20 @@ def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str,
                                         "lookup_missing", f"no {lk.target.dest_object} for {ref!r}; left empty"))
                     continue
                 updates.append({"Id": own_id, lk.dest: target_id})
+        deferred = sorted({k for u in updates for k in u} - {"Id"})
+        before = before_images(dest, mapping.dest_object, [u["Id"] for u in updates], deferred)
         results = dest.update(mapping.dest_object, updates)
         failed = [r for r in results if not r.ok]
         updated += len(results) - len(failed)
         by_id = {v: k for k, v in own.items()}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
-             "batch": "fixup", "operation": "fixup"} for r in results if r.ok])
+             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str)}
+            for r in results if r.ok])
         rows = [i.as_row() for i in issues] + [
             Issue(mapping.source_object, by_id.get(r.key, r.key), mapping.dest_object, "", r.error_code or "",
                   f"fix-up refused: {r.error_message}").as_row() for r in failed]
-        stores.blobs.put_lines(keys.issues(f"fixup-{mapping.name.replace('>', '')}"), rows)
-    return {"updated": updated}
+        stores.blobs.put_lines(keys.issues(f"fixup-{phase}-{mapping.name.replace('>', '')}"), rows)
+        done = {by_id[r.key]: r.key for r in results if r.ok and r.key in by_id}
+        stores.crosswalk.put_many(crosswalk_scope(dest.scope, mapping.dest_object), done, run.run_id)
+    return {"updated": updated, "phase": phase}

@@ -53,10 +53,14 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     mapping = spec.mapping(str(item["mapping"]))
     batch_id = str(item["batch_id"])
     records = [r for key in item["source_keys"] for r in blobs.get_lines(str(key))]
-    found: dict[str, str] = {}
-    if mapping.insert_only or any(f.insert_only for f in mapping.fields):
-        scope = crosswalk_scope(_instance(blobs, keys.dest_catalog), mapping.dest_object)
-        found = crosswalk.get_many(scope, (source_key(mapping.source_object, str(r.get("id"))) for r in records))
+    # Records the destination already holds (earlier runs, or adopted at PrepareDestination):
+    # their insert-only fields are left out, and the load takes their before-images.
+    compiled_keys = (source_key(mapping.source_object, str(r.get("id"))) for r in records)
+    if mapping.explode:
+        compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
+                         for n in range(len(r.get(mapping.explode) or [])))
+    scope = crosswalk_scope(_instance(blobs, keys.dest_catalog), mapping.dest_object)
+    found = crosswalk.get_many(scope, compiled_keys)
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
     result = compiled.apply(records)
     already: dict[str, str] = {}
@@ -71,6 +75,7 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                 rec[mapping.attachment_source] = base64.b64encode(content).decode("ascii")
     blobs.put_lines(keys.load_ready(batch_id), result.records)
     blobs.put_json(keys.already_loaded(batch_id), already)
+    blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})
     blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])
     blobs.put_lines(keys.issues(batch_id), [i.as_row() for i in result.issues])
     return {"load_key": keys.load_ready(batch_id), "count": len(result.records), "rejected": len(result.rejects),

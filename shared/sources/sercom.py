@@ -111,5 +111,9 @@ class SercomSource:
     def read_all(self, obj: str) -> list[dict[str, Any]]:
         return [r for page in self.pages(obj) for r in page]
 
+    def deleted(self, obj: str, since: str) -> list[dict[str, Any]]:
+        """Records of ``obj`` deleted in the source since ``since``: ``[{id, deleted_at}]``."""
+        return list(self._get(f"/deleted/{obj}", {"since": since})["data"])
+
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send(f"/attachments/{attachment_id}/content")).content

@@ -9,7 +9,8 @@ from shared import errors
 from shared.domain.discover import resolve_owners
 from shared.models import DestUser
 
-AWS_NAMES = {"States.ALL", "States.TaskFailed", "States.Timeout", "Lambda.TooManyRequestsException",
+AWS_NAMES = {"States.ALL", "States.TaskFailed", "States.Timeout",
+             "States.ExceedToleratedFailureThreshold", "Lambda.TooManyRequestsException",
              "Lambda.ServiceException", "Lambda.SdkClientException"}
 
 
