@@ -3,6 +3,7 @@
     flitstack demo [--records N] [--seed S] [--tenant DIR] [--json]
     flitstack up [--records N] [--seed S] [--tenant DIR]
     flitstack status RUN
+    flitstack rollback RUN [--json]
     flitstack sandbox serve {salesforce,sercom} --state PATH [stand-in options...]
 """
 
@@ -75,6 +76,7 @@ class _Progress:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from flitstack.runtime import LocalRuntime, local_environment
+    from flitstack.state_export import export_state as save_state
     from shared.models import RunOptions
 
     console = Console(stderr=args.json)
@@ -96,6 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             watcher = _Progress(runtime, run_id, progress)
             desc = runtime.wait(arn, on_tick=watcher.tick)
         reports = runtime.download_reports(run_id, folder / "reports")
+        assert runtime.engine is not None
+        save_state(runtime.engine, run, folder / "aws-state")  # what `flitstack rollback RUN` needs later
     finally:
         runtime.stop()
     summary_path = folder / "reports" / "summary.json"
@@ -133,6 +137,58 @@ def _print_summary(console: Console, result: dict[str, Any]) -> None:
         if name in result["reports"]:
             console.print(f"  {name:<22} {result['reports'][name]}")
     console.print(f"Serve the migrated org again: [cyan]{result['standins']['salesforce']['serve']}[/]")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Roll a local run back: serve its saved org again, reload its AWS state, run the rollback machine."""
+    from flitstack.runtime import LocalRuntime, local_environment
+    from flitstack.state_export import export_state, import_state, read_manifest
+
+    console = Console(stderr=True)
+    folder = (_runs_dir() / args.run).resolve()
+    try:
+        read_manifest(folder / "aws-state")
+    except FileNotFoundError as exc:
+        print(f"cannot roll back {args.run!r}: {exc}", file=sys.stderr)
+        return 2
+    local_environment(folder / "logs" / "lambda.jsonl")
+    started = time.monotonic()
+    runtime = LocalRuntime(folder=folder)  # the stand-ins' saved states are served again as they are
+    with console.status("starting the saved stand-ins and the embedded AWS (moto)..."):
+        runtime.start()
+    try:
+        assert runtime.engine is not None
+        run = import_state(runtime.engine, folder / "aws-state")
+        with console.status(f"rolling back {run.run_id}..."):
+            desc = runtime.wait(runtime.start_rollback(run))
+        runtime.download_reports(run.run_id, folder / "reports")
+        export_state(runtime.engine, run, folder / "aws-state")  # the crosswalk and run item moved on
+    finally:
+        runtime.stop()
+    report_path = folder / "reports" / "rollback.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    totals = report.get("totals", {})
+    result = {"run_id": args.run, "execution_status": desc["status"], "status": report.get("status", "rollback_failed"),
+              "passed": bool(report.get("passed")), "seconds": round(time.monotonic() - started, 1),
+              "deleted": totals.get("deleted", 0), "restored": totals.get("restored", 0),
+              "verified": bool(report.get("passed")), "problems": {k: totals.get(k, 0) for k in (
+                  "failed", "still_present", "mismatched", "unrestorable")},
+              "report": str(report_path) if report_path.exists() else None}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        console = Console()
+        console.print(f"Rollback of [cyan]{args.run}[/]: [bold]{result['status']}[/] in {result['seconds']} s — "
+                      f"deleted {result['deleted']}, restored {result['restored']}, "
+                      f"verified by read-back: {'yes' if result['passed'] else 'NO'}")
+        table = Table()
+        for col in ("object", "deleted", "restored"):
+            table.add_column(col, justify="left" if col == "object" else "right")
+        for obj in sorted(set(report.get("deleted", {})) | set(report.get("restored", {}))):
+            table.add_row(obj, str(report["deleted"].get(obj, 0)), str(report["restored"].get(obj, 0)))
+        console.print(table)
+        console.print(f"Report: [cyan]{report_path}[/]")
+    return 0 if desc["status"] == "SUCCEEDED" and result["passed"] else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -194,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             p.add_argument("--json", action="store_true", help="end by printing one JSON object")
             p.add_argument("--fallback-owner", help="email of the Salesforce user who owns unmatched records")
+    p = sub.add_parser("rollback", help="undo a local run: delete what it created, restore what it updated")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true", help="end by printing one JSON object")
     p = sub.add_parser("status", help="show a run")
     p.add_argument("run")
     p = sub.add_parser("sandbox", help="the stand-ins")
@@ -211,5 +270,5 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sandbox(args, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up}
+    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up, "rollback": cmd_rollback}
     return handlers[args.command](args)

@@ -129,6 +129,16 @@ class LocalRuntime:
         return self.engine.start_execution(resources.MIGRATE.logical_id, {"run": run.model_dump()},
                                            name=run.run_id)
 
+    def start_rollback(self, run: RunRef | str) -> str:
+        """Start the rollback machine for a run (the RunRef the migration ran with, or its id).
+
+        Execution names carry a timestamp: a run may be rolled back more than once (it converges).
+        """
+        assert self.engine is not None
+        ref = self.run_ref(run) if isinstance(run, str) else run
+        name = f"rollback-{ref.run_id}"[:64] + time.strftime("-%Y%m%d%H%M%S")
+        return self.engine.start_execution(resources.ROLLBACK.logical_id, {"run": ref.model_dump()}, name=name)
+
     def wait(self, arn: str, timeout_s: float = 3600, on_tick: Callable[[], None] | None = None,
              poll_s: float = 0.5) -> dict[str, Any]:
         assert self.engine is not None

@@ -68,9 +68,10 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("TransformFunction", "transform", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES),
+    FunctionDef("RollbackFunction", "rollback", tables=_ALL_TABLES),
 )
-# The rollback machine and the HTTP API (functions/rollback, functions/api) join this list when
-# they are built (issues 3 and 4); nothing is deployed that has no handler.
+# The HTTP API (functions/api) joins this list when it is built (issue 3); nothing is deployed
+# that has no handler.
 FUNCTIONS_BY_FOLDER = {f.folder: f for f in FUNCTIONS}
 
 # --- Step Functions -----------------------------------------------------------------------
@@ -79,7 +80,8 @@ MIGRATE = StateMachineDef(
     "migrate.asl.json",
     functions=("discover", "extract", "transform", "load", "reconcile"),
 )
-STATE_MACHINES: tuple[StateMachineDef, ...] = (MIGRATE,)
+ROLLBACK = StateMachineDef("RollbackStateMachine", "rollback.asl.json", functions=("rollback",))
+STATE_MACHINES: tuple[StateMachineDef, ...] = (MIGRATE, ROLLBACK)
 
 
 def function_arn_variable(folder: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -58,7 +59,10 @@ def open_destination(endpoint: Endpoint) -> SalesforceDestination:
         raise ConfigurationError(f"destination kind {endpoint.kind!r} is not supported (allowed: ['salesforce'])")
     secret = _secret(endpoint.secret_name)
     # Keyed by the secret's content too: a rotated secret gets a fresh client, never a stale one.
-    cache_key = endpoint.secret_name + "#" + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()
+    # Per thread too: local mode runs several Lambda invocations at once in one process, and a
+    # requests session is not meant to be shared between threads.
+    cache_key = (endpoint.secret_name + "#" + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()
+                 + f"#{threading.get_ident()}")
     cached = _DEST_CACHE.get(cache_key)
     if cached is not None:
         return cached

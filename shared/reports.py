@@ -7,11 +7,11 @@ HTML). Reports carry record ids and field values, never credentials.
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import Iterable
 from typing import Any
 
+from shared import report_html
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, SourceCatalog
 
@@ -101,19 +101,7 @@ REJECT_COLUMNS = ["source_object", "source_id", "dest_object", "code", "field", 
 ISSUE_COLUMNS = ["source_object", "source_id", "dest_object", "field", "code", "detail"]
 
 
-def reconciliation_html(rows: list[dict[str, Any]], passed: bool, run_id: str) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in
-                   ["mapping", "source", "filtered out", "loaded", "rejected", "in destination", "result"])
-    body = []
-    for r in rows:
-        cls = "ok" if r["passed"] else "bad"
-        body.append("<tr class='{}'>{}</tr>".format(cls, "".join(
-            f"<td>{html.escape(str(r[c]))}</td>" for c in
-            ["mapping", "source", "filtered_out", "loaded", "rejected", "destination"]) +
-            f"<td>{'pass' if r['passed'] else 'FAIL'}</td>"))
-    verdict = "PASSED" if passed else "FAILED"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Reconciliation {html.escape(run_id)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px}tr.bad{background:#fdd}tr.ok{background:#efe}</style>"
-            f"</head><body><h1>Reconciliation — {verdict}</h1><p>Run {html.escape(run_id)}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></body></html>")
+def reconciliation_html(rows: list[dict[str, Any]], passed: bool, run_id: str, *, at: str = "",
+                        thresholds: dict[str, Any] | None = None) -> str:
+    """The reconciliation page: verdict, summary table, per mapping its charts and checks (see ``report_html``)."""
+    return report_html.render(rows, passed, run_id, at=at, thresholds=thresholds)

@@ -34,6 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--fault-lock-row-rate", type=float, default=0.0)
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--fault-seed", type=int, default=None)
+    serve.add_argument("--fault-retry-after-s", type=int, default=30,
+                       help="Retry-After sent with injected REQUEST_LIMIT_EXCEEDED faults")
     return parser.parse_args(argv)
 
 
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_lock_row_rate=args.fault_lock_row_rate,
         latency_ms=args.latency_ms,
         fault_seed=args.fault_seed,
+        fault_retry_after_s=args.fault_retry_after_s,
     )
     app = build_app(state, config)
     org: Org = app.state.org

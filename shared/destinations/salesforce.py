@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from shared.models import DestField, DestObject, DestUser
 from shared.tls import ca_file, ssl_context
 
 T = TypeVar("T")
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 API_VERSION = "60.0"
 
 
@@ -53,6 +56,8 @@ class Limits:
     max_parallel_loads: int = 4
     query_page: int = 2_000
     bulk_rows_per_s_estimate: float = 4_000.0
+    # Share of the daily API quota a migration leaves for the org's other integrations.
+    api_reserve_fraction: float = 0.05
 
 
 LIMITS = Limits()
@@ -99,7 +104,9 @@ class SalesforceDestination:
         self.version = version
         self._ca_pem = ca_pem
         self.calls = 0
-        self._retry_after: float | None = None
+        self._last = threading.local()  # the Retry-After of *this thread's* last response
+        self.api_used = 0
+        self.api_max: int | None = None
         token = self._token(client_id, client_secret, username, password)
         self.instance_url = str(token["instance_url"]).rstrip("/")
         self.integration_user_id = str(token["id"]).rstrip("/").rsplit("/", 1)[-1]
@@ -126,7 +133,38 @@ class SalesforceDestination:
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.calls += 1
         after = resp.headers.get("Retry-After")
-        self._retry_after = float(after) if after else None
+        self._last.retry_after = float(after) if after else None
+        usage = _API_USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
+        if usage:
+            self.api_used, self.api_max = int(usage.group(1)), int(usage.group(2))
+
+    def _retry_after_s(self) -> float | None:
+        return getattr(self._last, "retry_after", None)
+
+    def remaining_api_calls(self) -> int | None:
+        """What the org's daily API quota has left, as its last response said (Sforce-Limit-Info)."""
+        return None if self.api_max is None else self.api_max - self.api_used
+
+    def check_quota(self, needed: int = 1) -> None:
+        """Pace loads on the quota: stop cleanly before the org runs out, keeping a reserve for its
+        other integrations (``limits.api_reserve_fraction``), instead of failing mid-batch."""
+        left = self.remaining_api_calls()
+        if left is None or self.api_max is None:
+            return
+        reserve = int(self.api_max * self.limits.api_reserve_fraction)
+        if left - needed < reserve:
+            self.limits_report()  # the numbers may be stale (the rolling window moved on): ask again
+            left = self.remaining_api_calls() or 0
+        if left - needed < reserve:
+            raise QuotaExhaustedError(f"Salesforce daily API quota: {left} calls left, {needed} needed and "
+                                      f"{reserve} kept in reserve; pausing until the quota recovers")
+
+    def limits_report(self) -> dict[str, Any]:
+        """``GET /limits``: daily API requests and Bulk batches, Max and Remaining."""
+        body = self._call("limits", lambda: self.sf.restful("limits/"))
+        if not isinstance(body, dict):
+            raise ContractError("Salesforce /limits did not answer with an object")
+        return {k: body[k] for k in ("DailyApiRequests", "DailyBulkApiBatches") if k in body}
 
     def _token(self, client_id: str, client_secret: str, username: str, password: str) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
@@ -150,8 +188,8 @@ class SalesforceDestination:
     def _limit_error(self, what: str, code: str, message: str) -> ThrottledError | QuotaExhaustedError:
         """REQUEST_LIMIT_EXCEEDED with a Retry-After is a throttle (wait and retry); without one it is
         the rolling 24-hour quota: retrying now cannot help, the run pauses and resumes later."""
-        if self._retry_after is not None:
-            return ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after)
+        if self._retry_after_s() is not None:
+            return ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after_s())
         return QuotaExhaustedError(f"Salesforce {what}: {code} {message} (daily API quota)")
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -259,11 +297,17 @@ class SalesforceDestination:
     def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool) -> list[WriteResult]:
         """Upsert on ``ext_field``; records failing with a lock conflict are retried (bounded)."""
         def write(o: str, key: str, recs: list[dict[str, Any]]) -> list[WriteResult]:
+            self.check_quota(self.calls_needed(o, len(recs), allow_bulk))
             if allow_bulk and self.use_bulk(o, len(recs)):
                 return self._bulk_job(o, "upsert", key, recs)
             return self._collection_upsert(o, key, recs)
 
         return self._with_lock_retries(obj, ext_field, records, write)
+
+    def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
+        if allow_bulk and self.use_bulk(obj, count):
+            return 6
+        return -(-count // self.limits.collection_max)
 
     def use_bulk(self, obj: str, count: int) -> bool:
         return count > self.limits.bulk_threshold and obj not in self.limits.no_bulk_objects
@@ -275,6 +319,7 @@ class SalesforceDestination:
         send_key = match_on is None
 
         def write(o: str, key: str, recs: list[dict[str, Any]]) -> list[WriteResult]:
+            self.check_quota(self.calls_needed(o, len(recs), True))
             if self.use_bulk(o, len(recs)):
                 return self._bulk_job(o, "insert", key, recs, match_on=match_on)
             return self._collection_insert(o, key, recs, send_key=send_key)

@@ -63,6 +63,8 @@ def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[st
         defaults[key] = res.id
         _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None, before)
     stores.blobs.put_json(Keys(run).defaults, defaults)
+    quota = dest.limits_report()  # what the org has left today, shown with the run's status
+    stores.runs.update(run.run_id, destination_quota=quota)
     return {"created_fields": len(created), "adopted": adopted}
 
 

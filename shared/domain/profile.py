@@ -1,0 +1,354 @@
+"""Profiles of what a run sent and what the destination holds for one mapping, and their comparison.
+
+Counts alone miss a migration that loaded every record but lost a pick-list translation, a
+currency column or a lookup. So reconciliation profiles both sides of each mapping over the
+same records and compares the profiles field by field:
+
+- pick-list and boolean fields: a histogram of values;
+- number, currency and integer fields: the sum (and how many carried a number);
+- date and date-time fields: the earliest and latest value;
+- every profiled field, lookups and the owner included: the rate of empty values;
+- lookups: how many records sent with a parent hold none in the destination (orphans).
+
+The *expected* side is what the run sent (the load-ready batches, already in destination
+field names), less the records the destination refused; the *actual* side is what the
+destination holds for exactly those records. Insert-only fields (audit timestamps) that a
+record was sent without — it existed already — are left out of that record's comparison on
+both sides, and records the destination holds from earlier runs are counted but not profiled.
+
+Cost: the destination side is one query per mapping (``query_all`` pages, 2,000 rows each),
+or for objects without the external id one query per 400 recorded ids. Long text and file
+content are not selected (Salesforce cuts query pages to 200 rows when two long text fields
+are selected); they are listed as not profiled, with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.mapping.spec import ObjectMapping
+
+EMPTY = "(empty)"
+HISTOGRAM_TRANSFORMS = frozenset({"picklist", "boolean"})
+SUM_TRANSFORMS = frozenset({"number", "currency", "integer", "product", "months_between"})
+DATE_TRANSFORMS = frozenset({"date", "datetime"})
+LONG_TEXT_TRANSFORMS = frozenset({"text", "json", "lines_text", "user_list"})
+CONTENT_TRANSFORMS = frozenset({"base64_text"})
+ID_CHUNK = 400  # ids per ``Id IN (...)`` query: the GET URL stays under 16,384 characters
+
+Kind = Literal["histogram", "sum", "dates", "value"]
+CheckName = Literal["accounted", "count", "found", "null_rate", "histogram", "sum", "date_range", "orphans",
+                    "rejected_orphans"]
+CheckValue = int | float | str | dict[str, int] | dict[str, str | None] | None
+
+
+class Thresholds(BaseModel):
+    """When a reconciliation check passes. Defaults are strict: a migration either kept the data or it did not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count_difference: int = Field(default=0, description="records the destination count may differ from loaded")
+    null_rate_points: float = Field(default=0.5, description="percentage points the empty-value rates may differ")
+    histogram_difference: int = Field(default=0, description="records any one pick-list value may differ by")
+    sum_relative: float = Field(default=1e-4, description="relative difference of a numeric field's sum")
+    sum_absolute: float = Field(default=0.01, description="absolute difference of a sum always tolerated (a cent)")
+    destination_orphans: int = Field(default=0, description="records sent with a parent that hold none")
+    rejected_orphans: int | None = Field(
+        default=None, description="records rejected because their parent was not loaded; None: reported only")
+    system_maintained: frozenset[str] = Field(
+        default=frozenset({"LastModifiedDate"}),
+        description="date fields the destination moves on every later write: only 'not earlier' is checked")
+    profile_long_text: bool = Field(default=False, description="also select long text fields (slower queries)")
+
+
+@dataclass(frozen=True)
+class ProfiledField:
+    """One destination field of a mapping and how it is profiled."""
+
+    name: str
+    kind: Kind
+    transform: str
+    insert_only: bool = False
+    lookup: bool = False  # a reference sent by the run: an empty destination value is an orphan
+
+
+def profiled_fields(mapping: ObjectMapping, thresholds: Thresholds) -> tuple[list[ProfiledField], dict[str, str]]:
+    """The fields compared for ``mapping``, and the ones left out with the reason."""
+    fields: list[ProfiledField] = []
+    skipped: dict[str, str] = {}
+    for rule in mapping.fields:
+        t = rule.transform
+        if rule.dest == mapping.attachment_source or t in CONTENT_TRANSFORMS:
+            skipped[rule.dest] = "file content"
+            continue
+        if t in LONG_TEXT_TRANSFORMS and not thresholds.profile_long_text:
+            skipped[rule.dest] = "long text (not selected: it would cut query pages to 200 rows)"
+            continue
+        kind: Kind = ("histogram" if t in HISTOGRAM_TRANSFORMS else "sum" if t in SUM_TRANSFORMS
+                      else "dates" if t in DATE_TRANSFORMS else "value")
+        fields.append(ProfiledField(rule.dest, kind, t, insert_only=rule.insert_only))
+    if mapping.attachment_source and mapping.attachment_source not in skipped:
+        skipped[mapping.attachment_source] = "file content"
+    for lk in mapping.lookups:
+        if lk.deferred:
+            skipped[lk.dest] = "filled by the fix-up pass, after what was sent"
+            continue
+        fields.append(ProfiledField(lk.dest, "value", "lookup", insert_only=lk.insert_only, lookup=True))
+    if mapping.owner:
+        fields.append(ProfiledField(mapping.owner.dest, "value", "owner"))
+    return fields, skipped
+
+
+def _moment(value: object, transform: str) -> str:
+    """Dates as YYYY-MM-DD; date-times as UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ`` whatever offset notation came back."""
+    text = str(value).strip()
+    if transform == "date":
+        return text[:10]
+    normalized = text.replace("Z", "+00:00")
+    if len(normalized) > 5 and normalized[-5] in "+-" and normalized[-3] != ":":  # +0000 -> +00:00
+        normalized = normalized[:-2] + ":" + normalized[-2:]
+    try:
+        parsed = datetime.fromisoformat(normalized)
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _label(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass
+class FieldProfile:
+    """Aggregates of one field over one side's records."""
+
+    records: int = 0
+    empty: int = 0
+    histogram: Counter[str] = field(default_factory=Counter)
+    total: float = 0.0
+    numbers: int = 0
+    low: str | None = None
+    high: str | None = None
+
+    def add(self, f: ProfiledField, value: object) -> None:
+        self.records += 1
+        if f.transform == "boolean" and value in (None, ""):
+            value = False  # a Salesforce checkbox is never empty: nothing sent is stored as false
+        if value is None or value == "":
+            self.empty += 1
+            if f.kind == "histogram":
+                self.histogram[EMPTY] += 1
+            return
+        if f.kind == "histogram":
+            label = _label(value)
+            self.histogram[label.lower() if f.transform == "boolean" else label] += 1
+        elif f.kind == "sum":
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                self.empty += 1  # not a number: counted as empty, which the null-rate check shows
+                return
+            self.total += number
+            self.numbers += 1
+        elif f.kind == "dates":
+            moment = _moment(value, f.transform)
+            self.low = moment if self.low is None or moment < self.low else self.low
+            self.high = moment if self.high is None or moment > self.high else self.high
+
+    @property
+    def empty_rate(self) -> float:
+        """Percentage of the records with no value."""
+        return 100.0 * self.empty / self.records if self.records else 0.0
+
+
+@dataclass
+class Profile:
+    records: int = 0
+    fields: dict[str, FieldProfile] = field(default_factory=dict)
+    linked: Counter[str] = field(default_factory=Counter)  # lookups holding a value
+    orphans: Counter[str] = field(default_factory=Counter)  # lookups sent with a value, held empty
+
+    def of(self, name: str) -> FieldProfile:
+        return self.fields.setdefault(name, FieldProfile())
+
+
+@dataclass
+class Pair:
+    """Both sides profiled over the same records: those the run sent, the destination accepted and holds."""
+
+    sent: Profile
+    held: Profile
+    accepted: int  # records sent and not refused by the destination
+    missing: list[str]  # of those, the keys the destination does not hold
+
+
+def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any]], key_field: str,
+                 rows_by_key: Mapping[str, Mapping[str, Any]], refused: frozenset[str] = frozenset()) -> Pair:
+    """Profile the load-ready ``records`` against the destination's rows of the same keys.
+
+    A record sent without an insert-only field (it existed already) is compared without that
+    field on both sides. Records refused by the destination are left out; accepted records the
+    destination does not hold are listed as missing (and left out of the field comparison, so
+    one missing record fails the count checks, not every histogram). Rows no sent record
+    matches (earlier runs) are not profiled.
+    """
+    sent, held = Profile(), Profile()
+    seen: set[str] = set()
+    missing: list[str] = []
+    insert_only = [f for f in fields if f.insert_only]
+    for rec in records:
+        key = str(rec.get(key_field, ""))
+        if key in refused or key in seen:
+            continue
+        seen.add(key)
+        row = rows_by_key.get(key)
+        if row is None:
+            missing.append(key)
+            continue
+        skip = {f.name for f in insert_only if f.name not in rec} if insert_only else set()
+        sent.records += 1
+        held.records += 1
+        for f in fields:
+            if f.name in skip:
+                continue
+            mine, theirs = rec.get(f.name), row.get(f.name)
+            sent.of(f.name).add(f, mine)
+            held.of(f.name).add(f, theirs)
+            if f.lookup and mine not in (None, ""):
+                sent.linked[f.name] += 1
+                if theirs in (None, ""):
+                    held.orphans[f.name] += 1
+    for f in fields:
+        sent.of(f.name)
+        held.of(f.name)
+    return Pair(sent, held, len(seen), sorted(missing))
+
+
+# --- the destination side ------------------------------------------------------------------------------
+
+
+class QueryDestination(Protocol):
+    """What profiling needs from a destination connector (``SalesforceDestination`` is one)."""
+
+    def query(self, soql: str) -> list[dict[str, Any]]: ...
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def destination_rows(dest: QueryDestination, mapping: ObjectMapping, fields: list[ProfiledField], key_field: str,
+                     recorded_ids: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The destination's records of ``mapping`` with the profiled fields, and Id -> source key.
+
+    With the external id: one query on its source-object prefix (the rows of other source
+    objects sharing the destination object are not selected). Without (``recorded_ids``, source
+    key -> id, for natural-key objects): by id, ``ID_CHUNK`` ids per query.
+    """
+    prefix = f"{mapping.source_object}:"
+    names = list(dict.fromkeys(f.name for f in fields if f.name not in ("Id", key_field)))
+    if recorded_ids is None:
+        select = ", ".join(["Id", key_field, *names])
+        soql = (f"SELECT {select} FROM {mapping.dest_object} "  # noqa: S608 - names from the approved spec
+                f"WHERE {key_field} LIKE {_literal(prefix + '%')}")
+        rows = [r for r in dest.query(soql) if str(r.get(key_field) or "").startswith(prefix)]
+        return rows, {str(r["Id"]): str(r[key_field]) for r in rows}
+    by_id = {v: k for k, v in recorded_ids.items() if k.startswith(prefix) and v.isalnum()}
+    ids = sorted(by_id)
+    select = ", ".join(["Id", *names])
+    rows = []
+    for i in range(0, len(ids), ID_CHUNK):
+        quoted = ", ".join(_literal(x) for x in ids[i : i + ID_CHUNK])
+        rows += dest.query(f"SELECT {select} FROM {mapping.dest_object} WHERE Id IN ({quoted})")  # noqa: S608
+    return rows, by_id
+
+
+# --- comparison -----------------------------------------------------------------------------------------
+
+
+class Check(BaseModel):
+    """One comparison, with both numbers, the difference, the limit it was held to and the verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check: CheckName
+    field: str | None = None
+    source: CheckValue = None
+    destination: CheckValue = None
+    difference: float | None = None
+    limit: str = ""
+    passed: bool
+    note: str = ""
+
+
+def _round(x: float) -> float:
+    return round(x, 6) if math.isfinite(x) else x
+
+
+def compare(fields: list[ProfiledField], pair: Pair, thresholds: Thresholds, rejected_orphans: int = 0
+            ) -> list[Check]:
+    """Field by field checks of what the destination holds against what was sent (counts: the caller's)."""
+    t = thresholds
+    sent, held, missing = pair.sent, pair.held, pair.missing
+    checks = [Check(check="found", source=pair.accepted, destination=pair.accepted - len(missing),
+                    difference=float(len(missing)), limit=f"missing <= {t.count_difference}",
+                    passed=len(missing) <= t.count_difference,
+                    note=("not in the destination: " + ", ".join(missing[:5])
+                          + (" …" if len(missing) > 5 else "")) if missing else
+                    "every record the destination accepted is there")]
+    for f in fields:
+        s, d = sent.of(f.name), held.of(f.name)
+        gap = abs(s.empty_rate - d.empty_rate)
+        checks.append(Check(check="null_rate", field=f.name, source=_round(s.empty_rate),
+                            destination=_round(d.empty_rate), difference=_round(gap),
+                            limit=f"<= {t.null_rate_points} points", passed=gap <= t.null_rate_points + 1e-9,
+                            note=f"{s.empty} of {s.records} sent empty; {d.empty} of {d.records} held empty"))
+        if f.kind == "histogram":
+            values = sorted(set(s.histogram) | set(d.histogram))
+            worst = max((abs(s.histogram[v] - d.histogram[v]) for v in values), default=0)
+            moved = [v for v in values if s.histogram[v] != d.histogram[v]]
+            checks.append(Check(check="histogram", field=f.name, source=dict(sorted(s.histogram.items())),
+                                destination=dict(sorted(d.histogram.items())), difference=float(worst),
+                                limit=f"each value within {t.histogram_difference} records",
+                                passed=worst <= t.histogram_difference,
+                                note=("differs for " + ", ".join(moved[:6])) if moved else ""))
+        elif f.kind == "sum":
+            gap = abs(d.total - s.total)
+            allowed = max(t.sum_absolute, t.sum_relative * abs(s.total))
+            checks.append(Check(check="sum", field=f.name, source=_round(s.total), destination=_round(d.total),
+                                difference=_round(gap), limit=f"<= max({t.sum_absolute}, {t.sum_relative} * sum)",
+                                passed=gap <= allowed + 1e-9,
+                                note=f"{s.numbers} values sent, {d.numbers} held"))
+        elif f.kind == "dates":
+            src = {"min": s.low, "max": s.high}
+            dst = {"min": d.low, "max": d.high}
+            if f.name in t.system_maintained:
+                ok = all(src[k] is None or (dst[k] is not None and str(dst[k]) >= str(src[k])) for k in src)
+                checks.append(Check(check="date_range", field=f.name, source=src, destination=dst,
+                                    limit="not earlier than sent", passed=ok,
+                                    note="the destination moves it on every later write (fix-up, automation)"))
+            else:
+                checks.append(Check(check="date_range", field=f.name, source=src, destination=dst,
+                                    limit="min and max equal", passed=src == dst))
+        if f.lookup:
+            orphans = held.orphans[f.name]
+            checks.append(Check(check="orphans", field=f.name, source=sent.linked[f.name], destination=orphans,
+                                difference=float(orphans), limit=f"<= {t.destination_orphans}",
+                                passed=orphans <= t.destination_orphans,
+                                note="records sent with a parent that hold none in the destination"))
+    limit = "reported only" if t.rejected_orphans is None else f"<= {t.rejected_orphans}"
+    checks.append(Check(check="rejected_orphans", source=rejected_orphans, limit=limit,
+                        passed=t.rejected_orphans is None or rejected_orphans <= t.rejected_orphans,
+                        note="rejected before loading: the parent was not loaded (rejects.csv, code orphan)"))
+    return checks

@@ -1,0 +1,365 @@
+"""Rollback: undo every destination write of one run, then prove it by reading back.
+
+What is undone is decided from the audit log alone (one item per destination write):
+
+- a record any entry of the run says ``created`` is deleted;
+- any other record is restored from the before-image of its *earliest* write in the run
+  (by ``at``), completed with fields that only later writes' before-images cover (a fix-up
+  or delta pass writing a field the load did not);
+- a record whose earliest write has no before-image cannot be restored: it is reported as
+  ``unrestorable`` and the rollback does not pass verification (never silently skipped).
+
+Order (phases, one Distributed Map each):
+
+1. every restore first, so records that existed before the run stop pointing at records the
+   run created (in Salesforce, deleting an Account deletes the Contacts, Cases... that look
+   it up, including pre-existing ones the run re-parented);
+2. deletes by mapping level in reverse (children before parents);
+3. the run's default records (e.g. the default Account) last.
+
+Every work item records an outcome; ``verify_level`` refuses to go on when one is missing
+(Distributed Map swallows failed items). ``verify`` reads everything back: deleted ids are
+gone, restored records hold their before-image values (system fields such as
+LastModifiedDate necessarily move and are not compared), and writes ``reports/rollback.json``.
+Units are named from (run, phase, object, chunk) and finished units are skipped, so a retried
+step or a second rollback of the same run converges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared import planner
+from shared.aws import BlobStore, Stores, now_iso
+from shared.destinations.salesforce import SalesforceDestination, WriteResult
+from shared.domain.extract import load_spec
+from shared.domain.keys import Keys
+from shared.domain.transform import crosswalk_scope
+from shared.errors import ContractError, IncompleteStepError
+from shared.mapping.spec import MigrationSpec
+from shared.models import RunRef
+
+#: Work items hold at most this many records (one Bulk API 2.0 job each).
+CHUNK = 10_000
+#: Fields Salesforce moves on every write: a restored record cannot keep them, so they are not compared.
+SYSTEM_FIELDS = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
+#: How many examples of each kind of problem the report lists (the counts are always complete).
+REPORT_EXAMPLES = 200
+FILE_OBJECT = "ContentVersion"
+
+Action = Literal["delete", "restore"]
+
+
+class RollbackKeys:
+    """Where the rollback of a run keeps its plan, work items and outcomes (under the run's prefix).
+
+    Each rollback attempt (one PlanRollback) has its own folder: within an execution a retried
+    item skips work already done, while a new attempt redoes everything, failures included.
+    ``plan.json`` names the current attempt.
+    """
+
+    def __init__(self, run: RunRef, attempt: str = "") -> None:
+        self.root = f"{run.prefix}/rollback"
+        self.p = f"{self.root}/{attempt}" if attempt else self.root
+
+    plan = property(lambda self: f"{self.root}/plan.json")
+    failure = property(lambda self: f"{self.root}/failure.json")
+
+    @classmethod
+    def current(cls, run: RunRef, blobs: BlobStore) -> tuple[RollbackKeys, dict[str, Any]]:
+        """The keys of the attempt ``plan.json`` names, and the plan."""
+        the_plan: dict[str, Any] = blobs.get_json(cls(run).plan)
+        return cls(run, str(the_plan["attempt"])), the_plan
+
+    def manifest(self, index: int) -> str:
+        return f"{self.p}/levels/{index:02d}/manifest.json"
+
+    def work(self, batch_id: str) -> str:
+        return f"{self.p}/work/{batch_id}.json"
+
+    def outcome(self, index: int, batch_id: str) -> str:
+        return f"{self.p}/levels/{index:02d}/outcomes/{batch_id}.json"
+
+    def outcomes_prefix(self, index: int) -> str:
+        return f"{self.p}/levels/{index:02d}/outcomes/"
+
+
+@dataclass
+class Undo:
+    """What rollback does to one destination record the run wrote."""
+
+    dest_object: str
+    dest_id: str
+    source_key: str
+    action: Action | Literal["unrestorable"]
+    image: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def _image(entry: dict[str, str]) -> dict[str, Any] | None:
+    """The entry's before-image, or None when it was not captured ("" or JSON null)."""
+    raw = entry.get("before", "")
+    if not raw:
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+def decide(entries: Iterable[dict[str, str]]) -> list[Undo]:
+    """One decision per (destination object, destination id) the run wrote.
+
+    Created anywhere in the run -> delete. Otherwise restore the earliest write's before-image,
+    filled in with fields only later writes' before-images hold. Entries without a destination
+    id (nothing was written) are ignored.
+    """
+    grouped: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for e in entries:
+        if e.get("dest_id"):
+            grouped[(e["dest_object"], e["dest_id"])].append(e)
+    out: list[Undo] = []
+    for (obj, rid), writes in sorted(grouped.items()):
+        writes.sort(key=lambda e: (e.get("at", ""), e.get("seq", "")))
+        key = writes[0]["source_key"]
+        if any(e["operation"] == "created" for e in writes):
+            out.append(Undo(obj, rid, key, "delete"))
+            continue
+        first = _image(writes[0])
+        if first is None:
+            out.append(Undo(obj, rid, key, "unrestorable",
+                            reason=f"its first write in the run (batch {writes[0].get('batch', '?')}) "
+                                   "has no before-image"))
+            continue
+        image = dict(first)
+        for later in writes[1:]:
+            for name, value in (_image(later) or {}).items():
+                image.setdefault(name, value)
+        out.append(Undo(obj, rid, key, "restore", image))
+    return out
+
+
+def delete_phases(spec: MigrationSpec, undos: list[Undo]) -> list[tuple[str, list[Undo]]]:
+    """Deletes grouped by phase: mapping levels in reverse, then default (and unattributed) records."""
+    level_of: dict[tuple[str, str], int] = {}
+    levels = planner.levels(spec)
+    for index, names in enumerate(levels):
+        for name in names:
+            m = spec.mapping(name)
+            level_of[(m.source_object, m.dest_object)] = index
+    by_level: dict[int, list[Undo]] = defaultdict(list)
+    last: list[Undo] = []
+    for u in undos:
+        source_object = u.source_key.split(":", 1)[0]
+        level = level_of.get((source_object, u.dest_object))
+        if level is None or u.source_key in spec.default_records:
+            last.append(u)
+        else:
+            by_level[level].append(u)
+    phases = [(f"delete level {i}", by_level[i]) for i in reversed(range(len(levels))) if by_level.get(i)]
+    if last:
+        phases.append(("delete defaults", last))
+    return phases
+
+
+def plan(run: RunRef, stores: Stores) -> dict[str, Any]:
+    """Read the audit log, decide every record, write one manifest per phase; return counts only."""
+    attempt = "a" + "".join(c for c in now_iso() if c.isdigit())
+    rk = RollbackKeys(run, attempt)
+    spec = load_spec(stores.blobs, run)
+    undos = decide(stores.audit.entries(run.run_id))
+    restores = [u for u in undos if u.action == "restore"]
+    deletes = [u for u in undos if u.action == "delete"]
+    unrestorable = [u for u in undos if u.action == "unrestorable"]
+    phases: list[tuple[str, Action, list[Undo]]] = []
+    if restores:
+        phases.append(("restore", "restore", restores))
+    phases += [(name, "delete", group) for name, group in delete_phases(spec, deletes)]
+    described = []
+    for index, (name, action, group) in enumerate(phases):
+        items = []
+        by_object: dict[str, list[Undo]] = defaultdict(list)
+        for u in group:
+            by_object[u.dest_object].append(u)
+        for obj in sorted(by_object):
+            records = by_object[obj]
+            for n in range(0, len(records), CHUNK):
+                chunk = records[n : n + CHUNK]
+                batch_id = f"U{index:02d}-{obj}-{n // CHUNK:05d}"
+                stores.blobs.put_json(rk.work(batch_id), {
+                    "action": action, "dest_object": obj,
+                    "records": [{"id": u.dest_id, "key": u.source_key, "image": u.image} for u in chunk]})
+                items.append({"batch_id": batch_id, "level": index, "attempt": attempt, "action": action,
+                              "dest_object": obj, "work_key": rk.work(batch_id), "count": len(chunk)})
+        stores.blobs.put_json(rk.manifest(index), items)
+        described.append({"index": index, "name": name, "action": action, "items": len(items),
+                          "records": len(group), "objects": sorted(by_object)})
+    stores.blobs.put_json(rk.plan, {
+        "run_id": run.run_id, "attempt": attempt, "planned_at": now_iso(), "levels": described,
+        "to_delete": len(deletes), "to_restore": len(restores),
+        "unrestorable": [{"dest_object": u.dest_object, "dest_id": u.dest_id, "source_key": u.source_key,
+                          "reason": u.reason} for u in unrestorable],
+    })
+    stores.runs.update(run.run_id, rollback={"status": "running", "step": "PlanRollback", "at": now_iso()})
+    return {"plan_key": rk.plan, "index": 0, "count": len(phases), "to_delete": len(deletes),
+            "to_restore": len(restores), "unrestorable": len(unrestorable)}
+
+
+def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
+    """The manifest of one phase (written by ``plan``): what the Distributed Map reads."""
+    rk, the_plan = RollbackKeys.current(run, stores.blobs)
+    phases = the_plan["levels"]
+    if not 0 <= index < len(phases):
+        raise ContractError(f"rollback of {run.run_id}: no phase {index} (the plan has {len(phases)})")
+    stores.runs.update(run.run_id, rollback={"status": "running", "step": f"Undo {phases[index]['name']}",
+                                             "at": now_iso()})
+    return {"manifest_key": rk.manifest(index), "items": phases[index]["items"], "index": index}
+
+
+def _delete(dest: SalesforceDestination, obj: str, ids: list[str]) -> list[WriteResult]:
+    """Delete records; files (ContentVersion) through their ContentDocument, results keyed by version id."""
+    if obj != FILE_OBJECT:
+        return dest.delete_records(obj, ids)
+    documents = dest.content_documents(ids)
+    results = {r.key: r for r in dest.delete_records("ContentDocument", sorted(set(documents.values())))}
+    out = []
+    for version in ids:
+        doc = documents.get(version)
+        res = results.get(doc) if doc is not None else None
+        if doc is None or (res is not None and res.ok):  # no version left: its document is gone already
+            out.append(WriteResult(version, version, False))
+        else:
+            code = res.error_code if res is not None else "NO_RESULT"
+            message = res.error_message if res is not None else "no result for its ContentDocument"
+            out.append(WriteResult(version, version, False, code, f"ContentDocument {doc}: {message}"))
+    return out
+
+
+def undo_batch(run: RunRef, item: dict[str, Any], dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+    """Undo one work item (≤ 10,000 records of one object) and record its outcome."""
+    rk = RollbackKeys(run, str(item["attempt"]))
+    batch_id, index = str(item["batch_id"]), int(item["level"])
+    outcome_key = rk.outcome(index, batch_id)
+    if stores.blobs.exists(outcome_key):  # a finished unit is not redone
+        done: dict[str, Any] = stores.blobs.get_json(outcome_key)
+        return done
+    work = stores.blobs.get_json(str(item["work_key"]))
+    obj, action = str(work["dest_object"]), str(work["action"])
+    records: list[dict[str, Any]] = work["records"]
+    if action == "delete":
+        results = _delete(dest, obj, [r["id"] for r in records])
+    elif action == "restore":
+        results = dest.update(obj, [{"Id": r["id"], **r["image"]} for r in records], allow_bulk=True)
+    else:
+        raise ContractError(f"rollback work item {batch_id}: unknown action {action!r}")
+    by_id = {r.key: r for r in results}
+    ok = [r for r in records if r["id"] in by_id and by_id[r["id"]].ok]
+    failed = [{"id": r["id"], "key": r["key"],
+               "code": by_id[r["id"]].error_code if r["id"] in by_id else "NO_RESULT",
+               "message": by_id[r["id"]].error_message or "" if r["id"] in by_id
+               else "the destination returned no result for this record"}
+              for r in records if r["id"] not in by_id or not by_id[r["id"]].ok]
+    if action == "delete" and ok:
+        # Deleted records must leave the crosswalk: a later run inserts them again, never links to them.
+        stores.crosswalk.delete_many(crosswalk_scope(dest.scope, obj), [r["key"] for r in ok])
+    outcome = {"batch_id": batch_id, "level": index, "action": action, "dest_object": obj,
+               "records": len(records), "done": len(ok), "failed": failed}
+    stores.blobs.put_json(outcome_key, outcome)
+    return {k: v for k, v in outcome.items() if k != "failed"} | {"failed": len(failed)}
+
+
+def verify_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
+    """Every work item of the phase recorded an outcome (record failures are judged by ``verify``)."""
+    rk, the_plan = RollbackKeys.current(run, stores.blobs)
+    items = stores.blobs.get_json(rk.manifest(index))
+    done = {k.rsplit("/", 1)[1].removesuffix(".json") for k in stores.blobs.keys(rk.outcomes_prefix(index))}
+    missing = [i["batch_id"] for i in items if i["batch_id"] not in done]
+    if missing:
+        raise IncompleteStepError(f"rollback phase {index}: {len(missing)} work items did not complete: "
+                                  f"{missing[:10]}")
+    return {"index": index + 1, "count": len(the_plan["levels"])}
+
+
+def _same(want: Any, got: Any) -> bool:
+    """Equal as Salesforce stores it: empty text is null, and a checkbox is never null (null reads false)."""
+    if want is None or want == "":
+        return got is None or got == "" or got is False
+    if isinstance(want, int | float) and not isinstance(want, bool) and isinstance(got, int | float):
+        return float(want) == float(got)
+    return bool(want == got)
+
+
+def verify(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+    """Read back: deleted ids are gone, restored records hold their before-images. Writes the report."""
+    rk, the_plan = RollbackKeys.current(run, stores.blobs)
+    to_delete: dict[str, list[str]] = defaultdict(list)
+    to_restore: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    failed: list[dict[str, Any]] = []
+    for phase in the_plan["levels"]:
+        for item in stores.blobs.get_json(rk.manifest(phase["index"])):
+            work = stores.blobs.get_json(item["work_key"])
+            outcome = stores.blobs.get_json(rk.outcome(phase["index"], item["batch_id"]))
+            failed += [{**f, "dest_object": work["dest_object"], "action": work["action"]} for f in outcome["failed"]]
+            for r in work["records"]:
+                if work["action"] == "delete":
+                    to_delete[work["dest_object"]].append(r["id"])
+                else:
+                    to_restore[work["dest_object"]][r["id"]] = r["image"]
+    still_there = []
+    for obj, ids in sorted(to_delete.items()):
+        still_there += [{"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids))]
+    mismatched: list[dict[str, Any]] = []
+    for obj, images in sorted(to_restore.items()):
+        fields = sorted({f for image in images.values() for f in image} - set(SYSTEM_FIELDS))
+        ids = sorted(images)
+        rows = dict(zip(ids, dest.retrieve(obj, ids, ["Id", *fields]), strict=True))  # None where absent
+        for rid in ids:
+            row = rows[rid]
+            if row is None:
+                mismatched.append({"dest_object": obj, "id": rid, "field": "", "reason": "record not found"})
+                continue
+            for name, want in images[rid].items():
+                if name not in SYSTEM_FIELDS and not _same(want, row.get(name)):
+                    mismatched.append({"dest_object": obj, "id": rid, "field": name,
+                                       "want": want, "got": row.get(name)})
+    unrestorable = the_plan["unrestorable"]
+    passed = not (failed or still_there or mismatched or unrestorable)
+    report = {
+        "run_id": run.run_id, "attempt": the_plan["attempt"], "verified_at": now_iso(), "passed": passed,
+        "status": "rolled_back" if passed else "rollback_incomplete",
+        "deleted": {obj: len(ids) for obj, ids in sorted(to_delete.items())},
+        "restored": {obj: len(images) for obj, images in sorted(to_restore.items())},
+        "totals": {"deleted": sum(len(v) for v in to_delete.values()),
+                   "restored": sum(len(v) for v in to_restore.values()),
+                   "failed": len(failed), "still_present": len(still_there), "mismatched": len(mismatched),
+                   "unrestorable": len(unrestorable)},
+        "failed": failed[:REPORT_EXAMPLES], "still_present": still_there[:REPORT_EXAMPLES],
+        "mismatched": mismatched[:REPORT_EXAMPLES], "unrestorable": unrestorable[:REPORT_EXAMPLES],
+        "phases": the_plan["levels"],
+        "not_compared": list(SYSTEM_FIELDS),
+        "notes": [
+            "Deleted records go to the Salesforce Recycle Bin (soft delete), as a delete from the UI would.",
+            "System fields (LastModifiedDate, SystemModstamp, LastModifiedById) move on every write; "
+            "restored records are compared without them.",
+            "Schema is not rolled back: custom objects and fields the run created stay.",
+        ],
+    }
+    key = Keys(run).report("rollback.json")
+    stores.blobs.put_json(key, report)
+    stores.runs.update(run.run_id, rollback={"status": report["status"], "step": "VerifyRollback",
+                                             "at": report["verified_at"], "report_key": key,
+                                             "totals": report["totals"]})
+    return {"passed": passed, "status": report["status"], "report_key": key, **report["totals"]}
+
+
+def record_failure(run: RunRef, error: dict[str, Any], stores: Stores) -> dict[str, Any]:
+    """A fatal error stopped the rollback: keep the error (names and messages only) for the run."""
+    rk = RollbackKeys(run)
+    failure = {"run_id": run.run_id, "at": now_iso(), "error": str(error.get("Error", "")),
+               "cause": str(error.get("Cause", ""))[:4000]}
+    stores.blobs.put_json(rk.failure, failure)
+    stores.runs.update(run.run_id, rollback={"status": "rollback_failed", "at": failure["at"],
+                                             "error": failure["error"], "failure_key": rk.failure})
+    return {"status": "rollback_failed"}
