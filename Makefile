@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # Headless Chromium (Debian's package) for the reconciliation page test; installed once, by name.
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
@@ -31,7 +31,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared functions
+	$(VENV)/bin/mypy shared functions flitstack
 
 synth: $(STAMP)
 	$(PY) app.py

@@ -89,7 +89,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
-        run = runtime.run_ref(run_id, RunOptions(fallback_owner_email=args.fallback_owner))
+        options = RunOptions(fallback_owner_email=args.fallback_owner, delta_window_s=args.delta_window,
+                             delta_poll_s=max(1, args.delta_poll))
+        run = runtime.run_ref(run_id, options)
+        assert runtime.sercom is not None and runtime.salesforce is not None
         console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: Sercom ({runtime.sercom.url}) -> "
                       f"Salesforce ({runtime.salesforce.url}), approvals: automatic")
         arn = runtime.start_migration(run)
@@ -214,7 +217,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             "sercom": runtime.sercom.info if runtime.sercom else None,
             "salesforce": {k: v for k, v in (runtime.salesforce.info if runtime.salesforce else {}).items()
                            if k != "credentials"},
-            "secrets": ["flitstack/local/sercom", "flitstack/local/salesforce"]}
+            "secrets": ["flitstack/local/sercom", "flitstack/local/salesforce"],
+            "api": runtime.start_api()}
     (folder / "up.json").write_text(json.dumps(info, indent=2))
     print(json.dumps(info), flush=True)
     stop = threading.Event()
@@ -250,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             p.add_argument("--json", action="store_true", help="end by printing one JSON object")
             p.add_argument("--fallback-owner", help="email of the Salesforce user who owns unmatched records")
+            p.add_argument("--delta-window", type=int, default=0, metavar="SECONDS",
+                           help="keep picking up source changes this long after the full load (default: none)")
+            p.add_argument("--delta-poll", type=int, default=30, metavar="SECONDS",
+                           help="time between delta passes (default: 30)")
     p = sub.add_parser("rollback", help="undo a local run: delete what it created, restore what it updated")
     p.add_argument("run")
     p.add_argument("--json", action="store_true", help="end by printing one JSON object")

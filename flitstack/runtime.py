@@ -18,10 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
+from flitstack.local.api_server import RunningApi, start_api_server
 from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
 from shared import connections
+from shared.executions import migration_start, rollback_start
 from shared.models import Endpoint, RunOptions, RunRef
 from shared.sources.sercom import SercomSource
 
@@ -69,6 +71,7 @@ class LocalRuntime:
     sercom: RunningStandin | None = None
     salesforce: RunningStandin | None = None
     dispatcher: dict[str, Any] | None = None
+    api: RunningApi | None = None
 
     @property
     def tls_dir(self) -> Path:
@@ -116,7 +119,7 @@ class LocalRuntime:
         sm = self.engine.client("secretsmanager")
         for name, value in secrets.items():
             sm.create_secret(Name=name, SecretString=json.dumps(value))
-        parameters.clear_caches()  # the in-process Lambdas must not keep a previous runtime's secrets
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # in-process Lambdas must not keep old secrets
 
     def run_ref(self, run_id: str, options: RunOptions | None = None) -> RunRef:
         return RunRef(run_id=run_id, pair="sercom-salesforce",
@@ -126,18 +129,27 @@ class LocalRuntime:
 
     def start_migration(self, run: RunRef) -> str:
         assert self.engine is not None
-        return self.engine.start_execution(resources.MIGRATE.logical_id, {"run": run.model_dump()},
-                                           name=run.run_id)
+        start = migration_start(run)
+        return self.engine.start_execution(resources.MIGRATE.logical_id, start.input, name=start.name)
 
     def start_rollback(self, run: RunRef | str) -> str:
         """Start the rollback machine for a run (the RunRef the migration ran with, or its id).
 
-        Execution names carry a timestamp: a run may be rolled back more than once (it converges).
+        Named and shaped as the API starts it (:func:`shared.executions.rollback_start`).
         """
         assert self.engine is not None
-        ref = self.run_ref(run) if isinstance(run, str) else run
-        name = f"rollback-{ref.run_id}"[:64] + time.strftime("-%Y%m%d%H%M%S")
-        return self.engine.start_execution(resources.ROLLBACK.logical_id, {"run": ref.model_dump()}, name=name)
+        start = rollback_start(self.run_ref(run) if isinstance(run, str) else run)
+        return self.engine.start_execution(resources.ROLLBACK.logical_id, start.input, name=start.name)
+
+    def start_api(self, api_key: str | None = None) -> dict[str, str]:
+        """Serve the HTTP API (functions/api) on 127.0.0.1 with an API key; returns url and key.
+
+        The key is local mode's stand-in for the cloud's IAM authorization (docs/api.md).
+        """
+        assert self.engine is not None and self.engine.stack is not None, "start() first"
+        if self.api is None:
+            self.api = start_api_server(api_key=api_key)
+        return self.api.info()
 
     def wait(self, arn: str, timeout_s: float = 3600, on_tick: Callable[[], None] | None = None,
              poll_s: float = 0.5) -> dict[str, Any]:
@@ -169,6 +181,9 @@ class LocalRuntime:
         return out
 
     def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
         if self.engine is not None:
             self.engine.stop()
         connections.close_all()

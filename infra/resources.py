@@ -7,6 +7,7 @@ variables are derived from here, so local mode and the cloud cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,8 @@ TABLES: tuple[TableDef, ...] = (RUNS, AUDIT, CROSSWALK, IDEMPOTENCY)
 DATA_BUCKET_LOGICAL_ID = "DataBucket"
 
 # --- Lambda -------------------------------------------------------------------------------
+#: The folder of the HTTP API function (API Gateway proxies to it; it starts the workflows).
+API_FOLDER = "api"
 _ALL_TABLES = tuple(t.logical_id for t in TABLES)
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("DiscoverFunction", "discover", tables=_ALL_TABLES),
@@ -69,9 +72,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES),
     FunctionDef("RollbackFunction", "rollback", tables=_ALL_TABLES),
+    FunctionDef("ApiFunction", API_FOLDER, timeout_s=29, tables=_ALL_TABLES),
 )
-# The HTTP API (functions/api) joins this list when it is built (issue 3); nothing is deployed
-# that has no handler.
 FUNCTIONS_BY_FOLDER = {f.folder: f for f in FUNCTIONS}
 
 # --- Step Functions -----------------------------------------------------------------------
@@ -82,6 +84,11 @@ MIGRATE = StateMachineDef(
 )
 ROLLBACK = StateMachineDef("RollbackStateMachine", "rollback.asl.json", functions=("rollback",))
 STATE_MACHINES: tuple[StateMachineDef, ...] = (MIGRATE, ROLLBACK)
+
+
+def state_machine_arn_env(logical_id: str) -> str:
+    """``MigrateStateMachine`` -> ``MIGRATE_STATE_MACHINE_ARN``: the API function's env var for it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).upper() + "_ARN"
 
 
 def function_arn_variable(folder: str) -> str:

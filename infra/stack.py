@@ -36,6 +36,7 @@ from infra.config import (
     SENDER_CONTEXT,
 )
 from infra.resources import (
+    API_FOLDER,
     AUDIT,
     CROSSWALK,
     DATA_BUCKET_LOGICAL_ID,
@@ -48,10 +49,8 @@ from infra.resources import (
     StateMachineDef,
     TableDef,
     asl_variables,
+    state_machine_arn_env,
 )
-
-#: The folder of the HTTP API function; the API Gateway REST API proxies to it.
-API_FOLDER = "api"
 
 #: Secrets Manager names every function may read: ``flitstack/<anything>`` (see shared/models.py).
 SECRETS_PREFIX = "flitstack/"
@@ -603,10 +602,16 @@ class FlitStackStack(cdk.Stack):
     def _grant_api_function(self, function: lambda_.Function) -> None:
         machine_arns = [self.state_machine_arn(m) for m in self.machine_defs]
         for definition in self.machine_defs:
-            function.add_environment(f"{env_name(definition.logical_id)}_ARN", self.state_machine_arn(definition))
+            function.add_environment(state_machine_arn_env(definition.logical_id), self.state_machine_arn(definition))
         function.add_environment("SENDER_ADDRESS", self.sender)
         statements = [
             iam.PolicyStatement(sid="StartWorkflows", actions=["states:StartExecution"], resources=machine_arns),
+            # GET /migrations/{id} and the rollback guard read the run's executions (named by run id).
+            iam.PolicyStatement(
+                sid="DescribeWorkflowExecutions",
+                actions=["states:DescribeExecution"],
+                resources=[self._executions_arn(m) for m in self.machine_defs],
+            ),
         ]
         # Approvals (e-mail link, Slack button) answer the migrate machine's task tokens, and
         # those of any other machine that waits for one.
@@ -626,7 +631,25 @@ class FlitStackStack(cdk.Stack):
                 resources=self._ses_identity_arns(self.sender),
             )
         )
-        self.function_policies[API_FOLDER].add_statements(*statements)
+        policy = self.function_policies[API_FOLDER]
+        policy.add_statements(*statements)
+        for definition in self.machine_defs:
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                f"execution:{self.state_machine_name(definition)}:*]",
+                "Executions are named by run id (migrate) or run id and time (rollback) when the API "
+                "starts them; DescribeExecution only, on this machine's executions only.",
+            )
+
+    def _executions_arn(self, definition: StateMachineDef) -> str:
+        """Every execution of the machine itself: ``execution:<name>:<execution name>``."""
+        return self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name(definition)}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _ses_identity_arns(self, sender: str) -> list[str]:
         """The SES identities that may authorise ``sender``: the address and, for one, its domain."""

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from shared.api import AlreadyExists, Execution, Report, content_type_for
+from shared.executions import ExecutionStart
 from shared.settings import Settings, get_settings
 
 _CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
@@ -44,6 +46,14 @@ class BlobStore:
 
     def get_bytes(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def get_typed(self, key: str) -> tuple[bytes, str] | None:
+        """The object's body and stored content type; None when there is no such object."""
+        try:
+            resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return bytes(resp["Body"].read()), str(resp.get("ContentType") or "")
 
     def put_json(self, key: str, value: Any) -> str:
         return self.put_bytes(key, json.dumps(value, ensure_ascii=False, default=str).encode(), "application/json")
@@ -180,6 +190,15 @@ class RunStore(_Table):
         self.ddb.update_item(TableName=self.name, Key={"run_id": {"S": run_id}}, UpdateExpression=expr,
                              ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
+    def create(self, run_id: str, **fields: Any) -> None:
+        """Put a new run item; :class:`shared.api.AlreadyExists` when the run id is taken."""
+        item = {"run_id": {"S": run_id}, "updated_at": {"S": json.dumps(now_iso())},
+                **{k: {"S": json.dumps(v, default=str)} for k, v in fields.items()}}
+        try:
+            self.ddb.put_item(TableName=self.name, Item=item, ConditionExpression="attribute_not_exists(run_id)")
+        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists(f"run {run_id!r}") from exc
+
     def get(self, run_id: str) -> dict[str, Any] | None:
         item = self.ddb.get_item(TableName=self.name, Key={"run_id": {"S": run_id}}).get("Item")
         if not item:
@@ -196,3 +215,64 @@ class Stores:
         self.crosswalk = CrosswalkStore(s.crosswalk_table)
         self.audit = AuditLog(s.audit_table)
         self.runs = RunStore(s.runs_table)
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """``arn:...:stateMachine:<machine>`` + name -> ``arn:...:execution:<machine>:<name>``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
+class StepFunctionsExecutions:
+    """The migrate and rollback workflows, for the API (:class:`shared.api.Executions`)."""
+
+    def __init__(self, migrate_arn: str, rollback_arn: str, client: Any | None = None) -> None:
+        self.machines = {"migrate": migrate_arn, "rollback": rollback_arn}
+        self.sfn = client or _client("stepfunctions")
+
+    def start(self, workflow: str, start: ExecutionStart) -> str:
+        try:
+            resp = self.sfn.start_execution(stateMachineArn=self.machines[workflow], name=start.name,
+                                            input=json.dumps(start.input))
+        except self.sfn.exceptions.ExecutionAlreadyExists as exc:
+            raise AlreadyExists(f"execution {start.name!r}") from exc
+        return str(resp["executionArn"])
+
+    def migration(self, run_id: str) -> Execution | None:
+        return self.describe(execution_arn(self.machines["migrate"], run_id))
+
+    def describe(self, arn: str) -> Execution | None:
+        try:
+            desc = self.sfn.describe_execution(executionArn=arn)
+        except self.sfn.exceptions.ExecutionDoesNotExist:
+            return None
+        try:
+            payload = json.loads(desc.get("input") or "null")
+        except ValueError:
+            payload = None
+        return Execution(arn=arn, name=str(desc.get("name") or arn.rsplit(":", 1)[-1]), status=str(desc["status"]),
+                         input=payload if isinstance(payload, dict) else None,
+                         started_at=_iso(desc.get("startDate")), stopped_at=_iso(desc.get("stopDate")))
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else str(value)
+
+
+class RunReports:
+    """The files under ``runs/<id>/reports/`` (:class:`shared.api.Reports`)."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+
+    def names(self, run_id: str) -> list[str]:
+        prefix = f"runs/{run_id}/reports/"
+        return sorted(name for key in self.blobs.keys(prefix) if "/" not in (name := key[len(prefix):]) and name)
+
+    def get(self, run_id: str, name: str) -> Report | None:
+        found = self.blobs.get_typed(f"runs/{run_id}/reports/{name}")
+        if found is None:
+            return None
+        body, stored = found
+        return Report(body=body, content_type=content_type_for(name, stored))

@@ -19,6 +19,11 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,79}$")
 _SECRET_NAME = re.compile(r"^flitstack/[A-Za-z0-9/_+=.@-]{1,200}$")
 
 
+def is_run_id(value: str) -> bool:
+    """Whether ``value`` follows the run id rules (checked before using it in a key or a name)."""
+    return bool(_RUN_ID.match(value))
+
+
 class Strict(BaseModel):
     """Refuse unknown keys: a typo in a request is an error, not a silent default."""
 

@@ -23,3 +23,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]
+
+
+class ApiSettings(BaseSettings):
+    """The workflows the API starts; the stack sets both ARNs on the API function (so does local mode)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    migrate_state_machine_arn: str = Field(alias="MIGRATE_STATE_MACHINE_ARN")
+    rollback_state_machine_arn: str = Field(alias="ROLLBACK_STATE_MACHINE_ARN")

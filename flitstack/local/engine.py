@@ -299,11 +299,19 @@ class LocalEngine:
         bucket = naming.bucket_name(self.prefix)
         self.client("s3").create_bucket(Bucket=bucket)
 
+        # The API function starts the workflows: it gets their ARNs, as the stack gives them.
+        machine_env = {
+            resources.state_machine_arn_env(sm.logical_id): naming.state_machine_arn(
+                cast(StateMachineDef, sm), self.prefix, self.region
+            )
+            for sm in sms
+        }
         env_union: dict[str, str] = {}
         names: dict[str, str] = {}
         arns: dict[str, str] = {}
         for fn in fns:
-            env = self.function_environment(fn, extra_env)
+            fn_env = {**machine_env, **(extra_env or {})} if fn.folder == resources.API_FOLDER else extra_env
+            env = self.function_environment(fn, fn_env)
             env_union.update(env)
             names[fn.folder] = naming.function_name(fn, self.prefix)
             arns[fn.folder] = self.add_function(fn, handler=dispatcher.get(fn.folder), env=env)
@@ -320,6 +328,9 @@ class LocalEngine:
                 type="STANDARD",
             )
             sm_arns[sm.logical_id] = resp["stateMachineArn"]
+            expected = machine_env[resources.state_machine_arn_env(sm.logical_id)]
+            if sm_arns[sm.logical_id] != expected:
+                raise RuntimeError(f"{sm.logical_id}: moto named it {sm_arns[sm.logical_id]}, expected {expected}")
 
         self.stack = DeployedStack(
             endpoint_url=self.endpoint_url,

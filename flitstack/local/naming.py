@@ -51,3 +51,8 @@ def state_machine_name(sm: StateMachineDef, prefix: str = LOCAL_PREFIX) -> str:
 
 def role_arn(kind: str, prefix: str = LOCAL_PREFIX) -> str:
     return f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/{prefix}-{kind}-role"
+
+
+def state_machine_arn(sm: StateMachineDef, prefix: str = LOCAL_PREFIX, region: str = LOCAL_REGION) -> str:
+    """The ARN moto gives the machine (known before it exists, as in the stack)."""
+    return f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}:stateMachine:{state_machine_name(sm, prefix)}"

@@ -27,6 +27,7 @@ from infra.resources import (
     TABLES,
     StateMachineDef,
     function_arn_variable,
+    state_machine_arn_env,
 )
 from infra.stack import API_FOLDER, MANAGEMENT_ROUTES, PUBLIC_ROUTES, SECRETS_PREFIX, FlitStackStack, env_name
 from tests.infra.conftest import API_FUNCTION, STACK_NAME, load_app_module, synth_context
@@ -496,7 +497,27 @@ def test_apigw_cloudwatch_role_can_be_left_to_the_account() -> None:
     """With ``-c flitstack:apigw-cloudwatch-role=false`` (a string, from the CLI) the stack creates
     no account-level API Gateway role, and needs no acknowledgment for its managed policy."""
     context = synth_context(**{"flitstack:apigw-cloudwatch-role": "false"})
-    stack = FlitStackStack(cdk.App(context=context), STACK_NAME, functions=(*FUNCTIONS, API_FUNCTION))
+    with_api = FUNCTIONS if API_FOLDER in {f.folder for f in FUNCTIONS} else (*FUNCTIONS, API_FUNCTION)
+    stack = FlitStackStack(cdk.App(context=context), STACK_NAME, functions=with_api)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::ApiGateway::Account", 0)
     assert nag_findings(stack) == []
+
+
+def test_api_function_may_read_executions_and_reports_of_its_runs(
+    api_stack: FlitStackStack, api_template_json: Json
+) -> None:
+    stack, template_json = api_stack, api_template_json
+    props = template_json["Resources"][logical_id(stack, stack.functions[API_FOLDER])]["Properties"]
+    statements = role_statements(template_json, props["Role"]["Fn::GetAtt"][0])
+
+    described = {joined(r) for r in resources_for_action(statements, "states:DescribeExecution")}
+    assert described == {
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{stack.state_machine_name(m)}:*"
+        for m in STATE_MACHINES
+    }
+    bucket_id = logical_id(stack, stack.data_bucket)
+    readable = [joined(r) for r in resources_for_action(statements, "s3:GetObject")]
+    assert any(re.fullmatch(r.replace("*", ".*"), f"<{bucket_id}.Arn>/runs/r1/reports/summary.json") for r in readable)
+    for machine in STATE_MACHINES:
+        assert props["Environment"]["Variables"][state_machine_arn_env(machine.logical_id)]

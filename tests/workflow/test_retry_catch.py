@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from functions.load import handler as load_handler
-from shared.errors import ThrottledError
+from shared.errors import ThrottledError, TransientError
+from shared.handler import stores
 from shared.models import Endpoint
 from tests.workflow.conftest import s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow
 
-SCRIPT: dict[str, Any] = {"throttle_load_batches": 0}
+SCRIPT: dict[str, Any] = {"throttle_load_batches": 0, "die_after_write": set()}
 CALLS: Counter[str] = Counter()
 
 
@@ -29,6 +30,17 @@ def scripted_load(event: dict[str, Any], context: Any) -> Any:
         if SCRIPT["throttle_load_batches"] > 0:
             SCRIPT["throttle_load_batches"] -= 1
             raise ThrottledError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", retry_after_s=1)
+        mapping = event["item"]["mapping"]
+        if mapping in SCRIPT["die_after_write"]:
+            # The Lambda dies after its writes reached the destination, before its checkpoint.
+            SCRIPT["die_after_write"].discard(mapping)
+            result = load_handler.handler(event, context)
+            run = event["run"]["run_id"]
+            phase_root = f"runs/{run}"
+            stores().blobs.delete(f"{phase_root}/levels/{event['item']['level']:02d}/outcomes/"
+                                  f"{event['item']['batch_id']}.json")
+            CALLS["died"] += 1
+            raise TransientError(f"container died after writing {result['loaded']} records")
     return load_handler.handler(event, context)
 
 
@@ -37,6 +49,25 @@ def runtime(runtime_factory: Any) -> Any:
     # An org without the "Set Audit Fields upon Record Creation" permission.
     return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load},
                            salesforce_args=["--no-audit-fields-permission"])
+
+
+def test_a_load_that_dies_after_writing_converges_when_retried(runtime: Any) -> None:
+    # GIVEN loads that die after their writes (an upsert batch and an insert-only files batch)
+    SCRIPT["die_after_write"] = {"work_orders->Case", "attachments->ContentVersion", "contacts->AccountContactRole"}
+    CALLS.clear()
+    # WHEN the state machine retries them
+    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-died")), timeout_s=600)
+    # THEN the run converges: nothing duplicated, nothing missing
+    assert desc["status"] == "SUCCEEDED" and CALLS["died"] == 3
+    recon = s3_json(runtime, "runs/wf-died/reports/reconciliation.json")
+    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    sf = salesforce_client(runtime)
+    for obj in ("Case", "ContentVersion"):
+        keys = Counter(r["Sercom_Id__c"] for r in sf.query_all(f"SELECT Sercom_Id__c FROM {obj}")["records"])
+        assert keys and max(keys.values()) == 1, obj
+    roles = Counter((r["AccountId"], r["ContactId"], r["Role"])
+                    for r in sf.query_all("SELECT AccountId, ContactId, Role FROM AccountContactRole")["records"])
+    assert roles and max(roles.values()) == 1
 
 
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
