@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.mapping.infer import FieldSample
+
 SourceKind = Literal["sercom"]
 DestinationKind = Literal["salesforce"]
 PAIRS: dict[tuple[str, str], str] = {("sercom", "salesforce"): "sercom-salesforce"}
@@ -102,6 +104,7 @@ class SourceField(BaseModel):
     picklist_values: list[str] = Field(default_factory=list)
     references: str | None = None
     custom: bool = False
+    sample: FieldSample | None = None
 
 
 class SourceObject(BaseModel):

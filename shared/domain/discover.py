@@ -14,6 +14,7 @@ from shared.aws import BlobStore
 from shared.destinations.salesforce import SalesforceDestination
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
+from shared.mapping.infer import sample_custom_fields
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
 from shared.reports import automation_rules_markdown, csv_text, mapping_markdown
@@ -80,9 +81,26 @@ STANDARD_OBJECTS = ["Account", "Contact", "AccountContactRole", "Case", "Asset",
                     "Work_Order__c", "Parts_Used__c", "Service_Territory__c"]
 
 
+SAMPLE_SIZE = 1000
+
+
+def sample_data(source: SercomSource, catalog: SourceCatalog) -> None:
+    """Profile the first page of every object with custom fields (one call each): the template
+    checks declared types against the data and infers them where the declaration does not hold."""
+    for obj in catalog.objects:
+        custom = [f for f in obj.fields if f.custom]
+        if not custom or obj.count == 0:
+            continue
+        records = next(iter(source.pages(obj.name, page_size=SAMPLE_SIZE)), [])
+        samples = sample_custom_fields(records, [f.name for f in custom])
+        for f in custom:
+            f.sample = samples[f.name]
+
+
 def discover(run: RunRef, source: SercomSource, dest: SalesforceDestination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
     catalog: SourceCatalog = source.catalog()
+    sample_data(source, catalog)
     stages = source.read_all("pipeline_stages") if any(o.name == "pipeline_stages" for o in catalog.objects) else []
     technicians = source.read_all(TECHNICIANS)
     dcat = dest_catalog(dest, STANDARD_OBJECTS)

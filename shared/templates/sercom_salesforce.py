@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable
 
 from shared.errors import MappingError
+from shared.mapping.infer import inferred
 from shared.mapping.spec import (
     CustomFieldSpec,
     CustomObjectSpec,
@@ -152,25 +153,31 @@ class _Builder:
             name = api_name(f.name)
             path = f"custom_fields.{f.name}"
             label = (f.label or f.name)[:40]
-            if f.type == "picklist":
-                values = list(f.picklist_values)
-                self.custom(dest_obj, name, label, "Picklist", picklist_values=values, restricted=True, source=path)
+            kind, why = inferred(f.type, f.sample)
+            note = f"{path} ({why})"
+            if kind == "picklist":
+                used = f.sample.observed if f.sample else []
+                values = list(dict.fromkeys([*f.picklist_values, *used]))
+                self.custom(dest_obj, name, label, "Picklist", picklist_values=values, restricted=True, source=note)
                 rules.append(FieldRule(dest=name, source=path, transform="picklist",
                                        value_map={v: v for v in values}))
-            elif f.type == "number":
-                self.custom(dest_obj, name, label, "Number", precision=18, scale=4, source=path)
+            elif kind == "number":
+                self.custom(dest_obj, name, label, "Number", precision=18, scale=4, source=note)
                 rules.append(FieldRule(dest=name, source=path, transform="number"))
-            elif f.type == "date":
-                self.custom(dest_obj, name, label, "Date", source=path)
+            elif kind == "date":
+                self.custom(dest_obj, name, label, "Date", source=note)
                 rules.append(FieldRule(dest=name, source=path, transform="date"))
-            elif f.type == "boolean":
-                self.custom(dest_obj, name, label, "Checkbox", source=path)
+            elif kind == "datetime":
+                self.custom(dest_obj, name, label, "DateTime", source=note)
+                rules.append(FieldRule(dest=name, source=path, transform="datetime"))
+            elif kind == "boolean":
+                self.custom(dest_obj, name, label, "Checkbox", source=note)
                 rules.append(FieldRule(dest=name, source=path, transform="boolean"))
-            elif f.type == "long_text":
-                self.custom(dest_obj, name, label, "LongTextArea", length=32768, source=path)
+            elif kind == "long_text":
+                self.custom(dest_obj, name, label, "LongTextArea", length=32768, source=note)
                 rules.append(FieldRule(dest=name, source=path, transform="text", max_length=32768))
             else:
-                self.custom(dest_obj, name, label, "Text", length=255, source=path)
+                self.custom(dest_obj, name, label, "Text", length=255, source=note)
                 rules.append(FieldRule(dest=name, source=path, max_length=255))
         return rules
 
