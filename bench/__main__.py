@@ -18,6 +18,7 @@ import json
 import math
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -143,6 +144,11 @@ def run_size(n: int, seed: int) -> dict[str, Any]:
     }
 
 
+def previous_rows() -> list[dict[str, Any]]:
+    """The raw JSON rows of the committed RESULTS.md."""
+    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.startswith('{"records"')]
+
+
 def write_results(rows: list[dict[str, Any]]) -> None:
     lines = [
         "# Benchmark results", "",
@@ -166,20 +172,34 @@ def write_results(rows: list[dict[str, Any]]) -> None:
     RESULTS.write_text("\n".join(lines))
 
 
+def _commit() -> str:
+    """The commit measured (results are only comparable for the same code)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607
+                              check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of RESULTS.md for sizes not run now (re-measure one size)")
     args = parser.parse_args()
     rows = []
     local_environment(Path(tempfile.mkdtemp(prefix="flitstack-bench-logs-")) / "lambda.jsonl")
     for n in (int(s) for s in args.sizes.split(",")):
-        row = run_size(n, args.seed)
+        row = {**run_size(n, args.seed), "commit": _commit()}
         print(json.dumps(row), flush=True)
         rows.append(row)
+    if args.merge and RESULTS.exists():
+        measured = {r["records"] for r in rows}
+        rows += [r for r in previous_rows() if r["records"] not in measured]
     if not args.no_write:
-        write_results(rows)
+        write_results(sorted(rows, key=lambda r: int(r["records"])))
     return 0
 
 
