@@ -71,6 +71,7 @@ class LocalRuntime:
     sercom: RunningStandin | None = None
     salesforce: RunningStandin | None = None
     dispatcher: dict[str, Any] | None = None
+    salesforce_timeout_s: float = 120.0
     api: RunningApi | None = None
 
     @property
@@ -114,7 +115,8 @@ class LocalRuntime:
                                        "ca_pem": Path(self.sercom.ca_path).read_text()},
             "flitstack/local/salesforce": {"url": self.salesforce.url, "client_id": creds["client_id"],
                                            "client_secret": creds["client_secret"], "username": creds["username"],
-                                           "password": creds["password"], "ca_pem": ca},
+                                           "password": creds["password"], "ca_pem": ca,
+                                           "timeout_s": self.salesforce_timeout_s},
         }
         sm = self.engine.client("secretsmanager")
         for name, value in secrets.items():

@@ -32,7 +32,7 @@ def _secret(name: str) -> dict[str, Any]:
 def _need(secret: dict[str, Any], name: str, keys: tuple[str, ...]) -> None:
     missing = [k for k in keys if not secret.get(k)]
     if missing:
-        raise ConfigurationError(f"secret {name!r} lacks {missing} (allowed keys: {sorted(keys)} + ca_pem)")
+        raise ConfigurationError(f"secret {name!r} lacks {missing} (allowed keys: {sorted(keys)} + ca_pem, timeout_s)")
 
 
 def open_source(endpoint: Endpoint) -> SercomSource:
@@ -69,6 +69,7 @@ def open_destination(endpoint: Endpoint) -> SalesforceDestination:
     keys = ("url", "client_id", "client_secret", "username", "password")
     _need(secret, endpoint.secret_name, keys)
     dest = SalesforceDestination(secret["url"], secret["client_id"], secret["client_secret"], secret["username"],
-                                 secret["password"], ca_pem=secret.get("ca_pem"))
+                                 secret["password"], ca_pem=secret.get("ca_pem"),
+                                 timeout_s=float(secret.get("timeout_s", 120)))
     _DEST_CACHE[cache_key] = dest
     return dest

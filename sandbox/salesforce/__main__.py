@@ -34,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--fault-lock-row-rate", type=float, default=0.0)
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--fault-seed", type=int, default=None)
+    serve.add_argument("--fault-timeout-rate", type=float, default=0.0,
+                       help="share of calls that stall for --fault-timeout-s, then answer 504")
+    serve.add_argument("--fault-timeout-s", type=float, default=20.0)
     serve.add_argument("--fault-retry-after-s", type=int, default=30,
                        help="Retry-After sent with injected REQUEST_LIMIT_EXCEEDED faults")
     return parser.parse_args(argv)
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         fault_seed=args.fault_seed,
         fault_retry_after_s=args.fault_retry_after_s,
+        fault_timeout_rate=args.fault_timeout_rate,
+        fault_timeout_s=args.fault_timeout_s,
     )
     app = build_app(state, config)
     org: Org = app.state.org

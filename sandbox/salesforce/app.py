@@ -116,6 +116,9 @@ async def gateway(request: Request, call_next: Callable[[Request], Awaitable[Res
     limit_info = {"Sforce-Limit-Info": f"api-usage={usage['api']}/{cfg.api_daily_limit}"}
     if org.roll(cfg.fault_5xx_rate):
         return _json(UNKNOWN_EXCEPTION, 500, limit_info)
+    if org.roll(cfg.fault_timeout_rate):  # the request hangs, then the gateway gives up (nothing written)
+        await asyncio.sleep(cfg.fault_timeout_s)
+        return _json(UNKNOWN_EXCEPTION, 504, limit_info)
     response = await call_next(request)
     response.headers.update(limit_info)
     return response

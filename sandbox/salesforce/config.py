@@ -47,6 +47,8 @@ class SalesforceStandinConfig(BaseModel):
     bulk_processing_delay_ms: int = Field(default=0, ge=0, description="pause before a Bulk job starts processing")
     # Faults
     fault_5xx_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    fault_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    fault_timeout_s: float = Field(default=20.0, ge=0.0, description="how long a timed-out request stalls")
     fault_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_lock_row_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_retry_after_s: int = Field(default=30, ge=0)

@@ -70,6 +70,18 @@ BULK_TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 BULK_JOB_TIMEOUT_S = 1800.0
 
 
+class _TimeoutSession(requests.Session):
+    """A session whose every call has a deadline: a hung call becomes a retried TransientError."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout_s)
+        return super().request(method, url, *args, **kwargs)
+
+
 @dataclass
 class WriteResult:
     """The outcome of writing one record: its key, destination id, whether it was created."""
@@ -99,7 +111,7 @@ class SalesforceDestination:
     limits = LIMITS
 
     def __init__(self, url: str, client_id: str, client_secret: str, username: str, password: str,
-                 ca_pem: str | None = None, version: str = API_VERSION) -> None:
+                 ca_pem: str | None = None, version: str = API_VERSION, timeout_s: float = 120.0) -> None:
         self.url = url.rstrip("/")
         self.version = version
         self._ca_pem = ca_pem
@@ -110,7 +122,7 @@ class SalesforceDestination:
         token = self._token(client_id, client_secret, username, password)
         self.instance_url = str(token["instance_url"]).rstrip("/")
         self.integration_user_id = str(token["id"]).rstrip("/").rsplit("/", 1)[-1]
-        session = requests.Session()
+        session = _TimeoutSession(timeout_s)
         session.verify = ca_file(ca_pem)
         if ca_pem:
             # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify; a pinned CA must win.
@@ -457,8 +469,7 @@ class SalesforceDestination:
 
         def attempt() -> requests.Response:
             try:
-                resp = self.sf.session.request(method, self.sf.bulk2_url + path, headers=headers, timeout=600,
-                                               **kwargs)
+                resp = self.sf.session.request(method, self.sf.bulk2_url + path, headers=headers, **kwargs)
             except requests.RequestException as exc:
                 raise TransientError(f"Salesforce {what}: {type(exc).__name__}") from exc
             if resp.status_code < 300:

@@ -1,8 +1,9 @@
 """Workflow: with faults injected into ~10% of calls, a 10,000-record migration loses nothing,
 duplicates nothing and keeps every lookup (checked with simple-salesforce).
 
-Faults on the Salesforce stand-in: 5xx, REQUEST_LIMIT_EXCEEDED with Retry-After, UNABLE_TO_LOCK_ROW
-per record (partial collection and Bulk failures); on the Sercom stand-in: 5xx and 429 over a rate.
+Faults on the Salesforce stand-in: 5xx, REQUEST_LIMIT_EXCEEDED with Retry-After, calls that hang past
+the client's timeout, UNABLE_TO_LOCK_ROW per record (partial collection and Bulk failures); on the
+Sercom stand-in: 5xx and 429 over a rate.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ pytestmark = pytest.mark.slow
 def runtime(runtime_factory: Any) -> Any:
     return runtime_factory(
         records=10_000, seed=21,
-        salesforce_args=["--fault-5xx-rate", "0.04", "--fault-limit-rate", "0.03", "--fault-lock-row-rate", "0.03",
+        salesforce_args=["--fault-5xx-rate", "0.03", "--fault-limit-rate", "0.03", "--fault-lock-row-rate", "0.03",
+                         "--fault-timeout-rate", "0.01", "--fault-timeout-s", "4",
                          "--fault-seed", "5", "--fault-retry-after-s", "2"],
+        salesforce_timeout_s=3,
         sercom_args=["--fault-5xx-rate", "0.05", "--rate-limit-per-s", "40", "--fault-seed", "5"],
     )
 
