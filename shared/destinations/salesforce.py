@@ -258,19 +258,6 @@ class SalesforceDestination:
         result = self._call("query", lambda: self.sf.query_all(soql))
         return [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
 
-    def count_ids(self, obj: str, ids: list[str]) -> int:
-        """How many of ``ids`` exist in ``obj`` (for objects without an external id)."""
-        total = 0
-        for chunk in _chunks(ids, 400):
-            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
-            total += self.count(f"Id IN ({quoted})", obj)
-        return total
-
-    def count(self, soql_where: str, obj: str) -> int:
-        soql = f"SELECT COUNT() FROM {obj} WHERE {soql_where}"  # noqa: S608 - SOQL built from our own keys
-        result = self._call("count", lambda: self.sf.query(soql))
-        return int(result["totalSize"])
-
     # --- schema --------------------------------------------------------------------------------
     def create_custom_object(self, spec: CustomObjectSpec) -> None:
         body = {"FullName": spec.name, "Metadata": {

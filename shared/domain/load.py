@@ -266,7 +266,6 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         written = dest.upsert(mapping.dest_object, ext, records, allow_bulk=True) if records else []
         refused = {w.key for w in written if w.error_code == AUDIT_FIELDS_REFUSED}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
-            insert_only = {f.dest for f in mapping.fields if f.insert_only}
             again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
             written = [w for w in written if w.key not in refused] + dest.upsert(
                 mapping.dest_object, ext, again, allow_bulk=False)
