@@ -95,3 +95,90 @@ def salesforce_knobs(salesforce_admin: httpx.Client) -> Iterator[Any]:
         yield set_knobs
     finally:
         salesforce_admin.post("/__standin/config", json=original).raise_for_status()
+
+
+# -- Dynamics 365 / Dataverse stand-in ----------------------------------------------------------------------------
+
+DYNAMICS_USERS = [
+    {"firstname": "Ada", "lastname": "Field", "internalemailaddress": "ada@example.com", "isdisabled": False},
+    {"firstname": "Old", "lastname": "Timer", "internalemailaddress": "old@example.com", "isdisabled": True},
+]
+
+
+def dynamics_token(standin: RunningStandin) -> str:
+    """An access token from the stand-in's Entra ID endpoint (client-credentials flow)."""
+    info = standin.info
+    response = httpx.post(
+        f"{standin.url}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", **info["credentials"], "scope": f"{standin.url}/.default"},
+        verify=standin.ca_path,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
+def dynamics_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    folder: Path = tmp_path_factory.mktemp("dynamics")
+    users = folder / "users.json"
+    users.write_text(json.dumps(DYNAMICS_USERS))
+    standin = start_standin(
+        "dynamics",
+        ["--state", str(folder / "env.sqlite"), "--users-file", str(users), "--fault-seed", "7", "--field-service"],
+    )
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamics_session_token(dynamics_standin: RunningStandin) -> str:
+    return dynamics_token(dynamics_standin)
+
+
+@pytest.fixture(scope="module")
+def dataverse(dynamics_standin: RunningStandin, dynamics_session_token: str) -> Iterator[httpx.Client]:
+    """Plain httpx OData client rooted at ``/api/data/v9.2/`` with the recommended headers."""
+    with httpx.Client(
+        base_url=f"{dynamics_standin.url}/api/data/v9.2/",
+        verify=dynamics_standin.ca_path,
+        headers={
+            "Authorization": f"Bearer {dynamics_session_token}",
+            "Accept": "application/json",
+            "OData-MaxVersion": "4.0",
+            "OData-Version": "4.0",
+            "If-None-Match": "null",
+        },
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def dynamics_admin(dynamics_standin: RunningStandin, dynamics_session_token: str) -> Iterator[httpx.Client]:
+    """httpx client for ``/__standin/*`` (same bearer token, as for the Salesforce stand-in)."""
+    with httpx.Client(
+        base_url=dynamics_standin.url,
+        verify=dynamics_standin.ca_path,
+        headers={"Authorization": f"Bearer {dynamics_session_token}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture()
+def dynamics_knobs(dynamics_admin: httpx.Client) -> Iterator[Any]:
+    """Set knobs for one test; the original configuration (and usage counters) are restored afterwards."""
+    original = dynamics_admin.get("/__standin/config").json()
+
+    def set_knobs(**knobs: Any) -> dict[str, Any]:
+        response = dynamics_admin.post("/__standin/config", json=knobs)
+        response.raise_for_status()
+        return dict(response.json())
+
+    try:
+        yield set_knobs
+    finally:
+        dynamics_admin.post("/__standin/config", json=original).raise_for_status()
+        dynamics_admin.post("/__standin/usage/reset").raise_for_status()

@@ -1,0 +1,769 @@
+"""The Dataverse stand-in driven with plain httpx OData calls over real HTTPS.
+
+One stand-in process (module fixture, Field Service on) serves a fresh environment; the
+schema a migration would deploy (``flit_sercomid`` + an alternate key on account) is created
+once through the metadata API. Tests that change knobs restore them through ``dynamics_knobs``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.dynamics import snapshot
+from sandbox.serve import RunningStandin
+
+GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REPRESENTATION = {"Prefer": "return=representation"}
+
+
+def _create(client: httpx.Client, entity_set: str, body: dict[str, Any]) -> str:
+    """POST a record; returns its id from ``OData-EntityId``."""
+    response = client.post(entity_set, json=body)
+    assert response.status_code == 204, response.text
+    match = re.search(rf"\(({GUID})\)$", response.headers["OData-EntityId"])
+    assert match, response.headers["OData-EntityId"]
+    return match.group(1)
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    return dict(response.json()["error"])
+
+
+def _users(client: httpx.Client) -> dict[str, dict[str, Any]]:
+    rows = client.get("systemusers", params={"$select": "fullname,isdisabled,applicationid"}).json()["value"]
+    return {r["fullname"]: r for r in rows}
+
+
+def _attribute(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", "MaxLength": 100,
+            "RequiredLevel": {"Value": "None"}, "DisplayName": {"LocalizedLabels": [
+                {"Label": meta["SchemaName"], "LanguageCode": 1033}]}, **meta}
+
+
+@pytest.fixture(scope="module")
+def dynamics_schema(dataverse: httpx.Client) -> None:
+    """The migration's source-id column and alternate key on account."""
+    response = dataverse.post("EntityDefinitions(LogicalName='account')/Attributes",
+                              json=_attribute({"SchemaName": "flit_SercomId"}))
+    assert response.status_code == 204, response.text
+    response = dataverse.post("EntityDefinitions(LogicalName='account')/Keys", json={
+        "SchemaName": "flit_sercomid_key", "DisplayName": {"LocalizedLabels": [{"Label": "Sercom Id",
+                                                                                 "LanguageCode": 1033}]},
+        "KeyAttributes": ["flit_sercomid"]})
+    assert response.status_code == 204, response.text
+
+
+# -- auth -----------------------------------------------------------------------------------------------------
+
+
+def test_token_endpoint_bearer_check_and_whoami(dynamics_standin: RunningStandin, dataverse: httpx.Client) -> None:
+    # GIVEN the tenant's token endpoint
+    info = dynamics_standin.info
+    assert info["kind"] == "dynamics" and info["api_version"] == "v9.2"
+    url = f"{dynamics_standin.url}/{info['tenant_id']}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", **info["credentials"], "scope": f"{dynamics_standin.url}/.default"}
+    # WHEN the secret is wrong THEN Entra ID's 401 invalid_client comes back
+    bad = httpx.post(url, data={**form, "client_secret": "nope"}, verify=dynamics_standin.ca_path)
+    assert bad.status_code == 401
+    assert bad.json()["error"] == "invalid_client" and "AADSTS7000215" in bad.json()["error_description"]
+    # WHEN the credentials are right THEN a bearer token is issued
+    good = httpx.post(url, data=form, verify=dynamics_standin.ca_path).json()
+    assert good["token_type"] == "Bearer" and good["expires_in"] == 3599 and good["access_token"]  # noqa: S105
+    # WHEN no bearer is sent THEN 401 with WWW-Authenticate
+    anonymous = httpx.get(f"{dynamics_standin.url}/api/data/v9.2/WhoAmI", verify=dynamics_standin.ca_path)
+    assert anonymous.status_code == 401 and "authorization_uri" in anonymous.headers["WWW-Authenticate"]
+    # WHEN WhoAmI is called THEN the caller is the enabled application user
+    who = dataverse.get("WhoAmI").json()
+    assert set(who) >= {"UserId", "BusinessUnitId", "OrganizationId"} and who["OrganizationId"] == info["org_id"]
+    me = dataverse.get(f"systemusers({who['UserId']})", params={"$select": "applicationid,isdisabled"}).json()
+    assert me["applicationid"] == info["credentials"]["client_id"] and me["isdisabled"] is False
+    assert "x-ms-ratelimit-burst-remaining-xrm-requests" in dataverse.get("WhoAmI").headers
+
+
+# -- create / read / bind ---------------------------------------------------------------------------------------
+
+
+def test_create_returns_204_entity_id_or_201_representation(dataverse: httpx.Client) -> None:
+    account_id = _create(dataverse, "accounts", {"name": "Contoso", "createdon": "2001-01-01T00:00:00Z"})
+    created = dataverse.post("accounts", json={"name": "Fabrikam", "industrycode": 7}, headers=REPRESENTATION)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["@odata.context"].endswith("$metadata#accounts/$entity")
+    assert re.fullmatch(r'W/"\d+"', body["@odata.etag"]) and re.fullmatch(GUID, body["accountid"])
+    assert body["name"] == "Fabrikam" and body["industrycode"] == 7
+    assert body["_transactioncurrencyid_value"] is not None and "OData-EntityId" not in created.headers
+    # read-only createdon was silently ignored; the client may supply the primary key
+    got = dataverse.get(f"accounts({account_id})", params={"$select": "name,createdon"}).json()
+    assert got["createdon"] != "2001-01-01T00:00:00Z"
+    own_id = str(uuid.uuid4())
+    assert _create(dataverse, "accounts", {"accountid": own_id, "name": "Own id"}) == own_id
+    missing = dataverse.get(f"accounts({uuid.uuid4()})")
+    assert missing.status_code == 404 and _error(missing)["code"] == "0x80040217"
+    assert re.fullmatch(rf"account With Id = {GUID} Does Not Exist", _error(missing)["message"])
+
+
+def test_binds_lookups_and_value_readback(dataverse: httpx.Client) -> None:
+    ada = _users(dataverse)["Ada Field"]["systemuserid"]
+    parent = _create(dataverse, "accounts", {"name": "Parent"})
+    child = _create(dataverse, "accounts", {"name": "Child", "parentaccountid@odata.bind": f"/accounts({parent})",
+                                            "ownerid@odata.bind": f"/systemusers({ada})"})
+    contact = _create(dataverse, "contacts", {"firstname": "Jo", "lastname": "Doe",
+                                              "parentcustomerid_account@odata.bind": f"/accounts({child})"})
+    got = dataverse.get(f"contacts({contact})", params={"$select": "fullname,_parentcustomerid_value"},
+                        headers={"Prefer": 'odata.include-annotations="*"'}).json()
+    assert got["_parentcustomerid_value"] == child and got["fullname"] == "Jo Doe"
+    assert got["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "account"
+    assert got["_parentcustomerid_value@OData.Community.Display.V1.FormattedValue"] == "Child"
+    acc = dataverse.get(f"accounts({child})", params={"$select": "_parentaccountid_value,_ownerid_value"}).json()
+    assert acc["_parentaccountid_value"] == parent and acc["_ownerid_value"] == ada
+    # a bind to a missing record, a wrong nav name and a GUID written to the lookup itself all fail
+    ghost = str(uuid.uuid4())
+    missing = dataverse.post("contacts", json={"lastname": "X",
+                                               "parentcustomerid_account@odata.bind": f"/accounts({ghost})"})
+    assert missing.status_code == 404 and _error(missing)["message"] == f"account With Id = {ghost} Does Not Exist"
+    bad_nav = dataverse.post("contacts", json={"lastname": "X", "parentcustomerid@odata.bind": f"/accounts({child})"})
+    assert bad_nav.status_code == 400 and "An undeclared property 'parentcustomerid' which only has property " \
+        "annotations in the payload" in _error(bad_nav)["message"]
+    direct = dataverse.post("accounts", json={"name": "X", "parentaccountid": parent})
+    assert direct.status_code == 400 and "Use Navigation properties" in _error(direct)["message"]
+
+
+def test_alternate_key_upsert_bind_and_uniqueness(dataverse: httpx.Client, dynamics_schema: None) -> None:
+    # WHEN a PATCH names a missing record by alternate key THEN it is created, and a second PATCH updates it
+    first = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "Sercom 1"})
+    assert first.status_code == 204, first.text
+    again = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "Sercom 1b"})
+    assert again.status_code == 204
+    assert again.headers["OData-EntityId"] == first.headers["OData-EntityId"]
+    got = dataverse.get("accounts(flit_sercomid='customers:1')", params={"$select": "name,flit_sercomid"}).json()
+    assert got["name"] == "Sercom 1b" and got["flit_sercomid"] == "customers:1"
+    # a bind by alternate key resolves to the same record
+    contact = _create(dataverse, "contacts", {
+        "lastname": "Keyed", "parentcustomerid_account@odata.bind": "/accounts(flit_sercomid='customers:1')"})
+    value = dataverse.get(f"contacts({contact})", params={"$select": "_parentcustomerid_value"}).json()
+    assert value["_parentcustomerid_value"] == got["accountid"]
+    # a duplicate key value is refused; an undefined key is a 400; If-Match: * never creates
+    dup = dataverse.post("accounts", json={"name": "Dup", "flit_sercomid": "CUSTOMERS:1"})
+    assert dup.status_code == 412 and _error(dup)["code"] == "0x80060892"
+    undefined = dataverse.patch("accounts(accountnumber='A1')", json={"name": "x"})
+    assert undefined.status_code == 400
+    assert _error(undefined)["message"] == "The specified key attributes are not a defined key for the account entity"
+    guarded = dataverse.patch("accounts(flit_sercomid='customers:404')", json={"name": "x"}, headers={"If-Match": "*"})
+    assert guarded.status_code == 404
+    create_only = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "x"},
+                                  headers={"If-None-Match": "*"})
+    assert create_only.status_code == 412
+    upsert_id = str(uuid.uuid4())
+    assert dataverse.patch(f"accounts({upsert_id})", json={"name": "By id"}).status_code == 204
+    assert dataverse.delete(f"accounts({upsert_id})").status_code == 204
+    assert dataverse.delete(f"accounts({upsert_id})").status_code == 404
+
+
+def test_validation_errors_are_faithful(dataverse: httpx.Client) -> None:
+    unknown = dataverse.post("accounts", json={"name": "X", "fullname": "nope"})
+    assert unknown.status_code == 400 and _error(unknown) == {
+        "code": "0x0",
+        "message": "Could not find a property named 'fullname' on type 'Microsoft.Dynamics.CRM.account'."}
+    long = dataverse.post("accounts", json={"name": "x" * 161})
+    assert long.status_code == 400 and _error(long) == {"code": "0x80044331", "message": (
+        "A validation error occurred.  The length of the 'name' attribute of the 'account' entity exceeded the "
+        "maximum allowed length of '160'.")}
+    pick = dataverse.post("incidents", json={"title": "T", "prioritycode": 9})
+    assert pick.status_code == 400 and _error(pick)["code"] == "0x8004431a"
+    assert _error(pick)["message"].endswith("The value 9 of 'prioritycode' on record of type 'incident' is outside "
+                                            "the valid range. Accepted Values: 1,2,3")
+    early = dataverse.post("opportunities", json={"name": "O", "estimatedclosedate": "1700-01-01"})
+    assert early.status_code == 400 and "outside the supported range" in _error(early)["message"]
+    disabled = _users(dataverse)["Old Timer"]["systemuserid"]
+    owner = dataverse.post("accounts", json={"name": "X", "ownerid@odata.bind": f"/systemusers({disabled})"})
+    assert owner.status_code == 400 and _error(owner)["message"].startswith(
+        f"The user with SystemUserId={disabled} in OrganizationContext=")
+    assert "is disabled" in _error(owner)["message"]
+    no_customer = dataverse.post("incidents", json={"title": "No customer"})
+    assert no_customer.status_code == 400 and _error(no_customer)["message"] == (
+        "You should specify a parent contact or account.")
+    # ApplicationRequired (contact.lastname) is not enforced through the API
+    assert dataverse.post("contacts", json={"firstname": "Only"}).status_code == 204
+
+
+def test_close_actions_and_refused_state_patch(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Case customer"})
+    case = _create(dataverse, "incidents", {"title": "Broken",
+                                            "customerid_account@odata.bind": f"/accounts({account})"})
+    number = dataverse.get(f"incidents({case})", params={"$select": "ticketnumber,statecode,statuscode"}).json()
+    assert number["ticketnumber"].startswith("CAS-") and (number["statecode"], number["statuscode"]) == (0, 1)
+    refused = dataverse.patch(f"incidents({case})", json={"statecode": 1, "statuscode": 5})
+    assert refused.status_code == 400 and _error(refused)["message"] == (
+        "This message can not be used to set the state of incident to Closed. In order to set state of incident to "
+        "Closed, use the CloseIncidentRequest message instead.")
+    mismatched = dataverse.patch(f"incidents({case})", json={"statuscode": 6})
+    assert mismatched.status_code == 400 and "is not a valid status code" in _error(mismatched)["message"]
+    closed = dataverse.post("CloseIncident", json={
+        "IncidentResolution": {"subject": "Fixed", "incidentid@odata.bind": f"/incidents({case})"}, "Status": 5})
+    assert closed.status_code == 204, closed.text
+    state = dataverse.get(f"incidents({case})", params={"$select": "statecode,statuscode"}).json()
+    assert (state["statecode"], state["statuscode"]) == (1, 5)
+    resolutions = dataverse.get("incidentresolutions", params={
+        "$filter": f"_incidentid_value eq {case}", "$select": "subject"}).json()["value"]
+    assert [r["subject"] for r in resolutions] == ["Fixed"]
+    assert dataverse.patch(f"incidents({case})", json={"title": "Changed"}).status_code == 400
+    won = _create(dataverse, "opportunities", {"name": "Deal", "estimatedvalue": 1000})
+    assert dataverse.patch(f"opportunities({won})", json={"statecode": 1}).status_code == 400
+    win = dataverse.post("WinOpportunity", json={"OpportunityClose": {
+        "subject": "Won", "actualrevenue": 900, "opportunityid@odata.bind": f"/opportunities({won})"}, "Status": 3})
+    assert win.status_code == 204, win.text
+    got = dataverse.get(f"opportunities({won})", params={"$select": "statecode,statuscode,actualvalue"}).json()
+    assert (got["statecode"], got["statuscode"], got["actualvalue"]) == (1, 3, 900)
+    lost = _create(dataverse, "opportunities", {"name": "Gone"})
+    wrong = dataverse.post("LoseOpportunity", json={"OpportunityClose": {
+        "subject": "x", "opportunityid@odata.bind": f"/opportunities({lost})"}, "Status": 3})
+    assert wrong.status_code == 400
+    assert dataverse.post("LoseOpportunity", json={"OpportunityClose": {
+        "subject": "x", "opportunityid@odata.bind": f"/opportunities({lost})"}, "Status": 5}).status_code == 204
+
+
+def test_overriddencreatedon_semantics_and_privilege(dataverse: httpx.Client, dynamics_knobs: Any) -> None:
+    historic = "2015-03-04T05:06:07Z"
+    swapped = _create(dataverse, "accounts", {"name": "Historic", "overriddencreatedon": historic})
+    got = dataverse.get(f"accounts({swapped})", params={"$select": "createdon,overriddencreatedon"}).json()
+    assert got["createdon"] == historic and got["overriddencreatedon"] > historic
+    dynamics_knobs(overriddencreatedon_swaps=False)
+    plain = _create(dataverse, "accounts", {"name": "Historic 2", "overriddencreatedon": historic})
+    got = dataverse.get(f"accounts({plain})", params={"$select": "createdon,overriddencreatedon"}).json()
+    assert got["overriddencreatedon"] == historic and got["createdon"] > historic
+    dynamics_knobs(override_created_on_privilege=False)
+    denied = dataverse.post("accounts", json={"name": "No priv", "overriddencreatedon": historic})
+    assert denied.status_code == 403 and _error(denied)["code"] == "0x80040220"
+    assert "is missing prvOverrideCreatedOnCreatedBy privilege" in _error(denied)["message"]
+
+
+# -- queries ----------------------------------------------------------------------------------------------------
+
+
+def test_paging_filters_and_formatted_values(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Paging parent"})
+    for i in range(7):
+        _create(dataverse, "tasks", {"subject": f"page-{i}", "prioritycode": i % 3,
+                                     "regardingobjectid_account_task@odata.bind": f"/accounts({account})"})
+    params = {"$select": "subject,prioritycode", "$filter": "startswith(subject,'page-')", "$count": "true",
+              "$orderby": "subject desc"}
+    first = dataverse.get("tasks", params=params, headers={"Prefer": "odata.maxpagesize=3"}).json()
+    assert first["@odata.count"] == 7 and len(first["value"]) == 3 and first["value"][0]["subject"] == "page-6"
+    seen = [r["subject"] for r in first["value"]]
+    link = first.get("@odata.nextLink")
+    while link:
+        assert "$skiptoken=" in link
+        page = dataverse.get(link, headers={"Prefer": "odata.maxpagesize=3"}).json()
+        seen += [r["subject"] for r in page["value"]]
+        link = page.get("@odata.nextLink")
+    assert seen == [f"page-{i}" for i in range(6, -1, -1)]
+    in_filter = "Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=['page-1','page-5','nope'])"
+    rows = dataverse.get("tasks", params={"$filter": in_filter, "$select": "subject"}).json()["value"]
+    assert sorted(r["subject"] for r in rows) == ["page-1", "page-5"]
+    rows = dataverse.get("tasks", params={
+        "$filter": f"_regardingobjectid_value eq {account} and (prioritycode eq 2 or subject eq 'PAGE-0')",
+        "$select": "subject,prioritycode"}, headers={"Prefer": 'odata.include-annotations="OData.Community.Display.V1.'
+                                                               'FormattedValue"'}).json()["value"]
+    assert sorted(r["subject"] for r in rows) == ["page-0", "page-2", "page-5"]
+    assert {r["prioritycode@OData.Community.Display.V1.FormattedValue"] for r in rows} == {"Low", "High"}
+    quoted = dataverse.get("accounts", params={"$filter": "name eq 'O''Brien'"})
+    assert quoted.status_code == 200 and quoted.json()["value"] == []
+    unsupported = dataverse.get("tasks", params={"$filter": "subject has 'x'"})
+    assert unsupported.status_code == 400 and "not supported" in _error(unsupported)["message"]
+    incompatible = dataverse.get("accounts", params={"$filter": "name eq 5"})
+    assert incompatible.status_code == 400 and "incompatible types" in _error(incompatible)["message"]
+
+
+# -- $batch -----------------------------------------------------------------------------------------------------
+
+
+def _part(method: str, url: str, body: dict[str, Any] | None = None, content_id: str | None = None) -> str:
+    head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    if content_id:
+        head += f"Content-ID: {content_id}\r\n"
+    request = f"{method} {url} HTTP/1.1\r\n"
+    if body is not None:
+        return f"{head}\r\n{request}Content-Type: application/json; type=entry\r\n\r\n{json.dumps(body)}\r\n"
+    return f"{head}\r\n{request}\r\n"
+
+
+def _batch(client: httpx.Client, items: Sequence[str | list[str]], prefer: str | None = None) -> httpx.Response:
+    """POST a $batch; a list item is a change set."""
+    boundary = f"batch_{uuid.uuid4()}"
+    body = ""
+    for item in items:
+        if isinstance(item, list):
+            cs = f"changeset_{uuid.uuid4()}"
+            inner = "".join(f"--{cs}\r\n{p}" for p in item) + f"--{cs}--\r\n"
+            body += f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={cs}\r\n\r\n{inner}"
+        else:
+            body += f"--{boundary}\r\n{item}"
+    body += f"--{boundary}--\r\n"
+    headers = {"Content-Type": f'multipart/mixed; boundary="{boundary}"'}
+    if prefer:
+        headers["Prefer"] = prefer
+    return client.post("$batch", content=body.encode(), headers=headers)
+
+
+def _statuses(response: httpx.Response) -> list[int]:
+    return [int(s) for s in re.findall(r"HTTP/1\.1 (\d{3}) ", response.text)]
+
+
+def _count(client: httpx.Client, entity_set: str, name_col: str, value: str) -> int:
+    rows = client.get(entity_set, params={"$filter": f"{name_col} eq '{value}'", "$select": name_col}).json()
+    return len(rows["value"])
+
+
+def test_batch_change_set_with_content_id_references(dataverse: httpx.Client) -> None:
+    tag = uuid.uuid4().hex[:8]
+    response = _batch(dataverse, [
+        [_part("POST", "/api/data/v9.2/accounts", {"name": f"B-{tag}"}, "1"),
+         _part("POST", "/api/data/v9.2/contacts", {"lastname": f"C-{tag}", "parentcustomerid_account@odata.bind": "$1"},
+               "2"),
+         _part("PATCH", "$1", {"telephone1": "555"}, "3")],
+        _part("GET", f"/api/data/v9.2/contacts?$select=_parentcustomerid_value&$filter=lastname eq 'C-{tag}'"),
+    ])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("multipart/mixed; boundary=batchresponse_")
+    assert "--changesetresponse_" in response.text and _statuses(response) == [204, 204, 204, 200]
+    account_id = re.search(rf"accounts\(({GUID})\)", response.text).group(1)  # type: ignore[union-attr]
+    payload = json.loads(response.text[response.text.index('{"@odata.context"'):].split("\r\n--batchresponse")[0])
+    assert payload["value"][0]["_parentcustomerid_value"] == account_id
+    phone = dataverse.get(f"accounts({account_id})", params={"$select": "telephone1"}).json()["telephone1"]
+    assert phone == "555"
+
+
+def test_batch_stops_on_first_error_unless_continue_on_error(dataverse: httpx.Client) -> None:
+    tag = uuid.uuid4().hex[:8]
+    parts = [_part("POST", "/api/data/v9.2/tasks", {"subject": "x" * 201}),
+             _part("POST", "/api/data/v9.2/tasks", {"subject": f"after-{tag}"})]
+    stopped = _batch(dataverse, parts)
+    assert stopped.status_code == 400 and _statuses(stopped) == [400]
+    assert "exceeded the maximum allowed length of '200'" in stopped.text
+    assert _count(dataverse, "tasks", "subject", f"after-{tag}") == 0
+    going = _batch(dataverse, parts, prefer="odata.continue-on-error")
+    assert going.status_code == 200 and _statuses(going) == [400, 204]
+    assert _count(dataverse, "tasks", "subject", f"after-{tag}") == 1
+
+
+def test_batch_change_set_is_atomic_and_limits_hold(dataverse: httpx.Client) -> None:
+    tag = uuid.uuid4().hex[:8]
+    failed = _batch(dataverse, [[_part("POST", "accounts", {"name": f"Atomic-{tag}"}, "1"),
+                                 _part("POST", "accounts", {"name": "x", "nosuch": 1}, "2")]])
+    assert failed.status_code == 400 and "Could not find a property named 'nosuch'" in failed.text
+    assert _count(dataverse, "accounts", "name", f"Atomic-{tag}") == 0
+    undeclared = _batch(dataverse, [[_part("POST", "contacts", {"lastname": "x",
+                                                                "parentcustomerid_account@odata.bind": "$9"}, "1")]])
+    assert undeclared.status_code == 400
+    assert "Content-ID Reference: '$9' does not exist in the batch context." in undeclared.text
+    get_in_changeset = _batch(dataverse, [[_part("GET", "accounts")]])
+    assert get_in_changeset.status_code == 400
+    too_many = _batch(dataverse, [_part("GET", "WhoAmI")] * 1001)
+    assert too_many.status_code == 400 and "1001" in _error(too_many)["message"]
+
+
+# -- metadata ---------------------------------------------------------------------------------------------------
+
+
+def test_metadata_reads(dataverse: httpx.Client, dynamics_schema: None) -> None:
+    account = dataverse.get("EntityDefinitions(LogicalName='account')", params={
+        "$select": "LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,IsCustomEntity",
+        "$expand": "Attributes($select=LogicalName,AttributeType,MaxLength,RequiredLevel,IsValidForCreate,"
+                   "IsValidForUpdate,IsCustomAttribute,Targets,SchemaName)"}).json()
+    assert (account["EntitySetName"], account["PrimaryIdAttribute"], account["PrimaryNameAttribute"]) == (
+        "accounts", "accountid", "name")
+    attrs = {a["LogicalName"]: a for a in account["Attributes"]}
+    assert attrs["name"]["MaxLength"] == 160 and attrs["name"]["RequiredLevel"]["Value"] == "ApplicationRequired"
+    assert attrs["flit_sercomid"]["IsCustomAttribute"] is True
+    assert attrs["flit_sercomid"]["SchemaName"] == "flit_SercomId"
+    assert attrs["parentaccountid"]["Targets"] == ["account"] and attrs["createdon"]["IsValidForCreate"] is False
+    assert attrs["overriddencreatedon"]["IsValidForCreate"] is True
+    plain = dataverse.get("EntityDefinitions(LogicalName='contact')/Attributes", params={"$select": "LogicalName"})
+    assert {"lastname", "parentcustomerid"} <= {a["LogicalName"] for a in plain.json()["value"]}
+    picklists = dataverse.get(
+        "EntityDefinitions(LogicalName='incident')/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata",
+        params={"$select": "LogicalName", "$expand": "OptionSet($select=Options)"}).json()["value"]
+    priority = next(p for p in picklists if p["LogicalName"] == "prioritycode")
+    assert [(o["Value"], o["Label"]["UserLocalizedLabel"]["Label"]) for o in priority["OptionSet"]["Options"]] == [
+        (1, "High"), (2, "Normal"), (3, "Low")]
+    status = dataverse.get(
+        "EntityDefinitions(LogicalName='incident')/Attributes(LogicalName='statuscode')/"
+        "Microsoft.Dynamics.CRM.StatusAttributeMetadata", params={"$expand": "OptionSet"}).json()
+    assert {(o["Value"], o["State"]) for o in status["OptionSet"]["Options"]} >= {(5, 1), (6, 2), (1, 0)}
+    keys = dataverse.get("EntityDefinitions(LogicalName='account')/Keys").json()["value"]
+    assert keys[0]["KeyAttributes"] == ["flit_sercomid"] and keys[0]["EntityKeyIndexStatus"] == "Active"
+    task = dataverse.get("EntityDefinitions(LogicalName='task')", params={"$select": "PrimaryIdAttribute"}).json()
+    assert task["PrimaryIdAttribute"] == "activityid"
+    unknown = dataverse.get("EntityDefinitions(LogicalName='nosuch')")
+    assert unknown.status_code == 404
+
+
+def test_custom_table_column_and_key_are_usable_at_once(dataverse: httpx.Client) -> None:
+    created = dataverse.post("EntityDefinitions", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata", "SchemaName": "flit_Asset",
+        "DisplayName": {"LocalizedLabels": [{"Label": "Asset", "LanguageCode": 1033}]},
+        "DisplayCollectionName": {"LocalizedLabels": [{"Label": "Assets", "LanguageCode": 1033}]},
+        "OwnershipType": "UserOwned", "IsActivity": False, "HasNotes": True, "HasActivities": True,
+        "Attributes": [_attribute({"SchemaName": "flit_Name", "IsPrimaryName": True})]})
+    assert created.status_code == 204 and "EntityDefinitions(" in created.headers["OData-EntityId"]
+    meta = dataverse.get("EntityDefinitions(LogicalName='flit_asset')",
+                         params={"$select": "EntitySetName,PrimaryIdAttribute,IsCustomEntity"}).json()
+    assert (meta["EntitySetName"], meta["PrimaryIdAttribute"], meta["IsCustomEntity"]) == (
+        "flit_assets", "flit_assetid", True)
+    picklist = dataverse.post("EntityDefinitions(LogicalName='flit_asset')/Attributes", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata", "SchemaName": "flit_Condition",
+        "DisplayName": {"LocalizedLabels": [{"Label": "Condition", "LanguageCode": 1033}]},
+        "OptionSet": {"IsGlobal": False, "OptionSetType": "Picklist", "Options": [
+            {"Label": {"LocalizedLabels": [{"Label": "Good", "LanguageCode": 1033}]}},
+            {"Label": {"LocalizedLabels": [{"Label": "Poor", "LanguageCode": 1033}]}}]}})
+    assert picklist.status_code == 204, picklist.text
+    dataverse.post("EntityDefinitions(LogicalName='flit_asset')/Attributes",
+                   json=_attribute({"SchemaName": "flit_SercomId"})).raise_for_status()
+    dataverse.post("EntityDefinitions(LogicalName='flit_asset')/Keys", json={
+        "SchemaName": "flit_asset_sercomid", "KeyAttributes": ["flit_sercomid"]}).raise_for_status()
+    account = _create(dataverse, "accounts", {"name": "Asset owner"})
+    upsert = dataverse.patch("flit_assets(flit_sercomid='assets:1')", json={
+        "flit_name": "Pump", "flit_condition": 100_000_000}, headers=REPRESENTATION)
+    assert upsert.status_code == 201 and upsert.json()["flit_condition"] == 100_000_000
+    asset_id = upsert.json()["flit_assetid"]
+    note = _create(dataverse, "annotations", {"subject": "n",
+                                              "objectid_flit_asset@odata.bind": f"/flit_assets({asset_id})"})
+    task = _create(dataverse, "tasks", {"subject": "t",
+                                        "regardingobjectid_flit_asset_task@odata.bind": f"/flit_assets({asset_id})"})
+    assert note and task and account
+    custom = dataverse.get("EntityDefinitions", params={"$select": "LogicalName,EntitySetName,IsCustomEntity",
+                                                        "$filter": "IsCustomEntity eq true"}).json()["value"]
+    assert [t["LogicalName"] for t in custom] == ["flit_asset"]
+    wrong_prefix = dataverse.post("EntityDefinitions(LogicalName='account')/Attributes",
+                                  json=_attribute({"SchemaName": "new_Thing"}))
+    assert wrong_prefix.status_code == 400 and "prefix" in _error(wrong_prefix)["message"]
+    dup = dataverse.post("EntityDefinitions(LogicalName='flit_asset')/Attributes",
+                         json=_attribute({"SchemaName": "flit_SercomId"}))
+    assert dup.status_code == 400 and "already exists" in _error(dup)["message"]
+    bad_option = dataverse.post("flit_assets", json={"flit_name": "x", "flit_condition": 3})
+    assert bad_option.status_code == 400 and "100000000,100000001" in _error(bad_option)["message"]
+
+
+def test_professional_sku_caps_custom_tables(dataverse: httpx.Client, dynamics_knobs: Any) -> None:
+    existing = len(dataverse.get("EntityDefinitions", params={"$filter": "IsCustomEntity eq true"}).json()["value"])
+    dynamics_knobs(sku="professional", custom_table_limit=existing + 1)
+    body = {"SchemaName": "flit_Extra", "OwnershipType": "UserOwned",
+            "Attributes": [_attribute({"SchemaName": "flit_Name", "IsPrimaryName": True})]}
+    assert dataverse.post("EntityDefinitions", json=body).status_code == 204
+    refused = dataverse.post("EntityDefinitions", json={**body, "SchemaName": "flit_Extra2"})
+    assert refused.status_code == 400 and "custom tables" in _error(refused)["message"]
+
+
+# -- service protection and faults ------------------------------------------------------------------------------
+
+
+def test_request_count_throttling(dataverse: httpx.Client, dynamics_admin: httpx.Client, dynamics_knobs: Any) -> None:
+    dynamics_admin.post("/__standin/usage/reset").raise_for_status()
+    dynamics_knobs(requests_per_window=5, window_s=30)
+    statuses = [dataverse.get("WhoAmI") for _ in range(6)]
+    assert [r.status_code for r in statuses[:5]] == [200] * 5
+    throttled = statuses[5]
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
+    assert _error(throttled) == {
+        "code": "0x80072322", "message": "Number of requests exceeded the limit of 5 over time window of 30 seconds."}
+    assert statuses[4].headers["x-ms-ratelimit-burst-remaining-xrm-requests"] == "0"
+    assert dynamics_admin.get("/__standin/stats").json()["throttled"] >= 1
+
+
+def test_concurrency_limit(dataverse: httpx.Client, dynamics_knobs: Any) -> None:
+    dynamics_knobs(max_concurrency=2, latency_ms=400)
+    results: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        response = dataverse.get("WhoAmI")
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(200) >= 2 and 429 in codes
+    refused = next(r for r in results if r.status_code == 429)
+    assert _error(refused)["code"] == "0x80072326" and "Retry-After" in refused.headers
+
+
+def test_injected_faults(dataverse: httpx.Client, dynamics_admin: httpx.Client, dynamics_knobs: Any) -> None:
+    dynamics_knobs(fault_5xx_rate=1.0)
+    assert dataverse.get("WhoAmI").status_code == 503
+    dynamics_knobs(fault_5xx_rate=0.0, fault_throttle_rate=1.0, fault_retry_after_s=7)
+    throttled = dataverse.get("WhoAmI")
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+    dynamics_knobs(fault_throttle_rate=0.0, fault_timeout_rate=1.0, fault_timeout_s=0.2)
+    assert _batch(dataverse, [_part("GET", "WhoAmI")]).status_code == 504
+    faults = dynamics_admin.get("/__standin/stats").json()["faults"]
+    assert faults == {"5xx": 1, "throttle": 1, "timeout": 1}
+
+
+# -- notes and activities ---------------------------------------------------------------------------------------
+
+
+def test_annotations_and_activity_regarding(dataverse: httpx.Client, dynamics_knobs: Any) -> None:
+    account = _create(dataverse, "accounts", {"name": "Notes"})
+    content = b"hello, attachment"
+    note = _create(dataverse, "annotations", {
+        "subject": "Spec", "notetext": "see file", "filename": "spec.txt", "mimetype": "text/plain",
+        "documentbody": base64.b64encode(content).decode(), "objectid_account@odata.bind": f"/accounts({account})"})
+    got = dataverse.get(f"annotations({note})", params={
+        "$select": "filesize,isdocument,_objectid_value,objecttypecode,documentbody"}).json()
+    assert (got["filesize"], got["isdocument"], got["_objectid_value"], got["objecttypecode"]) == (
+        len(content), True, account, "account")
+    assert base64.b64decode(got["documentbody"]) == content
+    dynamics_knobs(annotation_max_bytes=4)
+    big = dataverse.post("annotations", json={"subject": "big", "documentbody": base64.b64encode(content).decode()})
+    assert big.status_code == 400 and "too large" in _error(big)["message"]
+    call = _create(dataverse, "phonecalls", {"subject": "Called", "phonenumber": "555", "directioncode": True,
+                                             "statecode": 1, "statuscode": 2,
+                                             "regardingobjectid_account_phonecall@odata.bind": f"/accounts({account})"})
+    got = dataverse.get(f"phonecalls({call})", params={"$select": "statecode,statuscode,_regardingobjectid_value"})
+    assert got.json()["_regardingobjectid_value"] == account and got.json()["statecode"] == 1
+    wrong = dataverse.post("tasks", json={"subject": "x",
+                                          "regardingobjectid_account_phonecall@odata.bind": f"/accounts({account})"})
+    assert wrong.status_code == 400 and "undeclared property" in _error(wrong)["message"]
+
+
+def test_records_admin_and_snapshot(dynamics_standin: RunningStandin, dataverse: httpx.Client,
+                                    dynamics_admin: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Snap"})
+    rows = dynamics_admin.get("/__standin/records/account").json()["value"]
+    assert any(r["accountid"] == account for r in rows)
+    assert httpx.get(f"{dynamics_standin.url}/__standin/stats", verify=dynamics_standin.ca_path).status_code == 401
+    stats = dynamics_admin.get("/__standin/stats").json()
+    assert stats["total_requests"] > 0 and stats["by_request"]["POST accounts"] > 0
+    snap = snapshot(dynamics_standin.info["state_path"])
+    assert snap["records"]["account"][account]["name"] == "Snap"
+    assert "flit_asset" in snap["schema"]["custom_tables"] or snap["schema"]["custom_columns"]
+
+
+# -- customer addresses, queue items, activity columns, client ids, custom lookups ------------------------------
+
+
+def _addresses(client: httpx.Client, parent: str) -> list[dict[str, Any]]:
+    rows = client.get("customeraddresses", params={
+        "$filter": f"_parentid_value eq {parent}", "$orderby": "addressnumber",
+        "$select": "addressnumber,line1,city,objecttypecode,_parentid_value"}).json()["value"]
+    return list(rows)
+
+
+def test_customeraddress_embedded_rows_numbers_and_conflicts(dataverse: httpx.Client, dynamics_knobs: Any) -> None:
+    # GIVEN an account: the platform keeps its address 1 and 2 as customeraddress rows (a contact gets 1-3)
+    account = _create(dataverse, "accounts", {"name": "Addressed", "address1_line1": "1 Main St",
+                                              "address1_city": "Springfield"})
+    rows = _addresses(dataverse, account)
+    assert [(r["addressnumber"], r["line1"], r["objecttypecode"]) for r in rows] == [
+        (1, "1 Main St", "account"), (2, None, "account")]
+    contact = _create(dataverse, "contacts", {"lastname": "Three"})
+    assert [r["addressnumber"] for r in _addresses(dataverse, contact)] == [1, 2, 3]
+    # the embedded address follows the account
+    assert dataverse.patch(f"accounts({account})", json={"address1_city": "Shelbyville"}).status_code == 204
+    assert _addresses(dataverse, account)[0]["city"] == "Shelbyville"
+    # WHEN a further address is created without a number THEN it gets the next one (3), bound by parentid_account
+    more = dataverse.post("customeraddresses", headers=REPRESENTATION, json={
+        "name": "Warehouse", "line1": "9 Dock Rd", "addresstypecode": 2, "objecttypecode": "account",
+        "parentid_account@odata.bind": f"/accounts({account})"})
+    assert more.status_code == 201, more.text
+    body = more.json()
+    assert (body["addressnumber"], body["_parentid_value"], body["objecttypecode"]) == (3, account, "account")
+    assert body["composite"] == "9 Dock Rd"
+    # WHEN a number the account already uses is given THEN the platform's unique index refuses it
+    clash = dataverse.post("customeraddresses", json={"name": "Clash", "addressnumber": 1,
+                                                      "parentid_account@odata.bind": f"/accounts({account})"})
+    assert clash.status_code == 412 and _error(clash)["code"] == "0x80040237"
+    assert _error(clash)["message"] == "A record with matching key values already exists."
+    assert "Cannot insert duplicate key" in _error(clash)[
+        "@Microsoft.PowerApps.CDS.ErrorDetails.SqlExceptionMessage"]
+    dynamics_knobs(address_number_conflict="renumber")
+    renumbered = dataverse.post("customeraddresses", headers=REPRESENTATION, json={
+        "name": "Renumbered", "addressnumber": 2, "parentid_account@odata.bind": f"/accounts({account})"})
+    assert renumbered.status_code == 201 and renumbered.json()["addressnumber"] == 4
+    # parentid is SystemRequired and polymorphic: only parentid_account / parentid_contact bind
+    orphan = dataverse.post("customeraddresses", json={"name": "Orphan"})
+    assert orphan.status_code == 400 and "parentid" in _error(orphan)["message"]
+    for nav in ("parentid", "parentid_incident"):
+        wrong = dataverse.post("customeraddresses", json={"name": "x", f"{nav}@odata.bind": f"/accounts({account})"})
+        assert wrong.status_code == 400 and "undeclared property" in _error(wrong)["message"]
+    on_contact = _create(dataverse, "customeraddresses", {"name": "Home", "parentid_contact@odata.bind":
+                                                          f"/contacts({contact})"})
+    got = dataverse.get(f"customeraddresses({on_contact})", params={"$select": "addressnumber,objecttypecode"})
+    assert (got.json()["addressnumber"], got.json()["objecttypecode"]) == (4, "contact")
+    # deleting the account cascades to its addresses
+    assert dataverse.delete(f"accounts({account})").status_code == 204
+    assert _addresses(dataverse, account) == []
+    # with empty-address creation disabled, rows appear only for embedded addresses that hold data
+    dynamics_knobs(embedded_address_records=False)
+    sparse = _create(dataverse, "accounts", {"name": "Sparse", "address2_line1": "2 Side St"})
+    assert [(r["addressnumber"], r["line1"]) for r in _addresses(dataverse, sparse)] == [(2, "2 Side St")]
+
+
+def test_customeraddress_metadata_custom_columns_but_no_custom_lookups(dataverse: httpx.Client) -> None:
+    meta = dataverse.get("EntityDefinitions(LogicalName='customeraddress')", params={
+        "$select": "EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,OwnershipType",
+        "$expand": "Attributes($select=LogicalName,AttributeType,RequiredLevel,Targets,MaxLength)"}).json()
+    assert (meta["EntitySetName"], meta["PrimaryIdAttribute"], meta["PrimaryNameAttribute"], meta["OwnershipType"]) == (
+        "customeraddresses", "customeraddressid", "name", "None")
+    attrs = {a["LogicalName"]: a for a in meta["Attributes"]}
+    assert attrs["parentid"]["AttributeType"] == "Lookup" and attrs["parentid"]["Targets"] == ["account", "contact"]
+    assert attrs["parentid"]["RequiredLevel"]["Value"] == "SystemRequired"
+    assert attrs["objecttypecode"]["AttributeType"] == "EntityName"
+    assert (attrs["line1"]["MaxLength"], attrs["name"]["MaxLength"], attrs["city"]["MaxLength"]) == (250, 200, 80)
+    # customizable: plain columns and keys can be added (the migration's source-id column) ...
+    assert dataverse.post("EntityDefinitions(LogicalName='customeraddress')/Attributes",
+                          json=_attribute({"SchemaName": "flit_SercomId"})).status_code == 204
+    keyed = dataverse.post("EntityDefinitions(LogicalName='customeraddress')/Keys", json={
+        "SchemaName": "flit_customeraddress_sercomid", "KeyAttributes": ["flit_sercomid"]})
+    assert keyed.status_code == 204, keyed.text
+    # ... but no custom lookup (relationship) can point from an address
+    refused = dataverse.post("RelationshipDefinitions", json=_relationship(
+        "flit_account_customeraddress_site", "account", "customeraddress", "flit_siteaccountid"))
+    assert refused.status_code == 400 and "CanBeReferencing" in _error(refused)["message"]
+
+
+def test_queueitem_create_with_client_id_addtoqueue_and_refusals(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Queue customer"})
+    case = _create(dataverse, "incidents", {"title": "Route me",
+                                            "customerid_account@odata.bind": f"/accounts({account})"})
+    queue = dataverse.get("queues", params={"$select": "name", "$top": "1"}).json()["value"][0]["queueid"]
+    # WHEN a queue item is created with a deterministic id THEN that id is kept; title/enteredon are the platform's
+    item_id = str(uuid.uuid4())
+    body = {"queueitemid": item_id, "title": "ignored", "queueid@odata.bind": f"/queues({queue})",
+            "objectid_incident@odata.bind": f"/incidents({case})"}
+    assert _create(dataverse, "queueitems", body) == item_id
+    got = dataverse.get(f"queueitems({item_id})", params={
+        "$select": "title,enteredon,objecttypecode,_objectid_value,_queueid_value,statecode"},
+        headers={"Prefer": 'odata.include-annotations="*"'}).json()
+    assert (got["title"], got["objecttypecode"], got["_objectid_value"], got["_queueid_value"], got["statecode"]) == (
+        "Route me", 112, case, queue, 0)
+    assert got["enteredon"] and got["_objectid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] == (
+        "objectid_incident")
+    # a second create with the same id is a duplicate key
+    again = dataverse.post("queueitems", json=body)
+    assert again.status_code == 412 and _error(again)["code"] == "0x80040237"
+    assert "Violation of PRIMARY KEY constraint 'PK_QueueItemBase'" in _error(again)[
+        "@Microsoft.PowerApps.CDS.ErrorDetails.SqlExceptionMessage"]
+    # opportunities are not queue-enabled: there is no objectid_opportunity navigation property
+    deal = _create(dataverse, "opportunities", {"name": "Not queueable"})
+    refused = dataverse.post("queueitems", json={"queueid@odata.bind": f"/queues({queue})",
+                                                 "objectid_opportunity@odata.bind": f"/opportunities({deal})"})
+    assert refused.status_code == 400 and "undeclared property 'objectid_opportunity'" in _error(refused)["message"]
+    no_queue = dataverse.post("queueitems", json={"objectid_incident@odata.bind": f"/incidents({case})"})
+    assert no_queue.status_code == 400 and "queueid" in _error(no_queue)["message"]
+    # AddToQueue moves the case's active item to another queue; a task gets a new item
+    second = _create(dataverse, "queues", {"name": "Fallback"})
+    moved = dataverse.post(f"queues({second})/Microsoft.Dynamics.CRM.AddToQueue", json={
+        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.incident", "incidentid": case}})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["QueueItemId"] == item_id
+    where = dataverse.get(f"queueitems({item_id})", params={"$select": "_queueid_value"}).json()
+    assert where["_queueid_value"] == second
+    task = _create(dataverse, "tasks", {"subject": "Queue this task"})
+    added = dataverse.post(f"queues({second})/Microsoft.Dynamics.CRM.AddToQueue", json={
+        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.task", "activityid": task}})
+    assert added.status_code == 200 and added.json()["QueueItemId"] not in (item_id, None)
+    not_queueable = dataverse.post(f"queues({second})/Microsoft.Dynamics.CRM.AddToQueue", json={
+        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.opportunity", "opportunityid": deal}})
+    assert not_queueable.status_code == 400 and "not enabled for queues" in _error(not_queueable)["message"]
+
+
+def test_annotation_client_id_and_duplicate_key(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Noted"})
+    note_id = str(uuid.uuid4())
+    body = {"annotationid": note_id, "subject": "Deterministic", "objectid_account@odata.bind": f"/accounts({account})"}
+    assert _create(dataverse, "annotations", body) == note_id
+    again = dataverse.post("annotations", json=body)
+    assert again.status_code == 412 and _error(again)["code"] == "0x80040237"
+    assert _error(again)["@Microsoft.PowerApps.CDS.ErrorDetails.ApiExceptionMessageName"] == "DuplicateRecord"
+    # the same through $batch (continue-on-error): first part created, second refused with 412
+    other = str(uuid.uuid4())
+    parts = [_part("POST", "annotations", {**body, "annotationid": other}), _part("POST", "annotations",
+                                                                                 {**body, "annotationid": other})]
+    assert _statuses(_batch(dataverse, parts, prefer="odata.continue-on-error")) == [204, 412]
+
+
+def test_activity_category_subcategory_and_times(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Activities"})
+    common = {"category": "visit", "subcategory": "fixed", "actualdurationminutes": 45, "prioritycode": 2,
+              "actualstart": "2023-05-01T09:00:00Z", "actualend": "2023-05-01T09:45:00Z"}
+    for entity_set, table, extra in (("tasks", "task", {}), ("phonecalls", "phonecall", {"directioncode": False}),
+                                     ("appointments", "appointment", {"scheduledstart": "2023-05-01T09:00:00Z",
+                                                                      "scheduledend": "2023-05-01T09:45:00Z"})):
+        created = dataverse.post(entity_set, headers=REPRESENTATION, json={
+            "subject": f"{table} done", **common, **extra, "statecode": 1,
+            f"regardingobjectid_account_{table}@odata.bind": f"/accounts({account})"})
+        assert created.status_code == 201, created.text
+        got = created.json()
+        assert (got["category"], got["subcategory"], got["actualdurationminutes"], got["prioritycode"]) == (
+            "visit", "fixed", 45, 2)
+        assert got["actualend"] == "2023-05-01T09:45:00Z" and got["statecode"] == 1
+        too_long = dataverse.post(entity_set, json={"subject": "x", "subcategory": "y" * 251, **extra})
+        assert too_long.status_code == 400 and "maximum allowed length of '250'" in _error(too_long)["message"]
+    # directioncode is a phone call column only
+    no_direction = dataverse.post("tasks", json={"subject": "x", "directioncode": True})
+    assert no_direction.status_code == 400 and "Could not find a property named 'directioncode'" in _error(
+        no_direction)["message"]
+
+
+def _relationship(name: str, referenced: str, referencing: str, lookup: str, **extra: Any) -> dict[str, Any]:
+    """The OneToManyRelationshipMetadata body the Dataverse connector posts for a custom lookup."""
+    return {"@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata", "SchemaName": name,
+            "ReferencedEntity": referenced, "ReferencingEntity": referencing,
+            "CascadeConfiguration": {"Assign": "NoCascade", "Delete": "RemoveLink", "Merge": "NoCascade",
+                                     "Reparent": "NoCascade", "Share": "NoCascade", "Unshare": "NoCascade"},
+            "Lookup": {"@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata", "AttributeType": "Lookup",
+                       "AttributeTypeName": {"Value": "LookupType"}, "SchemaName": lookup,
+                       "DisplayName": {"LocalizedLabels": [{"Label": lookup, "LanguageCode": 1033}]},
+                       "RequiredLevel": {"Value": "None"}}, **extra}
+
+
+def test_relationship_definitions_create_custom_lookups(dataverse: httpx.Client) -> None:
+    # WHEN the connector's OneToManyRelationshipMetadata is posted THEN the lookup exists at once
+    created = dataverse.post("RelationshipDefinitions", json=_relationship(
+        "flit_account_incident_locationid", "account", "incident", "flit_locationid"))
+    assert created.status_code == 204, created.text
+    assert re.search(rf"/RelationshipDefinitions\({GUID}\)$", created.headers["OData-EntityId"])
+    rel = dataverse.get("RelationshipDefinitions(SchemaName='flit_account_incident_locationid')").json()
+    assert (rel["ReferencingAttribute"], rel["ReferencingEntityNavigationPropertyName"], rel["ReferencedEntity"]) == (
+        "flit_locationid", "flit_locationid", "account")
+    assert dataverse.get(f"RelationshipDefinitions({rel['MetadataId']})").status_code == 200
+    column = dataverse.get("EntityDefinitions(LogicalName='incident')/Attributes(LogicalName='flit_locationid')").json()
+    assert column["@odata.type"] == "#Microsoft.Dynamics.CRM.LookupAttributeMetadata"
+    assert column["Targets"] == ["account"] and column["IsCustomAttribute"] is True
+    site = _create(dataverse, "accounts", {"name": "Site"})
+    customer = _create(dataverse, "accounts", {"name": "Owner of site"})
+    case = _create(dataverse, "incidents", {"title": "At site",
+                                            "customerid_account@odata.bind": f"/accounts({customer})",
+                                            "flit_locationid@odata.bind": f"/accounts({site})"})
+    got = dataverse.get(f"incidents({case})", params={"$select": "_flit_locationid_value"}).json()
+    assert got["_flit_locationid_value"] == site
+    wrong_target = dataverse.patch(f"incidents({case})", json={"flit_locationid@odata.bind": f"/incidents({case})"})
+    assert wrong_target.status_code == 400
+    # the navigation property is the lookup's SchemaName with its case: a lowercased name is undeclared
+    assert dataverse.post("RelationshipDefinitions", json=_relationship(
+        "flit_product_incident_kit", "product", "incident", "flit_KitId")).status_code == 204
+    lowered = dataverse.patch(f"incidents({case})", json={"flit_kitid@odata.bind": f"/accounts({site})"})
+    assert lowered.status_code == 400 and "undeclared property 'flit_kitid'" in _error(lowered)["message"]
+    # duplicates, an unknown table and a lookup posted to Attributes are refused
+    dup = dataverse.post("RelationshipDefinitions", json=_relationship(
+        "flit_account_incident_locationid", "account", "incident", "flit_otherid"))
+    assert dup.status_code == 400 and "already exists" in _error(dup)["message"]
+    assert dataverse.post("RelationshipDefinitions", json=_relationship(
+        "flit_nosuch_incident_x", "nosuch", "incident", "flit_xid")).status_code == 404
+    direct = dataverse.post("EntityDefinitions(LogicalName='incident')/Attributes", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata", "SchemaName": "flit_DirectId"})
+    assert direct.status_code == 400 and "RelationshipDefinitions" in _error(direct)["message"]
