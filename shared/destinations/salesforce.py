@@ -16,8 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -32,9 +31,12 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
+from shared.destinations.base import ID, DestinationLimits, WriteResult
 from shared.errors import AuthenticationError, ContractError, QuotaExhaustedError, ThrottledError, TransientError
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
+
+__all__ = ["LIMITS", "Limits", "SalesforceDestination", "WriteResult"]
 from shared.tls import ca_file, ssl_context
 
 T = TypeVar("T")
@@ -42,25 +44,30 @@ _API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 API_VERSION = "60.0"
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The batch sizes and quotas a loader must respect (reference §1.2)."""
+#: Bulk API 2.0 throughput assumed when deciding how long to wait before the first status poll.
+BULK_ROWS_PER_S_ESTIMATE = 4_000.0
+#: Records per ``Id IN (...)`` / ``key IN (...)`` query: a SOQL GET URL must stay under 16,384 characters.
+IN_CHUNK = 400
+#: A file is a ContentVersion; deleting it means deleting its ContentDocument.
+FILE_OBJECT = "ContentVersion"
 
-    collection_max: int = 200
-    bulk_internal_batch: int = 10_000
+
+#: The batch sizes and quotas a loader must respect (reference §1.2).
+LIMITS = DestinationLimits(
+    write_batch_max=200,  # sObject Collections
+    bulk_batch_max=10_000,  # Bulk API 2.0's internal batch: one job, one of the 15,000 daily batches
     # Above 1,000 records one Bulk job (5 calls) costs fewer API calls than Collections (>= 6).
-    bulk_threshold: int = 1_000
+    bulk_threshold=1_000,
+    max_parallel_loads=4,
+    read_page=2_000,
     # VersionData is binary: Bulk API 2.0's CSV cannot carry it, so files go through Collections.
     # ContentDocument (what deleting a file means) is deleted through Collections too.
-    no_bulk_objects: frozenset[str] = frozenset({"ContentVersion", "ContentDocument"})
-    max_parallel_loads: int = 4
-    query_page: int = 2_000
-    bulk_rows_per_s_estimate: float = 4_000.0
+    no_bulk_objects=frozenset({"ContentVersion", "ContentDocument"}),
     # Share of the daily API quota a migration leaves for the org's other integrations.
-    api_reserve_fraction: float = 0.05
-
-
-LIMITS = Limits()
+    api_reserve_fraction=0.05,
+)
+#: Kept for callers of the Salesforce-specific name.
+Limits = DestinationLimits
 RETRY_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 #: A delete answered with these found nothing left to delete (already deleted, or purged).
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
@@ -82,22 +89,6 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-@dataclass
-class WriteResult:
-    """The outcome of writing one record: its key, destination id, whether it was created."""
-
-    key: str
-    id: str | None
-    created: bool
-    error_code: str | None = None
-    error_message: str | None = None
-    fields: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.error_code is None
-
-
 def _first_error(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
     err = errors[0] if errors else {}
     code = str(err.get("statusCode") or err.get("errorCode") or "UNKNOWN")
@@ -108,7 +99,10 @@ class SalesforceDestination:
     """One Salesforce org. Credentials never appear in repr, logs or errors."""
 
     name = "salesforce"
+    label = "Salesforce"
     limits = LIMITS
+    system_fields: tuple[str, ...] = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
+    delete_note = "Deleted records go to the Salesforce Recycle Bin (soft delete), as a delete from the UI would."
 
     def __init__(self, url: str, client_id: str, client_secret: str, username: str, password: str,
                  ca_pem: str | None = None, version: str = API_VERSION, timeout_s: float = 120.0) -> None:
@@ -306,10 +300,10 @@ class SalesforceDestination:
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
         if allow_bulk and self.use_bulk(obj, count):
             return 6
-        return -(-count // self.limits.collection_max)
+        return -(-count // self.limits.write_batch_max)
 
     def use_bulk(self, obj: str, count: int) -> bool:
-        return count > self.limits.bulk_threshold and obj not in self.limits.no_bulk_objects
+        return self.limits.uses_bulk(obj, count)
 
     def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
@@ -334,7 +328,7 @@ class SalesforceDestination:
         if allow_bulk and self.use_bulk(obj, len(records)):
             return self._bulk_job(obj, "update", "Id", records, null_value=BULK_NULL)
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.collection_max):
+        for chunk in _chunks(records, self.limits.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"update {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="PATCH", data=json.dumps(b)))
@@ -343,7 +337,7 @@ class SalesforceDestination:
 
     def delete(self, ids: list[str]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(ids, self.limits.collection_max):
+        for chunk in _chunks(ids, self.limits.write_batch_max):
             res = self._call("delete", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}))
             out.extend(self._results([{"Id": i} for i in chunk], res, "Id"))
@@ -354,15 +348,33 @@ class SalesforceDestination:
 
         Results are keyed by the Id sent. A record that is already gone (deleted earlier, e.g. by a
         retried attempt, or purged) counts as deleted, so a retried delete converges. Deleted
-        records go to the Recycle Bin, as a delete from the UI would (no hard delete).
+        records go to the Recycle Bin, as a delete from the UI would (no hard delete). A file
+        (ContentVersion) is deleted through its ContentDocument, the results still keyed by version.
         """
         if not ids:
             return []
+        if obj == FILE_OBJECT:
+            return self._delete_files(ids)
         if self.use_bulk(obj, len(ids)):
-            results = self._bulk_job(obj, "delete", "Id", [{"Id": i} for i in ids])
+            results = self._bulk_job(obj, "delete", ID, [{ID: i} for i in ids])
         else:
             results = self.delete(ids)
         return [WriteResult(r.key, r.id or r.key, False) if r.error_code in GONE_CODES else r for r in results]
+
+    def _delete_files(self, version_ids: list[str]) -> list[WriteResult]:
+        documents = self.content_documents(version_ids)
+        results = {r.key: r for r in self.delete_records("ContentDocument", sorted(set(documents.values())))}
+        out = []
+        for version in version_ids:
+            doc = documents.get(version)
+            res = results.get(doc) if doc is not None else None
+            if doc is None or (res is not None and res.ok):  # no version left: its document is gone already
+                out.append(WriteResult(version, version, False))
+            else:
+                code = res.error_code if res is not None else "NO_RESULT"
+                message = res.error_message if res is not None else "no result for its ContentDocument"
+                out.append(WriteResult(version, version, False, code, f"ContentDocument {doc}: {message}"))
+        return out
 
     def content_documents(self, version_ids: list[str]) -> dict[str, str]:
         """ContentVersion id -> its ContentDocument id (a file is deleted through its document).
@@ -370,9 +382,8 @@ class SalesforceDestination:
         Versions already gone are absent from the answer.
         """
         found: dict[str, str] = {}
-        for chunk in _chunks(version_ids, 400):  # a SOQL GET URL must stay under 16,384 characters
-            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
-            soql = f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({quoted})"  # noqa: S608
+        for chunk in _chunks(version_ids, IN_CHUNK):
+            soql = f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({_ids_in(chunk)})"  # noqa: S608
             for row in self.query(soql):
                 found[str(row["Id"])] = str(row["ContentDocumentId"])
         return found
@@ -381,17 +392,68 @@ class SalesforceDestination:
         """Which of ``ids`` still exist (not deleted) in ``obj``, as the ids were given."""
         by_prefix = {i[:15]: i for i in ids}
         found: set[str] = set()
-        for chunk in _chunks(sorted(by_prefix), 400):
-            quoted = ",".join(f"'{i}'" for i in chunk if i.isalnum())
-            for row in self.query(f"SELECT Id FROM {obj} WHERE Id IN ({quoted})"):  # noqa: S608
+        for chunk in _chunks(sorted(by_prefix), IN_CHUNK):
+            for row in self.query(f"SELECT Id FROM {obj} WHERE Id IN ({_ids_in(chunk)})"):  # noqa: S608
                 got = by_prefix.get(str(row["Id"])[:15])
                 if got is not None:
                     found.add(got)
         return found
 
+    # --- reads the engine asks by intention (SOQL stays in here) ------------------------------------
+    def find_by_key(self, obj: str, key_field: str, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(keys, IN_CHUNK):
+            literals = ", ".join(_literal(k) for k in chunk)
+            for row in self.query(f"SELECT Id, {key_field} FROM {obj} WHERE {key_field} IN ({literals})"):  # noqa: S608
+                found[str(row[key_field])] = str(row["Id"])
+        return found
+
+    def find_by_key_prefix(self, obj: str, key_field: str, prefix: str) -> dict[str, str]:
+        return {str(r[key_field]): str(r["Id"]) for r in self.rows_with_key_prefix(obj, [], key_field, prefix)}
+
+    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+                     ) -> dict[tuple[str, ...], str]:
+        first = fields[0]
+        parents = sorted({str(r[first]) for r in records if r.get(first)})
+        existing: dict[tuple[str, ...], str] = {}
+        for chunk in _chunks(parents, IN_CHUNK):
+            literals = ", ".join(_literal(v) for v in chunk)
+            soql = f"SELECT Id, {', '.join(fields)} FROM {obj} WHERE {first} IN ({literals})"  # noqa: S608
+            for row in self.query(soql):
+                existing[tuple(str(row.get(f) or "") for f in fields)] = str(row["Id"])
+        return existing
+
+    def modified_stamps(self, obj: str, ids: list[str]) -> dict[str, str]:
+        """``SystemModstamp`` (moved by every change; LastModifiedDate is ours to set on insert)."""
+        rows = self.retrieve(obj, ids, ["SystemModstamp"])  # in the order of ids, None where absent
+        return {i: str(r.get("SystemModstamp") or "") for i, r in zip(ids, rows, strict=True) if r}
+
+    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
+                             ) -> list[dict[str, Any]]:
+        """One query (its pages: 2,000 rows each) on the key's prefix."""
+        names = list(dict.fromkeys(["Id", key_field, *fields]))
+        soql = (f"SELECT {', '.join(names)} FROM {obj} "  # noqa: S608 - names from the approved spec
+                f"WHERE {key_field} LIKE {_literal(prefix + '%')}")
+        # LIKE's '_' matches any character: keep only the rows whose key really starts with the prefix.
+        return [r for r in self.query(soql) if str(r.get(key_field) or "").startswith(prefix)]
+
+    def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
+        """One query per 400 ids."""
+        names = list(dict.fromkeys(["Id", *fields]))
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(ids, IN_CHUNK):
+            rows += self.query(f"SELECT {', '.join(names)} FROM {obj} WHERE Id IN ({_ids_in(chunk)})")  # noqa: S608
+        return rows
+
+    def audit_fields_settable(self, described: Mapping[str, DestObject]) -> bool:
+        """CreatedDate is createable when the org lets integrations set audit fields (reference §1.7)."""
+        account = described.get("Account")
+        created = account.fields.get("CreatedDate") if account else None
+        return bool(created and created.createable)
+
     def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
         out: list[dict[str, Any] | None] = []
-        for chunk in _chunks(ids, self.limits.collection_max):
+        for chunk in _chunks(ids, self.limits.write_batch_max):
             res = self._call(f"retrieve {obj}", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}", method="GET", params={"ids": ",".join(c), "fields": ",".join(fields)}))
             out.extend(res or [])
@@ -416,7 +478,7 @@ class SalesforceDestination:
 
     def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.collection_max):
+        for chunk in _chunks(records, self.limits.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"upsert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}/{ext_field}", method="PATCH", data=json.dumps(b)))
@@ -426,7 +488,7 @@ class SalesforceDestination:
     def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
                            ) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.collection_max):
+        for chunk in _chunks(records, self.limits.write_batch_max):
             body = {"allOrNone": False, "records": [
                 {"attributes": {"type": obj}, **{k: v for k, v in r.items() if send_key or k != ext_field}}
                 for r in chunk]}
@@ -496,7 +558,7 @@ class SalesforceDestination:
         self._bulk_request("PUT", f"ingest/{job_id}/batches", f"bulk upload {obj}",
                            data=_to_csv(rows, null_value).encode(), headers={"Content-Type": "text/csv"})
         self._bulk_request("PATCH", f"ingest/{job_id}", f"bulk close {obj}", json={"state": "UploadComplete"})
-        first_wait = max(1.0, min(8.0, len(records) / self.limits.bulk_rows_per_s_estimate))
+        first_wait = max(1.0, min(8.0, len(records) / BULK_ROWS_PER_S_ESTIMATE))
         poller = Retrying(retry=retry_if_result(lambda info: info["state"] not in BULK_TERMINAL),
                           wait=wait_chain(wait_fixed(first_wait), wait_exponential(multiplier=0.5, max=10)),
                           stop=stop_after_delay(BULK_JOB_TIMEOUT_S), reraise=True)
@@ -531,6 +593,15 @@ def _to_csv(records: list[dict[str, Any]], null_value: str = "") -> str:
         writer.writerow(["" if c not in r else null_value if (v := r[c]) is None else
                          ("true" if v is True else "false" if v is False else v) for c in columns])
     return buf.getvalue()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ids_in(ids: list[str]) -> str:
+    """A SOQL ``IN`` list of record ids (ids are alphanumeric; anything else is dropped, never quoted in)."""
+    return ",".join(f"'{i}'" for i in ids if i.isalnum())
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.aws import BlobStore
-from shared.destinations.salesforce import SalesforceDestination
+from shared.destinations.base import Destination
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
 from shared.mapping.infer import sample_custom_fields
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
-from shared.reports import automation_rules_markdown, csv_text, mapping_markdown
+from shared.reports import automation_rules_markdown, csv_text, mapping_html, mapping_markdown
 from shared.sources.sercom import SercomSource
-from shared.templates import sercom_salesforce as template
+from shared.templates import for_pair
 
 TECHNICIANS = "technicians"
 
@@ -30,8 +30,12 @@ class OwnerResolution:
     unmatched: list[dict[str, str]]
 
 
-def resolve_owners(technicians: list[dict[str, Any]], users: list[DestUser]) -> OwnerResolution:
-    """Technician -> user by case-insensitive email; every miss is reported with its reason."""
+def resolve_owners(technicians: list[dict[str, Any]], users: list[DestUser], platform: str = "destination"
+                   ) -> OwnerResolution:
+    """Technician -> user by case-insensitive email; every miss is reported with its reason.
+
+    ``platform`` names the destination in the reasons ("no Salesforce user has this email").
+    """
     by_email: dict[str, list[DestUser]] = {}
     for u in users:
         if u.email:
@@ -55,30 +59,23 @@ def resolve_owners(technicians: list[dict[str, Any]], users: list[DestUser]) -> 
         elif seen.get(email, 0) > 1:
             unmatched.append({**row, "reason": f"email {email!r} is shared by {seen[email]} technicians"})
         elif not candidates:
-            unmatched.append({**row, "reason": "no Salesforce user has this email"})
+            unmatched.append({**row, "reason": f"no {platform} user has this email"})
         elif not candidates[0].active:
-            unmatched.append({**row, "reason": "the matching Salesforce user is inactive"})
+            unmatched.append({**row, "reason": f"the matching {platform} user is inactive"})
         else:
             owners[tid] = candidates[0].id
     return OwnerResolution(owners, unmatched)
 
 
-def dest_catalog(dest: SalesforceDestination, objects: list[str]) -> DestCatalog:
+def dest_catalog(dest: Destination, objects: list[str]) -> DestCatalog:
     described = {}
     for name in objects:
         obj = dest.describe(name)
         if obj is not None:
             described[name] = obj
-    account = described.get("Account")
-    created = account.fields.get("CreatedDate") if account else None
     return DestCatalog(instance=dest.instance_url, objects=described, users=dest.users(),
                        integration_user_id=dest.integration_user_id,
-                       audit_fields_settable=bool(created and created.createable))
-
-
-STANDARD_OBJECTS = ["Account", "Contact", "AccountContactRole", "Case", "Asset", "Product2", "Contract",
-                    "Entitlement", "Opportunity", "Task", "Event", "ContentVersion",
-                    "Work_Order__c", "Parts_Used__c", "Service_Territory__c"]
+                       audit_fields_settable=dest.audit_fields_settable(described))
 
 
 SAMPLE_SIZE = 1000
@@ -97,34 +94,39 @@ def sample_data(source: SercomSource, catalog: SourceCatalog) -> None:
             f.sample = samples[f.name]
 
 
-def discover(run: RunRef, source: SercomSource, dest: SalesforceDestination, blobs: BlobStore) -> dict[str, Any]:
+def discover(run: RunRef, source: SercomSource, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
+    template = for_pair(run.pair)
     catalog: SourceCatalog = source.catalog()
     sample_data(source, catalog)
-    stages = source.read_all("pipeline_stages") if any(o.name == "pipeline_stages" for o in catalog.objects) else []
+    extras = template.discovery_extras(source, catalog)
     technicians = source.read_all(TECHNICIANS)
-    dcat = dest_catalog(dest, STANDARD_OBJECTS)
-    owners = resolve_owners(technicians, dcat.users)
+    dcat = dest_catalog(dest, template.DEST_OBJECTS)
+    owners = resolve_owners(technicians, dcat.users, dest.label)
     fallback = dcat.integration_user_id
     if run.options.fallback_owner_email:
         wanted = run.options.fallback_owner_email.strip().lower()
         match = [u for u in dcat.users if u.email == wanted and u.active]
         if not match:
-            raise ConfigurationError(f"options.fallback_owner_email: no active Salesforce user has {wanted!r}")
+            raise ConfigurationError(f"options.fallback_owner_email: no active {dest.label} user has {wanted!r}")
         fallback = match[0].id
-    spec: MigrationSpec = template.build_spec(
-        catalog, dcat, run.options, deal_stages=template.deal_stage_map(stages), owners=owners.owners,
-        fallback_owner_id=fallback)
+    spec: MigrationSpec = template.build_spec(catalog, dcat, run.options, extras=extras, owners=owners.owners,
+                                              fallback_owner_id=fallback)
     blobs.put_json(keys.source_catalog, catalog.model_dump())
     blobs.put_json(keys.dest_catalog, dcat.model_dump())
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
-    blobs.put_text(keys.report("mapping.md"), mapping_markdown(spec, catalog, dcat), "text/markdown; charset=utf-8")
+    document = mapping_markdown(spec, catalog, dcat)
+    blobs.put_text(keys.report("mapping.md"), document, "text/markdown; charset=utf-8")
+    blobs.put_text(keys.report("mapping.html"), mapping_html(document, f"Mapping {run.run_id}"),
+                   "text/html; charset=utf-8")
     blobs.put_text(keys.report("unmatched-technicians.csv"),
                    csv_text(owners.unmatched, ["technician_id", "name", "email", "sercom_active", "reason"]),
                    "text/csv")
     blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog),
                    "text/markdown; charset=utf-8")
+    for name, (text, content_type) in template.extra_reports(spec, catalog, dcat, extras).items():
+        blobs.put_text(keys.report(name), text, content_type)
     counts = {o.name: o.count for o in catalog.objects}
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
             "source_counts": counts, "unmatched_technicians": len(owners.unmatched),

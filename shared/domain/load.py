@@ -18,7 +18,7 @@ from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
-from shared.destinations.salesforce import SalesforceDestination, WriteResult
+from shared.destinations.base import ID, Destination, WriteResult
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys
 from shared.domain.transform import crosswalk_scope
@@ -32,7 +32,7 @@ AUDIT_FIELDS_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
-def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     """Create missing custom objects and fields (idempotent) and the run's default records."""
     spec = load_spec(stores.blobs, run)
     created: list[str] = []
@@ -68,7 +68,7 @@ def prepare(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[st
     return {"created_fields": len(created), "adopted": adopted}
 
 
-def adopt_existing(run: RunRef, dest: SalesforceDestination, stores: Stores, spec: MigrationSpec) -> int:
+def adopt_existing(run: RunRef, dest: Destination, stores: Stores, spec: MigrationSpec) -> int:
     """Record in the crosswalk the destination records that already carry a source key.
 
     They may come from an earlier run or from another tool: either way the load will update
@@ -80,19 +80,17 @@ def adopt_existing(run: RunRef, dest: SalesforceDestination, stores: Stores, spe
     for m in spec.mappings:
         if m.natural_key:
             continue
-        soql = f"SELECT Id, {ext} FROM {m.dest_object} WHERE {ext} LIKE '{m.source_object}:%'"  # noqa: S608
-        found = {row[ext]: row["Id"] for row in dest.query(soql)}
+        found = dest.find_by_key_prefix(m.dest_object, ext, f"{m.source_object}:")
         if found:
             stores.crosswalk.put_many(crosswalk_scope(dest.scope, m.dest_object), found, run.run_id)
             adopted += len(found)
     for values in spec.default_records.values():
-        soql = f"SELECT Id, {ext} FROM {values['object']} WHERE {ext} LIKE 'flitstack:%'"  # noqa: S608
-        found = {row[ext]: row["Id"] for row in dest.query(soql)}
+        found = dest.find_by_key_prefix(values["object"], ext, "flitstack:")
         stores.crosswalk.put_many(crosswalk_scope(dest.scope, values["object"]), found, run.run_id)
     return adopted
 
 
-def before_images(dest: SalesforceDestination, obj: str, ids: list[str], fields: list[str]
+def before_images(dest: Destination, obj: str, ids: list[str], fields: list[str]
                   ) -> dict[str, dict[str, Any]]:
     """The current values of ``fields`` for records about to be updated (what rollback restores)."""
     if not ids or not fields:
@@ -139,7 +137,7 @@ def plan_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> di
     return {"manifest_key": keys.level_manifest(index), "items": len(items), "index": index, "phase": phase}
 
 
-def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: SalesforceDestination,
+def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Destination,
                    dest_object: str, batch_id: str, ok: dict[str, WriteResult], level: int | None,
                    before: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
     ids = {k: r.id for k, r in ok.items() if r.id}
@@ -158,27 +156,11 @@ def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Sales
     return ids
 
 
-def _existing(dest: SalesforceDestination, mapping: ObjectMapping, ext: str, keys: list[str]) -> dict[str, str]:
-    """Keys already present in the destination (insert-only objects are never inserted twice)."""
-    found: dict[str, str] = {}
-    for i in range(0, len(keys), 400):  # a SOQL GET URL must stay under 16,384 characters
-        chunk = ", ".join("'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i : i + 400])
-        for row in dest.query(f"SELECT Id, {ext} FROM {mapping.dest_object} WHERE {ext} IN ({chunk})"):  # noqa: S608
-            found[row[ext]] = row["Id"]
-    return found
-
-
-def _natural_matches(dest: SalesforceDestination, mapping: ObjectMapping, ext: str, records: list[dict[str, Any]]
+def _natural_matches(dest: Destination, mapping: ObjectMapping, ext: str, records: list[dict[str, Any]]
                      ) -> dict[str, str]:
     """Records already present, found by the mapping's natural key (e.g. AccountId + ContactId + Role)."""
-    first, fields = mapping.natural_key[0], mapping.natural_key
-    parents = sorted({str(r[first]) for r in records if r.get(first)})
-    existing: dict[tuple[str, ...], str] = {}
-    for i in range(0, len(parents), 400):
-        ids = ",".join(f"'{p}'" for p in parents[i : i + 400] if p.isalnum())
-        soql = f"SELECT Id, {', '.join(fields)} FROM {mapping.dest_object} WHERE {first} IN ({ids})"  # noqa: S608
-        for row in dest.query(soql):
-            existing[tuple(str(row.get(f) or "") for f in fields)] = row["Id"]
+    fields = mapping.natural_key
+    existing = dest.find_natural(mapping.dest_object, fields, records)
     found = {}
     for r in records:
         match = existing.get(tuple(str(r.get(f) or "") for f in fields))
@@ -187,7 +169,7 @@ def _natural_matches(dest: SalesforceDestination, mapping: ObjectMapping, ext: s
     return found
 
 
-def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
+def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: Destination,
                stores: Stores) -> dict[str, Any]:
     """Write one load-ready batch. A batch that already recorded its outcome is not written again
     (a resumed run continues from its checkpoint); a quota stop leaves a marker the level check reads."""
@@ -205,19 +187,18 @@ def load_batch(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], d
     return outcome
 
 
-def _conflicts(run: RunRef, dest: SalesforceDestination, stores: Stores, obj: str, known: dict[str, str]
+def _conflicts(run: RunRef, dest: Destination, stores: Stores, obj: str, known: dict[str, str]
                ) -> dict[str, dict[str, str]]:
     """Records a person changed in the destination after this run last wrote them (delta passes).
 
-    The destination's SystemModstamp later than our last write (the crosswalk's time, plus a
-    small clock tolerance) means someone else edited the record: it is reported, not overwritten.
+    The destination's modification stamp (Salesforce SystemModstamp, Dataverse modifiedon) later
+    than our last write (the crosswalk's time, plus a small clock tolerance) means someone else
+    edited the record: it is reported, not overwritten.
     """
     if not known:
         return {}
     written_at = stores.crosswalk.get_times(crosswalk_scope(dest.scope, obj), known)
-    ids = list(known.values())
-    rows = dest.retrieve(obj, ids, ["SystemModstamp"])  # in the order of ids, None where absent
-    stamps = {i: str(r.get("SystemModstamp") or "") for i, r in zip(ids, rows, strict=True) if r}
+    stamps = dest.modified_stamps(obj, list(known.values()))
     found = {}
     for key, dest_id in known.items():
         ours, theirs = written_at.get(key), stamps.get(dest_id)
@@ -226,7 +207,7 @@ def _conflicts(run: RunRef, dest: SalesforceDestination, stores: Stores, obj: st
     return found
 
 
-def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: SalesforceDestination,
+def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: Destination,
           stores: Stores, keys: Keys) -> dict[str, Any]:
     spec = load_spec(stores.blobs, run)
     mapping = spec.mapping(str(item["mapping"]))
@@ -247,7 +228,7 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
         if stores.blobs.exists(keys.load_started(batch_id)):
-            present = _existing(dest, mapping, ext, [r[ext] for r in records])
+            present = dest.find_by_key(mapping.dest_object, ext, [r[ext] for r in records])
         else:
             stores.blobs.put_text(keys.load_started(batch_id), now_iso())
         linked_only.update(present)
@@ -279,7 +260,10 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     rejects += [RecordReject(mapping.source_object, r[ext].split(":", 1)[1], mapping.dest_object,
                              "the destination returned no result for this record", "NO_RESULT")
                 for r in records if r[ext] not in handled]
-    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, ok, None, before)
+    # A record the destination created but refused to finish (a Dataverse case written, then not
+    # resolved) is a reject *and* a write: audited as created, so rollback deletes it.
+    partial = {k: r for k, r in results.items() if not r.ok and r.id and r.created}
+    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, {**ok, **partial}, None, before)
     stores.blobs.put_json(keys.xwalk_part(level, mapping.dest_object, batch_id), {**linked_only, **ids})
     stores.blobs.put_lines(keys.rejects(batch_id + ".load"), [r.as_row() for r in rejects])
     if conflicts:
@@ -334,7 +318,7 @@ def _source_records(stores: Stores, keys: Keys, obj: str) -> Iterable[dict[str, 
         yield from stores.blobs.get_lines(batch_key)
 
 
-def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores, phase: str = FULL) -> dict[str, Any]:
+def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> dict[str, Any]:
     """Second pass: fill deferred (self/circular) lookups now that every record has an id."""
     keys = Keys(run, phase)
     spec = load_spec(stores.blobs, run)
@@ -356,9 +340,9 @@ def fixup(run: RunRef, dest: SalesforceDestination, stores: Stores, phase: str =
                     issues.append(Issue(mapping.source_object, str(rec["id"]), mapping.dest_object, lk.dest,
                                         "lookup_missing", f"no {lk.target.dest_object} for {ref!r}; left empty"))
                     continue
-                updates.append({"Id": own_id, lk.dest: target_id})
-        deferred = sorted({k for u in updates for k in u} - {"Id"})
-        before = before_images(dest, mapping.dest_object, [u["Id"] for u in updates], deferred)
+                updates.append({ID: own_id, lk.dest: target_id})
+        deferred = sorted({k for u in updates for k in u} - {ID})
+        before = before_images(dest, mapping.dest_object, [u[ID] for u in updates], deferred)
         results = dest.update(mapping.dest_object, updates)
         failed = [r for r in results if not r.ok]
         updated += len(results) - len(failed)

@@ -16,8 +16,9 @@ destination holds for exactly those records. Insert-only fields (audit timestamp
 record was sent without — it existed already — are left out of that record's comparison on
 both sides, and records the destination holds from earlier runs are counted but not profiled.
 
-Cost: the destination side is one query per mapping (``query_all`` pages, 2,000 rows each),
-or for objects without the external id one query per 400 recorded ids. Long text and file
+Cost: the destination side is one read per mapping (Salesforce: one SOQL query, its pages of
+2,000 rows; Dataverse: one ``$filter`` read, pages of 5,000), or for objects without the external
+id one read per chunk of recorded ids (400 in Salesforce). Long text and file
 content are not selected (Salesforce cuts query pages to 200 rows when two long text fields
 are selected); they are listed as not profiled, with the reason.
 """
@@ -33,6 +34,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.destinations.base import ID
 from shared.mapping.spec import ObjectMapping
 
 EMPTY = "(empty)"
@@ -41,7 +43,6 @@ SUM_TRANSFORMS = frozenset({"number", "currency", "integer", "product", "months_
 DATE_TRANSFORMS = frozenset({"date", "datetime"})
 LONG_TEXT_TRANSFORMS = frozenset({"text", "json", "lines_text", "user_list"})
 CONTENT_TRANSFORMS = frozenset({"base64_text"})
-ID_CHUNK = 400  # ids per ``Id IN (...)`` query: the GET URL stays under 16,384 characters
 
 Kind = Literal["histogram", "sum", "dates", "value"]
 CheckName = Literal["accounted", "count", "found", "null_rate", "histogram", "sum", "date_range", "orphans",
@@ -238,40 +239,32 @@ def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any
 # --- the destination side ------------------------------------------------------------------------------
 
 
-class QueryDestination(Protocol):
-    """What profiling needs from a destination connector (``SalesforceDestination`` is one)."""
+class ProfileDestination(Protocol):
+    """What profiling needs from a destination connector (every :class:`~shared.destinations.base.Destination`)."""
 
-    def query(self, soql: str) -> list[dict[str, Any]]: ...
+    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
+                             ) -> list[dict[str, Any]]: ...
+
+    def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]: ...
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def destination_rows(dest: QueryDestination, mapping: ObjectMapping, fields: list[ProfiledField], key_field: str,
+def destination_rows(dest: ProfileDestination, mapping: ObjectMapping, fields: list[ProfiledField], key_field: str,
                      recorded_ids: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The destination's records of ``mapping`` with the profiled fields, and Id -> source key.
 
-    With the external id: one query on its source-object prefix (the rows of other source
-    objects sharing the destination object are not selected). Without (``recorded_ids``, source
-    key -> id, for natural-key objects): by id, ``ID_CHUNK`` ids per query.
+    With the external id: every record whose key has the mapping's source-object prefix (the
+    rows of other source objects sharing the destination object are not selected). Without
+    (``recorded_ids``, source key -> id, for natural-key objects): by the ids the run recorded.
+    Rows carry the record id under ``Id`` whatever the platform calls it.
     """
     prefix = f"{mapping.source_object}:"
-    names = list(dict.fromkeys(f.name for f in fields if f.name not in ("Id", key_field)))
+    names = list(dict.fromkeys(f.name for f in fields if f.name not in (ID, key_field)))
     if recorded_ids is None:
-        select = ", ".join(["Id", key_field, *names])
-        soql = (f"SELECT {select} FROM {mapping.dest_object} "  # noqa: S608 - names from the approved spec
-                f"WHERE {key_field} LIKE {_literal(prefix + '%')}")
-        rows = [r for r in dest.query(soql) if str(r.get(key_field) or "").startswith(prefix)]
-        return rows, {str(r["Id"]): str(r[key_field]) for r in rows}
-    by_id = {v: k for k, v in recorded_ids.items() if k.startswith(prefix) and v.isalnum()}
-    ids = sorted(by_id)
-    select = ", ".join(["Id", *names])
-    rows = []
-    for i in range(0, len(ids), ID_CHUNK):
-        quoted = ", ".join(_literal(x) for x in ids[i : i + ID_CHUNK])
-        rows += dest.query(f"SELECT {select} FROM {mapping.dest_object} WHERE Id IN ({quoted})")  # noqa: S608
-    return rows, by_id
+        rows = [r for r in dest.rows_with_key_prefix(mapping.dest_object, names, key_field, prefix)
+                if str(r.get(key_field) or "").startswith(prefix)]
+        return rows, {str(r[ID]): str(r[key_field]) for r in rows}
+    by_id = {v: k for k, v in recorded_ids.items() if k.startswith(prefix)}
+    return dest.rows_by_id(mapping.dest_object, sorted(by_id), names), by_id
 
 
 # --- comparison -----------------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ date ranges and orphaned lookups, each checked against :class:`Thresholds`. Any 
 check fails reconciliation, and the report (JSON + a readable HTML page with charts) says
 which mapping, which field and by how much.
 
-API cost: one destination query per mapping (its pages: 2,000 rows each), or one per 400
-recorded ids for objects without the external id — the same calls the counts needed before,
-plus the pages.
+API cost: one destination read per mapping (its pages), or one per chunk of recorded ids for
+objects without the external id — the same calls the counts needed before, plus the pages.
 """
 
 from __future__ import annotations
@@ -19,13 +18,14 @@ from collections import Counter
 from typing import Any, Protocol
 
 from shared.aws import BlobStore, Stores, now_iso
+from shared.destinations.base import ID
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.profile import (
     Check,
     Pair,
+    ProfileDestination,
     ProfiledField,
-    QueryDestination,
     Thresholds,
     compare,
     destination_rows,
@@ -37,8 +37,8 @@ from shared.models import RunRef
 from shared.reports import ISSUE_COLUMNS, REJECT_COLUMNS, csv_text, reconciliation_html
 
 
-class ReconcileDestination(QueryDestination, Protocol):
-    """The destination connector as reconciliation uses it: queries, and its API call counter."""
+class ReconcileDestination(ProfileDestination, Protocol):
+    """The destination connector as reconciliation uses it: profile reads, and its API call counter."""
 
     calls: int
 
@@ -73,7 +73,7 @@ def _profile(blobs: BlobStore, keys: Keys, fields: list[ProfiledField], batch_id
 
 
 def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
-                       batch_ids: list[str], dest: QueryDestination, blobs: BlobStore, keys: Keys,
+                       batch_ids: list[str], dest: ProfileDestination, blobs: BlobStore, keys: Keys,
                        thresholds: Thresholds) -> dict[str, Any]:
     ext = spec.external_id_field
     fields, skipped = profiled_fields(m, thresholds)
@@ -86,7 +86,7 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
         recorded = blobs.get_json(merged) if blobs.exists(merged) else {}
     rows, key_by_id = destination_rows(dest, m, fields, ext, recorded)
     in_dest = len(rows)
-    rows_by_key = {key_by_id[str(r["Id"])]: r for r in rows if str(r.get("Id")) in key_by_id}
+    rows_by_key = {key_by_id[str(r[ID])]: r for r in rows if str(r.get(ID)) in key_by_id}
     pair, rejected_orphans = _profile(blobs, keys, fields, batch_ids, ext, rows_by_key)
     accounted = totals["filtered_out"] + loaded + rejected
     checks = [

@@ -13,7 +13,7 @@ Order (phases, one Distributed Map each):
 
 1. every restore first, so records that existed before the run stop pointing at records the
    run created (in Salesforce, deleting an Account deletes the Contacts, Cases... that look
-   it up, including pre-existing ones the run re-parented);
+   it up, including pre-existing ones the run re-parented; Dataverse cascades the same way);
 2. deletes by mapping level in reverse (children before parents);
 3. the run's default records (e.g. the default Account) last.
 
@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from shared import planner
 from shared.aws import BlobStore, Stores, now_iso
-from shared.destinations.salesforce import SalesforceDestination, WriteResult
+from shared.destinations.base import ID, Destination
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.transform import crosswalk_scope
@@ -45,11 +45,11 @@ from shared.models import RunRef
 
 #: Work items hold at most this many records (one Bulk API 2.0 job each).
 CHUNK = 10_000
-#: Fields Salesforce moves on every write: a restored record cannot keep them, so they are not compared.
+#: Salesforce's system fields, under the name tests import; the verification uses the connector's own
+#: ``system_fields`` (what the platform moves on every write: a restored record cannot keep them).
 SYSTEM_FIELDS = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
 #: How many examples of each kind of problem the report lists (the counts are always complete).
 REPORT_EXAMPLES = 200
-FILE_OBJECT = "ContentVersion"
 
 Action = Literal["delete", "restore"]
 
@@ -218,26 +218,7 @@ def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
     return {"manifest_key": rk.manifest(index), "items": phases[index]["items"], "index": index}
 
 
-def _delete(dest: SalesforceDestination, obj: str, ids: list[str]) -> list[WriteResult]:
-    """Delete records; files (ContentVersion) through their ContentDocument, results keyed by version id."""
-    if obj != FILE_OBJECT:
-        return dest.delete_records(obj, ids)
-    documents = dest.content_documents(ids)
-    results = {r.key: r for r in dest.delete_records("ContentDocument", sorted(set(documents.values())))}
-    out = []
-    for version in ids:
-        doc = documents.get(version)
-        res = results.get(doc) if doc is not None else None
-        if doc is None or (res is not None and res.ok):  # no version left: its document is gone already
-            out.append(WriteResult(version, version, False))
-        else:
-            code = res.error_code if res is not None else "NO_RESULT"
-            message = res.error_message if res is not None else "no result for its ContentDocument"
-            out.append(WriteResult(version, version, False, code, f"ContentDocument {doc}: {message}"))
-    return out
-
-
-def undo_batch(run: RunRef, item: dict[str, Any], dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+def undo_batch(run: RunRef, item: dict[str, Any], dest: Destination, stores: Stores) -> dict[str, Any]:
     """Undo one work item (≤ 10,000 records of one object) and record its outcome."""
     rk = RollbackKeys(run, str(item["attempt"]))
     batch_id, index = str(item["batch_id"]), int(item["level"])
@@ -249,9 +230,9 @@ def undo_batch(run: RunRef, item: dict[str, Any], dest: SalesforceDestination, s
     obj, action = str(work["dest_object"]), str(work["action"])
     records: list[dict[str, Any]] = work["records"]
     if action == "delete":
-        results = _delete(dest, obj, [r["id"] for r in records])
+        results = dest.delete_records(obj, [r["id"] for r in records])
     elif action == "restore":
-        results = dest.update(obj, [{"Id": r["id"], **r["image"]} for r in records], allow_bulk=True)
+        results = dest.update(obj, [{ID: r["id"], **r["image"]} for r in records], allow_bulk=True)
     else:
         raise ContractError(f"rollback work item {batch_id}: unknown action {action!r}")
     by_id = {r.key: r for r in results}
@@ -283,7 +264,7 @@ def verify_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
 
 
 def _same(want: Any, got: Any) -> bool:
-    """Equal as Salesforce stores it: empty text is null, and a checkbox is never null (null reads false)."""
+    """Equal as the destination stores it: empty text is null, and a checkbox is never null (null reads false)."""
     if want is None or want == "":
         return got is None or got == "" or got is False
     if isinstance(want, int | float) and not isinstance(want, bool) and isinstance(got, int | float):
@@ -291,7 +272,7 @@ def _same(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
-def verify(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str, Any]:
+def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     """Read back: deleted ids are gone, restored records hold their before-images. Writes the report."""
     rk, the_plan = RollbackKeys.current(run, stores.blobs)
     to_delete: dict[str, list[str]] = defaultdict(list)
@@ -311,17 +292,18 @@ def verify(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str
     for obj, ids in sorted(to_delete.items()):
         still_there += [{"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids))]
     mismatched: list[dict[str, Any]] = []
+    system = dest.system_fields
     for obj, images in sorted(to_restore.items()):
-        fields = sorted({f for image in images.values() for f in image} - set(SYSTEM_FIELDS))
+        fields = sorted({f for image in images.values() for f in image} - set(system))
         ids = sorted(images)
-        rows = dict(zip(ids, dest.retrieve(obj, ids, ["Id", *fields]), strict=True))  # None where absent
+        rows = dict(zip(ids, dest.retrieve(obj, ids, [ID, *fields]), strict=True))  # None where absent
         for rid in ids:
             row = rows[rid]
             if row is None:
                 mismatched.append({"dest_object": obj, "id": rid, "field": "", "reason": "record not found"})
                 continue
             for name, want in images[rid].items():
-                if name not in SYSTEM_FIELDS and not _same(want, row.get(name)):
+                if name not in system and not _same(want, row.get(name)):
                     mismatched.append({"dest_object": obj, "id": rid, "field": name,
                                        "want": want, "got": row.get(name)})
     unrestorable = the_plan["unrestorable"]
@@ -338,11 +320,10 @@ def verify(run: RunRef, dest: SalesforceDestination, stores: Stores) -> dict[str
         "failed": failed[:REPORT_EXAMPLES], "still_present": still_there[:REPORT_EXAMPLES],
         "mismatched": mismatched[:REPORT_EXAMPLES], "unrestorable": unrestorable[:REPORT_EXAMPLES],
         "phases": the_plan["levels"],
-        "not_compared": list(SYSTEM_FIELDS),
+        "not_compared": list(system),
         "notes": [
-            "Deleted records go to the Salesforce Recycle Bin (soft delete), as a delete from the UI would.",
-            "System fields (LastModifiedDate, SystemModstamp, LastModifiedById) move on every write; "
-            "restored records are compared without them.",
+            dest.delete_note,
+            f"System fields ({', '.join(system)}) move on every write; restored records are compared without them.",
             "Schema is not rolled back: custom objects and fields the run created stay.",
         ],
     }

@@ -64,7 +64,10 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
     result = compiled.apply(records)
     already: dict[str, str] = {}
-    if mapping.insert_only and found:  # loaded by an earlier run: never inserted twice, still linkable
+    # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
+    # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
+    # that an update would leave out, so they could no longer be matched.
+    if (mapping.insert_only or mapping.natural_key) and found:
         keep = [(r, k) for r, k in zip(result.records, result.keys, strict=True) if k not in found]
         already = {k: found[k] for k in result.keys if k in found}
         result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]

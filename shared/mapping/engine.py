@@ -14,11 +14,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.errors import RecordReject
-from shared.mapping.spec import MULTI_SOURCE, FieldRule, LookupTarget, MigrationSpec, ObjectMapping
+from shared.mapping.spec import MULTI_SOURCE, Condition, FieldRule, LookupTarget, MigrationSpec, ObjectMapping
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _MISSING = object()
@@ -148,6 +148,15 @@ def _months_between(start: Any, end: Any) -> int | None:
     return months
 
 
+def _add_minutes(start: Any, minutes: Any) -> str | None:
+    """An end time: a start date-time plus a duration in minutes (0 or empty: the start itself)."""
+    if start in (None, ""):
+        return None
+    begin = datetime.strptime(_to_datetime(start), "%Y-%m-%dT%H:%M:%S.000Z")
+    span = 0.0 if minutes in (None, "") else _to_number(minutes)
+    return (begin + timedelta(minutes=span)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def _product(a: Any, b: Any) -> float | None:
     if a in (None, "") or b in (None, ""):
         return None
@@ -197,6 +206,16 @@ def _converter(rule: FieldRule) -> Callable[[Any], Any]:
             return mapped
 
         return picklist
+    if t == "choice":  # an integer option set (Dataverse): value by value, ints out
+        labels = _converter(rule.model_copy(update={"transform": "picklist"}))
+
+        def choice(v: Any) -> int:
+            try:
+                return int(labels(v))
+            except _Defaulted as swapped:
+                raise _Defaulted(int(swapped.value), swapped.detail) from None
+
+        return choice
     if t == "json":
         return lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)
     if t == "lines_text":
@@ -207,7 +226,7 @@ def _converter(rule: FieldRule) -> Callable[[Any], Any]:
 class _Defaulted(Exception):
     """Internal signal: a pick-list value was replaced by the rule's default (reported as an issue)."""
 
-    def __init__(self, value: str, detail: str) -> None:
+    def __init__(self, value: str | int, detail: str) -> None:
         super().__init__(detail)
         self.value = value
         self.detail = detail
@@ -229,14 +248,45 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
     explode = _getter(mapping.explode) if mapping.explode else None
     where = [(_getter(k), frozenset(v)) for k, v in mapping.where.items()]
     present = [_getter(k) for k in mapping.require_present]
+    unless = [_condition(c) for c in mapping.unless]
     n = 0
     for rec in records:
         if explode is not None:
             items = explode(rec)
             n += len(items) if isinstance(items, list) else 0
-        elif all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present):
+        elif (all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
+              and not any(test(rec) for test in unless)):
             n += 1
     return n
+
+
+def _condition(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
+    where = [(_getter(k), frozenset(v)) for k, v in condition.where.items()]
+    present = [_getter(k) for k in condition.present]
+
+    def test(rec: Mapping[str, Any]) -> bool:
+        return all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
+
+    return test
+
+
+def crosswalk_aliases(spec: MigrationSpec, dest_object: str, crosswalk: Mapping[str, str]) -> dict[str, str]:
+    """Crosswalk entries for merged duplicates: each duplicate's key -> its surviving record's id.
+
+    The loader adds them after the survivors load so that code resolving keys without the
+    engine (the fix-up pass, delta runs) finds the duplicates too. Only objects whose mappings
+    land in ``dest_object`` and whose survivor is in ``crosswalk`` get an entry.
+    """
+    sources = {m.source_object for m in spec.mappings if m.dest_object == dest_object}
+    out: dict[str, str] = {}
+    for obj, duplicates in spec.merged.items():
+        if obj not in sources:
+            continue
+        for duplicate, survivor in duplicates.items():
+            found = crosswalk.get(source_key(obj, survivor))
+            if found is not None:
+                out[source_key(obj, duplicate)] = found
+    return out
 
 
 class CompiledMapping:
@@ -268,10 +318,13 @@ class CompiledMapping:
             for lk in mapping.lookups
             if not lk.deferred
         ]
-        self.insert_only_lookups = frozenset(lk.dest for lk in mapping.lookups if lk.insert_only)
+        self.insert_only_lookups = frozenset(d for lk in mapping.lookups if lk.insert_only for d in lk.all_dests())
         self.owner_get = _getter(mapping.owner.source) if mapping.owner else None
 
         self.present = [_getter(k) for k in mapping.require_present]
+        self.unless = [_condition(c) for c in mapping.unless]
+        self.aliases = spec.merged
+        self.merged = {} if mapping.explode else spec.merged.get(mapping.source_object, {})
 
     def _convert_for(self, rule: FieldRule) -> Callable[[Any], Any] | None:
         if rule.transform == "constant" or rule.transform in MULTI_SOURCE:
@@ -287,9 +340,9 @@ class CompiledMapping:
         return _converter(rule)
 
     def matches(self, record: Mapping[str, Any]) -> bool:
-        return all(get(record) in allowed for get, allowed in self.where) and all(
-            get(record) not in (None, "") for get in self.present
-        )
+        return (all(get(record) in allowed for get, allowed in self.where)
+                and all(get(record) not in (None, "") for get in self.present)
+                and not any(test(record) for test in self.unless))
 
     def expand(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records this mapping sees: the source records, or the elements of its ``explode`` list."""
@@ -311,10 +364,15 @@ class CompiledMapping:
         out.seen = len(records)
         ext_field = self.spec.external_id_field
         for record in records:
-            if (self.where or self.present) and not self.matches(record):
+            if (self.where or self.present or self.unless) and not self.matches(record):
                 out.skipped += 1
                 continue
             sid = str(record.get("id", ""))
+            if self.merged and sid in self.merged:  # a duplicate: its survivor carries it (lookups redirect)
+                out.skipped += 1
+                out.issues.append(self._issue(sid, "", "merged_duplicate",
+                                              f"merged into {source_key(m.source_object, self.merged[sid])}"))
+                continue
             key = source_key(m.source_object, sid)
             issues: list[Issue] = []
             dest: dict[str, Any] = {ext_field: key}
@@ -382,10 +440,15 @@ class CompiledMapping:
             return _months_between(*values[:2])
         if rule.transform == "product":
             return _product(*values[:2])
+        if rule.transform == "add_minutes":
+            return _add_minutes(*values[:2])
         parts = [str(v).strip() for v in values if v not in (None, "")]
         return (" " if rule.transform == "full_name" else "\n").join(p for p in parts if p) or None
 
     def _resolve(self, target: LookupTarget, ref: str) -> str | None:
+        alias = self.aliases.get(target.source_object)
+        if alias:
+            ref = alias.get(ref, ref)
         return self.crosswalk.get(target.dest_object, {}).get(source_key(target.source_object, ref))
 
     def _links(
@@ -400,19 +463,21 @@ class CompiledMapping:
                     dest[lk.dest] = self.crosswalk["__defaults__"][lk.default_key or ""]
                 continue
             if get_type is not None:
-                typed = lk.targets.get(str(get_type(record)))
-                if typed is None:
+                typed = lk.typed_targets(str(get_type(record)))
+                if not typed:
                     return self._reject(sid, lk.dest, "unknown_parent_type",
                                         f"{lk.type_field}={get_type(record)!r} is not one of {sorted(lk.targets)}")
-                candidates = [(candidates[0][0], typed)]
+                candidates = [(candidates[0][0], t) for t in typed]
             resolved = None
+            hit: LookupTarget | None = None
             for ref, target in candidates:
                 assert target is not None
                 resolved = self._resolve(target, str(ref))
                 if resolved is not None:
+                    hit = target
                     break
             if resolved is not None:
-                dest[lk.dest] = resolved
+                dest[hit.dest if hit is not None and hit.dest else lk.dest] = resolved
                 continue
             ref, target = candidates[0]
             assert target is not None

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Transform = Literal[
     "string", "text", "email", "phone", "url", "date", "datetime", "number", "integer", "currency",
     "boolean", "picklist", "constant", "full_name", "json", "joined_lines", "lines_text",
-    "months_between", "product", "base64_text", "user_list",
+    "months_between", "product", "base64_text", "user_list", "choice", "add_minutes",
 ]
-MULTI_SOURCE: frozenset[str] = frozenset({"full_name", "joined_lines", "months_between", "product"})
+MULTI_SOURCE: frozenset[str] = frozenset({"full_name", "joined_lines", "months_between", "product", "add_minutes"})
 OnInvalid = Literal["reject", "null"]
 
 
@@ -33,7 +33,7 @@ class FieldRule(BaseModel):
     transform: Transform = "string"
     value_map: dict[str, str] | None = None
     default: str | None = Field(default=None, description="pick-list value for source values the map lacks")
-    constant: str | float | bool | None = None
+    constant: str | int | float | bool | None = None
     max_length: int | None = None
     required: bool = False
     on_invalid: OnInvalid = "null"
@@ -49,9 +49,17 @@ class FieldRule(BaseModel):
                 raise ValueError(f"field {self.dest!r}: transform {self.transform!r} needs 'sources'")
         elif not self.source:
             raise ValueError(f"field {self.dest!r}: transform {self.transform!r} needs 'source'")
-        if self.transform == "picklist" and self.value_map is None:
-            raise ValueError(f"field {self.dest!r}: transform 'picklist' needs a 'value_map'")
+        if self.transform in ("picklist", "choice") and self.value_map is None:
+            raise ValueError(f"field {self.dest!r}: transform {self.transform!r} needs a 'value_map'")
+        if self.transform == "choice":
+            bad = [v for v in [*(self.value_map or {}).values(), self.default] if v is not None and not _is_int(v)]
+            if bad:
+                raise ValueError(f"field {self.dest!r}: transform 'choice' maps to integer option values, not {bad}")
         return self
+
+
+def _is_int(text: str) -> bool:
+    return text.strip().lstrip("-").isdigit()
 
 
 class LookupTarget(BaseModel):
@@ -61,6 +69,11 @@ class LookupTarget(BaseModel):
 
     source_object: str
     dest_object: str
+    dest: str | None = Field(
+        default=None,
+        description="the destination field filled when the reference resolves to this target (Dataverse names "
+        "a polymorphic lookup per target table: regardingobjectid_incident_task); None: the rule's own dest",
+    )
 
 
 class LookupCandidate(BaseModel):
@@ -79,16 +92,21 @@ class LookupRule(BaseModel):
     destination id: ``reject`` quarantines the record (an orphan), ``null`` leaves the
     field empty and reports it, ``default`` uses the run's default record (the default
     account, the fallback owner).
+
+    A rule with an empty ``source`` and ``on_missing: default`` is a *fixed* lookup: every
+    record points at the default record (e.g. the destination's seeded unit of measure).
+    A typed rule may list several targets for one type value; they are tried in order
+    (a work order landed as either a case or an opportunity).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     dest: str
-    source: str
+    source: str = ""
     target: LookupTarget | None = None
     or_else: list[LookupCandidate] = Field(default_factory=list, description="tried in order when source is empty")
     type_field: str | None = None
-    targets: dict[str, LookupTarget] = Field(default_factory=dict)
+    targets: dict[str, LookupTarget | list[LookupTarget]] = Field(default_factory=dict)
     on_missing: Literal["reject", "null", "default"] = "null"
     default_key: str | None = None
     deferred: bool = False
@@ -96,18 +114,37 @@ class LookupRule(BaseModel):
 
     @model_validator(mode="after")
     def _shape(self) -> LookupRule:
+        if self.on_missing == "default" and not self.default_key:
+            raise ValueError(f"lookup {self.dest!r}: on_missing 'default' needs 'default_key'")
+        if not self.source:
+            if self.on_missing != "default" or self.type_field or self.or_else:
+                raise ValueError(f"lookup {self.dest!r}: needs 'source' (an empty source is only for a fixed "
+                                 "lookup: on_missing 'default' with its default_key)")
+            return self
         if self.type_field:
             if not self.targets:
                 raise ValueError(f"lookup {self.dest!r}: a polymorphic lookup needs 'targets'")
         elif self.target is None:
             raise ValueError(f"lookup {self.dest!r}: needs 'target' (or 'type_field' + 'targets')")
-        if self.on_missing == "default" and not self.default_key:
-            raise ValueError(f"lookup {self.dest!r}: on_missing 'default' needs 'default_key'")
         return self
 
+    def typed_targets(self, type_value: str) -> list[LookupTarget]:
+        """The targets tried, in order, for one value of ``type_field`` (empty: unknown type)."""
+        found = self.targets.get(type_value)
+        return [] if found is None else found if isinstance(found, list) else [found]
+
     def all_targets(self) -> list[LookupTarget]:
-        own = list(self.targets.values()) if self.type_field else [self.target] if self.target else []
+        own: list[LookupTarget] = []
+        if self.type_field:
+            for value in self.targets:
+                own += self.typed_targets(value)
+        elif self.target:
+            own = [self.target]
         return own + [c.target for c in self.or_else]
+
+    def all_dests(self) -> list[str]:
+        """Every destination field this rule may fill (its own, and per-target ones)."""
+        return list(dict.fromkeys([self.dest, *(t.dest for t in self.all_targets() if t.dest)]))
 
 
 class OwnerRule(BaseModel):
@@ -117,6 +154,15 @@ class OwnerRule(BaseModel):
 
     dest: str = "OwnerId"
     source: str
+
+
+class Condition(BaseModel):
+    """A test on a source record: every ``where`` field holds one of its values and every ``present`` field is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    where: dict[str, list[str]] = Field(default_factory=dict)
+    present: list[str] = Field(default_factory=list)
 
 
 class ObjectMapping(BaseModel):
@@ -130,6 +176,11 @@ class ObjectMapping(BaseModel):
     description: str = ""
     where: dict[str, list[str]] = Field(default_factory=dict, description="source field -> allowed values")
     require_present: list[str] = Field(default_factory=list, description="source fields that must be non-empty")
+    unless: list[Condition] = Field(
+        default_factory=list,
+        description="a record meeting any of these conditions is filtered out (the complement of another "
+        "mapping's where + require_present, e.g. work orders split between two destination objects)",
+    )
     fields: list[FieldRule] = Field(default_factory=list)
     lookups: list[LookupRule] = Field(default_factory=list)
     owner: OwnerRule | None = None
@@ -150,7 +201,7 @@ class ObjectMapping(BaseModel):
     @model_validator(mode="after")
     def _unique_dest(self) -> ObjectMapping:
         seen: set[str] = set()
-        dests = [f.dest for f in self.fields] + [lk.dest for lk in self.lookups]
+        dests = [f.dest for f in self.fields] + [d for lk in self.lookups for d in lk.all_dests()]
         if self.owner:
             dests.append(self.owner.dest)
         for dest in dests:
@@ -176,6 +227,11 @@ class CustomFieldSpec(BaseModel):
     precision: int | None = None
     scale: int | None = None
     picklist_values: list[str] = Field(default_factory=list)
+    option_values: dict[str, int] = Field(
+        default_factory=dict,
+        description="label -> integer value, for platforms whose choices are integers (Dataverse): the "
+        "connector creates each option with exactly this value, so the mapping can emit it",
+    )
     restricted: bool = False
     external_id: bool = False
     unique: bool = False
@@ -204,7 +260,15 @@ class MigrationSpec(BaseModel):
     owners: dict[str, str] = Field(default_factory=dict, description="source technician id -> user id")
     fallback_owner_id: str
     default_records: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="default key -> {dest_object, Name...}: created before load"
+        default_factory=dict,
+        description="default key -> {object, Name...}: created before load. With a 'match' entry (comma-separated "
+        "field names) the record is found by those fields and never created or changed (a seeded record: "
+        "Dataverse's default unit of measure, a routing queue)",
+    )
+    merged: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="source object -> {duplicate id -> surviving id}: duplicates are not loaded (reported as "
+        "merged) and every lookup to a duplicate resolves to the surviving record",
     )
     audit_fields: bool = Field(description="True: CreatedDate/LastModifiedDate set on insert")
 

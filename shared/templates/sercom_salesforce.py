@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from shared.errors import MappingError
 from shared.mapping.infer import inferred
@@ -42,10 +43,15 @@ from shared.mapping.spec import (
     OwnerRule,
 )
 from shared.models import DestCatalog, DestField, RunOptions, SourceCatalog, SourceObject
+from shared.sources.sercom import SercomSource
 
 PAIR = "sercom-salesforce"
 EXT_ID = "Sercom_Id__c"
 DEFAULT_ACCOUNT_KEY = "flitstack:default-account"
+#: What discovery describes in the org.
+DEST_OBJECTS = ["Account", "Contact", "AccountContactRole", "Case", "Asset", "Product2", "Contract",
+                "Entitlement", "Opportunity", "Task", "Event", "ContentVersion",
+                "Work_Order__c", "Parts_Used__c", "Service_Territory__c"]
 
 CUSTOM_OBJECTS = [
     CustomObjectSpec(name="Work_Order__c", label="Work Order", plural_label="Work Orders"),
@@ -277,16 +283,34 @@ def deal_stage_map(stage_rows: list[dict[str, object]]) -> dict[str, str]:
     return mapping
 
 
+def discovery_extras(source: SercomSource, catalog: SourceCatalog) -> dict[str, Any]:
+    """The pipeline stages (deals' stages map value by value onto the org's StageName)."""
+    has_stages = any(o.name == "pipeline_stages" for o in catalog.objects)
+    return {"pipeline_stages": source.read_all("pipeline_stages") if has_stages else []}
+
+
+def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
+                  ) -> dict[str, tuple[str, str]]:
+    """None beyond the common ones (mapping, unmatched technicians, automation rules)."""
+    return {}
+
+
 def build_spec(
     source: SourceCatalog,
     dest: DestCatalog,
     options: RunOptions,
     *,
-    deal_stages: dict[str, str],
+    extras: dict[str, Any] | None = None,
+    deal_stages: dict[str, str] | None = None,
     owners: dict[str, str],
     fallback_owner_id: str,
 ) -> MigrationSpec:
-    """Propose the mapping for this tenant and org (the document a person reviews and approves)."""
+    """Propose the mapping for this tenant and org (the document a person reviews and approves).
+
+    Deal stages come from ``deal_stages`` when given, else from ``extras`` (discovery's reads).
+    """
+    if deal_stages is None:
+        deal_stages = deal_stage_map(list((extras or {}).get("pipeline_stages", [])))
     b = _Builder(source, dest, options)
     on_parent = {"on_missing": "reject"}
 

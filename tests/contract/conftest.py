@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from sandbox.serve import RunningStandin, start_standin
+from shared.destinations.dynamics import DynamicsDestination
 from shared.destinations.salesforce import SalesforceDestination
 from shared.sources.sercom import SercomSource
 
@@ -33,12 +34,20 @@ class SourceKit:
 
 @dataclass
 class DestinationKit:
+    """What the destination suite needs to know about one platform (names and sizes, no behaviour)."""
+
     name: str
     start: Callable[[Path], RunningStandin]
     connect: Callable[[RunningStandin], Any]
     writable_object: str
-    required: dict[str, Any]
+    required: dict[str, Any]  # fields every record of writable_object carries
     text_field: str
+    ext_field: str  # the external-id field the suite creates
+    required_on_create: tuple[str, list[str]]  # an object and fields its describe must flag required
+    refused: dict[str, Any]  # fields that make the platform refuse a record of writable_object
+    missing_object: str
+    #: (id, records, allow_bulk): write sizes that take each of the connector's write paths
+    write_sizes: list[tuple[str, int, bool]] = field(default_factory=list)
 
 
 def _sercom_throttle(standin: RunningStandin, per_s: int) -> None:
@@ -64,6 +73,12 @@ def _salesforce_connect(s: RunningStandin) -> SalesforceDestination:
                                  ca_pem=Path(s.ca_path).read_text())
 
 
+def _dynamics_connect(s: RunningStandin) -> DynamicsDestination:
+    c = s.info["credentials"]
+    return DynamicsDestination(s.url, s.info["tenant_id"], c["client_id"], c["client_secret"],
+                               ca_pem=Path(s.ca_path).read_text())
+
+
 DESTINATION_KITS = [
     DestinationKit(
         name="salesforce",
@@ -72,6 +87,24 @@ DESTINATION_KITS = [
         writable_object="Account",
         required={"Name": "Contract Test Co"},
         text_field="Description",
+        ext_field="Contract_Key__c",
+        required_on_create=("Account", ["Name"]),
+        refused={},  # Name missing
+        missing_object="No_Such_Object__c",
+        write_sizes=[("collections", 250, False), ("bulk", 1_050, True)],
+    ),
+    DestinationKit(
+        name="dynamics",
+        start=lambda d: start_standin("dynamics", ["--state", str(d / "env.sqlite")]),
+        connect=_dynamics_connect,
+        writable_object="account",
+        required={"name": "Contract Test Co"},  # ApplicationRequired: not enforced by the platform
+        text_field="description",
+        ext_field="flit_contractkey",
+        required_on_create=("incident", ["title"]),  # SystemRequired
+        refused={"name": "x" * 200},  # longer than the column's MaxLength (160)
+        missing_object="flit_nosuchtable",
+        write_sizes=[("one-batch", 250, False), ("three-batches", 2_100, True)],
     ),
 ]
 

@@ -57,7 +57,7 @@ def test_owner_resolution_reports_every_miss() -> None:
         {"id": "t1", "email": "ANN@x.io"}, {"id": "t2", "email": ""}, {"id": "t3", "email": "bob@x.io"},
         {"id": "t4", "email": "zed@x.io"}, {"id": "t5", "email": "dup@x.io"}, {"id": "t6", "email": "Dup@x.io"},
     ]
-    res = resolve_owners(techs, users)
+    res = resolve_owners(techs, users, "Salesforce")
     assert res.owners == {"t1": "005A"}
     reasons = {u["technician_id"]: u["reason"] for u in res.unmatched}
     assert reasons["t2"] == "technician has no email address"

@@ -1,7 +1,7 @@
 """Unit: reconciliation profiles what a run sent and what the destination holds, and compares them.
 
 Fakes stand at our interfaces: a blob store (dicts), a run table and a destination that
-answers SOQL from rows and records every query it was asked.
+answers the profile reads (by key prefix, by id) from rows and records every read it was asked.
 """
 
 from __future__ import annotations
@@ -184,45 +184,45 @@ def test_orphans_missing_records_refused_ones_and_earlier_runs() -> None:
 
 
 class FakeDest:
-    """Answers ``SELECT ... FROM obj WHERE ext LIKE 'x:%'`` and ``WHERE Id IN (...)`` from rows; counts calls."""
+    """Answers ``rows_with_key_prefix`` (with LIKE's wildcard '_', as SOQL would) and ``rows_by_id`` from rows."""
 
     def __init__(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         self.rows = rows
-        self.soql: list[str] = []
+        self.reads: list[tuple[str, str, list[str], int]] = []  # (how, object, fields selected, ids asked)
         self.calls = 0
 
-    def query(self, soql: str) -> list[dict[str, Any]]:
-        self.soql.append(soql)
+    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str) -> list[dict[str, Any]]:
+        names = list(dict.fromkeys(["Id", key_field, *fields]))
+        self.reads.append(("prefix", obj, names, 0))
         self.calls += 1
-        match = re.match(r"SELECT (.+) FROM (\w+) WHERE (.+)$", soql)
-        assert match, soql
-        names = [n.strip() for n in match.group(1).split(",")]
-        rows = self.rows.get(match.group(2), [])
-        where = match.group(3)
-        if like := re.match(rf"{EXT} LIKE '(.*)%'$", where):
-            rows = [r for r in rows if str(r.get(EXT, "")).startswith(like.group(1))]
-        else:
-            ids = set(re.findall(r"'(\w+)'", where))
-            rows = [r for r in rows if r["Id"] in ids]
-        return [{n: r.get(n) for n in names} for r in rows]
+        like = re.compile(re.escape(prefix).replace("_", "."))
+        return [{n: r.get(n) for n in names} for r in self.rows.get(obj, []) if like.match(str(r.get(key_field, "")))]
+
+    def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
+        names = list(dict.fromkeys(["Id", *fields]))
+        self.reads.append(("ids", obj, names, len(ids)))
+        self.calls += 1
+        wanted = set(ids)
+        return [{n: r.get(n) for n in names} for r in self.rows.get(obj, []) if r["Id"] in wanted]
 
 
-def test_destination_side_is_one_query_per_mapping_or_one_per_400_recorded_ids() -> None:
+def test_destination_side_is_one_read_per_mapping_or_one_by_the_recorded_ids() -> None:
     m = case_mapping()
     fields, _ = profiled_fields(m, Thresholds())
     other = {**held(sent_case(1)), EXT: "work_ordersX:1", "Id": "500X"}  # LIKE's '_' matches any character
     dest = FakeDest({"Case": [held(sent_case(n)) for n in range(1, 2501)] + [other]})
     rows, key_by_id = destination_rows(dest, m, fields, EXT)
-    assert len(dest.soql) == 1 and len(rows) == 2500 and "500X" not in key_by_id
-    assert dest.soql[0].startswith("SELECT Id, Sercom_Id__c, Subject, Status, IsEscalated")
-    assert "Description" not in dest.soql[0] and "ParentId" not in dest.soql[0]
+    assert len(dest.reads) == 1 and len(rows) == 2500 and "500X" not in key_by_id
+    assert dest.reads[0][2][:5] == ["Id", "Sercom_Id__c", "Subject", "Status", "IsEscalated"]
+    assert "Description" not in dest.reads[0][2] and "ParentId" not in dest.reads[0][2]
 
     roles = role_mapping()
     ids = {f"contacts:c{n}": f"02Z{n:012d}" for n in range(1, 1001)} | {"customers:x": "02Zother"}
     dest = FakeDest({"AccountContactRole": [{"Id": i, "Role": "Decision Maker", "AccountId": "001"}
                                             for i in ids.values()]})
     rows, key_by_id = destination_rows(dest, roles, profiled_fields(roles, Thresholds())[0], EXT, ids)
-    assert len(dest.soql) == 3 and len(rows) == 1000  # 400 + 400 + 200 ids
+    assert dest.reads == [("ids", "AccountContactRole", ["Id", "Role", "AccountId"], 1000)]
+    assert len(rows) == 1000  # the connector chunks the ids (Salesforce: 400 per query)
     assert key_by_id["02Z000000000007"] == "contacts:c7" and "02Zother" not in key_by_id
 
 
@@ -319,7 +319,7 @@ def test_reconcile_writes_the_json_other_code_reads_with_checks_and_the_page() -
     assert orphans["source"] == 1 and orphans["passed"]
     assert role["passed"] is False
     assert [(c["check"], c["field"]) for c in role["checks"] if not c["passed"]] == [("histogram", "Role")]
-    assert report["destination_calls"] == 2 == len(dest.soql)
+    assert report["destination_calls"] == 2 == len(dest.reads)
     assert "checks" not in stores.runs.updates[-1]["reconciliation"]["mappings"][0]  # the run item stays small
     page = stores.blobs.data["runs/run-1/reports/reconciliation.html"]
     assert page.count('class="chart histogram"') == 3  # Status, IsEscalated, Role

@@ -1,0 +1,190 @@
+"""What the engine needs from a destination CRM: one typed Protocol every connector implements.
+
+The domain layer (``shared/domain``) speaks only this interface, so it holds no query language
+and no platform's object names. The methods say what the engine wants to know ("which of these
+keys exist?", "when was this record last modified?") and each connector answers in its own API
+(SOQL for Salesforce, OData ``$filter`` for Dataverse).
+
+Conventions every connector keeps:
+
+- **Record ids**: the engine's neutral id key is :data:`ID` (``"Id"``). Update payloads carry the
+  record id under ``"Id"`` and every row a read returns (``retrieve``, ``rows_*``) carries it under
+  ``"Id"`` too; a connector whose platform names its primary key differently (Dataverse:
+  ``accountid``) translates both ways. Ids themselves are opaque strings.
+- **Keys**: the external-id field (the spec's ``external_id_field``) carries
+  ``<source object>:<source id>``; writes are keyed by it and every :class:`WriteResult` names it.
+- **Per-record failures are results, never exceptions**; transport, auth and quota failures are
+  raised as the error tree (``shared.errors``) after the shared retry policy (``shared.retry``).
+- **Deletes converge**: a record already gone counts as deleted; object-specific ways of deleting
+  (a Salesforce file is deleted through its ContentDocument) live in the connector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
+from shared.models import DestObject, DestUser
+
+#: The engine's neutral name of a record's id in update payloads and read rows.
+ID = "Id"
+
+
+@dataclass
+class WriteResult:
+    """The outcome of writing one record: its key, destination id, whether it was created."""
+
+    key: str
+    id: str | None
+    created: bool
+    error_code: str | None = None
+    error_message: str | None = None
+    fields: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+
+@dataclass(frozen=True)
+class DestinationLimits:
+    """Batch sizes and quotas a loader must respect, declared as data by each connector.
+
+    ``write_batch_max`` is how many records one write call carries (Salesforce sObject
+    Collections: 200; a Dataverse ``$batch``: 999 writes + one read). ``bulk_threshold`` is the
+    size above which a load goes through a bulk API (None: the platform has none);
+    ``bulk_batch_max`` is what one bulk job (or, without bulk, one load) may hold.
+    """
+
+    write_batch_max: int
+    bulk_batch_max: int
+    bulk_threshold: int | None
+    max_parallel_loads: int
+    read_page: int
+    no_bulk_objects: frozenset[str] = frozenset()
+    #: Share of a daily API quota a migration leaves for the org's other integrations (0: no daily quota).
+    api_reserve_fraction: float = 0.0
+
+    def uses_bulk(self, obj: str, count: int) -> bool:
+        """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""
+        return self.bulk_threshold is not None and count > self.bulk_threshold and obj not in self.no_bulk_objects
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """One destination org/environment, authenticated. Credentials never appear in repr, logs or errors."""
+
+    #: ``salesforce`` | ``dynamics``: names the platform in messages people read.
+    name: str
+    #: A readable platform name ("Salesforce", "Dynamics 365") for reports and errors.
+    label: str
+    limits: DestinationLimits
+    #: HTTP requests made so far (every request, token calls included).
+    calls: int
+    instance_url: str
+    integration_user_id: str
+    #: Fields the platform moves on every write (rollback compares restored records without them).
+    system_fields: tuple[str, ...]
+    #: What a delete means on this platform, for the rollback report ("Recycle Bin, 15 days"...).
+    delete_note: str
+
+    @property
+    def scope(self) -> str:
+        """Crosswalk scope prefix: the org/environment, so two never share ids."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- schema and users -------------------------------------------------------------------------
+    def describe(self, obj: str) -> DestObject | None:
+        """The object's fields, pick-lists and references, or None when it does not exist (yet)."""
+        ...
+
+    def users(self) -> list[DestUser]: ...
+
+    def audit_fields_settable(self, described: Mapping[str, DestObject]) -> bool:
+        """Whether original created times can be written on insert, judged from describes already made."""
+        ...
+
+    def create_custom_object(self, spec: CustomObjectSpec) -> None: ...
+
+    def create_custom_field(self, spec: CustomFieldSpec) -> None:
+        """Create the field; with ``external_id`` it becomes the key writes upsert on."""
+        ...
+
+    # --- writes -----------------------------------------------------------------------------------
+    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
+               ) -> list[WriteResult]:
+        """Create or update each record by its external id; one result per record, keyed by it."""
+        ...
+
+    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *,
+               match_on: list[str] | None = None) -> list[WriteResult]:
+        """Insert (objects written once); with ``match_on`` the key is not sent (objects that cannot carry it)."""
+        ...
+
+    def update(self, obj: str, records: list[dict[str, Any]], *, allow_bulk: bool = False) -> list[WriteResult]:
+        """Update by :data:`ID`; results keyed by the id. ``None`` sets a field to null."""
+        ...
+
+    def delete_records(self, obj: str, ids: list[str]) -> list[WriteResult]:
+        """Delete records of ``obj`` (results keyed by the id given); already gone counts as deleted."""
+        ...
+
+    # --- reads ------------------------------------------------------------------------------------
+    def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
+        """``fields`` of each id, in the order of ``ids``; None where the record does not exist."""
+        ...
+
+    def existing_ids(self, obj: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` still exist, as the ids were given."""
+        ...
+
+    def find_by_key(self, obj: str, key_field: str, keys: list[str]) -> dict[str, str]:
+        """Key -> id for the ``keys`` the destination holds (insert-only objects, retried inserts)."""
+        ...
+
+    def find_by_key_prefix(self, obj: str, key_field: str, prefix: str) -> dict[str, str]:
+        """Key -> id for every record whose key starts with ``prefix`` (earlier runs, other tools)."""
+        ...
+
+    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+                     ) -> dict[tuple[str, ...], str]:
+        """Records already present matched on a natural key: (values of ``fields`` as text) -> id.
+
+        Candidates are narrowed by the first field's values among ``records``.
+        """
+        ...
+
+    def modified_stamps(self, obj: str, ids: list[str]) -> dict[str, str]:
+        """Id -> when anyone last changed the record (ISO 8601), for delta conflict detection."""
+        ...
+
+    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
+                             ) -> list[dict[str, Any]]:
+        """``fields`` (+ :data:`ID`, ``key_field``) of every record whose key starts with ``prefix``."""
+        ...
+
+    def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
+        """``fields`` (+ :data:`ID`) of the records among ``ids`` that exist (any order)."""
+        ...
+
+    # --- quotas -----------------------------------------------------------------------------------
+    def limits_report(self) -> dict[str, Any]:
+        """What the platform says is left of its quotas (shown with the run's status)."""
+        ...
+
+    def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
+        """The fewest API calls a write of ``count`` records costs (planner, bench, quota pacing)."""
+        ...
+
+    def check_quota(self, needed: int = 1) -> None:
+        """Raise ``QuotaExhaustedError`` before a write the remaining daily quota cannot cover."""
+        ...
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,297 @@
+"""The Dataverse connector against the real stand-in over HTTPS (reference §2).
+
+GIVEN/WHEN/THEN per test; the environment is one per module, each test writes under its own keys.
+Request counts come from the stand-in's ``/__standin/stats``, not from the connector.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.serve import RunningStandin, start_standin
+from shared.destinations.base import ID
+from shared.destinations.dynamics import DynamicsDestination, decode_key, encode_key
+from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
+
+EXT = "flit_sercomid"
+USERS = [{"firstname": "Ann", "lastname": "Tech", "internalemailaddress": "Ann@Example.io", "isdisabled": False},
+         {"firstname": "Bob", "lastname": "Gone", "internalemailaddress": "bob@example.io", "isdisabled": True}]
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    folder = tmp_path_factory.mktemp("dataverse")
+    users = folder / "users.json"
+    users.write_text(json.dumps(USERS))
+    running = start_standin("dynamics", ["--state", str(folder / "env.sqlite"), "--users-file", str(users)])
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def connect(standin: RunningStandin) -> DynamicsDestination:
+    c = standin.info["credentials"]
+    return DynamicsDestination(standin.url, standin.info["tenant_id"], c["client_id"], c["client_secret"],
+                               ca_pem=Path(standin.ca_path).read_text(), timeout_s=60)
+
+
+@pytest.fixture(scope="module")
+def dv(standin: RunningStandin) -> Iterator[DynamicsDestination]:
+    conn = connect(standin)
+    for obj in ("account", "contact", "incident", "opportunity", "task"):
+        conn.create_custom_field(CustomFieldSpec(object=obj, name=EXT, label="Sercom Id", type="Text", length=100,
+                                                 external_id=True, unique=True))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+class Admin:
+    """The stand-in's ``/__standin`` API (same bearer token as the Web API)."""
+
+    def __init__(self, standin: RunningStandin, conn: DynamicsDestination) -> None:
+        self.http = httpx.Client(base_url=standin.url, verify=standin.ca_path, trust_env=False,
+                                 headers={"Authorization": f"Bearer {conn._bearer()}"})
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.http.get("/__standin/stats").raise_for_status().json())
+
+    def config(self, **changes: Any) -> None:
+        self.http.post("/__standin/config", json=changes).raise_for_status()
+
+    def records(self, table: str) -> list[dict[str, Any]]:
+        return list(self.http.get(f"/__standin/records/{table}").raise_for_status().json()["value"])
+
+
+@pytest.fixture(scope="module")
+def admin(standin: RunningStandin, dv: DynamicsDestination) -> Iterator[Admin]:
+    a = Admin(standin, dv)
+    try:
+        yield a
+    finally:
+        a.http.close()
+
+
+def accounts(dv: DynamicsDestination, prefix: str, n: int, **extra: Any) -> dict[str, str]:
+    written = dv.upsert("account", EXT, [{EXT: f"{prefix}:{i}", "name": f"{prefix} {i}", **extra} for i in range(n)],
+                        allow_bulk=False)
+    assert all(w.ok for w in written), [w for w in written if not w.ok][:3]
+    return {w.key: str(w.id) for w in written}
+
+
+# --- describe ------------------------------------------------------------------------------------------------------
+def test_describe_names_columns_logically_and_lookups_by_navigation_property(dv: DynamicsDestination) -> None:
+    account = dv.describe("account")
+    assert account is not None
+    assert account.fields["name"].type == "string" and account.fields["name"].length == 160
+    assert account.fields["emailaddress1"].type == "email"
+    assert account.fields["parentaccountid"].type == "reference"
+    assert account.fields["parentaccountid"].reference_to == ["account"]
+    assert account.fields["ownerid"].reference_to == ["systemuser", "team"]
+    industry = account.fields["industrycode"]
+    assert industry.type == "picklist" and "1" in industry.picklist_values
+    assert industry.picklist_labels["1"] == "Accounting"
+    contact = dv.describe("contact")
+    assert contact is not None
+    assert {"parentcustomerid_account", "parentcustomerid_contact"} <= set(contact.fields)
+    assert "parentcustomerid" not in contact.fields
+    incident = dv.describe("incident")
+    assert incident is not None and incident.fields["title"].required_on_create
+    assert incident.fields["statecode"].picklist_labels["1"] == "Resolved"
+    assert not incident.fields["customerid_account"].required_on_create  # one of two ways to fill a required lookup
+    task = dv.describe("task")
+    assert task is not None and task.fields["regardingobjectid_account_task"].reference_to == ["account"]
+    note = dv.describe("annotation")
+    assert note is not None and note.fields["objectid_incident"].reference_to == ["incident"]
+    assert dv.describe("flit_nosuchtable") is None
+
+
+def test_users_and_the_integration_user(dv: DynamicsDestination) -> None:
+    users = {u.email: u for u in dv.users()}
+    assert users["ann@example.io"].active and not users["bob@example.io"].active
+    assert any(u.id == dv.integration_user_id for u in users.values())
+
+
+# --- schema --------------------------------------------------------------------------------------------------------
+def test_external_id_column_comes_with_an_alternate_key(dv: DynamicsDestination) -> None:
+    account = dv.describe("account")
+    assert account is not None and account.fields[EXT].external_id and account.fields[EXT].length == 100
+
+
+def test_custom_picklist_values_are_read_back_as_integers_with_labels(dv: DynamicsDestination) -> None:
+    dv.create_custom_field(CustomFieldSpec(object="account", name="flit_segment", label="Segment", type="Picklist",
+                                           picklist_values=["Commercial", "Residential"]))
+    field = dv.describe("account").fields["flit_segment"]  # type: ignore[union-attr]
+    assert all(int(v) >= 100_000_000 for v in field.picklist_values)
+    assert sorted(field.picklist_labels.values()) == ["Commercial", "Residential"]
+    assert dv.created_options[("account", "flit_segment")] == field.picklist_labels
+    # WHEN a record carries the label THEN the integer is written
+    value = next(v for v, t in field.picklist_labels.items() if t == "Residential")
+    [w] = dv.upsert("account", EXT, [{EXT: "pick:1", "name": "P", "flit_segment": "Residential"}], allow_bulk=False)
+    assert w.ok and dv.retrieve("account", [str(w.id)], ["flit_segment"])[0] == {"flit_segment": int(value)}
+
+
+def test_custom_table_and_typed_columns(dv: DynamicsDestination) -> None:
+    dv.create_custom_object(CustomObjectSpec(name="flit_asset", label="Asset", plural_label="Assets"))
+    for spec in (CustomFieldSpec(object="flit_asset", name=EXT, label="Sercom Id", type="Text", length=100,
+                                 external_id=True),
+                 CustomFieldSpec(object="flit_asset", name="flit_installed", label="Installed", type="Date"),
+                 CustomFieldSpec(object="flit_asset", name="flit_cost", label="Cost", type="Currency", scale=2),
+                 CustomFieldSpec(object="flit_asset", name="flit_active", label="Active", type="Checkbox"),
+                 CustomFieldSpec(object="flit_asset", name="flit_history", label="History", type="LongTextArea",
+                                 length=32_768)):
+        dv.create_custom_field(spec)
+    asset = dv.describe("flit_asset")
+    assert asset is not None and asset.custom
+    assert {k: asset.fields[k].type for k in ("flit_name", "flit_installed", "flit_cost", "flit_active",
+                                              "flit_history")} == {
+        "flit_name": "string", "flit_installed": "date", "flit_cost": "currency", "flit_active": "boolean",
+        "flit_history": "textarea"}
+    [w] = dv.upsert("flit_asset", EXT, [{EXT: "assets:1", "flit_name": "Pump", "flit_installed": "2020-05-06",
+                                         "flit_cost": "12.5", "flit_active": "true"}], allow_bulk=True)
+    assert w.ok and w.created
+    row = dv.retrieve("flit_asset", [str(w.id)], ["flit_installed", "flit_cost", "flit_active"])[0]
+    assert row == {"flit_installed": "2020-05-06", "flit_cost": 12.5, "flit_active": True}
+
+
+# --- writes --------------------------------------------------------------------------------------------------------
+def test_upsert_creates_then_updates_with_reliable_created_flags(dv: DynamicsDestination) -> None:
+    first = accounts(dv, "up", 5)
+    again = dv.upsert("account", EXT, [{EXT: f"up:{i}", "name": f"renamed {i}"} for i in range(7)], allow_bulk=False)
+    assert all(w.ok for w in again) and [w.created for w in again] == [False] * 5 + [True] * 2
+    assert {w.key: w.id for w in again[:5]} == first
+    assert dv.retrieve("account", [first["up:0"]], ["name"])[0] == {"name": "renamed 0"}
+
+
+def test_keys_are_stored_without_the_characters_alternate_key_urls_refuse(dv: DynamicsDestination,
+                                                                          admin: Admin) -> None:
+    # GIVEN engine keys with ':' (all of them), '#' (exploded records) and other characters Dataverse
+    # cannot take in an alternate-key URL
+    keys = ["customers:1", "assets:7#2", "odd:a/b?c+d&e%f*g<h>i\\j.k~l"]
+    assert all(decode_key(encode_key(k)) == k for k in keys)
+    assert not set("/#<>*%&:\\?+") & set("".join(encode_key(k) for k in keys))
+    # WHEN they are upserted THEN the stored values are escaped and every read gives the engine's keys back
+    written = dv.upsert("account", EXT, [{EXT: k, "name": k} for k in keys], allow_bulk=False)
+    assert all(w.ok and w.created for w in written)
+    stored = {r[EXT] for r in admin.records("account") if r.get("name") in keys}
+    assert stored == {encode_key(k) for k in keys} and "customers.1" in stored
+    assert dv.find_by_key("account", EXT, keys) == {w.key: w.id for w in written}
+    assert dv.find_by_key_prefix("account", EXT, "assets:") == {"assets:7#2": written[1].id}
+    assert [r[EXT] for r in dv.rows_with_key_prefix("account", ["name"], EXT, "odd:")] == [keys[2]]
+    again = dv.upsert("account", EXT, [{EXT: k, "name": k} for k in keys], allow_bulk=False)
+    assert all(w.ok and not w.created for w in again)
+
+
+def test_lookups_bind_by_navigation_property_and_read_back_by_it(dv: DynamicsDestination) -> None:
+    parents = accounts(dv, "parent", 1)
+    [child] = dv.upsert("account", EXT, [{EXT: "child:1", "name": "Child", "parentaccountid": parents["parent:0"],
+                                          "ownerid": dv.integration_user_id}], allow_bulk=False)
+    [person] = dv.upsert("contact", EXT, [{EXT: "contacts:1", "lastname": "Lee",
+                                           "parentcustomerid_account": parents["parent:0"]}], allow_bulk=False)
+    assert child.ok and person.ok
+    row = dv.retrieve("account", [str(child.id)], [ID, "parentaccountid", "ownerid"])[0]
+    assert row == {ID: child.id, "parentaccountid": parents["parent:0"], "ownerid": dv.integration_user_id}
+    back = dv.retrieve("contact", [str(person.id)], ["parentcustomerid_account", "parentcustomerid_contact"])[0]
+    assert back == {"parentcustomerid_account": parents["parent:0"], "parentcustomerid_contact": None}
+    # WHEN an update clears the lookup THEN it is unbound
+    [cleared] = dv.update("account", [{ID: child.id, "parentaccountid": None}])
+    assert cleared.ok and dv.retrieve("account", [str(child.id)], ["parentaccountid"])[0] == {"parentaccountid": None}
+
+
+def test_one_refused_record_does_not_sink_the_batch(dv: DynamicsDestination) -> None:
+    records = [{EXT: "mix:0", "name": "fine"}, {EXT: "mix:1", "name": "x" * 200},
+               {EXT: "mix:2", "name": "fine too", "parentaccountid": "00000000-0000-0000-0000-000000000001"},
+               {EXT: "mix:3", "name": "also fine"}]
+    results = {w.key: w for w in dv.upsert("account", EXT, records, allow_bulk=False)}
+    assert results["mix:0"].ok and results["mix:3"].ok
+    assert results["mix:1"].error_code == "0x80044331" and "max" in (results["mix:1"].error_message or "").lower()
+    assert not results["mix:2"].ok and results["mix:2"].error_code and results["mix:2"].id is None
+
+
+def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDestination) -> None:
+    acct = accounts(dv, "closing", 1)["closing:0"]
+    cases = [{EXT: "work_orders:1", "title": "Open", "customerid_account": acct, "statecode": 0, "statuscode": 1},
+             {EXT: "work_orders:2", "title": "Fixed", "customerid_account": acct, "statecode": 1, "statuscode": 5},
+             {EXT: "work_orders:3", "title": "Dropped", "customerid_account": acct, "statecode": 2, "statuscode": 6}]
+    written = dv.upsert("incident", EXT, cases, allow_bulk=True)
+    assert all(w.ok and w.created for w in written), written
+    states = dv.retrieve("incident", [str(w.id) for w in written], ["statecode", "statuscode"])
+    assert [(r or {}).get("statecode") for r in states] == [0, 1, 2]
+    assert [(r or {}).get("statuscode") for r in states] == [1, 5, 6]
+    # WHEN the same cases are written again with a change THEN closed ones are reopened, written and re-closed
+    again = dv.upsert("incident", EXT, [{**c, "title": c["title"] + " (v2)"} for c in cases], allow_bulk=True)
+    assert all(w.ok and not w.created for w in again), again
+    rows = dv.retrieve("incident", [str(w.id) for w in written], ["title", "statecode"])
+    assert [(r or {}).get("title") for r in rows] == ["Open (v2)", "Fixed (v2)", "Dropped (v2)"]
+    assert [(r or {}).get("statecode") for r in rows] == [0, 1, 2]
+    deals = [{EXT: "deals:1", "name": "Won", "customerid_account": acct, "statecode": 1, "statuscode": 3},
+             {EXT: "deals:2", "name": "Lost", "customerid_account": acct, "statecode": 2, "statuscode": 5},
+             {EXT: "deals:3", "name": "Open", "customerid_account": acct}]
+    won, lost, open_ = dv.upsert("opportunity", EXT, deals, allow_bulk=True)
+    assert won.ok and lost.ok and open_.ok
+    rows = dv.retrieve("opportunity", [str(won.id), str(lost.id), str(open_.id)], ["statecode", "statuscode"])
+    assert [(r or {}).get("statuscode") for r in rows] == [3, 5, 1]
+    # AND a restore (rollback) by id reopens a closed record
+    [restored] = dv.update("opportunity", [{ID: won.id, "statecode": 0, "statuscode": 1, "name": "Won?"}])
+    assert restored.ok
+    assert dv.retrieve("opportunity", [str(won.id)], ["statecode", "name"])[0] == {"statecode": 0, "name": "Won?"}
+
+
+def test_notes_insert_once_with_deterministic_ids(dv: DynamicsDestination, admin: Admin) -> None:
+    acct = accounts(dv, "noted", 1)["noted:0"]
+    notes = [{EXT: f"notes:{i}", "subject": f"Note {i}", "notetext": "hello", "objectid_account": acct}
+             for i in range(3)]
+    first = dv.insert("annotation", EXT, notes)
+    assert all(w.ok and w.created for w in first)
+    assert [w.id for w in first] == [dv.deterministic_id("annotation", n[EXT]) for n in notes]
+    # WHEN a retried attempt inserts them again THEN nothing is duplicated
+    second = dv.insert("annotation", EXT, notes)
+    assert all(w.ok and not w.created for w in second) and [w.id for w in second] == [w.id for w in first]
+    assert len([r for r in admin.records("annotation") if r.get("subject", "").startswith("Note ")]) == 3
+    assert dv.find_by_key("annotation", EXT, [n[EXT] for n in notes] + ["notes:99"]) == {
+        n[EXT]: w.id for n, w in zip(notes, first, strict=True)}
+
+
+def test_delete_converges_and_retrieve_keeps_the_order(dv: DynamicsDestination) -> None:
+    ids = list(accounts(dv, "del", 3).values())
+    assert [w.ok for w in dv.delete_records("account", ids[:2])] == [True, True]
+    assert [w.ok for w in dv.delete_records("account", ids[:2])] == [True, True]  # already gone
+    rows = dv.retrieve("account", ids, [ID, "name"])
+    assert rows[:2] == [None, None] and rows[2] == {ID: ids[2], "name": "del 2"}
+    assert dv.existing_ids("account", ids) == {ids[2]}
+
+
+# --- limits ----------------------------------------------------------------------------------------------------------
+def test_requests_per_large_upsert_are_one_batch_per_999_records(dv: DynamicsDestination, admin: Admin) -> None:
+    before, calls = admin.stats(), dv.calls
+    written = dv.upsert("account", EXT, [{EXT: f"bulk:{i}", "name": f"Bulk {i}"} for i in range(2_500)],
+                        allow_bulk=True)
+    after = admin.stats()
+    assert len(written) == 2_500 and all(w.ok and w.created for w in written)
+    expected = math.ceil(2_500 / 999)
+    assert after["batch_requests"] - before["batch_requests"] == expected == dv.calls_needed("account", 2_500, True)
+    assert dv.calls - calls == after["total_requests"] - before["total_requests"] == expected
+
+
+def test_throttling_is_honoured_and_the_call_still_succeeds(dv: DynamicsDestination, admin: Admin) -> None:
+    admin.http.post("/__standin/usage/reset").raise_for_status()
+    admin.config(requests_per_window=3, window_s=2.0)
+    try:
+        before = admin.stats()["throttled"]
+        for i in range(6):  # 6 requests against 3 per 2 s: some are answered 429 + Retry-After
+            accounts(dv, f"throttle{i}", 2)
+        assert admin.stats()["throttled"] > before
+        assert dv.burst_remaining is not None
+        assert dv.limits_report()["RequestsMade"] == dv.calls
+    finally:
+        admin.config(requests_per_window=6000, window_s=300.0)
+    dv.check_quota(10_000)  # no daily cap: never a stop
