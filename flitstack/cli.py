@@ -1,10 +1,13 @@
 """The ``flitstack`` command: local mode (up, demo, status) and the stand-ins.
 
-    flitstack demo [--records N] [--seed S] [--tenant DIR] [--json]
+    flitstack demo [--dest salesforce|dynamics] [--approve auto|manual] [--records N] [--seed S] [--tenant DIR] [--json]
     flitstack up [--records N] [--seed S] [--tenant DIR]
     flitstack status RUN
+    flitstack outbox [--run RUN] [--json]          # local mail: sign-off requests and their links
+    flitstack approve RUN                          # approve the sign-off RUN waits for
+    flitstack reject RUN --reason TEXT             # reject it (the run ends; a sample is removed)
     flitstack rollback RUN [--json]
-    flitstack sandbox serve {salesforce,sercom} --state PATH [stand-in options...]
+    flitstack sandbox serve {salesforce,dynamics,sercom,slack} --state PATH [stand-in options...]
 """
 
 from __future__ import annotations
@@ -85,21 +88,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     local_environment(folder / "logs" / "lambda.jsonl")
     tenant = Path(args.tenant).resolve() if args.tenant else None
     started = time.monotonic()
-    runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant)
+    manual = args.approve == "manual"
+    runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant, with_slack=manual,
+                           **({"destination": args.dest} if args.dest != "salesforce" else {}))
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
         options = RunOptions(fallback_owner_email=args.fallback_owner, delta_window_s=args.delta_window,
-                             delta_poll_s=max(1, args.delta_poll))
+                             delta_poll_s=max(1, args.delta_poll), approval=args.approve,
+                             approvers=args.approver or (["admin@example.com"] if manual else []),
+                             approval_timeout_s=args.approval_timeout)
         run = runtime.run_ref(run_id, options)
-        assert runtime.sercom is not None and runtime.salesforce is not None
+        dest = _destination_standin(runtime)
+        assert runtime.sercom is not None and dest is not None
+        if manual:
+            api = runtime.start_api()
+            api_file = folder / "api.json"
+            slack = runtime.slack
+            api_file.write_text(json.dumps({**api, "slack": {"url": slack.url, "ca_path": slack.ca_path} if slack
+                                            else None}))
+            api_file.chmod(0o600)
         console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: Sercom ({runtime.sercom.url}) -> "
-                      f"Salesforce ({runtime.salesforce.url}), approvals: automatic")
+                      f"{args.dest} ({dest.url}), approvals: {'manual' if manual else 'automatic'}")
         arn = runtime.start_migration(run)
         with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             watcher = _Progress(runtime, run_id, progress)
-            desc = runtime.wait(arn, on_tick=watcher.tick)
+            mail = _Outbox(runtime, folder / "outbox", run_id, progress.console) if manual else None
+
+            def tick() -> None:
+                watcher.tick()
+                if mail is not None:
+                    mail.sync()
+
+            desc = runtime.wait(arn, on_tick=tick, timeout_s=max(3600, args.approval_timeout * 2 + 3600))
         reports = runtime.download_reports(run_id, folder / "reports")
         assert runtime.engine is not None
         save_state(runtime.engine, run, folder / "aws-state")  # what `flitstack rollback RUN` needs later
@@ -112,24 +134,109 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "status": summary.get("status", "failed"), "seconds": round(time.monotonic() - started, 1),
         "counts": summary.get("objects", {}), "rejected": summary.get("rejected"),
         "reports": {p.name: str(p) for p in sorted(reports)},
+        "destination": args.dest,
         "standins": {
-            "salesforce": {"state_path": str(folder / "standins" / "salesforce.sqlite"),
-                           "serve": f"flitstack sandbox serve salesforce --state {folder}/standins/salesforce.sqlite"},
+            args.dest: {"state_path": str(folder / "standins" / f"{args.dest}.sqlite"),
+                        "serve": f"flitstack sandbox serve {args.dest} --state {folder}/standins/{args.dest}.sqlite"},
             "sercom": {"state_path": str(folder / "standins" / "sercom.sqlite")},
         },
     }
+    ended = summary.get("ended") or _read_json(folder / "reports" / "ended.json")
+    if ended:
+        result["status"], result["ended"] = ended["status"], ended
     (folder / "run.json").write_text(json.dumps(result, indent=2))
     if args.json:
         print(json.dumps(result))
     else:
         _print_summary(console, result)
-    ok = desc["status"] == "SUCCEEDED" and result["status"] == "succeeded"
+    ok = desc["status"] == "SUCCEEDED" and result["status"] in ("succeeded", "rejected")
     return 0 if ok else 1
+
+
+def _destination_standin(runtime: Any) -> Any:
+    return getattr(runtime, getattr(runtime, "destination", "salesforce"), None)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+class _Outbox:
+    """Local mode's mail sink: every message SES accepted, saved under the run folder as it arrives."""
+
+    def __init__(self, runtime: Any, folder: Path, run_id: str, console: Console) -> None:
+        self.runtime, self.folder, self.run_id, self.console = runtime, folder, run_id, console
+        self.seen: set[str] = set()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def sync(self) -> None:
+        for n, message in enumerate(self.runtime.outbox()):
+            if message["id"] in self.seen:
+                continue
+            self.seen.add(message["id"])
+            (self.folder / f"{n:03d}-{message['id']}.json").write_text(json.dumps(message, indent=1))
+            links = message["links"]
+            self.console.print(f"[bold yellow]Sign-off needed[/]: {message['subject']}\n"
+                               f"  report:  {links.get('report')}\n  approve: {links.get('approve')}\n"
+                               f"  reject:  {links.get('reject')}\n"
+                               f"  or: [cyan]flitstack approve {self.run_id}[/] / "
+                               f"[cyan]flitstack reject {self.run_id} --reason ...[/]  (`flitstack outbox` lists mail)")
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    runs = [args.run] if args.run else sorted(p.name for p in _runs_dir().glob("*") if (p / "outbox").is_dir())
+    messages = []
+    for run in runs:
+        for path in sorted((_runs_dir() / run / "outbox").glob("*.json")):
+            message = json.loads(path.read_text())
+            messages.append({"run": run, **{k: v for k, v in message.items() if k != "html"}})
+    if args.json:
+        print(json.dumps(messages))
+        return 0
+    if not messages:
+        print("the outbox is empty (sign-off mail appears here during `flitstack demo --approve manual`)")
+    for m in messages:
+        print(f"[{m['run']}] to {', '.join(m['to'])}: {m['subject']}")
+        for name in ("approve", "reject", "report"):
+            if m["links"].get(name):
+                print(f"    {name:<8} {m['links'][name]}")
+    return 0
+
+
+def _api_call(run: str, path: str, body: dict[str, Any]) -> int:
+    import httpx
+
+    api_file = _runs_dir() / run / "api.json"
+    if not api_file.exists():
+        print(f"run {run!r} is not being served here (start it with `flitstack demo --approve manual`)",
+              file=sys.stderr)
+        return 2
+    api = json.loads(api_file.read_text())
+    try:
+        resp = httpx.post(f"{api['url']}/migrations/{run}/{path}", json=body, trust_env=False, timeout=30,
+                          headers={api["api_key_header"]: api["api_key"]})
+    except httpx.TransportError as exc:
+        print(f"the run's API at {api['url']} does not answer ({type(exc).__name__}): has the demo ended?",
+              file=sys.stderr)
+        return 2
+    print(resp.text)
+    return 0 if resp.status_code == 200 else 1
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _api_call(args.run, "approve", {})
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _api_call(args.run, "reject", {"reason": args.reason})
 
 
 def _print_summary(console: Console, result: dict[str, Any]) -> None:
     table = Table(title=f"Run {result['run_id']} — {result['status']} in {result['seconds']} s")
-    for col in ("mapping", "source", "loaded", "rejected", "filtered out", "in Salesforce"):
+    if result.get("ended"):
+        console.print(f"[bold]Run {result['run_id']} ended without the full load[/]: {result['ended']['reason']}")
+        return
+    for col in ("mapping", "source", "loaded", "rejected", "filtered out", f"in {result['destination']}"):
         table.add_column(col, justify="left" if col == "mapping" else "right")
     for name, c in result["counts"].items():
         table.add_row(name, str(c["source"]), str(c["loaded"]), str(c["rejected"]), str(c["filtered_out"]),
@@ -139,7 +246,7 @@ def _print_summary(console: Console, result: dict[str, Any]) -> None:
     for name in ("mapping.md", "exceptions.md", "reconciliation.html"):
         if name in result["reports"]:
             console.print(f"  {name:<22} {result['reports'][name]}")
-    console.print(f"Serve the migrated org again: [cyan]{result['standins']['salesforce']['serve']}[/]")
+    console.print(f"Serve the migrated org again: [cyan]{result['standins'][result['destination']]['serve']}[/]")
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -258,15 +365,30 @@ def build_parser() -> argparse.ArgumentParser:
                            help="keep picking up source changes this long after the full load (default: none)")
             p.add_argument("--delta-poll", type=int, default=30, metavar="SECONDS",
                            help="time between delta passes (default: 30)")
+            p.add_argument("--dest", choices=["salesforce", "dynamics"], default="salesforce",
+                           help="destination CRM (default: salesforce)")
+            p.add_argument("--approve", choices=["auto", "manual"], default="auto",
+                           help="manual: pause for the mapping and sample sign-offs (email link, Slack, CLI)")
+            p.add_argument("--approver", action="append", metavar="EMAIL", help="who gets the sign-off mail")
+            p.add_argument("--approval-timeout", type=int, default=3600, metavar="SECONDS",
+                           help="end the run if a sign-off waits longer (default: 3600)")
     p = sub.add_parser("rollback", help="undo a local run: delete what it created, restore what it updated")
     p.add_argument("run")
     p.add_argument("--json", action="store_true", help="end by printing one JSON object")
     p = sub.add_parser("status", help="show a run")
     p.add_argument("run")
+    p = sub.add_parser("outbox", help="local mail: sign-off requests with their approve/reject links")
+    p.add_argument("--run", help="only this run's mail")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("approve", help="approve the sign-off a running local run waits for")
+    p.add_argument("run")
+    p = sub.add_parser("reject", help="reject the sign-off a running local run waits for (the run ends)")
+    p.add_argument("run")
+    p.add_argument("--reason", required=True)
     p = sub.add_parser("sandbox", help="the stand-ins")
     sandbox = p.add_subparsers(dest="action", required=True)
     serve = sandbox.add_parser("serve", help="serve a stand-in (a saved state is served again as it is)")
-    serve.add_argument("kind", choices=["salesforce", "sercom"])
+    serve.add_argument("kind", choices=["salesforce", "dynamics", "sercom", "slack"])
     serve.add_argument("--state", required=True)
     return parser
 
@@ -278,5 +400,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sandbox(args, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up, "rollback": cmd_rollback}
+    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up, "rollback": cmd_rollback,
+                "outbox": cmd_outbox, "approve": cmd_approve, "reject": cmd_reject}
     return handlers[args.command](args)

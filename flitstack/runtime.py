@@ -7,8 +7,11 @@ in (local) Secrets Manager, and migrations started as Step Functions executions.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
+import secrets
 import time
 import warnings
 from collections.abc import Callable
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aws_lambda_powertools.utilities import parameters
 
 from flitstack.local.api_server import RunningApi, start_api_server
@@ -25,6 +29,7 @@ from sandbox.serve import RunningStandin, start_standin
 from shared import connections
 from shared.executions import migration_start, rollback_start
 from shared.models import Endpoint, RunOptions, RunRef
+from shared.settings import get_approval_settings
 from shared.sources.sercom import SercomSource
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -57,6 +62,34 @@ def salesforce_users_for(technicians: list[dict[str, Any]]) -> list[dict[str, An
     return users
 
 
+def dynamics_users_for(technicians: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same demo users as :func:`salesforce_users_for`, in Dataverse's systemuser shape."""
+    return [{"firstname": u["FirstName"], "lastname": u["LastName"], "internalemailaddress": u["Email"],
+             "isdisabled": not u["IsActive"]} for u in salesforce_users_for(technicians)]
+
+
+_HREF = re.compile(r'href="([^"]+)"')
+
+
+def local_outbox() -> list[dict[str, Any]]:
+    """Every message moto's SES accepted in this process (local mode's mail sink)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - local mode only
+    from moto.ses.models import ses_backends  # noqa: PLC0415
+
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    out = []
+    for message in list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages):
+        body = str(getattr(message, "body", "") or "")
+        links = [html.unescape(h) for h in _HREF.findall(body)]
+        out.append({"id": message.id, "from": message.source, "to": message.destinations.get("ToAddresses", []),
+                    "subject": getattr(message, "subject", ""), "links": {
+                        "approve": next((u for u in links if "/approve?" in u), None),
+                        "reject": next((u for u in links if "/reject?" in u), None),
+                        "report": next((u for u in links if "/reports/" in u), None)},
+                    "html": body})
+    return out
+
+
 @dataclass
 class LocalRuntime:
     """Everything a local migration needs, started in order and stopped in reverse."""
@@ -73,6 +106,12 @@ class LocalRuntime:
     dispatcher: dict[str, Any] | None = None
     salesforce_timeout_s: float = 120.0
     api: RunningApi | None = None
+    #: Start the Slack stand-in too (sign-offs post their Approve / Reject buttons there).
+    with_slack: bool = False
+    slack: RunningStandin | None = None
+    #: The destination the local stack migrates into: "salesforce" or "dynamics" (Dataverse stand-in).
+    destination: str = "salesforce"
+    dynamics: RunningStandin | None = None
 
     @property
     def tls_dir(self) -> Path:
@@ -87,19 +126,49 @@ class LocalRuntime:
         else:
             source_args += ["--records", str(self.records), "--seed", str(self.seed)]
         self.sercom = start_standin("sercom", source_args + self.sercom_args)
-        users_file = standins / "salesforce-users.json"
         src = self._source_client()
         try:
-            users_file.write_text(json.dumps(salesforce_users_for(src.read_all("technicians")), indent=1))
+            technicians = src.read_all("technicians")
         finally:
             src.close()
-        self.salesforce = start_standin("salesforce", [
-            "--state", str(standins / "salesforce.sqlite"), "--tls-dir", str(self.tls_dir),
-            "--users-file", str(users_file), *self.salesforce_args])
+        if self.destination == "dynamics":
+            users_file = standins / "dynamics-users.json"
+            users_file.write_text(json.dumps(dynamics_users_for(technicians), indent=1))
+            self.dynamics = start_standin("dynamics", [
+                "--state", str(standins / "dynamics.sqlite"), "--tls-dir", str(self.tls_dir),
+                "--users-file", str(users_file)])
+        else:
+            users_file = standins / "salesforce-users.json"
+            users_file.write_text(json.dumps(salesforce_users_for(technicians), indent=1))
+            self.salesforce = start_standin("salesforce", [
+                "--state", str(standins / "salesforce.sqlite"), "--tls-dir", str(self.tls_dir),
+                "--users-file", str(users_file), *self.salesforce_args])
+        if self.with_slack:
+            self.slack = start_standin("slack", ["--state", str(standins / "slack.sqlite"),
+                                                 "--tls-dir", str(self.tls_dir)])
         self.engine = LocalEngine()
         self.engine.deploy(dispatcher=self.dispatcher)
         self._put_secrets()
+        self._approvals_setup()
         return self
+
+    def _approvals_setup(self) -> None:
+        """The deployment-wide approvals secret (link keys, Slack) and SES's verified sender."""
+        assert self.engine is not None
+        secret: dict[str, Any] = {"link_keys": [secrets.token_urlsafe(48)],
+                                  "slack_signing_secret": secrets.token_hex(16)}
+        if self.slack is not None:
+            secret.update(slack_signing_secret=self.slack.info["signing_secret"],
+                          slack_webhook_url=self.slack.info["webhook_url"], ca_pem=Path(self.slack.ca_path).read_text())
+        self.engine.client("secretsmanager").create_secret(Name=get_approval_settings().approvals_secret,
+                                                           SecretString=json.dumps(secret))
+        self.engine.client("ses").verify_email_identity(EmailAddress=get_approval_settings().sender_address)
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """The mail SES (moto) accepted, oldest first, with the links each message carries."""
+        assert self.engine is not None
+        return local_outbox()
 
     def _source_client(self) -> SercomSource:
         assert self.sercom is not None
@@ -107,26 +176,33 @@ class LocalRuntime:
                             Path(self.sercom.ca_path).read_text())
 
     def _put_secrets(self) -> None:
-        assert self.engine and self.sercom and self.salesforce
-        ca = Path(self.salesforce.ca_path).read_text()
-        creds = self.salesforce.info["credentials"]
-        secrets = {
+        assert self.engine and self.sercom and (self.salesforce or self.dynamics)
+        values: dict[str, dict[str, Any]] = {
             "flitstack/local/sercom": {"url": self.sercom.url, "api_key": self.sercom.info["api_key"],
                                        "ca_pem": Path(self.sercom.ca_path).read_text()},
-            "flitstack/local/salesforce": {"url": self.salesforce.url, "client_id": creds["client_id"],
-                                           "client_secret": creds["client_secret"], "username": creds["username"],
-                                           "password": creds["password"], "ca_pem": ca,
-                                           "timeout_s": self.salesforce_timeout_s},
         }
+        if self.salesforce is not None:
+            creds = self.salesforce.info["credentials"]
+            values["flitstack/local/salesforce"] = {
+                "url": self.salesforce.url, "client_id": creds["client_id"], "client_secret": creds["client_secret"],
+                "username": creds["username"], "password": creds["password"],
+                "ca_pem": Path(self.salesforce.ca_path).read_text(), "timeout_s": self.salesforce_timeout_s}
+        if self.dynamics is not None:
+            creds = self.dynamics.info["credentials"]
+            values["flitstack/local/dynamics"] = {
+                "url": self.dynamics.url, "tenant_id": self.dynamics.info["tenant_id"],
+                "client_id": creds["client_id"], "client_secret": creds["client_secret"],
+                "ca_pem": Path(self.dynamics.ca_path).read_text(), "timeout_s": self.salesforce_timeout_s}
         sm = self.engine.client("secretsmanager")
-        for name, value in secrets.items():
+        for name, value in values.items():
             sm.create_secret(Name=name, SecretString=json.dumps(value))
         parameters.clear_caches()  # type: ignore[no-untyped-call]  # in-process Lambdas must not keep old secrets
 
     def run_ref(self, run_id: str, options: RunOptions | None = None) -> RunRef:
-        return RunRef(run_id=run_id, pair="sercom-salesforce",
+        kind = "dynamics" if self.destination == "dynamics" else "salesforce"
+        return RunRef(run_id=run_id, pair=f"sercom-{kind}",
                       source=Endpoint(kind="sercom", secret_name="flitstack/local/sercom"),
-                      destination=Endpoint(kind="salesforce", secret_name="flitstack/local/salesforce"),
+                      destination=Endpoint(kind=kind, secret_name=f"flitstack/local/{kind}"),
                       options=options or RunOptions())
 
     def start_migration(self, run: RunRef) -> str:
@@ -151,6 +227,12 @@ class LocalRuntime:
         assert self.engine is not None and self.engine.stack is not None, "start() first"
         if self.api is None:
             self.api = start_api_server(api_key=api_key)
+            # Approval links point here; the Slack stand-in posts button clicks here.
+            os.environ["PUBLIC_API_URL"] = self.api.url
+            if self.slack is not None:
+                httpx.post(f"{self.slack.url}/__standin/config",
+                           json={"interactivity_url": f"{self.api.url}/slack/actions"},
+                           verify=self.slack.ca_path, trust_env=False, timeout=10).raise_for_status()
         return self.api.info()
 
     def wait(self, arn: str, timeout_s: float = 3600, on_tick: Callable[[], None] | None = None,
@@ -189,7 +271,7 @@ class LocalRuntime:
         if self.engine is not None:
             self.engine.stop()
         connections.close_all()
-        for standin in (self.salesforce, self.sercom):
+        for standin in (self.slack, self.dynamics, self.salesforce, self.sercom):
             if standin is not None:
                 standin.stop()
 

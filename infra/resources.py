@@ -56,7 +56,9 @@ RUNS = TableDef("RunsTable", partition_key="run_id")
 AUDIT = TableDef("AuditTable", partition_key="run_id", sort_key="seq")
 CROSSWALK = TableDef("CrosswalkTable", partition_key="scope", sort_key="source_key")
 IDEMPOTENCY = TableDef("IdempotencyTable", partition_key="id", ttl_attribute="expiration")
-TABLES: tuple[TableDef, ...] = (RUNS, AUDIT, CROSSWALK, IDEMPOTENCY)
+#: Pending and answered sign-offs (the task token stays here, never in a link or a message).
+APPROVALS = TableDef("ApprovalsTable", partition_key="approval_id", ttl_attribute="ttl")
+TABLES: tuple[TableDef, ...] = (RUNS, AUDIT, CROSSWALK, IDEMPOTENCY, APPROVALS)
 
 # --- S3 -----------------------------------------------------------------------------------
 DATA_BUCKET_LOGICAL_ID = "DataBucket"
@@ -64,6 +66,12 @@ DATA_BUCKET_LOGICAL_ID = "DataBucket"
 # --- Lambda -------------------------------------------------------------------------------
 #: The folder of the HTTP API function (API Gateway proxies to it; it starts the workflows).
 API_FOLDER = "api"
+#: The folder of the sign-off function (the ``.waitForTaskToken`` Tasks invoke it).
+APPROVAL_FOLDER = "approval"
+#: API routes that skip IAM authorization: the handler verifies a signature instead (approval
+#: links are HMAC-signed, Slack callbacks carry X-Slack-Signature). Everything else is a
+#: management route and needs IAM (an API key locally).
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/approvals/{proxy+}"), ("POST", "/slack/actions"))
 _ALL_TABLES = tuple(t.logical_id for t in TABLES)
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("DiscoverFunction", "discover", tables=_ALL_TABLES),
@@ -72,6 +80,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES),
     FunctionDef("RollbackFunction", "rollback", tables=_ALL_TABLES),
+    FunctionDef("ApprovalFunction", APPROVAL_FOLDER, timeout_s=60, tables=_ALL_TABLES),
     FunctionDef("ApiFunction", API_FOLDER, timeout_s=29, tables=_ALL_TABLES),
 )
 FUNCTIONS_BY_FOLDER = {f.folder: f for f in FUNCTIONS}
@@ -80,7 +89,7 @@ FUNCTIONS_BY_FOLDER = {f.folder: f for f in FUNCTIONS}
 MIGRATE = StateMachineDef(
     "MigrateStateMachine",
     "migrate.asl.json",
-    functions=("discover", "extract", "transform", "load", "reconcile"),
+    functions=("discover", "extract", "transform", "load", "reconcile", "approval"),
 )
 ROLLBACK = StateMachineDef("RollbackStateMachine", "rollback.asl.json", functions=("rollback",))
 STATE_MACHINES: tuple[StateMachineDef, ...] = (MIGRATE, ROLLBACK)

@@ -37,11 +37,13 @@ from infra.config import (
 )
 from infra.resources import (
     API_FOLDER,
+    APPROVAL_FOLDER,
     AUDIT,
     CROSSWALK,
     DATA_BUCKET_LOGICAL_ID,
     FUNCTIONS,
     MIGRATE,
+    PUBLIC_ROUTES,
     RUNS,
     STATE_MACHINES,
     TABLES,
@@ -67,7 +69,6 @@ API_STAGE = "v1"
 
 #: The management routes (IAM-signed) and the routes the API function verifies itself.
 MANAGEMENT_ROUTES = ("/migrations", "/migrations/{proxy+}")
-PUBLIC_ROUTES = (("GET", "/approvals/{proxy+}"), ("POST", "/slack/actions"))
 
 DYNAMODB_DATA_ACTIONS = (
     "dynamodb:BatchGetItem",
@@ -130,6 +131,8 @@ class FlitStackStack(cdk.Stack):
         self.state_machines = {m.logical_id: self._state_machine(m) for m in self.machine_defs}
         # The API joins when functions/api is in FUNCTIONS (nothing is deployed without a handler).
         self.api = self._api(self.functions[API_FOLDER]) if API_FOLDER in self.functions else None
+        if APPROVAL_FOLDER in self.functions:
+            self._grant_approval_function(self.functions[APPROVAL_FOLDER])
         self._outputs()
 
     def _context_flag(self, key: str, *, default: bool) -> bool:
@@ -641,6 +644,15 @@ class FlitStackStack(cdk.Stack):
                 "Executions are named by run id (migrate) or run id and time (rollback) when the API "
                 "starts them; DescribeExecution only, on this machine's executions only.",
             )
+
+    def _grant_approval_function(self, function: lambda_.Function) -> None:
+        """The sign-off Task mails approvers (SES) and links them to the API's public routes."""
+        function.add_environment("SENDER_ADDRESS", self.sender)
+        if self.api is not None:
+            function.add_environment("PUBLIC_API_URL", self.api.url.rstrip("/"))
+        self.function_policies[APPROVAL_FOLDER].add_statements(
+            iam.PolicyStatement(sid="SendApprovalMail", actions=["ses:SendEmail", "ses:SendRawEmail"],
+                                resources=self._ses_identity_arns(self.sender)))
 
     def _executions_arn(self, definition: StateMachineDef) -> str:
         """Every execution of the machine itself: ``execution:<name>:<execution name>``."""

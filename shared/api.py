@@ -250,7 +250,7 @@ def migration_state(execution: Execution | None, item: Mapping[str, Any] | None)
     if execution is None:
         return recorded or "unknown"
     if execution.status == RUNNING:
-        return "paused" if recorded == "paused" else "running"
+        return recorded if recorded in {"paused", "awaiting_approval", "rejecting"} else "running"
     if execution.status == "SUCCEEDED":
         return recorded if recorded and recorded not in {"starting", "running"} else "succeeded"
     return execution.status.lower()

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from shared.api import AlreadyExists, Execution, Report, content_type_for
+from shared.api import AlreadyExists, Execution, Report, RunConflict, content_type_for
 from shared.executions import ExecutionStart
 from shared.settings import Settings, get_settings
 
@@ -276,3 +276,17 @@ class RunReports:
             return None
         body, stored = found
         return Report(body=body, content_type=content_type_for(name, stored))
+
+
+class StepFunctionsTasks:
+    """Answers a waiting ``.waitForTaskToken`` task (:class:`shared.domain.approval.TaskAnswers`)."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self.sfn = client or _client("stepfunctions")
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        try:
+            self.sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except (self.sfn.exceptions.TaskTimedOut, self.sfn.exceptions.InvalidToken,
+                self.sfn.exceptions.TaskDoesNotExist) as exc:
+            raise RunConflict("the run is no longer waiting for this sign-off (it timed out or was stopped)") from exc

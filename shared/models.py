@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.mapping.infer import FieldSample
 
 SourceKind = Literal["sercom"]
-DestinationKind = Literal["salesforce"]
-PAIRS: dict[tuple[str, str], str] = {("sercom", "salesforce"): "sercom-salesforce"}
+DestinationKind = Literal["salesforce", "dynamics"]
+PAIRS: dict[tuple[str, str], str] = {("sercom", "salesforce"): "sercom-salesforce",
+                                     ("sercom", "dynamics"): "sercom-dynamics"}
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,79}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SECRET_NAME = re.compile(r"^flitstack/[A-Za-z0-9/_+=.@-]{1,200}$")
 
 
@@ -46,6 +48,34 @@ class Endpoint(Strict):
         return value
 
 
+class WorkOrderSplit(Strict):
+    """Which Sercom work orders become Dynamics Opportunities; every other one becomes an Incident (case).
+
+    A work order is an opportunity when its type is in ``opportunity_types`` (``"*"``: any type)
+    and, with ``require_amount``, it carries a revenue amount. Seed 001's default: reactive tickets
+    (repair, emergency, inspection) are cases; scheduled or project work with an amount is sales.
+    """
+
+    opportunity_types: list[str] = Field(default_factory=lambda: ["installation", "maintenance"],
+                                         description="work-order types that go to Opportunity ('*' = any)")
+    require_amount: bool = Field(default=True, description="only work orders with a revenue amount go to Opportunity")
+
+
+class DynamicsOptions(Strict):
+    """Choices of the Sercom -> Dynamics 365 Sales pair, made at the discovery report (seed 001)."""
+
+    workorder_split: WorkOrderSplit = WorkOrderSplit()
+    location_strategy: Literal["location_accounts", "address_merge"] = Field(
+        default="location_accounts",
+        description="locations as Accounts of type Location under their customer, or as addresses of the customer")
+    asset_strategy: Literal["auto", "native", "custom_table"] = Field(
+        default="auto", description="auto: Field Service's Customer Asset when installed, else the custom table")
+    fallback_queue: str | None = Field(
+        default=None, max_length=160,
+        description="queue (by name) that open cases without a matched owner are routed to for manual assignment")
+    dedupe_accounts: bool = Field(default=True, description="merge customers with the same name and domain")
+
+
 class RunOptions(Strict):
     """What the person starting a migration may choose."""
 
@@ -62,6 +92,21 @@ class RunOptions(Strict):
                                  description="how far before the watermark each pass re-reads (late commits)")
     quota_pause_s: int = Field(default=3600, ge=1, le=86400,
                                description="pause before resuming a run stopped by an exhausted daily quota")
+    sample_size: int = Field(default=300, ge=20, le=500,
+                             description="records in the sample migration (approval 'manual'), parents included")
+    approvers: list[str] = Field(default_factory=list, max_length=20,
+                                 description="who gets the approval e-mail (approval 'manual')")
+    approval_timeout_s: int = Field(default=3 * 86400, ge=1, le=30 * 86400,
+                                    description="how long a sign-off may wait before the run ends unapproved")
+    dynamics: DynamicsOptions = DynamicsOptions()
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _EMAIL.match(v)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return [v.strip().lower() for v in value]
 
 
 class RunRef(Strict):
@@ -139,6 +184,8 @@ class DestField(BaseModel):
     defaulted_on_create: bool = False
     external_id: bool = False
     picklist_values: list[str] = Field(default_factory=list)
+    #: value -> label where they differ (Dataverse choices: the integer value -> its label).
+    picklist_labels: dict[str, str] = Field(default_factory=dict)
     restricted_picklist: bool = False
     reference_to: list[str] = Field(default_factory=list)
 

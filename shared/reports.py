@@ -7,9 +7,12 @@ HTML). Reports carry record ids and field values, never credentials.
 from __future__ import annotations
 
 import csv
+import html
 import io
 from collections.abc import Iterable
 from typing import Any
+
+from markdown_it import MarkdownIt
 
 from shared import report_html
 from shared.mapping.spec import MigrationSpec
@@ -29,8 +32,32 @@ def _md_escape(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+DESTINATION_NAMES = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
+
+
+def destination_name(pair: str) -> str:
+    """``sercom-dynamics`` -> ``Dynamics 365`` (what the documents call the destination)."""
+    kind = pair.rsplit("-", 1)[-1]
+    return DESTINATION_NAMES.get(kind, kind)
+
+
+def mapping_html(markdown: str, title: str) -> str:
+    """The mapping document as a self-contained page (raw HTML in the source is escaped, not passed)."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{MAPPING_CSS}</style></head><body><main>{body}</main>"
+            "</body></html>")
+
+
+MAPPING_CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;color:#222;
+background:#fafafa} main{max-width:1180px;margin:0 auto;padding:24px} table{border-collapse:collapse;background:#fff;
+font-size:13px;margin:8px 0} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f0f0} code{font-size:12px}"""
+
+
 def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatalog) -> str:
     """The field-level mapping document reviewed and approved before any record moves."""
+    where = destination_name(spec.pair)
     counts = {o.name: o.count for o in source.objects}
     lines = [
         f"# Mapping document — {spec.pair}",
@@ -44,7 +71,7 @@ def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
         "",
         "## Objects",
         "",
-        "| # | Sercom object | records | Salesforce object | notes |",
+        f"| # | Sercom object | records | {where} object | notes |",
         "|---|---|---|---|---|",
     ]
     for i, m in enumerate(spec.mappings, 1):
@@ -68,7 +95,7 @@ def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
         lines += ["", f"## {m.name}", ""]
         if m.where:
             lines.append("Only records where " + ", ".join(f"`{k}` in {v}" for k, v in m.where.items()) + ".")
-        lines += ["| Salesforce field | from | transform | values |", "|---|---|---|---|"]
+        lines += [f"| {where} field | from | transform | values |", "|---|---|---|---|"]
         for fr in m.fields:
             src = fr.source or ", ".join(fr.sources) or repr(fr.constant)
             values = ", ".join(f"{k} → {v}" for k, v in (fr.value_map or {}).items())

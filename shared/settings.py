@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     audit_table: str = Field(alias="AUDIT_TABLE")
     crosswalk_table: str = Field(alias="CROSSWALK_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    approvals_table: str = Field(alias="APPROVALS_TABLE")
     data_bucket: str = Field(alias="DATA_BUCKET")
 
 
@@ -32,3 +33,20 @@ class ApiSettings(BaseSettings):
 
     migrate_state_machine_arn: str = Field(alias="MIGRATE_STATE_MACHINE_ARN")
     rollback_state_machine_arn: str = Field(alias="ROLLBACK_STATE_MACHINE_ARN")
+
+
+class ApprovalSettings(BaseSettings):
+    """Where sign-off requests go and how their links are signed (approval and API functions)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    public_api_url: str = Field(default="", alias="PUBLIC_API_URL",
+                                description="base URL the approve/reject links point at (the API stage URL)")
+    sender_address: str = Field(default="flitstack@localhost", alias="SENDER_ADDRESS")
+    approvals_secret: str = Field(default="flitstack/approvals", alias="APPROVALS_SECRET",
+                                  description="JSON: link_keys (newest first), slack_signing_secret, "
+                                              "slack_webhook_url, optional ca_pem for the webhook")
+
+
+def get_approval_settings() -> ApprovalSettings:
+    return ApprovalSettings()

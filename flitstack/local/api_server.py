@@ -31,6 +31,7 @@ import uvicorn
 
 from flitstack.local import dispatch, naming
 from infra import resources
+from infra.resources import PUBLIC_ROUTES
 
 API_KEY_HEADER = "x-api-key"
 LOCAL_STAGE = "local"
@@ -42,6 +43,17 @@ Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _FORBIDDEN = json.dumps({"message": "Forbidden"}).encode()
+
+
+def is_public(method: str, path: str) -> bool:
+    """Routes the stack leaves without IAM (``infra.stack.PUBLIC_ROUTES``): the handler verifies
+    their signatures (approval links, Slack callbacks). Everything else needs the key."""
+    for public_method, route in PUBLIC_ROUTES:
+        prefix = route.split("{", 1)[0]
+        if method == public_method and (path == route or ("{" in route and path.startswith(prefix)
+                                                          and len(path) > len(prefix))):
+            return True
+    return False
 
 
 def proxy_event(method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes,
@@ -109,7 +121,8 @@ class ApiGatewayAsgi:
                 break
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         given = next((v for k, v in headers if k == API_KEY_HEADER), "")
-        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+        if not is_public(scope["method"], scope["path"]) and not hmac.compare_digest(given.encode(),
+                                                                                    self.api_key.encode()):
             await self._send(send, 403, [("content-type", "application/json")], _FORBIDDEN)
             return
         host = next((v for k, v in headers if k == "host"), "127.0.0.1")

@@ -17,9 +17,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from shared.api import ApiError, InvalidRequest, MigrationsApi
-from shared.aws import BlobStore, RunReports, RunStore, StepFunctionsExecutions
+from shared.approvals import ApprovalStore
+from shared.aws import BlobStore, RunReports, RunStore, StepFunctionsExecutions, StepFunctionsTasks
+from shared.notify import approval_config
 from shared.observability import bind, logger, tracer
 from shared.settings import ApiSettings, get_settings
+from shared.signoff_api import SignOffApi
 
 app = APIGatewayRestResolver()
 
@@ -32,6 +35,25 @@ def migrations() -> MigrationsApi:
         RunStore(settings.runs_table),
         RunReports(BlobStore(settings.data_bucket)),
     )
+
+
+@lru_cache(maxsize=1)
+def signoffs() -> SignOffApi:
+    settings = get_settings()
+    return SignOffApi(RunStore(settings.runs_table), BlobStore(settings.data_bucket),
+                      ApprovalStore(settings.approvals_table), StepFunctionsTasks(),
+                      link_keys=lambda: approval_config().link_keys,
+                      slack_secret=lambda: approval_config().slack_signing_secret)
+
+
+def _caller() -> str:
+    """Who is deciding through a management route: the IAM caller (the API key's owner locally)."""
+    identity = app.current_event.request_context.identity
+    return str(identity.user_arn or identity.caller or identity.user or "operator")
+
+
+def _optional_body() -> Any:
+    return _body() if (app.current_event.body or "").strip() else None
 
 
 def _json(status: int, body: BaseModel | dict[str, Any]) -> Response[str]:
@@ -82,6 +104,46 @@ def start_rollback(run_id: str) -> Response[str]:
 def get_report(run_id: str, name: str) -> Response[bytes]:
     report = migrations().report(run_id, name)
     return Response(status_code=200, content_type=report.content_type, body=report.body)
+
+
+@app.get("/migrations/<run_id>/mapping")
+def get_mapping(run_id: str) -> Response[str]:
+    return _json(200, signoffs().mapping(run_id))
+
+
+@app.put("/migrations/<run_id>/mapping")
+def put_mapping(run_id: str) -> Response[str]:
+    return _json(200, signoffs().put_mapping(run_id, _body()))
+
+
+@app.post("/migrations/<run_id>/mapping/approve")
+def approve_mapping(run_id: str) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _optional_body(), stage="mapping"))
+
+
+@app.post("/migrations/<run_id>/approve")
+def approve(run_id: str) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _optional_body()))
+
+
+@app.post("/migrations/<run_id>/reject")
+def reject(run_id: str) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "reject", _caller(), _optional_body()))
+
+
+@app.get("/approvals/<approval_id>/<decision>")
+def approval_link(approval_id: str, decision: str) -> Response[str]:
+    query = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
+    status, page = signoffs().link(approval_id, decision, query)
+    logger.info("approval link", extra={"status": status, "decision": decision})
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=page)
+
+
+@app.post("/slack/actions")
+def slack_action() -> Response[str]:
+    event = app.current_event
+    return _json(200, signoffs().slack(event.decoded_body.encode() if isinstance(event.decoded_body, str)
+                                       else bytes(event.decoded_body or b""), dict(event.headers or {})))
 
 
 def api_error(exc: ApiError) -> Response[str]:

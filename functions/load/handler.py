@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.connections import open_destination
-from shared.domain import load
+from shared.connections import open_destination, open_source
+from shared.domain import load, sample
 from shared.domain.keys import FULL
 from shared.handler import lambda_handler, stores
 from shared.models import StepInput
@@ -45,7 +45,18 @@ def _fixup(step: StepInput) -> dict[str, Any]:
     return load.fixup(step.run, open_destination(step.run.destination), stores(), _phase(step))
 
 
-OPS = {"prepare": _prepare, "plan_level": _plan_level, "load_batch": _load_batch, "verify_level": _verify_level,
+def _sample(step: StepInput) -> dict[str, Any]:
+    return sample.run_sample(step.run, open_destination(step.run.destination), stores(),
+                             lambda: open_source(step.run.source))
+
+
+def _discard_sample(step: StepInput) -> dict[str, Any]:
+    stores().runs.update(step.run.run_id, step="RemoveSample")
+    return sample.discard(step.run, open_destination(step.run.destination), stores())
+
+
+OPS = {"sample": _sample, "discard_sample": _discard_sample,
+       "prepare": _prepare, "plan_level": _plan_level, "load_batch": _load_batch, "verify_level": _verify_level,
        "fixup": _fixup}
 
 handler = lambda_handler(OPS)

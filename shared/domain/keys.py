@@ -5,6 +5,8 @@ from __future__ import annotations
 from shared.models import RunRef
 
 FULL = "full"
+#: The sample migration a person signs off before the full load (approval "manual").
+SAMPLE = "sample"
 
 
 def delta_phase(n: int) -> str:
@@ -13,12 +15,17 @@ def delta_phase(n: int) -> str:
 
 class Keys:
     """Run-wide keys under ``runs/<id>/``; extraction and level artefacts under the phase's folder
-    (the full load at the run's root, each delta pass under ``delta/<n>/``)."""
+    (the full load at the run's root, the sample under ``sample/``, each delta pass under ``delta/<n>/``)."""
 
     def __init__(self, run: RunRef, phase: str = FULL) -> None:
         self.p = run.prefix
         self.phase = phase
-        self.q = self.p if phase == FULL else f"{self.p}/delta/{phase.removeprefix('delta-')}"
+        if phase == FULL:
+            self.q = self.p
+        elif phase == SAMPLE:
+            self.q = f"{self.p}/sample"
+        else:
+            self.q = f"{self.p}/delta/{phase.removeprefix('delta-')}"
 
     source_catalog = property(lambda self: f"{self.p}/discovery/source-catalog.json")
     dest_catalog = property(lambda self: f"{self.p}/discovery/dest-catalog.json")
@@ -27,6 +34,10 @@ class Keys:
     levels = property(lambda self: f"{self.p}/levels.json")
     extract_started = property(lambda self: f"{self.p}/extract/started.json")
     defaults = property(lambda self: f"{self.p}/xwalk-merged/__defaults__.json")
+
+    proposed_spec = property(lambda self: f"{self.p}/discovery/spec.proposed.json")
+    sample_manifest = property(lambda self: f"{self.p}/sample/manifest.json")
+    sample_diff = property(lambda self: f"{self.p}/sample/diff.json")
 
     def report(self, name: str) -> str:
         return f"{self.p}/reports/{name}"

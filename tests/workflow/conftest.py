@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,26 @@ def salesforce_client(runtime: LocalRuntime) -> Salesforce:
     )
 
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--window-size=1280,2000"]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed: `make chromium` installs Debian's package")
+    return path
+
+
+def browse(page: Path, *action: str, profile: Path) -> str:
+    """Run headless Chromium on ``page`` with one action (--dump-dom or --screenshot=...); its stdout."""
+    done = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()],
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def s3_json(runtime: LocalRuntime, key: str) -> Any:
     assert runtime.engine is not None and runtime.engine.stack is not None
     body = runtime.engine.client("s3").get_object(Bucket=runtime.engine.stack.bucket, Key=key)["Body"].read()
@@ -71,3 +93,20 @@ def runtime_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield make
     for rt in reversed(started):
         rt.stop()
+
+
+def dest_record_count(runtime: LocalRuntime, run_id: str) -> int:
+    """How many destination records the run's audit log names still exist (whatever the destination)."""
+    from shared.connections import open_destination
+
+    assert runtime.engine is not None and runtime.engine.stack is not None
+    ddb = runtime.engine.client("dynamodb")
+    ids: dict[str, set[str]] = {}
+    for page in ddb.get_paginator("query").paginate(
+            TableName=runtime.engine.stack.tables["AuditTable"], KeyConditionExpression="run_id = :r",
+            ExpressionAttributeValues={":r": {"S": run_id}}):
+        for item in page["Items"]:
+            if item.get("dest_id", {}).get("S"):
+                ids.setdefault(item["dest_object"]["S"], set()).add(item["dest_id"]["S"])
+    dest = open_destination(runtime.run_ref(run_id).destination)
+    return sum(len(dest.existing_ids(obj, sorted(found))) for obj, found in ids.items())

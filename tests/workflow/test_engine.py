@@ -97,6 +97,7 @@ def test_local_names_are_derived_from_the_real_definitions() -> None:
         "AUDIT_TABLE",
         "CROSSWALK_TABLE",
         "IDEMPOTENCY_TABLE",
+        "APPROVALS_TABLE",
     }
     assert len({naming.function_name(f) for f in FUNCTIONS}) == len(FUNCTIONS)
     assert naming.state_machine_name(STATE_MACHINES[0]) == "flitstack-local-migrate"

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
-import subprocess
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -32,30 +30,11 @@ from shared.aws import BlobStore, RunStore
 from shared.destinations.salesforce import SalesforceDestination
 from shared.domain import reconcile
 from shared.report_html import FAIL, HELD, SENT
+from tests.workflow.conftest import browse as _browse
 from tests.workflow.conftest import s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow
 RUN = "page-run"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1280,2000"]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium is not installed: `make chromium` installs Debian's package")
-    return path
-
-
-def _browse(page: Path, *action: str, profile: Path) -> str:
-    """Run headless Chromium on ``page`` with one action (--dump-dom or --screenshot=...); its stdout."""
-    done = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()],
-                          capture_output=True, text=True, timeout=90, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 class _Dom(HTMLParser):
     """Elements with their attributes, and which SVG each rect/text lies in."""
 
