@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from sandbox.dynamics.config import DATA_PREFIX
 from sandbox.dynamics.errors import DataverseError, bad_request
@@ -209,6 +210,8 @@ class BatchRunner:
         except DataverseError as exc:
             return ApiResponse.error(exc)
         path, _, query = url.partition("?")
+        # percent-decoded like a top-level request's path (the query is parsed the same way in both)
+        path = unquote(path)
         req = ApiRequest(item.method, path, query, item.headers, body, outer.caller, outer.base_url, in_batch=True)
         keys.append(f"{item.method} {path.split('(')[0].split('/')[0]}")
         resp = self.dispatch(req)

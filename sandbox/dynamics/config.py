@@ -37,6 +37,11 @@ class DynamicsStandinConfig(BaseModel):
     key_activation_delay_s: float = Field(
         default=0.0, ge=0.0, description="seconds an alternate key stays Pending before it is Active"
     )
+    key_url_refused_chars: str = Field(
+        default="/#<>*%&:\\?+",
+        description="characters an alternate-key value may not hold when it addresses a record in a URL (Power Apps "
+        "docs, 'Define alternate keys'); the refusal's status and wording are UNCONFIRMED; empty = accept any",
+    )
     strict_attribute_select: bool = Field(
         default=False,
         description="reject $select of subtype properties (MaxLength, Targets…) on the base AttributeMetadata "

@@ -99,6 +99,8 @@ class DataApi:
             parsed = parse_key_segment(key)
         except ValueError as exc:
             raise bad_request(f"Bad Request - Error in query syntax: '{name}({key})'.", "0x80060888") from exc
+        if isinstance(parsed, dict):
+            self._check_key_characters(name, parsed)
         rest = [s for s, _ in segments[1:]]
         if not rest:
             return self._record(req, table, parsed)
@@ -111,6 +113,17 @@ class DataApi:
         if len(rest) == 2 and rest[1] == "$ref":
             return self._ref(req, table, parsed, rest[0])
         raise segment_not_found(rest[-1])
+
+    def _check_key_characters(self, name: str, values: dict[str, Any]) -> None:
+        """Power Apps docs ("Define alternate keys"): a key value holding ``/ # < > * % & : \\ ? +`` cannot
+        be used to address a record in a URL (GET/PATCH fail). The characters are a knob
+        (``key_url_refused_chars``); the answer's status and wording are UNCONFIRMED."""
+        refused = self.org.config.key_url_refused_chars
+        for attribute, value in values.items():
+            if isinstance(value, str) and refused and any(c in refused for c in value):
+                raise bad_request(
+                    f"Bad Request - Error in query syntax: the value of key attribute '{attribute}' in "
+                    f"'{name}(...)' contains a character that cannot be used in a URL ({refused}).", "0x80060888")
 
     @staticmethod
     def _method(req: ApiRequest, *allowed: str) -> None:

@@ -51,7 +51,7 @@ CLOSE_ONLY = {
 }
 CLOSABLE = frozenset({"incident", "opportunity"})
 #: Internal index entries kept in ``record_keys`` beside the alternate keys ('#' cannot start a key's name).
-PARENT_INDEX, OBJECT_INDEX = "#parent", "#object"
+PARENT_INDEX, OBJECT_INDEX, CLOSED_INDEX = "#parent", "#object", "#closed"
 
 
 @dataclass(frozen=True)
@@ -342,9 +342,9 @@ class Engine:
         rid = str(doc[table.primary_id])
         with store.tx():
             store.delete(table.logical, rid)
-            if table.logical in EMBEDDED_ADDRESSES:  # Account_CustomerAddress / Contact_CustomerAddress: Cascade
-                for address_id in store.find_by_key("customeraddress", PARENT_INDEX, rid):
-                    store.delete("customeraddress", address_id)
+            for child in CASCADE_DELETES.get(table.logical, ()):
+                for child_id in store.find_by_key(child, _INDEXED[child][1], rid):
+                    store.delete(child, child_id)
 
     def write_raw(self, table: Table, doc: dict[str, Any], caller: str) -> dict[str, Any]:
         """Save a document changed by an action (close/win/lose), bumping the audit columns."""
@@ -652,13 +652,27 @@ class Engine:
         return str(value) if value is not None else None
 
 
+#: Tables indexed by the record they hang off (internal ``record_keys``): column, index name.
+_INDEXED = {"customeraddress": ("parentid", PARENT_INDEX), "queueitem": ("objectid", OBJECT_INDEX),
+            "incidentresolution": ("incidentid", CLOSED_INDEX), "opportunityclose": ("opportunityid", CLOSED_INDEX)}
+#: Parental relationships whose delete cascades (Dataverse's CascadeConfiguration Delete = Cascade):
+#: table deleted -> the tables whose rows go with it (through the index above).
+CASCADE_DELETES = {
+    "account": ("customeraddress",),  # Account_CustomerAddress
+    "contact": ("customeraddress",),  # Contact_CustomerAddress
+    "incident": ("incidentresolution", "queueitem"),  # Incident_IncidentResolutions, queue items of the case
+    "opportunity": ("opportunityclose",),  # Opportunity_OpportunityClose
+}
+
+
 def _index(table: Table, doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """Internal ``record_keys`` entries: a customeraddress by its parent, a queue item by its object."""
-    column = {"customeraddress": "parentid", "queueitem": "objectid"}.get(table.logical)
+    """Internal ``record_keys`` entries: an address by its parent, a queue item by its object, a close
+    activity (incidentresolution / opportunityclose) by the record it closed."""
+    column, index = _INDEXED.get(table.logical, (None, None))
     ref = doc.get(column) if column else None
-    if not ref:
+    if not ref or index is None:
         return []
-    return [(PARENT_INDEX if column == "parentid" else OBJECT_INDEX, str(ref["id"]))]
+    return [(index, str(ref["id"]))]
 
 
 def _composite(doc: dict[str, Any]) -> str | None:

@@ -34,8 +34,9 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -96,9 +97,14 @@ FIELD_TYPES = {
     "MultiSelectPicklist": "multipicklist",
 }
 STRING_FORMATS = {"Email": "email", "Phone": "phone", "Url": "url"}
-#: Columns Dataverse fills on create whatever is sent (so they are never "required" for a loader).
-DEFAULTED_TYPES = frozenset({"State", "Status", "Owner", "Uniqueidentifier"})
+#: Columns Dataverse fills on create whatever is sent (so they are never "required" for a loader);
+#: EntityName columns (customeraddress.objecttypecode) are derived from the lookup they describe.
+DEFAULTED_TYPES = frozenset({"State", "Status", "Owner", "Uniqueidentifier", "EntityName"})
 TEXT_LIMIT, MEMO_LIMIT = 4_000, 1_048_576
+#: Numbers read back equal to what was sent within half a cent (money is stored at 2-4 decimals).
+MONEY_TOLERANCE = 0.005
+#: The column a migration sets on create to keep the original creation time (reference §2.7).
+OVERRIDDEN_CREATED_ON = "overriddencreatedon"
 
 
 def _label(text: str) -> dict[str, Any]:
@@ -462,6 +468,16 @@ class DynamicsDestination:
             self._tables[logical] = table
         return table
 
+    def _table_for(self, logical: str, names: Iterable[str]) -> _Table:
+        """The table, described again when ``names`` holds a column or navigation property the cached
+        definition lacks: another process (PrepareDestination in another container) may have added it —
+        a new custom lookup, or a custom table that became a ``regardingobjectid``/``objectid`` target."""
+        table = self._table(logical)
+        known = table.columns.keys() | table.navs.keys() | {ID}
+        if any(n not in known for n in names):
+            table = self._table(logical, refresh=True)
+        return table
+
     def _read_table(self, logical: str) -> _Table | None:
         """The table's definition in one ``$batch``: entity, attributes, keys, relationships, option sets."""
         base = f"EntityDefinitions(LogicalName={_url_literal(logical)})"
@@ -538,7 +554,11 @@ class DynamicsDestination:
                 continue
             if col.logical == "regardingobjectid":
                 navs.update({f"regardingobjectid_{t}_{logical}": (col.logical, t) for t in col.targets})
-            elif col.type == "Customer" or col.logical == "objectid":
+            elif col.type == "Owner":
+                navs[col.logical] = (col.logical, "systemuser")  # bound per value: systemusers or teams
+            elif col.type == "Customer" or col.logical == "objectid" or len(col.targets) > 1:
+                # customer lookups and plain multi-table lookups (customeraddress.parentid,
+                # queueitem.workerid) have one navigation property per target: <column>_<table>
                 navs.update({f"{col.logical}_{t}": (col.logical, t) for t in col.targets})
             elif col.targets:
                 navs[col.logical] = (col.logical, col.targets[0])
@@ -674,14 +694,22 @@ class DynamicsDestination:
                         "TrueOption": {"Value": 1, "Label": _label("Yes")},
                         "FalseOption": {"Value": 0, "Label": _label("No")}}, **common}
         if kind == "Picklist":
-            # Values are left to the environment (the publisher's option-value prefix: 100,000,000+);
-            # describe reads them back, value -> label, so the engine writes integers.
+            # Options carry the values the spec fixed (CustomFieldSpec.option_values: the mapping emits
+            # them); labels without one are left to the environment (the publisher's option-value
+            # prefix: 100,000,000+). Describe reads them back, value -> label.
             return {"@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata", "AttributeType": "Picklist",
                     "AttributeTypeName": {"Value": "PicklistType"}, "OptionSet": {
                         "@odata.type": "Microsoft.Dynamics.CRM.OptionSetMetadata", "IsGlobal": False,
                         "OptionSetType": "Picklist",
-                        "Options": [{"Label": _label(v)} for v in spec.picklist_values]}, **common}
+                        "Options": [self._option(spec, v) for v in spec.picklist_values]}, **common}
         raise ConfigurationError(f"custom field {spec.object}.{spec.name}: type {kind!r} has no Dataverse mapping")
+
+    @staticmethod
+    def _option(spec: CustomFieldSpec, label: str) -> dict[str, Any]:
+        option: dict[str, Any] = {"Label": _label(label)}
+        if label in spec.option_values:
+            option["Value"] = spec.option_values[label]
+        return option
 
     def _create_lookup(self, spec: CustomFieldSpec) -> None:
         if not spec.reference_to:
@@ -728,8 +756,12 @@ class DynamicsDestination:
             return None
         column, target = table.navs[nav]
         col = table.columns[column]
-        if col.type == "Owner" and isinstance(value, str) and ":" in value:
-            target, value = value.split(":", 1)  # "team:<guid>" assigns to a team
+        if col.type == "Owner":
+            # Owners are users or teams, never the abstract "owner" table ManyToOneRelationships names:
+            # "team:<guid>" assigns to a team, any other value is a systemuser.
+            target = "systemuser"
+            if isinstance(value, str) and ":" in value:
+                target, value = value.split(":", 1)
         return f"/{self.entity_set(target)}({value})"
 
     def _coerce(self, col: _Column, value: Any) -> Any:
@@ -765,6 +797,8 @@ class DynamicsDestination:
     def _payload(self, table: _Table, record: Mapping[str, Any], *, create: bool, drop: frozenset[str] = frozenset()
                  ) -> dict[str, Any]:
         body: dict[str, Any] = {}
+        cleared: dict[str, str] = {}  # lookup column -> a navigation property asked to clear it
+        bound_columns: set[str] = set()
         for name, value in record.items():
             if name == ID or name in drop:
                 continue
@@ -772,12 +806,19 @@ class DynamicsDestination:
                 bound = self._bind(table, name, value)
                 if bound is not None:
                     body[f"{name}@odata.bind"] = bound
+                    bound_columns.add(table.navs[name][0])
                 elif not create:
-                    body[f"{name}@odata.bind"] = None
+                    cleared.setdefault(table.navs[name][0], name)
                 continue
             col = table.columns.get(name)
             sent = table.encode(name, value) if isinstance(value, str) else value
             body[name] = self._coerce(col, sent) if col is not None else sent
+        # A customer/regarding/object lookup is one column behind several navigation properties
+        # (regardingobjectid_account_task, regardingobjectid_incident_task...): an empty one clears
+        # the column only when no other navigation of the same record sets it.
+        for column, name in cleared.items():
+            if column not in bound_columns:
+                body[f"{name}@odata.bind"] = None
         return body
 
     def _row(self, table: _Table, raw: Mapping[str, Any], fields: list[str]) -> dict[str, Any]:
@@ -792,6 +833,8 @@ class DynamicsDestination:
                 kind = raw.get(f"_{column}_value@Microsoft.Dynamics.CRM.lookuplogicalname")
                 several = sum(1 for c, _ in table.navs.values() if c == column) > 1
                 row[name] = value if value is None or not several or kind in (None, target) else None
+            elif name == OVERRIDDEN_CREATED_ON:
+                row[name] = _original_created(raw.get(name), raw.get("createdon"))
             else:
                 row[name] = table.decode(name, raw.get(name))
         return row
@@ -805,6 +848,8 @@ class DynamicsDestination:
                 names.append(f"_{table.navs[f][0]}_value")
             elif f in table.columns:
                 names.append(table.columns[f].value_name)
+                if f == OVERRIDDEN_CREATED_ON and "createdon" in table.columns:
+                    names.append("createdon")
             else:
                 names.append(f)
         return ",".join(dict.fromkeys(names))
@@ -827,7 +872,7 @@ class DynamicsDestination:
         """
         if not records:
             return []
-        table = self._table(obj)
+        table = self._table_for(obj, {k for r in records for k in r})
         closable = obj in CLOSABLE
         out: list[WriteResult] = []
         for chunk in _chunks(records, self.limits.write_batch_max):
@@ -874,6 +919,12 @@ class DynamicsDestination:
         reported failed *with* its id and created flag, so the load still audits (and rollback
         deletes) what was created.
         """
+        refused = [w for w in writes if w.result is not None and not w.result.ok
+                   and w.existing_state not in (None, 0) and (w.result.id or w.existing_id)]
+        for w in self._unchanged(table, refused):
+            # Already closed with exactly these values (a rerun, a restore of what is there): reopening
+            # and closing again would only add one more resolution/close activity.
+            w.result = WriteResult(w.key, w.result.id if w.result and w.result.id else w.existing_id, False)
         parts: list[_Part] = []
         plan: list[tuple[_Write, list[int], bool]] = []
         for w in writes:
@@ -917,6 +968,43 @@ class DynamicsDestination:
             w.result = WriteResult(w.key, record_id, w.result.created and not reopened, code,
                                    f"written but not left in its state: {message}")
 
+    def _unchanged(self, table: _Table, writes: list[_Write]) -> list[_Write]:
+        """Those of ``writes`` whose record already holds every value sent (one read, only when asked)."""
+        if not writes:
+            return []
+        ids = [str(w.result.id if w.result and w.result.id else w.existing_id) for w in writes]
+        names = sorted({n for w in writes for n in w.record if n != ID})
+        rows = {str(r[ID]).lower(): r for r in self.rows_by_id(table.logical, sorted(set(ids)), names)}
+        same = []
+        for w, rid in zip(writes, ids, strict=True):
+            row = rows.get(rid.lower())
+            if row is not None and all(n in row and self._same(table, n, v, row[n])
+                                       for n, v in w.record.items() if n != ID):
+                same.append(w)
+        return same
+
+    def _same(self, table: _Table, name: str, sent: Any, held: Any) -> bool:
+        """Whether a value the engine would send equals what a read returned (in the engine's names)."""
+        if sent in (None, "") or held in (None, ""):
+            return sent in (None, "") and held in (None, "")
+        if name in table.navs:
+            guid = str(sent).split(":", 1)[1] if ":" in str(sent) else str(sent)
+            return guid.lower() == str(held).lower()
+        col = table.columns.get(name)
+        if col is None:
+            return False
+        if col.type in INT_TYPES or col.type == "Boolean":
+            return bool(self._coerce(col, sent) == self._coerce(col, held))
+        if col.type in FLOAT_TYPES:
+            x, y = _float(str(self._coerce(col, sent))), _float(str(held))
+            return x is not None and y is not None and abs(x - y) <= MONEY_TOLERANCE
+        if col.type == "DateTime":
+            if col.fmt == "DateOnly":
+                return str(sent)[:10] == str(held)[:10]
+            moment = _moment(sent)
+            return moment is not None and moment == _moment(held)
+        return str(sent) == str(held)
+
     def _reopen(self, table: _Table) -> dict[str, Any]:
         state = table.columns.get("statecode")
         status = state.default_status.get(0, 1) if state is not None else 1
@@ -957,7 +1045,7 @@ class DynamicsDestination:
         The key column is sent only when the table has it and no ``match_on`` was given."""
         if not records:
             return []
-        table = self._table(obj)
+        table = self._table_for(obj, {k for r in records for k in r} - {ext_field})
         send_key = match_on is None and ext_field in table.columns
         out: list[WriteResult] = []
         for chunk in _chunks(records, BATCH_MAX_PARTS):
@@ -979,7 +1067,7 @@ class DynamicsDestination:
         field (a lookup: its binding). Closed states are reached through the close actions."""
         if not records:
             return []
-        table = self._table(obj)
+        table = self._table_for(obj, {k for r in records for k in r})
         closable = obj in CLOSABLE
         out: list[WriteResult] = []
         for chunk in _chunks(records, self.limits.write_batch_max):
@@ -1030,7 +1118,7 @@ class DynamicsDestination:
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         """``$filter`` ``In`` on the primary key, 200 ids per read."""
-        table = self._table(obj)
+        table = self._table_for(obj, fields)
         rows: list[dict[str, Any]] = []
         for chunk in _chunks(ids, IN_CHUNK):
             rows += self._rows_where(table, fields, _in_filter(table.primary_id, chunk), f"read {obj}")
@@ -1047,7 +1135,7 @@ class DynamicsDestination:
 
     def find_by_key(self, obj: str, key_field: str, keys: list[str]) -> dict[str, str]:
         """By the key column; on tables without it (notes), by the deterministic ids inserts use."""
-        table = self._table(obj)
+        table = self._table_for(obj, [key_field])
         if key_field not in table.columns:
             ids = {self.deterministic_id(obj, k): k for k in keys}
             return {ids[i]: i for i in self.existing_ids(obj, list(ids))}
@@ -1064,7 +1152,7 @@ class DynamicsDestination:
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
                              ) -> list[dict[str, Any]]:
         """One read (pages of 5,000): ``startswith(<key>, '<prefix>')``; none on tables without the key."""
-        table = self._table(obj)
+        table = self._table_for(obj, [*fields, key_field])
         if key_field not in table.columns:
             return []
         coded = odata_string(table.encode(key_field, prefix))
@@ -1074,7 +1162,7 @@ class DynamicsDestination:
 
     def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
-        table = self._table(obj)
+        table = self._table_for(obj, fields)
         first = fields[0]
         prop = f"_{table.navs[first][0]}_value" if first in table.navs else first
         values = sorted({table.encode(first, str(r[first])) for r in records if r.get(first) not in (None, "")})
@@ -1214,6 +1302,38 @@ def _float(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _original_created(overridden: Any, created: Any) -> Any:
+    """What was written to ``overriddencreatedon``, whichever way the environment stores it.
+
+    Dataverse documents a swap for migrated records: ``createdon`` takes the supplied time and
+    ``overriddencreatedon`` the time of the import (reference §2.7; unconfirmed for the Web API, a
+    stand-in knob). Either way the supplied original is the earlier of the two — a record's source
+    creation precedes its migration — and a record created without one has ``overriddencreatedon`` empty.
+    """
+    if overridden in (None, "") or created in (None, ""):
+        return overridden
+    try:
+        a = datetime.fromisoformat(str(overridden).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        return overridden
+    try:
+        return created if b < a else overridden
+    except TypeError:  # one with an offset, one without: not comparable, keep the column's own value
+        return overridden
+
+
+def _moment(value: Any) -> datetime | None:
+    """A date-time as an aware UTC value (naive ones read as UTC), to the second; None if unparseable."""
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
 def _int(value: Any) -> int | None:

@@ -22,8 +22,8 @@ from shared.destinations.base import ID, Destination, WriteResult
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys
 from shared.domain.transform import crosswalk_scope
-from shared.errors import IncompleteStepError, QuotaExhaustedError, RecordReject
-from shared.mapping.engine import Issue, source_key
+from shared.errors import ConfigurationError, IncompleteStepError, QuotaExhaustedError, RecordReject
+from shared.mapping.engine import Issue, crosswalk_aliases, source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
 from shared.timeutil import parse_time
@@ -50,6 +50,9 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     adopted = adopt_existing(run, dest, stores, spec)
     defaults: dict[str, str] = {}
     for key, values in spec.default_records.items():
+        if values.get("match"):  # a seeded record: found, never created or changed (nor audited)
+            defaults[key] = match_default(dest, key, values)
+            continue
         record = {k: v for k, v in values.items() if k != "object"}
         record[spec.external_id_field] = key
         # An earlier run's default record (adopted above) is updated: keep its before-image for rollback.
@@ -66,6 +69,31 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     quota = dest.limits_report()  # what the org has left today, shown with the run's status
     stores.runs.update(run.run_id, destination_quota=quota)
     return {"created_fields": len(created), "adopted": adopted}
+
+
+def match_default(dest: Destination, key: str, values: dict[str, str]) -> str:
+    """The id of the seeded record a ``match`` default names (e.g. Dataverse's "Default Unit" group).
+
+    The record is looked up by the listed fields and their values in the spec; it is never created
+    or updated, so a missing one stops the run here, naming what was looked for.
+    """
+    obj = values["object"]
+    fields = [f.strip() for f in values["match"].split(",") if f.strip()]
+    missing = [f for f in fields if not values.get(f)]
+    if not fields or missing:
+        raise ConfigurationError(f"default record {key!r} ({obj}): match on {values['match']!r} needs a value for "
+                                 f"each field; missing {missing or fields}")
+    probe = {f: values[f] for f in fields}
+    found = dest.find_natural(obj, fields, [probe])
+    wanted = tuple(str(probe[f]) for f in fields)
+    hit = found.get(wanted) or next((i for k, i in found.items()
+                                     if tuple(v.casefold() for v in k) == tuple(v.casefold() for v in wanted)), None)
+    if hit is None:
+        shown = ", ".join(f"{f}={probe[f]!r}" for f in fields)
+        raise ConfigurationError(f"default record {key!r}: no {obj} with {shown} exists in the {dest.label} "
+                                 f"destination; it is matched, never created: create it there or change the "
+                                 f"name in the spec")
+    return hit
 
 
 def adopt_existing(run: RunRef, dest: Destination, stores: Stores, spec: MigrationSpec) -> int:
@@ -85,6 +113,8 @@ def adopt_existing(run: RunRef, dest: Destination, stores: Stores, spec: Migrati
             stores.crosswalk.put_many(crosswalk_scope(dest.scope, m.dest_object), found, run.run_id)
             adopted += len(found)
     for values in spec.default_records.values():
+        if values.get("match"):
+            continue
         found = dest.find_by_key_prefix(values["object"], ext, "flitstack:")
         stores.crosswalk.put_many(crosswalk_scope(dest.scope, values["object"]), found, run.run_id)
     return adopted
@@ -303,10 +333,15 @@ def verify_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> 
     for key in stores.blobs.keys(keys.xwalk_level_prefix(index)):
         dest_object = key.split("/")[-2]
         parts.setdefault(dest_object, {}).update(stores.blobs.get_json(key))
+    spec = load_spec(stores.blobs, run) if parts else None
     for dest_object, ids in parts.items():
         merged_key = keys.xwalk_merged(dest_object)
         merged = stores.blobs.get_json(merged_key) if stores.blobs.exists(merged_key) else {}
         merged.update(ids)
+        # Merged duplicates (spec.merged) resolve to their survivor's record for code that reads this
+        # snapshot without the engine: the fix-up pass, delta levels, reconciliation of natural keys.
+        assert spec is not None
+        merged.update(crosswalk_aliases(spec, dest_object, merged))
         stores.blobs.put_json(merged_key, merged)
     levels = stores.blobs.get_json(keys.levels)
     stores.runs.update(run.run_id, status="running")
@@ -327,10 +362,13 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         own = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
         updates: list[dict[str, Any]] = []
         issues: list[Issue] = []
+        duplicates = spec.merged.get(mapping.source_object, {})
         for lk in (lk for lk in mapping.lookups if lk.deferred):
             assert lk.target is not None
             targets = stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
             for rec in _source_records(stores, keys, mapping.source_object):
+                if str(rec.get("id")) in duplicates:
+                    continue  # merged into its survivor: its own key aliases the survivor's record
                 ref = rec.get(lk.source)
                 own_id = own.get(source_key(mapping.source_object, str(rec["id"])))
                 if not ref or own_id is None:
@@ -346,7 +384,8 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         results = dest.update(mapping.dest_object, updates)
         failed = [r for r in results if not r.ok]
         updated += len(results) - len(failed)
-        by_id = {v: k for k, v in own.items()}
+        aliases = {source_key(mapping.source_object, d) for d in duplicates}
+        by_id = {v: k for k, v in own.items() if k not in aliases}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
              "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str)}

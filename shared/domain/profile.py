@@ -101,7 +101,12 @@ def profiled_fields(mapping: ObjectMapping, thresholds: Thresholds) -> tuple[lis
         if lk.deferred:
             skipped[lk.dest] = "filled by the fix-up pass, after what was sent"
             continue
-        fields.append(ProfiledField(lk.dest, "value", "lookup", insert_only=lk.insert_only, lookup=True))
+        # A lookup named per target (Dataverse: objectid_account, regardingobjectid_incident_task) is
+        # profiled under each name a record may carry; the rule's own name only where a target uses it.
+        targets = lk.all_targets()
+        own = not targets or any(t.dest is None for t in targets) or not lk.source
+        for name in lk.all_dests() if own else [d for d in lk.all_dests() if d != lk.dest]:
+            fields.append(ProfiledField(name, "value", "lookup", insert_only=lk.insert_only, lookup=True))
     if mapping.owner:
         fields.append(ProfiledField(mapping.owner.dest, "value", "owner"))
     return fields, skipped

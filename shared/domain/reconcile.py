@@ -72,6 +72,17 @@ def _profile(blobs: BlobStore, keys: Keys, fields: list[ProfiledField], batch_id
     return profile_pair(fields, records, key_field, rows_by_key, frozenset(refused)), orphans
 
 
+def carries_key(spec: MigrationSpec, dest_object: str) -> bool:
+    """Whether records of ``dest_object`` carry the external id (the spec creates it there, or it is native).
+
+    Objects that cannot (Dataverse notes and queue items, written with deterministic ids) are
+    counted and profiled through the ids the run recorded instead of a read by key prefix.
+    """
+    ext = spec.external_id_field
+    declared = [f for f in spec.custom_fields if f.name == ext]
+    return not declared or any(f.object == dest_object for f in declared)
+
+
 def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
                        batch_ids: list[str], dest: ProfileDestination, blobs: BlobStore, keys: Keys,
                        thresholds: Thresholds) -> dict[str, Any]:
@@ -81,9 +92,12 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
     rejected = totals["transform_rejected"] + totals["load_rejected"]
     loaded = totals["loaded"]
     recorded: dict[str, str] | None = None
-    if m.natural_key:  # no external id on this object: the ids the run recorded
+    if m.natural_key or not carries_key(spec, m.dest_object):  # no external id here: the ids the run recorded
         merged = keys.xwalk_merged(m.dest_object)
         recorded = blobs.get_json(merged) if blobs.exists(merged) else {}
+        # merged duplicates alias their survivor's record there: each record is counted once, by its own key
+        aliases = {f"{m.source_object}:{d}" for d in spec.merged.get(m.source_object, {})}
+        recorded = {k: v for k, v in recorded.items() if k not in aliases}
     rows, key_by_id = destination_rows(dest, m, fields, ext, recorded)
     in_dest = len(rows)
     rows_by_key = {key_by_id[str(r[ID])]: r for r in rows if str(r.get(ID)) in key_by_id}

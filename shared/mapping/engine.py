@@ -481,7 +481,8 @@ class CompiledMapping:
                 continue
             ref, target = candidates[0]
             assert target is not None
-            detail = f"no {target.dest_object} was loaded for {target.source_object} {ref!r}"
+            tried = " or ".join(dict.fromkeys(t.dest_object for r, t in candidates if t is not None and r == ref))
+            detail = f"no {tried} was loaded for {target.source_object} {ref!r}"
             if lk.on_missing == "reject":
                 return self._reject(sid, lk.dest, "orphan", f"{lk.dest}: {detail}")
             if lk.on_missing == "default":

@@ -636,7 +636,7 @@ def build_spec(
                                      [_label(s) for s in statuses], source="assets.status")
     asset_fields.append(FieldRule(dest="flit_assetstatus", source="status", transform="choice",
                                   value_map={s: str(status_options[_label(s)]) for s in statuses}))
-    asset_lookups = [LookupRule(dest=_asset_account(asset_table), source="customer_id", target=cust,
+    asset_lookups = [LookupRule(dest=_asset_account(b, asset_table), source="customer_id", target=cust,
                                 on_missing="reject")]
     if product_added:
         asset_lookups.append(LookupRule(dest=_asset_product(b, asset_table), source="product_id", target=product))
@@ -882,8 +882,11 @@ def _asset_name(table: str) -> str:
     return "msdyn_name" if table == FIELD_SERVICE_ASSET else "flit_name"
 
 
-def _asset_account(table: str) -> str:
-    return "msdyn_account" if table == FIELD_SERVICE_ASSET else "flit_accountid"
+def _asset_account(b: _Builder, table: str) -> str:
+    if table == FIELD_SERVICE_ASSET:
+        return "msdyn_account"
+    b.custom(table, "flit_accountid", "Account", "Lookup", reference_to="account")
+    return "flit_accountid"
 
 
 def _asset_product(b: _Builder, table: str) -> str:

@@ -130,3 +130,18 @@ def test_insert_matched_on_natural_key_without_sending_the_key(ready: Any, n: in
     # AND they are found again by that natural key
     found = conn.find_natural(kit.writable_object, [name_field], records[:3])
     assert found == {(r[name_field],): res.id for r, res in zip(records[:3], results[:3], strict=True)}
+
+
+def test_natural_key_text_with_spaces_quotes_and_url_characters(ready: Any) -> None:
+    # GIVEN records whose natural key is free text (product names: spaces, quotes, URL-reserved characters)
+    kit: DestinationKit
+    kit, conn = ready
+    ext = kit.ext_field
+    name_field = next(iter(kit.required))
+    names = ["Air Filter 20x25", "O'Brien & Sons #1", "50% off + more: a/b?c", "back\\slash <x> *"]
+    records = [{**kit.required, name_field: name, ext: f"nt:{i}"} for i, name in enumerate(names)]
+    results = conn.insert(kit.writable_object, ext, records, match_on=[name_field])
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+    # WHEN they are looked up by that key THEN each is found, under its exact text
+    found = conn.find_natural(kit.writable_object, [name_field], records)
+    assert found == {(r[name_field],): res.id for r, res in zip(records, results, strict=True)}

@@ -139,33 +139,56 @@ def test_binds_lookups_and_value_readback(dataverse: httpx.Client) -> None:
 
 def test_alternate_key_upsert_bind_and_uniqueness(dataverse: httpx.Client, dynamics_schema: None) -> None:
     # WHEN a PATCH names a missing record by alternate key THEN it is created, and a second PATCH updates it
-    first = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "Sercom 1"})
+    first = dataverse.patch("accounts(flit_sercomid='customers.1')", json={"name": "Sercom 1"})
     assert first.status_code == 204, first.text
-    again = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "Sercom 1b"})
+    again = dataverse.patch("accounts(flit_sercomid='customers.1')", json={"name": "Sercom 1b"})
     assert again.status_code == 204
     assert again.headers["OData-EntityId"] == first.headers["OData-EntityId"]
-    got = dataverse.get("accounts(flit_sercomid='customers:1')", params={"$select": "name,flit_sercomid"}).json()
-    assert got["name"] == "Sercom 1b" and got["flit_sercomid"] == "customers:1"
+    got = dataverse.get("accounts(flit_sercomid='customers.1')", params={"$select": "name,flit_sercomid"}).json()
+    assert got["name"] == "Sercom 1b" and got["flit_sercomid"] == "customers.1"
     # a bind by alternate key resolves to the same record
     contact = _create(dataverse, "contacts", {
-        "lastname": "Keyed", "parentcustomerid_account@odata.bind": "/accounts(flit_sercomid='customers:1')"})
+        "lastname": "Keyed", "parentcustomerid_account@odata.bind": "/accounts(flit_sercomid='customers.1')"})
     value = dataverse.get(f"contacts({contact})", params={"$select": "_parentcustomerid_value"}).json()
     assert value["_parentcustomerid_value"] == got["accountid"]
     # a duplicate key value is refused; an undefined key is a 400; If-Match: * never creates
-    dup = dataverse.post("accounts", json={"name": "Dup", "flit_sercomid": "CUSTOMERS:1"})
+    dup = dataverse.post("accounts", json={"name": "Dup", "flit_sercomid": "CUSTOMERS.1"})
     assert dup.status_code == 412 and _error(dup)["code"] == "0x80060892"
     undefined = dataverse.patch("accounts(accountnumber='A1')", json={"name": "x"})
     assert undefined.status_code == 400
     assert _error(undefined)["message"] == "The specified key attributes are not a defined key for the account entity"
-    guarded = dataverse.patch("accounts(flit_sercomid='customers:404')", json={"name": "x"}, headers={"If-Match": "*"})
+    guarded = dataverse.patch("accounts(flit_sercomid='customers.404')", json={"name": "x"}, headers={"If-Match": "*"})
     assert guarded.status_code == 404
-    create_only = dataverse.patch("accounts(flit_sercomid='customers:1')", json={"name": "x"},
+    create_only = dataverse.patch("accounts(flit_sercomid='customers.1')", json={"name": "x"},
                                   headers={"If-None-Match": "*"})
     assert create_only.status_code == 412
     upsert_id = str(uuid.uuid4())
     assert dataverse.patch(f"accounts({upsert_id})", json={"name": "By id"}).status_code == 204
     assert dataverse.delete(f"accounts({upsert_id})").status_code == 204
     assert dataverse.delete(f"accounts({upsert_id})").status_code == 404
+
+
+def test_key_values_a_url_cannot_carry_are_refused(dataverse: httpx.Client, dynamics_schema: None,
+                                                   dynamics_knobs: Any) -> None:
+    # GIVEN an alternate key on flit_sercomid
+    # WHEN a URL addresses a record by a key value holding ':' (or any of / # < > * % & \ ? +), plain or
+    # percent-encoded, at the top level or inside a $batch THEN it is refused (Power Apps docs) ...
+    for url in ("accounts(flit_sercomid='refused:1')", "accounts(flit_sercomid='refused%3A1')",
+                "accounts(flit_sercomid='a%2Bb')"):
+        refused = dataverse.patch(url, json={"name": "x"})
+        assert refused.status_code == 400 and "cannot be used in a URL" in _error(refused)["message"], url
+    batch = _batch(dataverse, [_part("PATCH", "accounts(flit_sercomid='refused%3A2')", {"name": "x"})],
+                   prefer="odata.continue-on-error")
+    assert _statuses(batch) == [400] and "cannot be used in a URL" in batch.text
+    # ... while an encoded value without them is decoded like a top-level path and works
+    batch = _batch(dataverse, [_part("PATCH", "accounts(flit_sercomid='encoded%2E1')", {"name": "Encoded"})],
+                   prefer="odata.continue-on-error")
+    assert _statuses(batch) == [204], batch.text
+    got = dataverse.get("accounts(flit_sercomid='encoded.1')", params={"$select": "name"})
+    assert got.status_code == 200 and got.json()["name"] == "Encoded"
+    # AND with the knob emptied the same value is accepted
+    dynamics_knobs(key_url_refused_chars="")
+    assert dataverse.patch("accounts(flit_sercomid='allowed:1')", json={"name": "ok"}).status_code == 204
 
 
 def test_validation_errors_are_faithful(dataverse: httpx.Client) -> None:
@@ -227,6 +250,13 @@ def test_close_actions_and_refused_state_patch(dataverse: httpx.Client) -> None:
     wrong = dataverse.post("LoseOpportunity", json={"OpportunityClose": {
         "subject": "x", "opportunityid@odata.bind": f"/opportunities({lost})"}, "Status": 3})
     assert wrong.status_code == 400
+    # AND deleting a closed record deletes its close activity with it (parental relationships: cascade)
+    assert dataverse.delete(f"incidents({case})").status_code == 204
+    assert dataverse.get("incidentresolutions", params={"$filter": f"_incidentid_value eq {case}"}).json()[
+        "value"] == []
+    assert dataverse.delete(f"opportunities({won})").status_code == 204
+    assert dataverse.get("opportunitycloses", params={"$filter": f"_opportunityid_value eq {won}"}).json()[
+        "value"] == []
     assert dataverse.post("LoseOpportunity", json={"OpportunityClose": {
         "subject": "x", "opportunityid@odata.bind": f"/opportunities({lost})"}, "Status": 5}).status_code == 204
 
@@ -431,7 +461,7 @@ def test_custom_table_column_and_key_are_usable_at_once(dataverse: httpx.Client)
     dataverse.post("EntityDefinitions(LogicalName='flit_asset')/Keys", json={
         "SchemaName": "flit_asset_sercomid", "KeyAttributes": ["flit_sercomid"]}).raise_for_status()
     account = _create(dataverse, "accounts", {"name": "Asset owner"})
-    upsert = dataverse.patch("flit_assets(flit_sercomid='assets:1')", json={
+    upsert = dataverse.patch("flit_assets(flit_sercomid='assets.1')", json={
         "flit_name": "Pump", "flit_condition": 100_000_000}, headers=REPRESENTATION)
     assert upsert.status_code == 201 and upsert.json()["flit_condition"] == 100_000_000
     asset_id = upsert.json()["flit_assetid"]

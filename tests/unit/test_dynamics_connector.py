@@ -115,6 +115,64 @@ def test_describe_names_columns_logically_and_lookups_by_navigation_property(dv:
     assert dv.describe("flit_nosuchtable") is None
 
 
+
+def test_plain_multi_table_lookups_get_one_navigation_property_per_table(dv: DynamicsDestination) -> None:
+    # GIVEN an environment that does not serve ManyToOneRelationships (navigation names derived by rule)
+    address = dv.describe("customeraddress")
+    queued = dv.describe("queueitem")
+    assert address is not None and queued is not None
+    # THEN a Lookup with several targets is named <column>_<table>, like a customer lookup
+    assert {"parentid_account", "parentid_contact"} <= set(address.fields) and "parentid" not in address.fields
+    assert address.fields["parentid_account"].reference_to == ["account"]
+    assert {"workerid_systemuser", "workerid_team", "objectid_incident", "queueid"} <= set(queued.fields)
+    assert "workerid" not in queued.fields
+
+
+def test_owner_binds_target_users_or_teams_never_the_owner_table(dv: DynamicsDestination) -> None:
+    # GIVEN the relationship metadata a real environment serves: ownerid references the abstract "owner"
+    from shared.destinations.dynamics import _Reply
+
+    table = dv._table("account")
+    served = _Reply(200, {}, {"value": [
+        {"ReferencingAttribute": "ownerid", "ReferencedEntity": "owner", "ReferencingEntityNavigationPropertyName":
+         "ownerid"},
+        {"ReferencingAttribute": "parentaccountid", "ReferencedEntity": "account",
+         "ReferencingEntityNavigationPropertyName": "parentaccountid"}]})
+    navs = DynamicsDestination._navigation("account", table.columns, served)
+    assert navs["ownerid"] == ("ownerid", "owner")
+    table.navs = navs
+    # WHEN an owner is bound THEN it goes to /systemusers(...) (or /teams(...) for "team:<id>")
+    assert dv._bind(table, "ownerid", "abc") == "/systemusers(abc)"
+    assert dv._bind(table, "ownerid", "team:def") == "/teams(def)"
+    assert dv._bind(table, "parentaccountid", "ghi") == "/accounts(ghi)"
+    dv._tables.pop("account")
+
+
+def test_custom_choice_options_get_the_values_the_spec_fixed(dv: DynamicsDestination) -> None:
+    dv.create_custom_field(CustomFieldSpec(object="contact", name="flit_tier", label="Tier", type="Picklist",
+                                           picklist_values=["Gold", "Silver"],
+                                           option_values={"Gold": 100_000_007, "Silver": 100_000_003}))
+    field = dv.describe("contact").fields["flit_tier"]  # type: ignore[union-attr]
+    assert field.picklist_labels == {"100000007": "Gold", "100000003": "Silver"}
+
+
+def test_a_table_changed_by_another_process_is_described_again(standin: RunningStandin,
+                                                              dv: DynamicsDestination) -> None:
+    # GIVEN this client described notes before a custom table with notes existed
+    assert "objectid_flit_gadget" not in dv._table("annotation").navs
+    other = connect(standin)
+    other.create_custom_object(CustomObjectSpec(name="flit_gadget", label="Gadget", plural_label="Gadgets"))
+    other.create_custom_field(CustomFieldSpec(object="flit_gadget", name=EXT, label="Sercom Id", type="Text",
+                                              length=100, external_id=True))
+    [gadget] = other.upsert("flit_gadget", EXT, [{EXT: "gadgets:1", "flit_name": "G"}], allow_bulk=False)
+    other.close()
+    # WHEN it writes a note on the new table THEN the stale definition is refreshed and the bind is used
+    [note] = dv.insert("annotation", EXT, [{EXT: "notes:gadget", "subject": "On a gadget",
+                                            "objectid_flit_gadget": gadget.id}])
+    assert note.ok, note
+    assert dv.retrieve("annotation", [str(note.id)], ["objectid_flit_gadget"])[0] == {
+        "objectid_flit_gadget": gadget.id}
+
 def test_users_and_the_integration_user(dv: DynamicsDestination) -> None:
     users = {u.email: u for u in dv.users()}
     assert users["ann@example.io"].active and not users["bob@example.io"].active
@@ -217,7 +275,7 @@ def test_one_refused_record_does_not_sink_the_batch(dv: DynamicsDestination) -> 
     assert not results["mix:2"].ok and results["mix:2"].error_code and results["mix:2"].id is None
 
 
-def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDestination) -> None:
+def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDestination, admin: Admin) -> None:
     acct = accounts(dv, "closing", 1)["closing:0"]
     cases = [{EXT: "work_orders:1", "title": "Open", "customerid_account": acct, "statecode": 0, "statuscode": 1},
              {EXT: "work_orders:2", "title": "Fixed", "customerid_account": acct, "statecode": 1, "statuscode": 5},
@@ -244,6 +302,14 @@ def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDe
     [restored] = dv.update("opportunity", [{ID: won.id, "statecode": 0, "statuscode": 1, "name": "Won?"}])
     assert restored.ok
     assert dv.retrieve("opportunity", [str(won.id)], ["statecode", "name"])[0] == {"statecode": 0, "name": "Won?"}
+    # AND writing a closed record again with the values it holds changes nothing: no reopen, no second close
+    closes = len(admin.records("incidentresolution"))
+    before = dv.rows_with_key_prefix("incident", ["modifiedon"], EXT, "work_orders:")
+    same = dv.upsert("incident", EXT, [{**c, "title": c["title"] + " (v2)"} for c in cases[1:2]], allow_bulk=True)
+    assert all(w.ok and not w.created for w in same), same
+    after = dv.rows_with_key_prefix("incident", ["modifiedon"], EXT, "work_orders:")
+    assert sorted((r[ID], r["modifiedon"]) for r in after) == sorted((r[ID], r["modifiedon"]) for r in before)
+    assert len(admin.records("incidentresolution")) == closes
 
 
 def test_notes_insert_once_with_deterministic_ids(dv: DynamicsDestination, admin: Admin) -> None:
