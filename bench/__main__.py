@@ -1,12 +1,16 @@
 """Benchmarks: ``make bench`` prints one JSON line per measurement and rewrites bench/RESULTS.md.
 
-For each N (default 20,000 and 100,000 Sercom records):
+For each destination (default Salesforce and Dynamics 365) and N (default 20,000 and 100,000
+Sercom records):
 - end-to-end records/s: a whole migration through the state machine on moto (local mode);
 - transform records/s on one core: every mapping over the run's own extracted batches;
-- destination API calls used for loading vs the minimum the batch limits allow
-  per mapping, the cheaper of Bulk API 2.0 (5 calls per 10,000-record batch: create, upload,
+- destination API calls used for loading vs the minimum the batch limits allow per mapping.
+  Salesforce: the cheaper of Bulk API 2.0 (5 calls per 10,000-record batch: create, upload,
   close, one status poll, successful results) and sObject Collections (one call per 200
-  records); files (ContentVersion) only through Collections;
+  records); files (ContentVersion) only through Collections. Dynamics 365: ``$batch``
+  requests against one ``$batch`` per 1,000 operations, where the operations are the records
+  written plus the close actions (CloseIncident, WinOpportunity, LoseOpportunity) and the
+  fix-up updates;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS.
 """
@@ -37,7 +41,27 @@ COLLECTION, BULK_BATCH, BULK_JOB_CALLS = 200, 10_000, 5
 NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in Bulk 2.0 CSV
 
 
+BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
+
+
+def _dynamics_token(rt: LocalRuntime) -> tuple[dict[str, Any], str]:
+    assert rt.dynamics is not None
+    info = rt.dynamics.info
+    with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False) as c:
+        token = c.post(f"/{info['tenant_id']}/oauth2/v2.0/token", data={
+            "grant_type": "client_credentials", **info["credentials"], "scope": f"{info['url']}/.default"})
+        return info, str(token.json()["access_token"])
+
+
+def _dynamics(rt: LocalRuntime, path: str) -> Any:
+    info, token = _dynamics_token(rt)
+    with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False, timeout=120) as c:
+        return c.get(path, headers={"Authorization": f"Bearer {token}"}).json()
+
+
 def _stats(rt: LocalRuntime) -> dict[str, Any]:
+    if rt.destination == "dynamics":
+        return dict(_dynamics(rt, "/__standin/stats"))
     assert rt.salesforce is not None
     info = rt.salesforce.info
     creds = info["credentials"]
@@ -63,11 +87,38 @@ def _lines(rt: LocalRuntime, key: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line]
 
 
-def minimum_load_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec) -> int:
-    """What the batch limits allow at best, per mapping, for the records actually written."""
+def _written(outcomes: list[dict[str, Any]]) -> dict[str, int]:
     written: dict[str, int] = {}
     for o in outcomes:
         written[o["mapping"]] = written.get(o["mapping"], 0) + int(o["loaded"]) - int(o.get("already_loaded", 0))
+    return written
+
+
+def minimum_batch_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec, closed: dict[str, int],
+                        fixed_up: int) -> int:
+    """Dataverse: one ``$batch`` per 1,000 operations, per mapping (records written, plus closes),
+    plus the fix-up updates."""
+    written = _written(outcomes)
+    total = sum(math.ceil((written.get(m.name, 0) + closed.get(m.name, 0)) / BATCH_OPS) for m in spec.mappings)
+    return total + math.ceil(fixed_up / BATCH_OPS)
+
+
+def _closed(rt: LocalRuntime, spec: MigrationSpec) -> dict[str, int]:
+    """Per mapping, the records the load closed through an action (not open in the destination)."""
+    out: dict[str, int] = {}
+    for m in spec.mappings:
+        if m.dest_object in ("incident", "opportunity"):
+            rows = _dynamics(rt, f"/__standin/records/{m.dest_object}")
+            rows = rows.get("records", rows) if isinstance(rows, dict) else rows
+            prefix = m.source_object + "."
+            out[m.name] = sum(1 for r in rows if int(r.get("statecode") or 0) != 0
+                              and str(r.get(spec.external_id_field) or "").startswith(prefix))
+    return out
+
+
+def minimum_load_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec) -> int:
+    """What the batch limits allow at best, per mapping, for the records actually written."""
+    written = _written(outcomes)
     total = 0
     for m in spec.mappings:
         n = written.get(m.name, 0)
@@ -106,11 +157,11 @@ def transform_rate(rt: LocalRuntime, run_id: str) -> tuple[float, int, float]:
     return records / elapsed, records, peak / 2**20
 
 
-def run_size(n: int, seed: int) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix=f"flitstack-bench-{n}-"))
-    with LocalRuntime(folder=folder, records=n, seed=seed) as rt:
+def run_size(n: int, seed: int, destination: str = "salesforce") -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"flitstack-bench-{destination}-{n}-"))
+    with LocalRuntime(folder=folder, records=n, seed=seed, destination=destination) as rt:
         before = _stats(rt)
-        run_id = f"bench-{n}"
+        run_id = f"bench-{destination}-{n}"
         started = time.perf_counter()
         desc = rt.wait(rt.start_migration(rt.run_ref(run_id)), timeout_s=7200, poll_s=1.0)
         elapsed = time.perf_counter() - started
@@ -126,13 +177,33 @@ def run_size(n: int, seed: int) -> dict[str, Any]:
         rate, transformed, peak_mib = transform_rate(rt, run_id)
         extracted = sum(_json(rt, o["Key"])["count"] for o in s3.list_objects_v2(
             Bucket=bucket, Prefix=f"runs/{run_id}/extract/outcomes/").get("Contents", []))
+        if destination == "dynamics":
+            closed = _closed(rt, spec)
+            fixed_up = int(_fixed_up(rt, run_id))
+    if destination == "dynamics":
+        batches = int(after.get("batch_requests", 0)) - int(before.get("batch_requests", 0))
+        minimum = minimum_batch_calls(outcomes, spec, closed, fixed_up)
+        total = int(after.get("total_requests", 0)) - int(before.get("total_requests", 0))
+        return {
+            "destination": destination, "records": n, "seed": seed, "status": summary["status"],
+            "end_to_end_seconds": round(elapsed, 1),
+            "end_to_end_records_per_s": round(extracted / elapsed, 1),
+            "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
+            "api_calls_load": batches, "api_calls_load_minimum": minimum,
+            "api_calls_ratio": round(batches / minimum, 3) if minimum else None,
+            "api_calls_total": total, "api_calls_by_category": {
+                "batch": batches, "batch_inner": int(after.get("batch_inner_requests", 0))
+                - int(before.get("batch_inner_requests", 0)), "closed": sum(closed.values()), "fixed_up": fixed_up},
+            "peak_batch_heap_mib": round(peak_mib, 1),
+            "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
     categories = ("rest", "collections", "bulk_job_calls", "query", "tooling", "describe", "limits", "token")
     used = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in categories}
     load_calls = used["collections"] + used["bulk_job_calls"]
     minimum = minimum_load_calls(outcomes, spec)
     source_records = extracted
     return {
-        "records": n, "seed": seed, "status": summary["status"],
+        "destination": destination, "records": n, "seed": seed, "status": summary["status"],
         "end_to_end_seconds": round(elapsed, 1),
         "end_to_end_records_per_s": round(source_records / elapsed, 1),
         "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
@@ -144,9 +215,22 @@ def run_size(n: int, seed: int) -> dict[str, Any]:
     }
 
 
+def _fixed_up(rt: LocalRuntime, run_id: str) -> int:
+    """Records the fix-up pass updated (the deferred lookups), from the audit log."""
+    assert rt.engine is not None and rt.engine.stack is not None
+    ddb, n = rt.engine.client("dynamodb"), 0
+    for page in ddb.get_paginator("query").paginate(
+            TableName=rt.engine.stack.tables["AuditTable"], KeyConditionExpression="run_id = :r",
+            FilterExpression="#op = :f", ExpressionAttributeNames={"#op": "operation"},
+            ExpressionAttributeValues={":r": {"S": run_id}, ":f": {"S": "fixup"}}, Select="COUNT"):
+        n += int(page["Count"])
+    return n
+
+
 def previous_rows() -> list[dict[str, Any]]:
-    """The raw JSON rows of the committed RESULTS.md."""
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.startswith('{"records"')]
+    """The raw JSON rows of the committed RESULTS.md (rows from before destinations were named are Salesforce's)."""
+    rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.startswith('{"')]
+    return [{"destination": "salesforce", **r} for r in rows if "records" in r]
 
 
 def write_results(rows: list[dict[str, Any]]) -> None:
@@ -154,16 +238,19 @@ def write_results(rows: list[dict[str, Any]]) -> None:
         "# Benchmark results", "",
         f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
         "2 cores. Produced by `make bench` (local mode: moto + stand-ins over HTTPS on loopback).", "",
-        "| N | e2e s | e2e records/s | transform records/s/core | load API calls | minimum | ratio | "
+        "| destination | N | e2e s | e2e records/s | transform records/s/core | load API calls | minimum | ratio | "
         "batch heap MiB | process RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['records']:,} | {r['end_to_end_seconds']} | {r['end_to_end_records_per_s']} | "
+        lines.append(f"| {r['destination']} | {r['records']:,} | {r['end_to_end_seconds']} | "
+                     f"{r['end_to_end_records_per_s']} | "
                      f"{r['transform_records_per_s_one_core']:,} | {r['api_calls_load']} | "
                      f"{r['api_calls_load_minimum']} | {r['api_calls_ratio']} | {r['peak_batch_heap_mib']} | "
                      f"{r['peak_process_rss_mib']} |")
-    lines += ["", "Targets: transform >= 20,000 records/s/core; load API calls <= 1.1 x minimum; peak memory "
+    lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Dynamics 365 counts `$batch` "
+              "requests (the minimum: one per 1,000 operations, see bench/__main__.py).",
+              "", "Targets: transform >= 20,000 records/s/core; load API calls <= 1.1 x minimum; peak memory "
               "< 1 GiB at 100,000 and not growing with N (the per-batch heap is bounded by the batch size; the "
               "process RSS of local mode also holds moto's in-memory S3 and DynamoDB, which a Lambda does not).",
               "", "Raw JSON lines:", "", "```"]
@@ -184,6 +271,7 @@ def _commit() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--dest", default="salesforce,dynamics", help="destinations, comma-separated")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--merge", action="store_true",
@@ -191,15 +279,16 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     local_environment(Path(tempfile.mkdtemp(prefix="flitstack-bench-logs-")) / "lambda.jsonl")
-    for n in (int(s) for s in args.sizes.split(",")):
-        row = {**run_size(n, args.seed), "commit": _commit()}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    for destination in args.dest.split(","):
+        for n in (int(s) for s in args.sizes.split(",")):
+            row = {**run_size(n, args.seed, destination), "commit": _commit()}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     if args.merge and RESULTS.exists():
-        measured = {r["records"] for r in rows}
-        rows += [r for r in previous_rows() if r["records"] not in measured]
+        measured = {(r["destination"], r["records"]) for r in rows}
+        rows += [r for r in previous_rows() if (r["destination"], r["records"]) not in measured]
     if not args.no_write:
-        write_results(sorted(rows, key=lambda r: int(r["records"])))
+        write_results(sorted(rows, key=lambda r: (str(r["destination"]), int(r["records"]))))
     return 0
 
 

@@ -263,7 +263,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return 2
     local_environment(folder / "logs" / "lambda.jsonl")
     started = time.monotonic()
-    runtime = LocalRuntime(folder=folder)  # the stand-ins' saved states are served again as they are
+    saved = _read_json(folder / "run.json") or {}
+    # the stand-ins' saved states are served again as they are
+    runtime = LocalRuntime(folder=folder, destination=str(saved.get("destination", "salesforce")))
     with console.status("starting the saved stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:

@@ -27,6 +27,7 @@ from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
 from shared import connections
+from shared.domain import transform
 from shared.executions import migration_start, rollback_start
 from shared.models import Endpoint, RunOptions, RunRef
 from shared.settings import get_approval_settings
@@ -197,6 +198,8 @@ class LocalRuntime:
         for name, value in values.items():
             sm.create_secret(Name=name, SecretString=json.dumps(value))
         parameters.clear_caches()  # type: ignore[no-untyped-call]  # in-process Lambdas must not keep old secrets
+        # ...nor specs cached by S3 key from an earlier engine, whose bucket may have held the same run id
+        transform.clear_caches()
 
     def run_ref(self, run_id: str, options: RunOptions | None = None) -> RunRef:
         kind = "dynamics" if self.destination == "dynamics" else "salesforce"

@@ -31,6 +31,12 @@ def _instance(blobs: BlobStore, dest_catalog_key: str) -> str:
     return DestCatalog.model_validate(blobs.get_json(dest_catalog_key)).instance
 
 
+def clear_caches() -> None:
+    """Forget cached specs (local mode: a new engine's bucket may reuse a run id)."""
+    _spec.cache_clear()
+    _instance.cache_clear()
+
+
 def crosswalk_scope(instance: str, dest_object: str) -> str:
     return f"{instance}#{dest_object}"
 

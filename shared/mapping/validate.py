@@ -99,7 +99,15 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
                 err(f"{where}.dest", f"{m.dest_object}.{rule.dest} is read-only in the destination")
         for j, lk in enumerate(m.lookups):
             where = f"{at}.lookups[{j}]"
-            if lk.dest not in dest_fields:
+            # A lookup whose targets name their own destination field (Dataverse's per-table navigation
+            # properties, regardingobjectid_account_task...) writes those, not ``dest``.
+            per_target = [(k, t.dest) for k, t in enumerate(lk.all_targets()) if t.dest]
+            for k, name in per_target:
+                if name not in dest_fields:
+                    err(f"{where}.targets[{k}].dest", f"{name!r} is not a field of {m.dest_object!r}; "
+                                                      f"allowed: {_allowed(dest_fields)}")
+            uses_own = not per_target or any(not t.dest for t in lk.all_targets())
+            if uses_own and lk.dest not in dest_fields:
                 err(f"{where}.dest", f"{lk.dest!r} is not a field of {m.dest_object!r}; "
                                      f"allowed: {_allowed(dest_fields)}")
             source_ok(f"{where}.source", lk.source)

@@ -214,6 +214,13 @@ def test_every_row_of_seed_001_lands_where_the_pair_page_says() -> None:
     assert [o.name for o in s.custom_objects] == ["flit_asset"]
     assert {"flit_serialnumber", "flit_productname", "flit_installeddate"} <= {
         f.name for f in s.custom_fields if f.object == "flit_asset"}
+    # every custom lookup a mapping fills is declared, so PrepareDestination creates it
+    lookups = {(f.object, f.name): f.reference_to for f in s.custom_fields if f.type == "Lookup"}
+    assert lookups[("flit_asset", "flit_accountid")] == "account"
+    for m in s.mappings:
+        for lk in m.lookups:
+            if lk.dest.startswith("flit_"):
+                assert (m.dest_object, lk.dest) in lookups, (m.name, lk.dest)
 
 
 def test_load_order_puts_accounts_first_and_work_orders_after_assets() -> None:

@@ -19,6 +19,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from flitstack.runtime import LocalRuntime
+from flitstack.runtime import LocalRuntime, local_environment
 from shared.approvals import make_link
-from tests.workflow.conftest import browse, dest_record_count, s3_json
+from tests.workflow.conftest import DESTINATIONS, browse, dest_record_count, s3_json
 
 pytestmark = pytest.mark.slow
 RECORDS = 400
@@ -109,9 +110,12 @@ def tampered(url: str, **changes: str) -> str:
     return parts._replace(query=urlencode(query)).geturl()
 
 
-@pytest.fixture(scope="module")
-def harness(runtime_factory: Any) -> Harness:
-    return Harness(runtime_factory(records=RECORDS, seed=5, with_slack=True))
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    folder: Path = tmp_path_factory.mktemp(f"signoff-{request.param}")
+    local_environment(folder / "lambda.jsonl")
+    with LocalRuntime(folder=folder, records=RECORDS, seed=5, with_slack=True, destination=request.param) as rt:
+        yield Harness(rt)
 
 
 def test_rejected_sample_ends_cleanly_and_removes_the_sample(harness: Harness) -> None:

@@ -1,0 +1,170 @@
+"""Workflow: the safety net, the same for every destination (parametrized, not copied).
+
+For Salesforce and for Dynamics 365, through the real ASL on moto and the stand-ins over HTTPS,
+read back with an independent client (:class:`tests.workflow.conftest.Probe`):
+
+1. a full load loses nothing and duplicates nothing (the destination holds exactly the records
+   the run loaded, per mapping) and every lookup points where the run sent it, at a record of
+   its target object;
+2. a second run of the same tenant creates nothing;
+3. a change made in the source during the delta-pickup window reaches the destination;
+4. rolling back the delta run restores the value it overwrote; rolling back the first run
+   removes every record it created.
+
+The destination-specific details (SOQL, bulk jobs, ContentVersion) stay in
+``test_migrate_salesforce.py`` / ``test_rollback.py`` / ``test_delta_and_resume.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from flitstack.runtime import LocalRuntime, local_environment
+from shared.handler import stores
+from shared.mapping.spec import MigrationSpec, ObjectMapping
+from shared.models import RunOptions
+from tests.workflow.conftest import DESTINATIONS, Probe, s3_json, s3_lines
+
+pytestmark = pytest.mark.slow
+RECORDS = 300
+
+
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    folder: Path = tmp_path_factory.mktemp(f"safety-{request.param}")
+    local_environment(folder / "lambda.jsonl")
+    with LocalRuntime(folder=folder, records=RECORDS, seed=21, destination=request.param) as runtime:
+        yield runtime
+
+
+def _run(rt: LocalRuntime, run_id: str, **options: Any) -> MigrationSpec:
+    desc = rt.wait(rt.start_migration(rt.run_ref(run_id, RunOptions(batch_size=500, **options))), timeout_s=900)
+    assert desc["status"] == "SUCCEEDED", desc
+    recon = s3_json(rt, f"runs/{run_id}/reports/reconciliation.json")
+    assert recon["passed"], [(m["mapping"], c) for m in recon["mappings"] for c in m["checks"] if not c["passed"]]
+    return MigrationSpec.model_validate(s3_json(rt, f"runs/{run_id}/spec.json"))
+
+
+def _keyed(spec: MigrationSpec) -> list[ObjectMapping]:
+    """Mappings whose records carry the external id (natural-key and insert-only objects are counted by
+    reconciliation from the ids the run recorded)."""
+    return [m for m in spec.mappings if not m.natural_key and not m.insert_only]
+
+
+def _loaded(rt: LocalRuntime, run_id: str) -> dict[str, int]:
+    recon = s3_json(rt, f"runs/{run_id}/reports/reconciliation.json")
+    return {m["mapping"]: int(m["loaded"]) for m in recon["mappings"]}
+
+
+def _counts(probe: Probe, spec: MigrationSpec) -> dict[tuple[str, str], int]:
+    pairs = {(m.dest_object, m.source_object) for m in _keyed(spec)}
+    return {(obj, src): len(probe.rows(obj, spec.external_id_field, src, [])) for obj, src in sorted(pairs)}
+
+
+def test_full_load_loses_nothing_duplicates_nothing_and_keeps_lookups(rt: LocalRuntime) -> None:
+    spec = _run(rt, "sn-full")
+    probe = Probe(rt)
+    loaded = _loaded(rt, "sn-full")
+    # nothing lost, nothing duplicated: per (object, source), the destination holds what the run loaded
+    expected: dict[tuple[str, str], int] = {}
+    for m in _keyed(spec):
+        expected[(m.dest_object, m.source_object)] = expected.get((m.dest_object, m.source_object), 0) + loaded[m.name]
+    assert _counts(probe, spec) == expected
+    assert sum(expected.values()) > RECORDS / 2
+    # lookups intact: what the destination holds is what the run sent, and it is a record of the target
+    batches: dict[str, list[str]] = {}
+    for key in _keys(rt, "runs/sn-full/levels/"):
+        if key.endswith("/manifest.json"):
+            for item in s3_json(rt, key):
+                batches.setdefault(item["mapping"], []).append(item["batch_id"])
+    checked = 0
+    for m in _keyed(spec):
+        lookups = [lk for lk in m.lookups if not lk.deferred and lk.target is not None and not lk.type_field
+                   and not lk.or_else and lk.target.dest is None]
+        if not lookups:
+            continue
+        sent = {r[spec.external_id_field]: r for batch in batches.get(m.name, [])
+                for r in s3_lines(rt, f"runs/sn-full/load/{batch}.jsonl") if any(lk.dest in r for lk in lookups)}
+        held = probe.rows(m.dest_object, spec.external_id_field, m.source_object, [lk.dest for lk in lookups])
+        for lk in lookups:
+            assert lk.target is not None
+            targets = probe.ids(lk.target.dest_object)
+            pairs = [(k, r[lk.dest]) for k, r in sent.items() if r.get(lk.dest)][:40]
+            for key, value in pairs:
+                assert held[key][lk.dest] == value, (m.name, lk.dest, key)
+                assert value in targets, (m.name, lk.dest, value)
+            checked += len(pairs)
+    assert checked >= 20
+
+
+def test_second_run_creates_nothing(rt: LocalRuntime) -> None:
+    probe = Probe(rt)
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    before = _counts(probe, spec)
+    _run(rt, "sn-again")
+    outcomes = [s3_json(rt, k) for k in _keys(rt, "runs/sn-again/levels/") if "/outcomes/" in k]
+    assert outcomes and sum(int(o["created"]) for o in outcomes) == 0
+    assert _counts(probe, spec) == before
+
+
+def _keys(rt: LocalRuntime, prefix: str) -> list[str]:
+    assert rt.engine is not None and rt.engine.stack is not None
+    s3 = rt.engine.client("s3")
+    return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=rt.engine.stack.bucket,
+                                                                              Prefix=prefix)
+            for o in page.get("Contents", [])]
+
+
+def _contact_title_field(spec: MigrationSpec) -> tuple[ObjectMapping, str]:
+    m = next(m for m in spec.mappings if m.source_object == "contacts" and not m.explode and not m.natural_key)
+    return m, next(r.dest for r in m.fields if r.source == "title")
+
+
+def _step(run_id: str) -> str:
+    return str((stores().runs.get(run_id) or {}).get("step", ""))
+
+
+def test_delta_window_picks_up_a_source_change_and_rollback_restores_it(rt: LocalRuntime) -> None:
+    probe = Probe(rt)
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    mapping, title = _contact_title_field(spec)
+    assert rt.sercom is not None
+    info = rt.sercom.info
+    arn = rt.start_migration(rt.run_ref("sn-delta", RunOptions(batch_size=500, delta_window_s=6, delta_poll_s=2,
+                                                               delta_overlap_s=60)))
+    deadline = time.monotonic() + 600
+    while not _step("sn-delta").startswith("DeltaPickup"):
+        assert time.monotonic() < deadline, _step("sn-delta")
+        time.sleep(0.2)
+    with httpx.Client(base_url=info["url"], verify=info["ca_path"], headers={"X-Api-Key": info["api_key"]},
+                      timeout=30, trust_env=False) as api:
+        held = probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])
+        contact = next(c for c in api.get("/api/v1/contacts", params={"limit": 100}).json()["data"]
+                       if f"contacts:{c['id']}" in held)
+        original = held[f"contacts:{contact['id']}"][title]
+        fresh = {k: v for k, v in contact.items() if k not in ("created_at", "updated_at")}
+        api.post("/__standin/records/contacts", json={**fresh, "title": "Changed in the window"}).raise_for_status()
+    assert rt.wait(arn, timeout_s=600)["status"] == "SUCCEEDED"
+    key = f"contacts:{contact['id']}"
+    assert probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])[key][title] == \
+        "Changed in the window"
+    # rolling back the delta run puts back what it overwrote
+    assert rt.wait(rt.start_rollback("sn-delta"), timeout_s=600)["status"] == "SUCCEEDED"
+    assert s3_json(rt, "runs/sn-delta/reports/rollback.json")["passed"]
+    assert probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])[key][title] == original
+
+
+def test_rolling_back_the_first_run_removes_what_it_created(rt: LocalRuntime) -> None:
+    probe = Probe(rt)
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    assert rt.wait(rt.start_rollback("sn-full"), timeout_s=900)["status"] == "SUCCEEDED"
+    report = s3_json(rt, "runs/sn-full/reports/rollback.json")
+    assert report["passed"], report["totals"]
+    assert report["totals"]["deleted"] > RECORDS / 2
+    assert set(_counts(probe, spec).values()) == {0}
