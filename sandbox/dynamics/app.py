@@ -57,7 +57,8 @@ class Stats:
     def dump(self) -> dict[str, Any]:
         with self.lock:
             out: dict[str, Any] = {name: self.counts.get(name, 0) for name in (
-                "total_requests", "batch_requests", "batch_inner_requests", "throttled", "unauthorized", "tokens")}
+                "total_requests", "batch_requests", "write_batch_requests", "batch_inner_requests", "throttled",
+                "unauthorized", "tokens")}
             out["faults"] = {k: self.counts.get(f"fault:{k}", 0) for k in ("5xx", "throttle", "timeout")}
             out["by_request"] = dict(sorted(self.by_request.items()))
         return out
@@ -207,6 +208,8 @@ async def web_api(request: Request) -> Response:
                 return _from_response(ApiResponse.error(exc), protection.headers(user, cfg))
             stats.bump("batch_requests")
             stats.bump("batch_inner_requests", by=outcome.inner_requests)
+            if any(not key.startswith("GET ") for key in outcome.inner_keys):
+                stats.bump("write_batch_requests")  # a $batch that writes (not only reads metadata or rows)
             stats.request("POST $batch", *outcome.inner_keys)
             if cfg.batch_counts_inner_requests:
                 extra = max(0, outcome.inner_requests - 1)
