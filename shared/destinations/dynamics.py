@@ -15,8 +15,10 @@ lists which of the keys already exist, so each result says reliably whether it c
 
 Closing records is not a PATCH in Dataverse (reference §2.5): incidents resolved and
 opportunities won or lost are upserted open, then closed with ``CloseIncident`` /
-``WinOpportunity`` / ``LoseOpportunity`` in a second ``$batch``; records already in that state
-are not closed again, and a closed record that must change is reopened, written and re-closed.
+``WinOpportunity`` / ``LoseOpportunity``. An upsert sends those actions in the same ``$batch``,
+after the PATCHes and bound by the alternate key (parts run in order); a record already closed
+refuses the action without a new close activity, and a closed record that must change is
+reopened, written and re-closed in one more ``$batch``, only when there is one.
 
 Insert-only tables that cannot carry the external-id column (notes: ``annotation``) are
 inserted with a deterministic primary key (uuid5 of the environment, table and source key), so
@@ -261,7 +263,9 @@ class _Write:
     record: dict[str, Any]
     existing_id: str | None = None
     existing_state: int | None = None
+    existing_status: int | None = None
     result: WriteResult | None = None
+    settled: bool = False  # its close action already ran with the write (or failed for good): _settle skips it
 
 
 class DynamicsDestination:
@@ -866,23 +870,34 @@ class DynamicsDestination:
 
     def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
-        """Upsert by the alternate key on ``ext_field``: one ``$batch`` per 999 records (a read + the PATCHes).
+        """Upsert by the alternate key on ``ext_field``: one ``$batch`` per chunk (a read + the PATCHes).
 
-        ``allow_bulk`` is accepted for the interface; Dataverse has no bulk API.
+        On tables closed through actions the chunk's close actions ride in the same ``$batch``, right
+        after the PATCHes and bound by the same alternate key, so a chunk is sized to hold the read,
+        its PATCHes and its closes (≤ 1,000 parts). ``allow_bulk`` is accepted for the interface;
+        Dataverse has no bulk API.
         """
         if not records:
             return []
         table = self._table_for(obj, {k for r in records for k in r})
         closable = obj in CLOSABLE
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.write_batch_max):
+        for chunk in self._upsert_chunks(table, records):
             writes = [_Write(str(r[ext_field]), r) for r in chunk]
             parts = [self._existing_part(table, ext_field, [w.key for w in writes])]
             for w in writes:
                 drop = frozenset(STATE_FIELDS) if closable and self._target_state(table, w.record) else frozenset()
                 parts.append(_Part("PATCH", self._key_url(table, ext_field, w.key),
                                    self._payload(table, w.record, create=True, drop=drop)))
-            head, *replies = self._batch(parts, f"upsert {obj}")
+            closing: list[tuple[_Write, int]] = []
+            for w in writes:
+                target = self._target_state(table, w.record) if closable else None
+                if target:
+                    ref = f"{ext_field}={odata_string(table.encode(ext_field, w.key))}"
+                    parts.append(self._close_part(table, ref, target, _int(w.record.get("statuscode")), w.record))
+                    closing.append((w, len(parts) - 1))
+            answered = self._batch(parts, f"upsert {obj}")
+            head, replies = answered[0], answered[1 : 1 + len(writes)]
             if not head.ok:
                 code, message = head.error()
                 raise ContractError(f"Dataverse upsert {obj}: reading the existing keys failed: {code} {message}")
@@ -893,11 +908,78 @@ class DynamicsDestination:
                 if row is not None:
                     w.existing_id = str(row[table.primary_id])
                     w.existing_state = _int(row.get("statecode"))
+                    w.existing_status = _int(row.get("statuscode"))
                 w.result = self._result(w.key, reply, created=row is None, known_id=w.existing_id)
             if closable:
+                self._closed_inline(table, ext_field, [(w, answered[i]) for w, i in closing])
                 self._settle(table, writes, lambda w: self._key_url(table, ext_field, w.key))
             out += [w.result for w in writes if w.result is not None]
         return out
+
+    def _upsert_chunks(self, table: _Table, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Chunks of ≤ 999 records whose read + PATCHes + close actions fit one ``$batch``."""
+        if table.logical not in CLOSABLE:
+            yield from _chunks(records, self.limits.write_batch_max)
+            return
+        chunk: list[dict[str, Any]] = []
+        size = 1  # the leading read
+        for r in records:
+            cost = 2 if self._target_state(table, r) else 1
+            if chunk and (size + cost > BATCH_MAX_PARTS or len(chunk) >= self.limits.write_batch_max):
+                yield chunk
+                chunk, size = [], 1
+            chunk.append(r)
+            size += cost
+        if chunk:
+            yield chunk
+
+    def _closed_inline(self, table: _Table, ext_field: str, closing: list[tuple[_Write, _Reply]]) -> None:
+        """Take in the close actions sent with the PATCHes (before :meth:`_settle` does the rest).
+
+        A close that worked leaves the record in its state (``_settle`` has nothing more to do),
+        unless its PATCH did not end written — refused, or resent after a 429/5xx once the close had
+        run: such records are reopened to the state they had and written again here, then closed by
+        ``_settle`` like any open record (the first close activity stays in their history). A close
+        refused because the record was already closed created nothing; that record, and any record
+        whose close failed for a reason a retry may fix (not found yet, 429/5xx), is left to
+        ``_settle`` as if no close had been sent. Other refusals of a record written open are final.
+        """
+        redo: list[_Write] = []
+        for w, reply in closing:
+            assert w.result is not None
+            if reply.ok:
+                if not w.result.ok:
+                    redo.append(w)
+                    continue
+                w.settled = True
+                if not (w.result.id or w.existing_id):
+                    w.result = WriteResult(w.key, None, w.result.created, "NO_ID",
+                                           "written, but Dataverse returned no id to close it with")
+                continue
+            if (w.result.ok and w.existing_state in (None, 0) and reply.status != GONE_STATUS
+                    and reply.status not in RETRY_PART_STATUSES):
+                code, message = reply.error()
+                w.result = WriteResult(w.key, w.result.id or w.existing_id, w.result.created, code,
+                                       f"written but not left in its state: {message}")
+                w.settled = True
+        if not redo:
+            return
+        parts: list[_Part] = []
+        for w in redo:
+            ref = self._key_url(table, ext_field, w.key)
+            reopen = self._reopen(table)
+            if w.existing_status is not None:  # back to the open status it had
+                reopen["statuscode"] = w.existing_status
+            parts += [_Part("PATCH", ref, reopen, {"If-Match": "*"}),
+                      _Part("PATCH", ref, self._payload(table, w.record, create=False, drop=frozenset(STATE_FIELDS)),
+                            {"If-Match": "*"})]
+        replies = self._batch(parts, f"reopen {table.logical}")
+        for n, w in enumerate(redo):
+            assert w.result is not None
+            reopened, written = replies[2 * n], replies[2 * n + 1]
+            w.existing_state = 0 if reopened.ok else self._target_state(table, w.record)
+            w.result = self._result(w.key, written, created=w.existing_id is None,
+                                    known_id=w.result.id or w.existing_id)
 
     def _result(self, key: str, reply: _Reply, *, created: bool, known_id: str | None = None) -> WriteResult:
         if reply.ok:
@@ -919,6 +1001,7 @@ class DynamicsDestination:
         reported failed *with* its id and created flag, so the load still audits (and rollback
         deletes) what was created.
         """
+        writes = [w for w in writes if not w.settled]
         refused = [w for w in writes if w.result is not None and not w.result.ok
                    and w.existing_state not in (None, 0) and (w.result.id or w.existing_id)]
         for w in self._unchanged(table, refused):
@@ -1010,18 +1093,19 @@ class DynamicsDestination:
         status = state.default_status.get(0, 1) if state is not None else 1
         return {"statecode": 0, "statuscode": status}
 
-    def _close_part(self, table: _Table, record_id: str, state: int, status: int | None,
+    def _close_part(self, table: _Table, ref: str, state: int, status: int | None,
                     record: Mapping[str, Any]) -> _Part:
-        """``CloseIncident`` / ``WinOpportunity`` / ``LoseOpportunity``."""
+        """``CloseIncident`` / ``WinOpportunity`` / ``LoseOpportunity``; ``ref`` is what goes between the
+        parentheses of the bind: the record's id, or its alternate key (``flit_sercomid='work_orders.7'``)."""
         subject = str(record.get("title") or record.get("name") or "Closed")[:200]
         if table.logical == "incident":
             return _Part("POST", "CloseIncident", {
                 "IncidentResolution": {"subject": f"Resolved: {subject}"[:200],
-                                       "incidentid@odata.bind": f"/incidents({record_id})"},
+                                       "incidentid@odata.bind": f"/incidents({ref})"},
                 "Status": status if status is not None else 5})
         won = state == 1
         close: dict[str, Any] = {"subject": f"{'Won' if won else 'Lost'}: {subject}"[:200],
-                                 "opportunityid@odata.bind": f"/opportunities({record_id})"}
+                                 "opportunityid@odata.bind": f"/opportunities({ref})"}
         if won and record.get("actualvalue") is not None:
             close["actualrevenue"] = self._coerce(_Column("actualvalue", "Money"), record.get("actualvalue"))
         if record.get("actualclosedate"):
@@ -1030,9 +1114,12 @@ class DynamicsDestination:
             "OpportunityClose": close, "Status": status if status is not None else (3 if won else 4)})
 
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
-        """One ``$batch`` per 999 records (two for tables closed through actions)."""
-        batches = math.ceil(count / self.limits.write_batch_max) if count else 0
-        return batches * (2 if obj in CLOSABLE else 1)
+        """One ``$batch`` per 999 records; on tables closed through actions, per 999 records and closes
+        (counted as if every record closes: 499 records and their closes beside the read)."""
+        if not count:
+            return 0
+        per_batch = (BATCH_MAX_PARTS - 1) // 2 if obj in CLOSABLE else self.limits.write_batch_max
+        return math.ceil(count / per_batch)
 
     def deterministic_id(self, obj: str, key: str) -> str:
         """The primary key an insert-only record gets: the same environment, table and key, the same id."""

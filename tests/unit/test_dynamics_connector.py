@@ -312,6 +312,55 @@ def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDe
     assert len(admin.records("incidentresolution")) == closes
 
 
+def test_closes_ride_in_the_upsert_batch_bound_by_the_alternate_key(dv: DynamicsDestination, admin: Admin) -> None:
+    # GIVEN 1,500 new cases, 1,000 of them resolved: 2,500 operations
+    acct = accounts(dv, "inline", 1)["inline:0"]
+    cases = [{EXT: f"inline_cases:{i}", "title": f"Case {i}", "customerid_account": acct,
+              **({"statecode": 1, "statuscode": 5} if i % 3 else {"statecode": 0, "statuscode": 1})}
+             for i in range(1_500)]
+    resolutions = len(admin.records("incidentresolution"))
+    before = admin.stats()
+    written = dv.upsert("incident", EXT, cases, allow_bulk=True)
+    after = admin.stats()
+    # THEN each $batch carries its read, its PATCHes and its closes: ceil((N + C + chunks) / 1,000) requests
+    assert all(w.ok and w.created and w.id for w in written), [w for w in written if not w.ok][:3]
+    assert after["batch_requests"] - before["batch_requests"] == math.ceil((1_500 + 1_000 + 3) / 1_000) == 3
+    assert dv.calls_needed("incident", 1_500, True) >= 3
+    rows = dv.retrieve("incident", [str(w.id) for w in written], ["statecode", "statuscode"])
+    assert [(r or {}).get("statecode") for r in rows] == [1 if i % 3 else 0 for i in range(1_500)]
+    assert len(admin.records("incidentresolution")) == resolutions + 1_000
+    # AND a rerun with the same values creates no second resolution (the refused close creates nothing)
+    before = admin.stats()
+    again = dv.upsert("incident", EXT, cases[:30], allow_bulk=True)
+    assert all(w.ok and not w.created for w in again) and [w.id for w in again] == [w.id for w in written[:30]]
+    assert len(admin.records("incidentresolution")) == resolutions + 1_000
+    assert admin.stats()["batch_requests"] - before["batch_requests"] == 1  # no reopen, no second close
+
+
+def test_a_refused_close_or_write_keeps_ids_and_states(dv: DynamicsDestination, admin: Admin) -> None:
+    acct = accounts(dv, "refusing", 1)["refusing:0"]
+    # GIVEN a new case asking for a status its state does not have, and an open case already there
+    [opened] = dv.upsert("incident", EXT, [{EXT: "refused_cases:2", "title": "Open", "customerid_account": acct,
+                                            "statecode": 0, "statuscode": 2}], allow_bulk=True)
+    assert opened.ok and opened.created
+    resolutions = len(admin.records("incidentresolution"))
+    before = admin.stats()
+    bad, long_ = dv.upsert("incident", EXT, [
+        {EXT: "refused_cases:1", "title": "Bad status", "customerid_account": acct, "statecode": 1, "statuscode": 6},
+        {EXT: "refused_cases:2", "title": "x" * 300, "customerid_account": acct, "statecode": 1, "statuscode": 5},
+    ], allow_bulk=True)
+    # THEN the first is written, not closed: failed *with* its id and created flag (audited, rolled back)
+    assert not bad.ok and bad.created and bad.id and "not left in its state" in (bad.error_message or "")
+    # AND the second's write is refused: it is left open as it was, its id kept, not created
+    assert not long_.ok and not long_.created and long_.id == opened.id and long_.error_code
+    rows = dv.retrieve("incident", [str(bad.id), str(opened.id)], ["statecode", "statuscode", "title"])
+    assert rows == [{"statecode": 0, "statuscode": 1, "title": "Bad status"},
+                    {"statecode": 0, "statuscode": 2, "title": "Open"}]
+    # (the close that ran before the refusal was seen stays in the case's history)
+    assert len(admin.records("incidentresolution")) == resolutions + 1
+    assert admin.stats()["batch_requests"] - before["batch_requests"] == 2  # the upsert, the reopen
+
+
 def test_notes_insert_once_with_deterministic_ids(dv: DynamicsDestination, admin: Admin) -> None:
     acct = accounts(dv, "noted", 1)["noted:0"]
     notes = [{EXT: f"notes:{i}", "subject": f"Note {i}", "notetext": "hello", "objectid_account": acct}
