@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ import uvicorn
 from sandbox.tls import ensure_tls
 
 LOOPBACK = "127.0.0.1"
+
+
+def prepare_state(state: Path, users_file: Path | None, create: Callable[[Path, list[dict[str, Any]]], object]
+                  ) -> Path:
+    """The absolute state path, created with ``users_file``'s users when missing (an existing state
+    is served as it is: its users are not touched)."""
+    state = state.resolve()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    if not state.exists():
+        create(state, json.loads(users_file.read_text()) if users_file else [])
+    elif users_file:
+        print(f"note: {state} exists; --users-file ignored", file=sys.stderr)
+    return state
 
 
 def serve_https(app: Any, *, port: int, tls_dir: Path, info: dict[str, Any]) -> None:

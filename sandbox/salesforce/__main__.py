@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from sandbox.salesforce.app import build_app
 from sandbox.salesforce.config import API_VERSION, SalesforceStandinConfig
 from sandbox.salesforce.org import Org, create_org
-from sandbox.serve import serve_https
+from sandbox.serve import prepare_state, serve_https
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -44,13 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    state: Path = args.state.resolve()
-    state.parent.mkdir(parents=True, exist_ok=True)
-    if not state.exists():
-        users = json.loads(args.users_file.read_text()) if args.users_file else []
-        create_org(state, users)
-    elif args.users_file:
-        print(f"note: {state} exists; --users-file ignored", file=sys.stderr)
+    state = prepare_state(args.state, args.users_file, create_org)
     config = SalesforceStandinConfig(
         audit_fields_permission=args.audit_fields_permission,
         api_daily_limit=args.api_daily_limit,

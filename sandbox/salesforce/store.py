@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.salesforce.ids import make_id
+from sandbox.sqlite_store import SqliteStore
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequences(prefix TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -61,49 +60,16 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class Store:
+class Store(SqliteStore):
     """Thread-safe access to the org's SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(_SCHEMA)
-        self.lock = threading.RLock()
-        self._depth = 0
+        super().__init__(path, _SCHEMA)
         self._seq = dict(self.conn.execute("SELECT prefix, value FROM sequences").fetchall())
         self._dirty_seq: set[str] = set()
 
-    def close(self) -> None:
-        with self.lock:
-            self.conn.close()
-
-    # -- transactions -------------------------------------------------------------------------
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction (re-entrant: nested calls join the outer transaction)."""
-        with self.lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self.conn
-                finally:
-                    self._depth -= 1
-                return
-            self._depth = 1
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                self._flush_sequences()  # keep counters monotonic: rolled-back ids are never reused
-                raise
-            else:
-                self._flush_sequences()
-                self.conn.execute("COMMIT")
-            finally:
-                self._depth = 0
+    def _on_tx_end(self) -> None:
+        self._flush_sequences()  # also after a rollback: counters stay monotonic, rolled-back ids are never reused
 
     @contextmanager
     def savepoint(self, name: str = "sp") -> Iterator[None]:
@@ -118,16 +84,7 @@ class Store:
                 raise
             self.conn.execute(f"RELEASE {name}")
 
-    # -- meta / sequences ---------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        with self.lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.tx() as c:
-            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
+    # -- sequences ----------------------------------------------------------------------------
     def next_number(self, prefix: str) -> int:
         """Next value of a counter; written to the database when the enclosing transaction ends."""
         with self.tx():
