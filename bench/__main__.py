@@ -182,40 +182,32 @@ def run_size(n: int, seed: int, destination: str = "salesforce") -> dict[str, An
     if destination == "dynamics":
         # $batch requests that write: the load's upserts, inserts, closes, fix-up updates (metadata reads
         # travel in $batch too, like Salesforce's describes they are not load calls)
-        batches = int(after.get("write_batch_requests", 0)) - int(before.get("write_batch_requests", 0))
+        def delta(name: str) -> int:
+            return int(after.get(name, 0)) - int(before.get(name, 0))
+
+        load_calls = delta("write_batch_requests")
         minimum = minimum_batch_calls(outcomes, spec, closed, fixed_up)
-        total = int(after.get("total_requests", 0)) - int(before.get("total_requests", 0))
-        return {
-            "destination": destination, "records": n, "seed": seed, "status": summary["status"],
-            "end_to_end_seconds": round(elapsed, 1),
-            "end_to_end_records_per_s": round(extracted / elapsed, 1),
-            "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
-            "api_calls_load": batches, "api_calls_load_minimum": minimum,
-            "api_calls_ratio": round(batches / minimum, 3) if minimum else None,
-            "api_calls_total": total, "api_calls_by_category": {
-                "write_batch": batches, "all_batch": int(after.get("batch_requests", 0))
-                - int(before.get("batch_requests", 0)), "batch_inner": int(after.get("batch_inner_requests", 0))
-                - int(before.get("batch_inner_requests", 0)), "closed": sum(closed.values()), "fixed_up": fixed_up},
-            "peak_batch_heap_mib": round(peak_mib, 1),
-            "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
-    categories = ("rest", "collections", "bulk_job_calls", "query", "tooling", "describe", "limits", "token")
-    used = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in categories}
-    load_calls = used["collections"] + used["bulk_job_calls"]
-    minimum = minimum_load_calls(outcomes, spec)
-    source_records = extracted
+        total = delta("total_requests")
+        by_category: dict[str, int] = {"write_batch": load_calls, "all_batch": delta("batch_requests"),
+                                       "batch_inner": delta("batch_inner_requests"),
+                                       "closed": sum(closed.values()), "fixed_up": fixed_up}
+    else:
+        categories = ("rest", "collections", "bulk_job_calls", "query", "tooling", "describe", "limits", "token")
+        by_category = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in categories}
+        load_calls = by_category["collections"] + by_category["bulk_job_calls"]
+        minimum = minimum_load_calls(outcomes, spec)
+        total = sum(by_category.values())
     return {
         "destination": destination, "records": n, "seed": seed, "status": summary["status"],
         "end_to_end_seconds": round(elapsed, 1),
-        "end_to_end_records_per_s": round(source_records / elapsed, 1),
+        "end_to_end_records_per_s": round(extracted / elapsed, 1),
         "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
         "api_calls_load": load_calls, "api_calls_load_minimum": minimum,
         "api_calls_ratio": round(load_calls / minimum, 3) if minimum else None,
-        "api_calls_total": sum(used.values()), "api_calls_by_category": used,
+        "api_calls_total": total, "api_calls_by_category": by_category,
         "peak_batch_heap_mib": round(peak_mib, 1),
         "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-
 
 def _fixed_up(rt: LocalRuntime, run_id: str) -> int:
     """Records the fix-up pass updated (the deferred lookups), from the audit log."""

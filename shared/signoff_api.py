@@ -64,16 +64,14 @@ class SignOffApi:
         return RunRef.model_validate(item["run"]), item
 
     def _pending(self, run_id: str, stage: str | None = None) -> str:
-        try:
-            approval_id = approval.pending_approval(self.approvals, run_id)
-        except ApprovalRefused as exc:
-            raise RunConflict(f"run {run_id!r} is not waiting for a sign-off") from exc
-        if stage is not None:
-            found = [a for a in self.approvals.pending_for(run_id, time.time()) if a["approval_id"] == approval_id]
-            if not found or found[0]["stage"] != stage:
-                waiting = found[0]["stage"] if found else "nothing"
-                raise RunConflict(f"run {run_id!r} is waiting for the {waiting} sign-off, not the {stage} one")
-        return approval_id
+        """The approval the run waits for (the latest pending one), optionally only for ``stage``."""
+        pending = self.approvals.pending_for(run_id, time.time())
+        if not pending:
+            raise RunConflict(f"run {run_id!r} is not waiting for a sign-off")
+        latest = max(pending, key=lambda a: a["created_at"])
+        if stage is not None and latest["stage"] != stage:
+            raise RunConflict(f"run {run_id!r} is waiting for the {latest['stage']} sign-off, not the {stage} one")
+        return latest["approval_id"]
 
     def _decide(self, approval_id: str, run_id: str, decision: Decision, via: str, by: str, reason: str | None
                 ) -> dict[str, Any]:
@@ -92,9 +90,13 @@ class SignOffApi:
         if not self.blobs.exists(keys.spec):
             raise RunConflict(f"run {run_id!r} has no proposed mapping yet (discovery has not finished)")
         pending = [a for a in self.approvals.pending_for(run_id, time.time()) if a["stage"] == "mapping"]
-        state = "awaiting_approval" if pending else (
-            "approved" if item.get("approval", {}).get("stage") != "mapping" or
-            item.get("approval", {}).get("status") == "approved" else str(item["approval"]["status"]))
+        recorded = item["approval"] if isinstance(item.get("approval"), dict) else {}
+        if pending:
+            state = "awaiting_approval"
+        elif recorded.get("stage") == "mapping":  # its answer: approved, rejected or expired
+            state = str(recorded.get("status"))
+        else:  # the run is past the mapping (or never waited for it: approval "auto")
+            state = "approved"
         return {"id": run_id, "sign_off": state, "editable": bool(pending),
                 "edited": self.blobs.exists(keys.proposed_spec), "spec": self.blobs.get_json(keys.spec),
                 "document": f"migrations/{run_id}/reports/mapping.html"}

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.approvals import (
-    ApprovalRefused,
     ApprovalStore,
     ClaimedApproval,
     Decision,
@@ -114,14 +113,6 @@ def decide(approvals: ApprovalStore, answers: TaskAnswers, runs: Any, *, approva
                           "decided_by": by, "decided_via": via, "reason": claimed.reason or "",
                           "decided_at": claimed.decided_at})
     return claimed
-
-
-def pending_approval(approvals: ApprovalStore, run_id: str, now: float | None = None) -> str:
-    """The run's approval waiting for an answer, for operator routes (``flitstack approve RUN``)."""
-    pending = approvals.pending_for(run_id, time.time() if now is None else now)
-    if not pending:
-        raise ApprovalRefused("unknown", f"run {run_id!r} is not waiting for a sign-off")
-    return max(pending, key=lambda a: a["created_at"])["approval_id"]
 
 
 def end_unapproved(run: RunRef, stores: Stores, approvals: ApprovalStore, event: dict[str, Any]) -> dict[str, Any]:
