@@ -8,8 +8,7 @@ destination write) and the id crosswalk (source key -> destination id, per org a
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -17,10 +16,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from shared import retry
 from shared.api import AlreadyExists, Execution, Report, RunConflict, content_type_for
+from shared.errors import TransientError
 from shared.executions import ExecutionStart
 from shared.settings import Settings, get_settings
 
+#: Sends of a BatchWriteItem/BatchGetItem whose items came back unprocessed (botocore's own retries
+#: cover the throttled *calls*; unprocessed items are ours to resend, through ``retry.resend``).
+DDB_ATTEMPTS = 8
 _CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
 
 
@@ -102,16 +106,14 @@ class _Table:
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         """Put/Delete requests in 25s, re-sending unprocessed ones (bounded) until all are done."""
+        def send(pending: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], float | None]:
+            resp = self.ddb.batch_write_item(RequestItems={self.name: list(pending)})
+            return list((resp.get("UnprocessedItems") or {}).get(self.name, [])), None
+
         for chunk in _batched(requests, 25):
-            request = {self.name: chunk}
-            for attempt in range(8):
-                resp = self.ddb.batch_write_item(RequestItems=request)
-                request = resp.get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise RuntimeError(f"{self.name}: DynamoDB kept {len(request[self.name])} items unprocessed")
+            left = retry.resend(chunk, send, DDB_ATTEMPTS)
+            if left:
+                raise TransientError(f"{self.name}: DynamoDB kept {len(left)} items unprocessed")
 
 
 class CrosswalkStore(_Table):
@@ -141,19 +143,19 @@ class CrosswalkStore(_Table):
     def _get(self, scope: str, keys: Iterable[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
         unique = sorted(set(keys))
+
+        def send(keys: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], float | None]:
+            resp = self.ddb.batch_get_item(RequestItems={self.name: {
+                "Keys": list(keys), "ProjectionExpression": "source_key, dest_id, #at",
+                "ExpressionAttributeNames": {"#at": "at"}}})
+            for item in resp.get("Responses", {}).get(self.name, []):
+                found[item["source_key"]["S"]] = {k: v["S"] for k, v in item.items()}
+            return list((resp.get("UnprocessedKeys") or {}).get(self.name, {}).get("Keys", [])), None
+
         for chunk in _batched(unique, 100):
-            request: dict[str, Any] = {self.name: {"Keys": [{"scope": {"S": scope}, "source_key": {"S": k}}
-                                                            for k in chunk],
-                                                   "ProjectionExpression": "source_key, dest_id, #at",
-                                                   "ExpressionAttributeNames": {"#at": "at"}}}
-            for attempt in range(8):
-                resp = self.ddb.batch_get_item(RequestItems=request)
-                for item in resp.get("Responses", {}).get(self.name, []):
-                    found[item["source_key"]["S"]] = {k: v["S"] for k, v in item.items()}
-                request = resp.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
+            left = retry.resend([{"scope": {"S": scope}, "source_key": {"S": k}} for k in chunk], send, DDB_ATTEMPTS)
+            if left:
+                raise TransientError(f"{self.name}: DynamoDB kept {len(left)} keys unprocessed")
         return found
 
 

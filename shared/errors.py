@@ -9,6 +9,7 @@ ASL files exists here. Record-level problems never raise: they become
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -74,6 +75,54 @@ FATAL_NAMES = frozenset(
         IncompleteStepError,
     )
 )
+
+
+#: The one status -> error table every connector translates HTTP answers with (D-028). The first
+#: row whose range holds the status wins; statuses no row holds (1xx-3xx never reach here) are a
+#: :class:`ContractError`. Documented in ``docs/architecture.md`` ("Retry and error table").
+STATUS_ERRORS: tuple[tuple[range, type[FlitStackError]], ...] = (
+    (range(429, 430), ThrottledError),  # Too Many Requests: wait Retry-After (or back off)
+    (range(500, 600), TransientError),  # the server failed; the same call later may succeed
+    (range(401, 402), AuthenticationError),  # credentials or session refused
+    (range(403, 404), AuthenticationError),  # the integration user may not do this
+    (range(400, 500), ContractError),  # any other refusal: we sent what the API does not accept
+)
+#: Vendor error codes that override the status row (Salesforce answers a spent quota with 403).
+#: A :class:`QuotaExhaustedError` code answered *with* Retry-After is a throttle instead: the
+#: server says when to come back, so the call is retried rather than the run paused.
+VENDOR_CODE_ERRORS: Mapping[str, type[FlitStackError]] = {
+    "REQUEST_LIMIT_EXCEEDED": QuotaExhaustedError,  # Salesforce: the rolling 24-hour API quota
+}
+
+
+def error_for_status(system: str, what: str, status: int, *, code: str = "", message: str = "",
+                     retry_after_s: float | None = None,
+                     refused: type[FatalError] = ContractError) -> FlitStackError:
+    """The error an HTTP answer means, from :data:`STATUS_ERRORS` and :data:`VENDOR_CODE_ERRORS`.
+
+    ``refused`` replaces the table's :class:`ContractError` for a plain 4xx where the endpoint
+    makes any refusal mean something else (an OAuth token endpoint's 400 ``invalid_grant`` is
+    an :class:`AuthenticationError`). The message names the system, the call, the status and the
+    vendor code, never a credential (callers pass the answer's error text, not the request).
+    """
+    cls: type[FlitStackError] = VENDOR_CODE_ERRORS.get(code) or next(
+        (c for statuses, c in STATUS_ERRORS if status in statuses), ContractError)
+    if cls is ContractError and refused is not ContractError:
+        cls = refused
+    if cls is QuotaExhaustedError and retry_after_s is not None:
+        cls = ThrottledError
+    detail = " ".join(p for p in (f"HTTP {status}", code, message[:300]) if p)
+    text = f"{system} {what}: {detail}"
+    if cls is ThrottledError:
+        return ThrottledError(text, retry_after_s)
+    if cls is QuotaExhaustedError:
+        return QuotaExhaustedError(f"{text} (daily API quota; the run pauses until it recovers)")
+    return cls(text)
+
+
+def transport_error(system: str, what: str, exc: BaseException) -> TransientError:
+    """A call that got no answer (refused connection, reset, timeout): transient, retried."""
+    return TransientError(f"{system} {what}: {type(exc).__name__}")
 
 
 @dataclass(frozen=True)

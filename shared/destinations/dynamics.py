@@ -36,7 +36,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -51,8 +51,8 @@ from shared.errors import (
     AuthenticationError,
     ConfigurationError,
     ContractError,
-    ThrottledError,
-    TransientError,
+    error_for_status,
+    transport_error,
 )
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
@@ -336,13 +336,10 @@ class DynamicsDestination:
                     "grant_type": "client_credentials", "client_id": self._client_id,
                     "client_secret": self._client_secret, "scope": f"{self.url}/.default"})
             except httpx.TransportError as exc:
-                raise TransientError(f"Dataverse token endpoint unreachable: {type(exc).__name__}") from exc
-            if resp.status_code == 429:
-                raise ThrottledError("Dataverse token endpoint: HTTP 429", _retry_after(resp))
-            if resp.status_code >= 500:
-                raise TransientError(f"Dataverse token endpoint: HTTP {resp.status_code}")
+                raise transport_error("Dataverse", "token endpoint", exc) from exc
             if resp.status_code != 200:
-                raise AuthenticationError(f"Dataverse refused the client credentials: {_oauth_error(resp)}")
+                raise error_for_status("Dataverse", "client credentials", resp.status_code, code=_oauth_error(resp),
+                                       retry_after_s=_retry_after(resp), refused=AuthenticationError)
             body = resp.json()
             return str(body["access_token"]), time.monotonic() + float(body.get("expires_in", 3599))
 
@@ -354,8 +351,10 @@ class DynamicsDestination:
 
     def _request(self, method: str, url: str, what: str, *, ok: Callable[[int], bool] = lambda s: s < 300,
                  **kwargs: Any) -> httpx.Response:
-        """One request under the retry policy: 429 waits Retry-After, 5xx and timeouts back off,
-        401 refreshes the token once; any other refusal is a :class:`ContractError` naming the call."""
+        """One request under the retry policy; a refusal becomes the error the one status table
+        (``shared.errors.STATUS_ERRORS``) names: 429 waits Retry-After, 5xx and timeouts back off,
+        401/403 are authentication, any other refusal a :class:`ContractError` naming the call.
+        A 401 refreshes the token once first."""
         full = url if url.startswith("https://") or url.startswith("http://") else self.service_root + url
         extra = kwargs.pop("headers", None)
 
@@ -366,17 +365,12 @@ class DynamicsDestination:
                     self._bearer(refresh=True)
                     resp = self.http.request(method, full, headers=self._headers(extra), **kwargs)
             except httpx.TransportError as exc:
-                raise TransientError(f"Dataverse {what}: {type(exc).__name__}") from exc
+                raise transport_error("Dataverse", what, exc) from exc
             if ok(resp.status_code):
                 return resp
             code, message = _error_of(resp)
-            if resp.status_code == 429:
-                raise ThrottledError(f"Dataverse {what}: {code} {message[:200]}", _retry_after(resp))
-            if resp.status_code >= 500:
-                raise TransientError(f"Dataverse {what}: HTTP {resp.status_code} {code}")
-            if resp.status_code in (401, 403):
-                raise AuthenticationError(f"Dataverse {what}: HTTP {resp.status_code} {code} {message[:200]}")
-            raise ContractError(f"Dataverse {what}: HTTP {resp.status_code} {code} {message[:300]}")
+            raise error_for_status("Dataverse", what, resp.status_code, code=code, message=message,
+                                   retry_after_s=_retry_after(resp))
 
         return retry.call(attempt)
 
@@ -402,26 +396,27 @@ class DynamicsDestination:
     def _batch(self, parts: list[_Part], what: str) -> list[_Reply]:
         """Run ``parts`` in ``$batch`` requests of ≤ 1,000, continuing on error; one reply per part.
 
-        Parts answered 429/5xx are sent again (bounded, honouring Retry-After); their final
+        Parts answered 429/5xx (POSTs aside: a create may have happened) are resent through the
+        one policy (``retry.resend``: bounded, honouring the longest Retry-After); their final
         answer is what is returned. Nothing here is atomic: each part stands alone.
         """
         replies: list[_Reply | None] = [None] * len(parts)
-        pending = list(range(len(parts)))
-        for attempt in range(PART_ATTEMPTS):
+
+        def send(pending: Sequence[int]) -> tuple[list[int], float | None]:
             retry_after: float | None = None
             again: list[int] = []
-            for group in _chunks(pending, BATCH_MAX_PARTS):
+            for group in _chunks(list(pending), BATCH_MAX_PARTS):
                 answered = self._send_batch([parts[i] for i in group], what)
                 for i, reply in zip(group, answered, strict=True):
                     replies[i] = reply
                     if reply.status in RETRY_PART_STATUSES and parts[i].method != "POST":
                         again.append(i)
                         after = _float(reply.headers.get("retry-after"))
-                        retry_after = max(retry_after or 0.0, after or 0.0)
-            if not again or attempt == PART_ATTEMPTS - 1:
-                break
-            time.sleep(min(retry_after or 2.0 ** attempt, retry.MAX_WAIT_S))
-            pending = again
+                        if after is not None:
+                            retry_after = max(retry_after or 0.0, after)
+            return again, retry_after
+
+        retry.resend(range(len(parts)), send, PART_ATTEMPTS)
         return [r for r in replies if r is not None]
 
     def _send_batch(self, parts: list[_Part], what: str) -> list[_Reply]:

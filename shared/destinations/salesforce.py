@@ -16,23 +16,25 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 import requests
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import (
-    SalesforceError,
-    SalesforceExpiredSession,
-    SalesforceRefusedRequest,
-    SalesforceResourceNotFound,
-)
+from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotFound
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
 from shared.destinations.base import ID, DestinationLimits, WriteResult
-from shared.errors import AuthenticationError, ContractError, QuotaExhaustedError, ThrottledError, TransientError
+from shared.errors import (
+    AuthenticationError,
+    ContractError,
+    QuotaExhaustedError,
+    TransientError,
+    error_for_status,
+    transport_error,
+)
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
 
@@ -139,7 +141,7 @@ class SalesforceDestination:
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.calls += 1
         after = resp.headers.get("Retry-After")
-        self._last.retry_after = float(after) if after else None
+        self._last.retry_after = retry.retry_after_s(after)
         usage = _API_USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
         if usage:
             self.api_used, self.api_max = int(usage.group(1)), int(usage.group(2))
@@ -179,42 +181,36 @@ class SalesforceDestination:
                                   data={"grant_type": "password", "client_id": client_id,
                                         "client_secret": client_secret, "username": username, "password": password})
             except httpx.TransportError as exc:
-                raise TransientError(f"Salesforce token endpoint unreachable: {type(exc).__name__}") from exc
+                raise transport_error("Salesforce", "token endpoint", exc) from exc
             self.calls += 1
-            if resp.status_code >= 500:
-                raise TransientError(f"Salesforce token endpoint: HTTP {resp.status_code}")
             if resp.status_code != 200:
                 body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-                raise AuthenticationError(f"Salesforce refused the login: {body.get('error', resp.status_code)}")
+                raise error_for_status("Salesforce", "login", resp.status_code, code=str(body.get("error", "")),
+                                       retry_after_s=retry.retry_after_s(resp.headers.get("Retry-After")),
+                                       refused=AuthenticationError)
             return dict(resp.json())
 
         return retry.call(attempt)
 
     # --- error translation ---------------------------------------------------------------
-    def _limit_error(self, what: str, code: str, message: str) -> ThrottledError | QuotaExhaustedError:
-        """REQUEST_LIMIT_EXCEEDED with a Retry-After is a throttle (wait and retry); without one it is
-        the rolling 24-hour quota: retrying now cannot help, the run pauses and resumes later."""
-        if self._retry_after_s() is not None:
-            return ThrottledError(f"Salesforce {what}: {code} {message}", self._retry_after_s())
-        return QuotaExhaustedError(f"Salesforce {what}: {code} {message} (daily API quota)")
+    def _error(self, what: str, status: int, content: Any) -> Exception:
+        """The table's error for an answer (``shared.errors.STATUS_ERRORS``): REQUEST_LIMIT_EXCEEDED
+        with a Retry-After is a throttle (wait and retry); without one it is the rolling 24-hour
+        quota, which retrying now cannot help: the run pauses and resumes later."""
+        code, message, _ = _first_error(content if isinstance(content, list) else [])
+        if code == "UNKNOWN":
+            code, message = "", str(content or "")[:300]
+        return error_for_status("Salesforce", what, status, code=code, message=message,
+                                retry_after_s=self._retry_after_s())
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         def attempt() -> T:
             try:
                 return fn()
-            except SalesforceRefusedRequest as exc:
-                code, message, _ = _first_error(exc.content if isinstance(exc.content, list) else [])
-                if code == "REQUEST_LIMIT_EXCEEDED":
-                    raise self._limit_error(what, code, message) from exc
-                raise AuthenticationError(f"Salesforce {what}: refused ({code})") from exc
-            except SalesforceExpiredSession as exc:
-                raise AuthenticationError(f"Salesforce {what}: session invalid") from exc
             except SalesforceError as exc:
-                if exc.status >= 500:
-                    raise TransientError(f"Salesforce {what}: HTTP {exc.status}") from exc
-                raise ContractError(f"Salesforce {what}: HTTP {exc.status}: {str(exc.content)[:300]}") from exc
+                raise self._error(what, exc.status, exc.content) from exc
             except requests.RequestException as exc:
-                raise TransientError(f"Salesforce {what}: {type(exc).__name__}") from exc
+                raise transport_error("Salesforce", what, exc) from exc
 
         return retry.call(attempt)
 
@@ -461,19 +457,20 @@ class SalesforceDestination:
 
     def _with_lock_retries(self, obj: str, ext_field: str, records: list[dict[str, Any]],
                            write: Callable[[str, str, list[dict[str, Any]]], list[WriteResult]]) -> list[WriteResult]:
-        by_key = {r[ext_field]: r for r in records}
+        """Resend only the records refused with a row lock, through the one policy (``retry.resend``);
+        a record still locked after the last send keeps its UNABLE_TO_LOCK_ROW result (a reject)."""
         final: dict[str, WriteResult] = {}
-        pending = records
-        for _ in range(4):
-            results = write(obj, ext_field, pending)
-            retry_keys = []
-            for res in results:
+
+        def send(pending: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], float | None]:
+            by_key = {r[ext_field]: r for r in pending}
+            locked = []
+            for res in write(obj, ext_field, list(pending)):
                 final[res.key] = res
-                if res.error_code in RETRY_RECORD_CODES:
-                    retry_keys.append(res.key)
-            if not retry_keys:
-                break
-            pending = [by_key[k] for k in retry_keys]
+                if res.error_code in RETRY_RECORD_CODES and res.key in by_key:
+                    locked.append(by_key[res.key])
+            return locked, None
+
+        retry.resend(records, send)
         return [final[r[ext_field]] for r in records if r[ext_field] in final]
 
     def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
@@ -520,18 +517,11 @@ class SalesforceDestination:
             try:
                 resp = self.sf.session.request(method, self.sf.bulk2_url + path, headers=headers, **kwargs)
             except requests.RequestException as exc:
-                raise TransientError(f"Salesforce {what}: {type(exc).__name__}") from exc
+                raise transport_error("Salesforce", what, exc) from exc
             if resp.status_code < 300:
                 return resp
             body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else []
-            code, message, _ = _first_error(body if isinstance(body, list) else [])
-            if code == "REQUEST_LIMIT_EXCEEDED":
-                raise self._limit_error(what, code, message)
-            if resp.status_code == 401:
-                raise AuthenticationError(f"Salesforce {what}: session invalid")
-            if resp.status_code >= 500:
-                raise TransientError(f"Salesforce {what}: HTTP {resp.status_code}")
-            raise ContractError(f"Salesforce {what}: HTTP {resp.status_code}: {code} {message[:200]}")
+            raise self._error(what, resp.status_code, body)
 
         return retry.call(attempt)
 
@@ -607,6 +597,7 @@ def _ids_in(ids: list[str]) -> str:
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
 
 
 def _csv_rows(text: str) -> list[dict[str, str]]:

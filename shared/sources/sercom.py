@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from shared import retry
-from shared.errors import AuthenticationError, ContractError, ThrottledError, TransientError
+from shared.errors import ContractError, error_for_status, transport_error
 from shared.models import SourceCatalog, SourceField, SourceObject
 from shared.tls import ssl_context
 
@@ -52,17 +52,13 @@ class SercomSource:
         self.calls += 1
         try:
             resp = self._client.get(path, params=params)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise TransientError(f"Sercom {path}: {type(exc).__name__}") from exc
-        if resp.status_code == 429:
-            after = resp.headers.get("Retry-After")
-            raise ThrottledError(f"Sercom {path}: 429 rate limited", float(after) if after else None)
-        if resp.status_code >= 500:
-            raise TransientError(f"Sercom {path}: HTTP {resp.status_code}")
-        if resp.status_code in (401, 403):
-            raise AuthenticationError(f"Sercom refused the API key ({resp.status_code}) for {path}")
+        except httpx.TransportError as exc:  # timeouts included
+            raise transport_error("Sercom", path, exc) from exc
         if resp.status_code >= 400:
-            raise ContractError(f"Sercom {path}: HTTP {resp.status_code}: {resp.text[:300]}")
+            # 401/403 answer a refused API key; the body of an auth refusal is not echoed.
+            text = "" if resp.status_code in (401, 403) else resp.text
+            raise error_for_status("Sercom", path, resp.status_code, message=text,
+                                   retry_after_s=retry.retry_after_s(resp.headers.get("Retry-After")))
         return resp
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -117,3 +113,4 @@ class SercomSource:
 
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send(f"/attachments/{attachment_id}/content")).content
+
