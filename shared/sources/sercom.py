@@ -9,6 +9,7 @@ retried under the one policy in ``shared.retry``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,10 +22,24 @@ from shared.tls import ssl_context
 API = "/api/v1"
 
 
+@dataclass(frozen=True)
+class SourceLimits:
+    """What a source lets a migration do at once, declared as data: the engine reads it (the
+    Extract Map's MaxConcurrency comes from ``max_parallel_reads``), nothing hard-codes it."""
+
+    max_parallel_reads: int
+
+
+#: Sercom allows 25 calls per API key per rolling second (docs/sercom-api.md, Limits); four partition
+#: readers, each one page call at a time, stay under it with room for Retry-After pauses.
+LIMITS = SourceLimits(max_parallel_reads=4)
+
+
 class SercomSource:
     """A client of one Sercom tenant. The API key is kept out of every repr and log line."""
 
     name = "sercom"
+    limits = LIMITS
 
     def __init__(self, url: str, api_key: str, ca_pem: str | None = None, timeout_s: float = 60.0) -> None:
         self._client = httpx.Client(
