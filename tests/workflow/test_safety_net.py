@@ -17,6 +17,7 @@ The destination-specific details (SOQL, bulk jobs, ContentVersion) stay in
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from flitstack.runtime import LocalRuntime, local_environment
 from shared.handler import stores
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunOptions
+from tests.golden import snapshot as golden
 from tests.workflow.conftest import DESTINATIONS, Probe, s3_json, s3_lines
 
 pytestmark = pytest.mark.slow
@@ -101,6 +103,20 @@ def test_full_load_loses_nothing_duplicates_nothing_and_keeps_lookups(rt: LocalR
                 assert value in targets, (m.name, lk.dest, value)
             checked += len(pairs)
     assert checked >= 20
+
+
+def test_behaviour_is_unchanged_against_the_golden_snapshot(rt: LocalRuntime) -> None:
+    """The mapping spec and every destination record of the first run equal the committed golden file
+    (ids and run times aside: ``tests/golden/snapshot.py``). A refactor must leave this green;
+    ``FLITSTACK_REGOLD=1`` rewrites the file after a change meant to alter behaviour."""
+    pair = rt.run_ref("sn-full").pair
+    spec = s3_json(rt, "runs/sn-full/spec.json")
+    actual = golden.snapshot(spec, rt.folder / "standins" / f"{rt.destination}.sqlite", spec["external_id_field"])
+    if os.environ.get("FLITSTACK_REGOLD") == "1":
+        golden.write_golden(pair, actual)
+    expected = golden.read_golden(pair)
+    problems = golden.differences(expected, actual)
+    assert not problems, (golden.summary(expected["records"]), golden.summary(actual["records"]), problems)
 
 
 def test_second_run_creates_nothing(rt: LocalRuntime) -> None:
