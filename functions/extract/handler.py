@@ -12,8 +12,12 @@ from shared.observability import count
 
 
 def _plan(step: StepInput) -> dict[str, Any]:
+    """The partitions to read, and how many at once: the source's declared parallel-read limit
+    (the Extract Map's MaxConcurrencyPath reads it)."""
     stores().runs.update(step.run.run_id, step="Extract")
-    return extract.plan(step.run, stores().blobs)
+    with open_source(step.run.source) as source:
+        parallel = source.limits.max_parallel_reads
+    return {**extract.plan(step.run, stores().blobs), "max_concurrency": parallel}
 
 
 def _partition(step: StepInput) -> dict[str, Any]:

@@ -25,7 +25,9 @@ def _plan_level(step: StepInput) -> dict[str, Any]:
     index = int(getattr(step, "index", 0))
     phase = _phase(step)
     stores().runs.update(step.run.run_id, step=f"LoadLevel {index}" + ("" if phase == FULL else f" ({phase})"))
-    return load.plan_level(step.run, index, stores(), phase)
+    # The LoadLevel Map runs as many batches at once as the destination declares it takes.
+    parallel = open_destination(step.run.destination).limits.max_parallel_loads
+    return {**load.plan_level(step.run, index, stores(), phase), "max_concurrency": parallel}
 
 
 def _load_batch(step: StepInput) -> dict[str, Any]:

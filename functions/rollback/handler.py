@@ -16,7 +16,9 @@ def _plan(step: StepInput) -> dict[str, Any]:
 
 
 def _plan_level(step: StepInput) -> dict[str, Any]:
-    return rollback.plan_level(step.run, int(getattr(step, "index", 0)), stores())
+    # The UndoLevel Map deletes/restores as many work items at once as the destination takes loads.
+    parallel = open_destination(step.run.destination).limits.max_parallel_loads
+    return {**rollback.plan_level(step.run, int(getattr(step, "index", 0)), stores()), "max_concurrency": parallel}
 
 
 def _undo_batch(step: StepInput) -> dict[str, Any]:

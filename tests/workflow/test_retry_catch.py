@@ -1,4 +1,5 @@
-"""Workflow: the ASL's Retry recovers a throttled load, its Catch ends a run on a fatal error.
+"""Workflow: the ASL's Retry recovers a throttled load, its Catch ends a run on a fatal error, and the
+Distributed Maps run as many items at once as the connectors declare.
 
 Failures are scripted at our own interface (the Lambda handler) while everything else is real:
 the ASL on moto, the handlers, the stand-ins over HTTPS.
@@ -6,21 +7,50 @@ the ASL on moto, the handlers, the stand-ins over HTTPS.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
+from shared.destinations.salesforce import SalesforceDestination
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
 from shared.models import Endpoint
+from shared.sources.sercom import SercomSource
 from tests.workflow.conftest import s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow
 
-SCRIPT: dict[str, Any] = {"throttle_load_batches": 0, "die_after_write": set()}
+SCRIPT: dict[str, Any] = {"throttle_load_batches": 0, "die_after_write": set(), "hold_s": 0.0}
 CALLS: Counter[str] = Counter()
+_IN_FLIGHT: Counter[str] = Counter()
+PEAK: Counter[str] = Counter()
+_LOCK = threading.Lock()
+
+
+def _held(op: str, run: Any) -> Any:
+    """Run one op counting how many of it are in flight at once; ``hold_s`` keeps each open long
+    enough that a Map allowed N at once really has N open."""
+    with _LOCK:
+        _IN_FLIGHT[op] += 1
+        PEAK[op] = max(PEAK[op], _IN_FLIGHT[op])
+    try:
+        time.sleep(SCRIPT["hold_s"])
+        return run()
+    finally:
+        with _LOCK:
+            _IN_FLIGHT[op] -= 1
+
+
+def scripted_extract(event: dict[str, Any], context: Any) -> Any:
+    if event.get("op") == "extract_partition":
+        return _held("extract_partition", lambda: extract_handler.handler(event, context))
+    return extract_handler.handler(event, context)
 
 
 def scripted_load(event: dict[str, Any], context: Any) -> Any:
@@ -41,13 +71,14 @@ def scripted_load(event: dict[str, Any], context: Any) -> Any:
                                   f"{event['item']['batch_id']}.json")
             CALLS["died"] += 1
             raise TransientError(f"container died after writing {result['loaded']} records")
+        return _held("load_batch", lambda: load_handler.handler(event, context))
     return load_handler.handler(event, context)
 
 
 @pytest.fixture(scope="module")
 def runtime(runtime_factory: Any) -> Any:
     # An org without the "Set Audit Fields upon Record Creation" permission.
-    return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load},
+    return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load, "extract": scripted_extract},
                            salesforce_args=["--no-audit-fields-permission"])
 
 
@@ -118,3 +149,23 @@ def test_fatal_error_is_caught_recorded_and_fails_the_run(runtime: Any) -> None:
     failure = s3_json(runtime, "runs/wf-fatal/reports/failure.json")
     assert failure["error"] == "ConfigurationError"
     assert "flitstack/local/missing" in failure["cause"]
+
+
+def test_map_concurrency_is_the_connectors_declared_limit(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a source declaring 3 parallel reads and a destination declaring 2 parallel loads
+    monkeypatch.setattr(SercomSource, "limits", dataclasses.replace(SercomSource.limits, max_parallel_reads=3))
+    monkeypatch.setattr(SalesforceDestination, "limits",
+                        dataclasses.replace(SalesforceDestination.limits, max_parallel_loads=2))
+    monkeypatch.setitem(SCRIPT, "hold_s", 0.3)
+    PEAK.clear()
+    # WHEN a migration runs (each partition read and batch load held open a moment)
+    arn = runtime.start_migration(runtime.run_ref("wf-concurrency"))
+    desc = runtime.wait(arn, timeout_s=600)
+    assert desc["status"] == "SUCCEEDED"
+    # THEN every Map run was started with the declared concurrency, not a constant
+    runs = runtime.engine.map_runs(arn)
+    levels = len(s3_json(runtime, "runs/wf-concurrency/levels.json"))
+    assert sorted(r["maxConcurrency"] for r in runs) == [2] * levels + [3]  # LoadLevel per level, one Extract
+    # AND that many items really ran at once (and never more)
+    assert PEAK["extract_partition"] == 3
+    assert PEAK["load_batch"] == 2
