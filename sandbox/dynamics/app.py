@@ -9,14 +9,11 @@ statistics, then hands a transport-neutral request to :class:`DataApi` or the ba
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,10 +21,12 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.dynamics.batch import BatchRunner
+from sandbox.dynamics.bulk import BULK_ACTIONS
 from sandbox.dynamics.config import API_VERSION, DATA_PREFIX, DynamicsStandinConfig
 from sandbox.dynamics.data_api import DataApi
 from sandbox.dynamics.errors import THROTTLE_REQUESTS, UNEXPECTED, DataverseError
 from sandbox.dynamics.http import ApiRequest, ApiResponse
+from sandbox.dynamics.identity import register_identity
 from sandbox.dynamics.org import Org, create_org
 from sandbox.dynamics.protection import ServiceProtection
 
@@ -68,72 +67,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _aad_error(error: str, code: int, description: str, status: int = 400) -> JSONResponse:
-    trace = str(uuid.uuid4())
-    return _json({
-        "error": error,
-        "error_description": f"{description}\r\nTrace ID: {trace}\r\nCorrelation ID: {uuid.uuid4()}\r\n"
-                             f"Timestamp: {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}",
-        "error_codes": [code],
-        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        "trace_id": trace,
-        "correlation_id": str(uuid.uuid4()),
-        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
-    }, status)
-
-
-def _same_resource(resource: str, base: str) -> bool:
-    want, got = urlsplit(base), urlsplit(resource.rstrip("/"))
-    local = {"127.0.0.1", "localhost"}
-    return (got.scheme == want.scheme and got.port == want.port and (got.hostname or "") in local
-            and (want.hostname or "") in local and got.path in ("", "/"))
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _from_response(resp: ApiResponse, extra: dict[str, str]) -> Response:
     return Response(resp.body or None, status_code=resp.status, headers={**resp.headers, **extra})
-
-
-def _register_token(app: FastAPI) -> None:
-    @app.post("/{tenant}/oauth2/v2.0/token")
-    async def token(tenant: str, request: Request) -> Response:
-        org: Org = request.app.state.org
-        stats: Stats = request.app.state.stats
-        stats.bump("tokens")
-        form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        if tenant != org.tenant_id:
-            return _aad_error("invalid_request", 90002, f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure "
-                              "you have the correct tenant ID and are signing into the correct cloud.")
-        grant = form.get("grant_type", "")
-        if grant != "client_credentials":
-            return _aad_error("unsupported_grant_type", 70003,
-                              f"AADSTS70003: The app requested an unsupported grant type '{grant}'.")
-        creds = org.credentials()
-        client_id = form.get("client_id", "")
-        if client_id != creds["client_id"]:
-            return _aad_error("unauthorized_client", 700016,
-                              f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
-                              f"'{tenant}'. This can happen if the application has not been installed by the "
-                              "administrator of the tenant or consented to by any user in the tenant.")
-        if form.get("client_secret", "") != creds["client_secret"]:
-            return _aad_error("invalid_client", 7000215,
-                              "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
-                              "request is the client secret value, not the client secret ID, for a secret added to "
-                              f"app '{client_id}'.", 401)
-        scope = form.get("scope", "")
-        base = str(request.base_url).rstrip("/")
-        if not scope.endswith("/.default"):
-            return _aad_error("invalid_scope", 1002012,
-                              f"AADSTS1002012: The provided value for scope {scope} is not valid. Client credential "
-                              "flows must have a scope value with /.default suffixed to the resource identifier "
-                              "(application ID URI).")
-        if not _same_resource(scope.removesuffix("/.default"), base):
-            return _aad_error("invalid_resource", 500011,
-                              f"AADSTS500011: The resource principal named {scope.removesuffix('/.default')} was not "
-                              f"found in the tenant named {tenant}. This can happen if the application has not been "
-                              "installed by the administrator of the tenant or consented to by any user in the tenant.")
-        access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + secrets.token_urlsafe(96)
-        await run_in_threadpool(org.store.add_token, access, org.app_user_id)
-        return _json({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access})
 
 
 def check_token(org: Org, header: str | None) -> str | None:
@@ -154,6 +93,15 @@ def _unauthorized(org: Org, base: str) -> Response:
     return Response(status_code=401, headers={
         "WWW-Authenticate": f"Bearer authorization_uri=https://login.microsoftonline.com/{org.tenant_id}/oauth2/"
                             f"authorize, resource_id={base}/"})
+
+
+def _request_key(method: str, path: str) -> str:
+    """``POST accounts`` for statistics; bulk actions keep their name (``POST accounts/UpsertMultiple``)."""
+    parts = path.strip("/").split("/")
+    head = parts[0].split("(")[0]
+    if len(parts) == 2 and parts[1].removeprefix("Microsoft.Dynamics.CRM.") in BULK_ACTIONS:
+        return f"{method} {head}/{parts[1].removeprefix('Microsoft.Dynamics.CRM.')}"
+    return f"{method} {head}"
 
 
 async def web_api(request: Request) -> Response:
@@ -215,7 +163,7 @@ async def web_api(request: Request) -> Response:
                 extra = max(0, outcome.inner_requests - 1)
             resp = outcome.response
         else:
-            stats.request(f"{request.method} {path.split('(')[0].split('/')[0]}")
+            stats.request(_request_key(request.method, path))
             resp = await run_in_threadpool(api.handle, req)
         return _from_response(resp, protection.headers(user, cfg))
     finally:
@@ -282,7 +230,7 @@ def build_app(state_path: str | Path, config: DynamicsStandinConfig | None = Non
     app.state.api = DataApi(org)
     app.state.stats = Stats()
     app.state.protection = ServiceProtection()
-    _register_token(app)
+    register_identity(app)
     _register_admin(app)
     app.add_api_route(f"/api/data/{API_VERSION}/{{path:path}}", web_api,
                       methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False)

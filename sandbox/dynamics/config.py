@@ -83,6 +83,16 @@ class DynamicsStandinConfig(BaseModel):
         default=False, description="a $batch counts as its inner request count (docs: a batch counts as one)"
     )
     batch_max_requests: int = Field(default=1000, ge=1)
+    bulk_max_targets: int = Field(
+        default=0, ge=0,
+        description="Targets per CreateMultiple/UpdateMultiple/UpsertMultiple beyond which the request fails like an "
+        "over-long one (SQL timeout); 0 = no count limit, as documented for standard tables (Microsoft suggests "
+        "starting at 1,000)",
+    )
+    bulk_unsupported_tables: list[str] = Field(
+        default_factory=list,
+        description="tables whose bulk messages answer 'MessageProcessor.Empty' (which tables: UNCONFIRMED)",
+    )
     max_page_size: int = Field(default=5000, ge=1, le=5000)
     token_ttl_s: int = Field(default=3599, ge=0, description="0 = tokens never expire")
     # Faults

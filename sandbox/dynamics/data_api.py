@@ -11,6 +11,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from sandbox.dynamics import fetchxml
+from sandbox.dynamics.bulk import BULK_ACTIONS, BulkActions
 from sandbox.dynamics.config import DATA_PREFIX
 from sandbox.dynamics.errors import (
     INVALID_ARGUMENT,
@@ -24,16 +26,29 @@ from sandbox.dynamics.errors import (
 )
 from sandbox.dynamics.http import ApiRequest, ApiResponse
 from sandbox.dynamics.metadata_api import MetadataApi, RelationshipApi
+from sandbox.dynamics.metadata_changes import retrieve_metadata_changes
+from sandbox.dynamics.options import ALIASES, aliases, check_options
 from sandbox.dynamics.org import Org
 from sandbox.dynamics.query import Getter, compile_filter, compile_orderby, query_error
-from sandbox.dynamics.records import Engine, Prefs, etag
+from sandbox.dynamics.records import Engine, Prefs, etag, preferences
 from sandbox.dynamics.schema import LOOKUP_TYPES, OPTION_TYPES, Table
 from sandbox.dynamics.values import now_iso, parse_key_segment, split_top_level
 
 SEGMENT_RE = re.compile(r"^([^()]+)(?:\((.*)\))?$", re.DOTALL)
 COOKIE_RE = re.compile(r'offset="(\d+)"')
-KNOWN_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken"}
+COLLECTION_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", ALIASES})
 CLOSE_ACTIONS = {"CloseIncident", "WinOpportunity", "LoseOpportunity"}
+
+
+def _annotations_wanted(prefer: str | None) -> set[str]:
+    """Which of FetchXML's paging annotations ``Prefer: odata.include-annotations`` asks for (documented:
+    they are returned only when asked for, by name, ``Microsoft.Dynamics.CRM.*`` or ``*``)."""
+    wanted: set[str] = set()
+    patterns = [p.strip() for p in preferences(prefer).get("odata.include-annotations", "").split(",")]
+    for short in ("fetchxmlpagingcookie", "morerecords"):
+        if {"*", "Microsoft.Dynamics.CRM.*", f"Microsoft.Dynamics.CRM.{short}"} & set(patterns):
+            wanted.add(short)
+    return wanted
 
 
 def split_path(path: str) -> list[tuple[str, str | None]]:
@@ -55,6 +70,7 @@ class DataApi:
         self.engine = Engine(org)
         self.metadata = MetadataApi(org)
         self.relationships = RelationshipApi(org)
+        self.bulk = BulkActions(self.engine)
 
     def handle(self, req: ApiRequest) -> ApiResponse:
         try:
@@ -72,8 +88,12 @@ class DataApi:
             return self.metadata.handle(req, segments)
         if name == "RelationshipDefinitions":
             return self.relationships.handle(req, segments)
+        if short == "RetrieveMetadataChanges" and len(segments) == 1:
+            self._method(req, "GET")
+            return retrieve_metadata_changes(self.metadata, req, key)
         if short == "WhoAmI" and len(segments) == 1:
             self._method(req, "GET")
+            check_options(req, ())
             return ApiResponse.of_json({
                 "@odata.context": f"{req.base_url}{DATA_PREFIX}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                 "BusinessUnitId": self.org.business_unit_id,
@@ -82,18 +102,28 @@ class DataApi:
             })
         if short in CLOSE_ACTIONS and len(segments) == 1:
             self._method(req, "POST")
+            check_options(req, ())
             return self._close(req, short)
         if short in ("PublishXml", "PublishAllXml") and len(segments) == 1:
             self._method(req, "POST")
+            check_options(req, ())
             self.org.publish_all()
             return ApiResponse.empty()
         table = self.engine.table_of_set(name)
         if key is None:
+            action = segments[1][0].removeprefix("Microsoft.Dynamics.CRM.") if len(segments) == 2 else None
+            if action in BULK_ACTIONS and segments[1][1] is None:
+                self._method(req, "POST")
+                check_options(req, ())
+                return self.bulk.run(req, table, action)
             if len(segments) != 1:
                 raise segment_not_found(segments[1][0])
             if req.method == "GET":
+                if "fetchXml" in req.params:
+                    return self._fetch(req, table)
                 return self._query(req, table)
             self._method(req, "POST")
+            check_options(req, ("$select",))
             return self._create(req, table)
         try:
             parsed = parse_key_segment(key)
@@ -107,10 +137,13 @@ class DataApi:
         if len(rest) == 1 and rest[0].removeprefix("Microsoft.Dynamics.CRM.") == "AddToQueue" \
                 and table.logical == "queue":
             self._method(req, "POST")
+            check_options(req, ())
             return self._add_to_queue(req, table, parsed)
         if len(rest) == 1:
+            check_options(req, ())
             return self._property(req, table, parsed, rest[0])
         if len(rest) == 2 and rest[1] == "$ref":
+            check_options(req, ())
             return self._ref(req, table, parsed, rest[0])
         raise segment_not_found(rest[-1])
 
@@ -170,17 +203,17 @@ class DataApi:
         return resolve
 
     def _query(self, req: ApiRequest, table: Table) -> ApiResponse:
-        params = req.params
-        for option in params:
-            if option.startswith("$") and option not in KNOWN_OPTIONS:
-                raise query_error(f"The query parameter {option} is not supported.")
+        params = check_options(req, COLLECTION_OPTIONS)
         select_spec = params.get("$select")
         select = self.engine.select(table, select_spec)
         rows = self.org.store.scan(table.logical)
         resolve = self.resolver(table)
         if params.get("$filter"):
-            pred = compile_filter(params["$filter"], resolve)
+            pred = compile_filter(params["$filter"], resolve, aliases(params))
             rows = [r for r in rows if pred(r)]
+        count = params.get("$count", "false").lower()
+        if count not in ("true", "false"):
+            raise query_error(f"Invalid value '{params['$count']}' for $count; it must be true or false.")
         if params.get("$orderby"):
             rows = compile_orderby(params["$orderby"], resolve)(rows)
         total = len(rows)
@@ -195,6 +228,8 @@ class DataApi:
         else:
             token = params.get("$skiptoken", "")
             match = COOKIE_RE.search(token)
+            if token and match is None:
+                raise query_error(f"The $skiptoken '{token}' is not a paging cookie this service issued.")
             offset = int(match.group(1)) if match else 0
             page = rows[offset: offset + size]
             if offset + size < len(rows):
@@ -206,7 +241,7 @@ class DataApi:
                 next_link = (f"{req.base_url}{DATA_PREFIX}{table.entity_set}?{kept}{'&' if kept else ''}"
                              f"$skiptoken={quote(cookie, safe='')}")
         body: dict[str, Any] = {"@odata.context": self._context(req, table, select_spec, False)}
-        if params.get("$count", "").lower() == "true":
+        if count == "true":
             body["@odata.count"] = min(total, 5000)
             if total > 5000:
                 body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
@@ -216,12 +251,48 @@ class DataApi:
         applied = {"Preference-Applied": f"odata.maxpagesize={size}"} if prefs.max_page_size else {}
         return ApiResponse.of_json(body, 200, applied)
 
+    def _fetch(self, req: ApiRequest, table: Table) -> ApiResponse:
+        """``GET /{set}?fetchXml=…``: see :mod:`sandbox.dynamics.fetchxml` (other query options are refused)."""
+        params = check_options(req, ("fetchXml",))
+        query = fetchxml.parse(params["fetchXml"], table)
+        rows = fetchxml.sort([r for r in self.org.store.scan(table.logical) if query.test(r)], query.orders,
+                             table.primary_id)
+        pid = table.column(table.primary_id)
+        select = None if query.columns is None else [*query.columns, *([pid] if pid and pid not in query.columns
+                                                                        else [])]
+        if query.distinct:
+            rows = fetchxml.distinct(rows, query.columns or list(table.columns.values()))
+        size = query.top or query.count or fetchxml.MAX_PAGE
+        start = (query.page - 1) * size
+        if query.cookie:
+            last = fetchxml.resume_after(query.cookie, table)
+            ids = [str(r[table.primary_id]) for r in rows]
+            start = ids.index(last) + 1 if last in ids else start
+        page = rows[start: start + size]
+        more = query.top is None and start + size < len(rows)
+        prefer = req.header("prefer")
+        prefs = Prefs.parse(prefer)
+        names = ",".join(c.value_name for c in select) if select else None
+        body: dict[str, Any] = {"@odata.context": self._context(req, table, names, False)}
+        wanted = _annotations_wanted(prefer)
+        if more and page and "fetchxmlpagingcookie" in wanted:
+            body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = fetchxml.cookie_for(
+                query.page, page[0], page[-1], table, query.orders)
+        if "morerecords" in wanted:
+            body["@Microsoft.Dynamics.CRM.morerecords"] = more
+        body["value"] = [{k: v for k, v in self.engine.render(table, r, select, prefs).items() if v is not None}
+                         for r in page]
+        applied = preferences(prefer).get("odata.include-annotations")
+        headers = {"Preference-Applied": f'odata.include-annotations="{applied}"'} if applied else {}
+        return ApiResponse.of_json(body, 200, headers)
+
     # -- single records ---------------------------------------------------------------------------------------
     def _missing(self, table: Table, key: str | dict[str, Any]) -> DataverseError:
         return record_not_found(table.logical, key) if isinstance(key, str) else key_record_not_found(table.logical)
 
     def _record(self, req: ApiRequest, table: Table, key: str | dict[str, Any]) -> ApiResponse:
         doc = self.engine.find(table, key)
+        check_options(req, ("$select",))
         if req.method == "GET":
             if doc is None:
                 raise self._missing(table, key)

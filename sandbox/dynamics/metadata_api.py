@@ -16,8 +16,9 @@ from typing import Any
 from sandbox.dynamics.config import DATA_PREFIX
 from sandbox.dynamics.errors import DataverseError, bad_request, segment_not_found
 from sandbox.dynamics.http import ApiRequest, ApiResponse
+from sandbox.dynamics.options import ALIASES, aliases, check_options, unsupported
 from sandbox.dynamics.org import Org
-from sandbox.dynamics.query import Getter, compile_filter, query_error
+from sandbox.dynamics.query import Getter, Resolver, compile_filter, query_error
 from sandbox.dynamics.schema import Column, KeyDef, Table, metadata_id
 from sandbox.dynamics.values import is_guid, parse_key_segment, split_top_level
 
@@ -35,12 +36,52 @@ BASE_ATTRIBUTE_PROPS = {
 }
 SUBTYPE_PROPS = {"MaxLength", "Format", "FormatName", "Targets", "Precision", "MinValue", "MaxValue",
                  "DateTimeBehavior", "DefaultFormValue", "OptionSet", "GlobalOptionSet"}
+#: EntityMetadata properties that are managed properties (``{"Value", "CanBeChanged", "ManagedPropertyLogicalName"}``);
+#: ``$filter`` reads them as ``Name/Value``.
+MANAGED_ENTITY_PROPS = {
+    "IsCustomizable": "iscustomizable", "IsRenameable": "isrenameable", "IsMappable": "ismappable",
+    "IsAuditEnabled": "canmodifyauditsettings", "IsValidForQueue": "canmodifyqueuesettings",
+    "IsConnectionsEnabled": "canmodifyconnectionsettings", "IsDuplicateDetectionEnabled":
+        "canmodifyduplicatedetectionsettings", "CanCreateAttributes": "cancreateattributes",
+    "CanCreateForms": "cancreateforms", "CanCreateViews": "cancreateviews", "CanModifyAdditionalSettings":
+        "canmodifyadditionalsettings", "IsMailMergeEnabled": "canmodifymailmergesettings",
+}
 ENTITY_PROPS = {
     "MetadataId", "LogicalName", "SchemaName", "EntitySetName", "LogicalCollectionName", "CollectionSchemaName",
     "PrimaryIdAttribute", "PrimaryNameAttribute", "IsCustomEntity", "IsActivity", "ObjectTypeCode", "OwnershipType",
-    "DisplayName", "DisplayCollectionName", "HasNotes", "HasActivities", "IsManaged", "IsValidForAdvancedFind",
-    "IsIntersect", "TableType", "Attributes", "Keys",
+    "DisplayName", "DisplayCollectionName", "Description", "HasNotes", "HasActivities", "IsManaged",
+    "IsValidForAdvancedFind", "IsIntersect", "TableType", "IsPrivate", "IsActivityParty", "IsBPFEntity",
+    "IsChildEntity", "IsLogicalEntity", "IsStateModelAware", "IsAvailableOffline", "IsQuickCreateEnabled",
+    "ChangeTrackingEnabled", "IsDocumentManagementEnabled", "IsEnabledForCharts", "IsSolutionAware",
+    "CanTriggerWorkflow", "IsEnabledForTrace",
+    "IsImportable", "IsReadOnlyInMobileClient", "IntroducedVersion", "HasChanged", *MANAGED_ENTITY_PROPS,
+    "Attributes", "Keys",
 }
+
+
+def entity_resolver(sample: dict[str, Any]) -> Resolver:
+    """``$filter`` properties of EntityMetadata: simple ones, ``Managed/Value`` for managed properties, enums
+    (``OwnershipType``) compared by member name; collections and labels are refused (as documented)."""
+
+    def resolve(name: str) -> tuple[Getter, str]:
+        prop, _, sub = name.partition("/")
+        if prop not in ENTITY_PROPS or prop in ("Attributes", "Keys", "DisplayName", "DisplayCollectionName",
+                                                "Description") or (sub and (prop not in MANAGED_ENTITY_PROPS
+                                                                            or sub != "Value")):
+            raise query_error(f"Could not find a property named '{name}' on type "
+                              "'Microsoft.Dynamics.CRM.EntityMetadata'.")
+        if prop in MANAGED_ENTITY_PROPS and not sub:
+            raise query_error(f"The managed property '{prop}' can only be filtered on through '{prop}/Value'.")
+        value = sample.get(prop)
+        value = value.get("Value") if isinstance(value, dict) else value
+        kind = "bool" if isinstance(value, bool) else "num" if isinstance(value, int) else "str"
+        if prop == "MetadataId":
+            kind = "guid"
+        if sub:
+            return (lambda d: (d.get(prop) or {}).get("Value")), kind
+        return (lambda d: d.get(prop)), kind
+
+    return resolve
 
 
 def label(text: str) -> dict[str, Any]:
@@ -244,9 +285,30 @@ class MetadataApi:
             "DisplayCollectionName": label(table.display_collection),
             "HasNotes": table.has_notes,
             "HasActivities": table.has_activities,
+            "Description": label(""),
             "IsManaged": not table.is_custom,
             "IsValidForAdvancedFind": True,
             "TableType": "Standard",
+            "IsPrivate": False,
+            "IsActivityParty": table.logical in ("account", "contact", "systemuser", "queue"),
+            "IsBPFEntity": False,
+            "IsChildEntity": table.logical in ("customeraddress",),
+            "IsLogicalEntity": False,
+            "IsStateModelAware": "statecode" in table.columns,
+            "IsAvailableOffline": True,
+            "IsQuickCreateEnabled": table.logical in ("account", "contact", "incident", "opportunity"),
+            "ChangeTrackingEnabled": not table.is_custom,
+            "IsDocumentManagementEnabled": False,
+            "IsEnabledForCharts": True,
+            "IsSolutionAware": True,
+            "CanTriggerWorkflow": True,
+            "IsEnabledForTrace": False,
+            "IsImportable": True,
+            "IsReadOnlyInMobileClient": False,
+            "IntroducedVersion": "1.0" if table.is_custom else "5.0.0.0",
+            "HasChanged": None,
+            **{name: {"Value": name != "IsDuplicateDetectionEnabled", "CanBeChanged": True,
+                      "ManagedPropertyLogicalName": logical} for name, logical in MANAGED_ENTITY_PROPS.items()},
         }
 
     def _render_entity(self, req: ApiRequest, table: Table, select: list[str] | None,
@@ -263,30 +325,26 @@ class MetadataApi:
         if "Attributes" in expand:
             body["Attributes"] = self._attribute_list(table, None, expand["Attributes"])
         if "Keys" in expand:
-            body["Keys"] = [key_body(table, k, self.org.config.key_activation_delay_s) for k in table.keys]
+            for name in expand["Keys"]:
+                if name != "$select":
+                    raise unsupported(name)
+            keys_select = _split(expand["Keys"].get("$select"))
+            body["Keys"] = [_select(key_body(table, k, self.org.config.key_activation_delay_s), keys_select)
+                            for k in table.keys]
         return body
 
     def _entity(self, req: ApiRequest, table: Table) -> ApiResponse:
-        params = req.params
+        params = check_options(req, ("$select", "$expand", "LabelLanguages"))
         body = {"@odata.context": f"{self._base(req)}$metadata#EntityDefinitions/$entity",
                 **self._render_entity(req, table, _split(params.get("$select")), parse_expand(params.get("$expand")))}
         return ApiResponse.of_json(body)
 
     def _list_tables(self, req: ApiRequest) -> ApiResponse:
-        params = req.params
+        params = check_options(req, ("$select", "$filter", "$expand", "LabelLanguages", ALIASES))
         tables = [t for t in self.org.schema.tables.values() if t.published]
         if params.get("$filter"):
             bodies = {t.logical: self.entity_body(t) for t in tables}
-
-            def resolve(name: str) -> tuple[Getter, str]:
-                if name not in ENTITY_PROPS or name in ("Attributes", "Keys", "DisplayName", "DisplayCollectionName"):
-                    raise query_error(f"Could not find a property named '{name}' on type "
-                                      "'Microsoft.Dynamics.CRM.EntityMetadata'.")
-                sample = next(iter(bodies.values())).get(name)
-                kind = "bool" if isinstance(sample, bool) else "num" if isinstance(sample, int) else "str"
-                return (lambda d: d.get(name)), kind
-
-            pred = compile_filter(params["$filter"], resolve)
+            pred = compile_filter(params["$filter"], entity_resolver(next(iter(bodies.values()))), aliases(params))
             tables = [t for t in tables if pred(bodies[t.logical])]
         select, expand = _split(params.get("$select")), parse_expand(params.get("$expand"))
         return ApiResponse.of_json({
@@ -295,6 +353,9 @@ class MetadataApi:
         })
 
     def _attribute_list(self, table: Table, cast: str | None, options: dict[str, str]) -> list[dict[str, Any]]:
+        for name in options:
+            if name not in ("$select", "$filter", "$expand", "LabelLanguages", "tag") and not name.startswith("@"):
+                raise unsupported(name)
         select = _split(options.get("$select"))
         self._check_select(select, cast)
         cols = [c for c in table.columns.values() if c.published]
@@ -308,7 +369,7 @@ class MetadataApi:
                 kind = "bool" if name.startswith("Is") else "str"
                 return (lambda d: d.get(name)), kind
 
-            pred = compile_filter(options["$filter"], resolve)
+            pred = compile_filter(options["$filter"], resolve, aliases(options))
             cols = [c for c in cols if pred(attribute_body(table, c, None, {}))]
         expand = parse_expand(options.get("$expand"))
         return [attribute_body(table, c, select, expand) for c in cols]
@@ -331,7 +392,8 @@ class MetadataApi:
             cast = cast_name.removesuffix("AttributeMetadata")
             if cast not in set(CLASS_OF.values()):
                 raise segment_not_found(more[0][0])
-        params = req.params
+        params = check_options(req, ("$select", "$filter", "$expand", "LabelLanguages", ALIASES) if sub_key is None
+                               else ("$select", "$expand", "LabelLanguages"))
         base = f"{self._base(req)}$metadata#EntityDefinitions('{table.logical}')/Attributes"
         if sub_key is None:
             return ApiResponse.of_json({"@odata.context": base, "value": self._attribute_list(table, cast, params)})
@@ -352,8 +414,9 @@ class MetadataApi:
         return ApiResponse.of_json({"@odata.context": f"{base}/$entity", **body})
 
     def _keys(self, req: ApiRequest, table: Table, sub_key: str | None) -> ApiResponse:
+        select = _split(check_options(req, ("$select",)).get("$select"))
         delay = self.org.config.key_activation_delay_s
-        keys = [key_body(table, k, delay) for k in table.keys]
+        keys = [_select(key_body(table, k, delay), select) for k in table.keys]
         base = f"{self._base(req)}$metadata#EntityDefinitions('{table.logical}')/Keys"
         if sub_key is None:
             return ApiResponse.of_json({"@odata.context": base, "value": keys})
@@ -366,6 +429,7 @@ class MetadataApi:
 
     # -- writes -----------------------------------------------------------------------------------------------
     def _create_table(self, req: ApiRequest) -> ApiResponse:
+        check_options(req, ())
         body = req.json()
         if not isinstance(body, dict):
             raise bad_request("The request body must be an EntityMetadata object.")
@@ -373,6 +437,7 @@ class MetadataApi:
         return ApiResponse.empty(204, {"OData-EntityId": f"{self._base(req)}EntityDefinitions({table.metadata_id})"})
 
     def _create_column(self, req: ApiRequest, table: Table) -> ApiResponse:
+        check_options(req, ())
         body = req.json()
         if not isinstance(body, dict):
             raise bad_request("The request body must be an AttributeMetadata object.")
@@ -382,6 +447,7 @@ class MetadataApi:
                               f"{metadata_id(table.logical, logical)})"})
 
     def _create_key(self, req: ApiRequest, table: Table) -> ApiResponse:
+        check_options(req, ())
         body = req.json()
         if not isinstance(body, dict):
             raise bad_request("The request body must be an EntityKeyMetadata object.")
@@ -404,6 +470,7 @@ class RelationshipApi:
         base = f"{req.base_url}{DATA_PREFIX}"
         if key is None:
             if req.method == "POST":
+                check_options(req, ())
                 body = req.json()
                 if not isinstance(body, dict):
                     raise bad_request("The request body must be a RelationshipMetadataBase object.")
@@ -424,7 +491,7 @@ class RelationshipApi:
         if found is None or not found.pop("_published", True):
             raise DataverseError(404, "0x80040217", f"Could not find relationship {key}.")
         rel = found
-        select = _split(req.params.get("$select"))
+        select = _split(check_options(req, ("$select",)).get("$select"))
         body = _select({
             "@odata.type": "#Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
             **rel,

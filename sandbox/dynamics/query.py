@@ -55,6 +55,7 @@ class _Parser:
     resolve: Resolver
     text: str
     pos: int = 0
+    aliases: dict[str, str] | None = None
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -65,6 +66,21 @@ class _Parser:
             raise query_error(f"Syntax error: expected {expected or 'more input'} in '{self.text}'.")
         self.pos += 1
         return tok
+
+    def literal(self) -> Any:
+        """A literal token: a parameter alias (``@p1``) is replaced by its value, and an enum literal
+        ``Namespace.Type'Member'`` (two tokens) reads as its member name."""
+        tok = self.take()
+        if tok.startswith("@"):
+            value = (self.aliases or {}).get(tok)
+            if value is None:
+                raise query_error(f"The parameter alias '{tok}' is used in the query but no value is given for it.")
+            tok = value.strip()
+        nxt = self.peek()
+        if "." in tok and not tok[0].isdigit() and nxt is not None and nxt.startswith("'"):
+            self.take()
+            return parse_literal(nxt)
+        return parse_literal(tok)
 
     def parse(self) -> Predicate:
         pred = self.or_()
@@ -114,7 +130,7 @@ class _Parser:
         if lowered in STRING_FUNCS:
             getter, kind = self.property(self.take())
             self.take(",")
-            literal = parse_literal(self.take())
+            literal = self.literal()
             self.take(")")
             if kind != "str" or not isinstance(literal, str):
                 raise query_error(f"The function '{name}' needs a string column and a string literal.")
@@ -127,8 +143,12 @@ class _Parser:
             check = ops[lowered]
             return lambda d: isinstance(v := getter(d), str) and check(v.casefold())
         short = lowered.removeprefix("microsoft.dynamics.crm.")
-        if not lowered.startswith("microsoft.dynamics.crm.") or short not in CRM_FUNCS:
-            raise query_error(f"The function '{name}' is not supported by the stand-in's $filter.")
+        if not lowered.startswith("microsoft.dynamics.crm."):
+            raise query_error(f"An unknown function with name '{name}' was found. This may also be a function import "
+                              "or a key lookup on a navigation property, which is not allowed.")
+        if short not in CRM_FUNCS:
+            raise query_error(f"The query function '{name}' is not supported by the stand-in's $filter (supported: "
+                              "In, NotIn, Null, NotNull).")
         args = self.named_args()
         prop = args.get("PropertyName")
         if not isinstance(prop, str):
@@ -153,13 +173,13 @@ class _Parser:
                 self.take()
                 items: list[Any] = []
                 while self.peek() != "]":
-                    items.append(parse_literal(self.take()))
+                    items.append(self.literal())
                     if self.peek() == ",":
                         self.take()
                 self.take("]")
                 args[key] = items
             else:
-                args[key] = parse_literal(self.take())
+                args[key] = self.literal()
             if self.peek() == ",":
                 self.take()
         self.take(")")
@@ -174,10 +194,10 @@ class _Parser:
         if op not in COMPARE:
             raise query_error(f"The operator '{op}' is not supported by the stand-in's $filter (use eq, ne, gt, ge, "
                               "lt, le, and, or, not).")
-        right = self.take()
+        right = self.peek() or ""
         getter, kind = self.property(left)
         try:
-            literal = parse_literal(right)
+            literal = self.literal()
         except ValueError as exc:
             raise query_error(f"'{right}' is not a literal; comparing two properties is not supported.") from exc
         value = _literal_for(literal, kind, left, op)
@@ -233,8 +253,9 @@ def _norm(value: Any, kind: str) -> Any:
     return value
 
 
-def compile_filter(text: str, resolve: Resolver) -> Predicate:
-    return _Parser(_tokens(text), resolve, text).parse()
+def compile_filter(text: str, resolve: Resolver, aliases: dict[str, str] | None = None) -> Predicate:
+    """``$filter`` text -> predicate; ``aliases`` are the request's ``@name`` parameter aliases."""
+    return _Parser(_tokens(text), resolve, text, aliases=aliases).parse()
 
 
 def compile_orderby(text: str, resolve: Resolver) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:

@@ -70,10 +70,7 @@ class Prefs:
             return cls()
         representation = formatted = lookups = continue_on_error = False
         page: int | None = None
-        for part in header.split(","):
-            name, _, value = part.strip().partition("=")
-            name = name.strip().lower()
-            value = value.strip().strip('"')
+        for name, value in preferences(header).items():
             if name == "return" and value.lower() == "representation":
                 representation = True
             elif name == "odata.maxpagesize" and value.isdigit():
@@ -85,6 +82,17 @@ class Prefs:
             elif name == "odata.continue-on-error":
                 continue_on_error = value.lower() != "false"
         return cls(representation, page, formatted, lookups, continue_on_error)
+
+
+def preferences(header: str | None) -> dict[str, str]:
+    """``Prefer`` header -> ``{name: value}`` (names lower-cased, quotes removed); commas inside a quoted
+    value (``odata.include-annotations="A,B"``) do not split it."""
+    out: dict[str, str] = {}
+    for part in re.findall(r'(?:[^,"]|"[^"]*")+', header or ""):
+        name, _, value = part.strip().partition("=")
+        if name.strip():
+            out[name.strip().lower()] = value.strip().strip('"')
+    return out
 
 
 def etag(doc: dict[str, Any]) -> str:
