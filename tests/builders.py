@@ -15,7 +15,7 @@ from shared.models import (
     SourceField,
     SourceObject,
 )
-from shared.templates import sercom_salesforce as template
+from shared.pairs import sercom_salesforce as template
 
 
 def source_catalog(custom: bool = True) -> SourceCatalog:

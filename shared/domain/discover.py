@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.aws import BlobStore
-from shared.destinations.base import Destination
+from shared.connectors.destination import Destination
+from shared.connectors.source import Source
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
 from shared.mapping.infer import sample_custom_fields
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
+from shared.pairs import for_pair
 from shared.reports import automation_rules_markdown, csv_text, mapping_html, mapping_markdown
-from shared.sources.sercom import SercomSource
-from shared.templates import for_pair
-
-TECHNICIANS = "technicians"
 
 
 @dataclass
@@ -52,7 +50,7 @@ def resolve_owners(technicians: list[dict[str, Any]], users: list[DestUser], pla
         email = str(t.get("email") or "").strip().lower()
         name = f"{t.get('first_name') or ''} {t.get('last_name') or ''}".strip()
         row = {"technician_id": tid, "name": name, "email": str(t.get("email") or ""),
-               "sercom_active": str(bool(t.get("active"))).lower()}
+               "active_in_source": str(bool(t.get("active"))).lower()}
         candidates = by_email.get(email, [])
         if not email:
             unmatched.append({**row, "reason": "technician has no email address"})
@@ -81,7 +79,7 @@ def dest_catalog(dest: Destination, objects: list[str]) -> DestCatalog:
 SAMPLE_SIZE = 1000
 
 
-def sample_data(source: SercomSource, catalog: SourceCatalog) -> None:
+def sample_data(source: Source, catalog: SourceCatalog) -> None:
     """Profile the first page of every object with custom fields (one call each): the template
     checks declared types against the data and infers them where the declaration does not hold."""
     for obj in catalog.objects:
@@ -94,13 +92,13 @@ def sample_data(source: SercomSource, catalog: SourceCatalog) -> None:
             f.sample = samples[f.name]
 
 
-def discover(run: RunRef, source: SercomSource, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
+def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
     template = for_pair(run.pair)
     catalog: SourceCatalog = source.catalog()
     sample_data(source, catalog)
-    extras = template.discovery_extras(source, catalog)
-    technicians = source.read_all(TECHNICIANS)
+    extras = source.facts(catalog)
+    technicians = source.users()
     dcat = dest_catalog(dest, template.DEST_OBJECTS)
     owners = resolve_owners(technicians, dcat.users, dest.label)
     fallback = dcat.integration_user_id
@@ -121,7 +119,7 @@ def discover(run: RunRef, source: SercomSource, dest: Destination, blobs: BlobSt
     blobs.put_text(keys.report("mapping.html"), mapping_html(document, f"Mapping {run.run_id}"),
                    "text/html; charset=utf-8")
     blobs.put_text(keys.report("unmatched-technicians.csv"),
-                   csv_text(owners.unmatched, ["technician_id", "name", "email", "sercom_active", "reason"]),
+                   csv_text(owners.unmatched, ["technician_id", "name", "email", "active_in_source", "reason"]),
                    "text/csv")
     blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog),
                    "text/markdown; charset=utf-8")

@@ -13,12 +13,12 @@ from typing import Any
 
 from shared import planner
 from shared.aws import BlobStore
+from shared.connectors.source import Source
 from shared.domain.keys import FULL, Keys, delta_phase
 from shared.errors import IncompleteStepError
 from shared.mapping.engine import output_size
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
-from shared.sources.sercom import SercomSource
 from shared.timeutil import iso, minus, now, parse_time
 
 
@@ -68,7 +68,7 @@ class _Watermark:
         return {"watermark": self.watermark, "recent": self.recent}
 
 
-def extract_partition(run: RunRef, partition: dict[str, Any], source: SercomSource, blobs: BlobStore,
+def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, blobs: BlobStore,
                       phase: str = FULL, since: str | None = None, mark: _Watermark | None = None
                       ) -> dict[str, Any]:
     """Page one source object into batches; in a delta pass, only versions not processed yet."""
@@ -134,7 +134,7 @@ def delta_start(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
     return {"active": True, "pass": 0, "poll_s": opts.delta_poll_s, "deadline": deadline}
 
 
-def delta_extract(run: RunRef, delta: dict[str, Any], source: SercomSource, blobs: BlobStore) -> dict[str, Any]:
+def delta_extract(run: RunRef, delta: dict[str, Any], source: Source, blobs: BlobStore) -> dict[str, Any]:
     """One pass: every record created or modified since the watermark (minus the overlap), and the
     source deletions since the window opened (flagged, never deleted in the destination)."""
     keys = Keys(run)

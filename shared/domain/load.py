@@ -18,7 +18,7 @@ from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
-from shared.destinations.base import ID, Destination, WriteResult
+from shared.connectors.destination import ID, Destination, WriteResult
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys
 from shared.domain.transform import crosswalk_scope

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.destinations.base import ID
+from shared.connectors.destination import ID
 from shared.mapping.spec import ObjectMapping
 
 EMPTY = "(empty)"
@@ -245,7 +245,7 @@ def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any
 
 
 class ProfileDestination(Protocol):
-    """What profiling needs from a destination connector (every :class:`~shared.destinations.base.Destination`)."""
+    """What profiling needs from a destination connector (every :class:`~shared.connectors.destination.Destination`)."""
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
                              ) -> list[dict[str, Any]]: ...

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 from shared.aws import BlobStore, Stores, now_iso
-from shared.destinations.base import ID
+from shared.connectors.destination import ID
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.profile import (

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from shared import planner
 from shared.aws import BlobStore, Stores, now_iso
-from shared.destinations.base import ID, Destination
+from shared.connectors.destination import ID, Destination
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.transform import crosswalk_scope

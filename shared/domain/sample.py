@@ -30,7 +30,8 @@ from typing import Any
 
 from shared import planner
 from shared.aws import Stores
-from shared.destinations.base import Destination
+from shared.connectors.destination import Destination
+from shared.connectors.source import Source
 from shared.domain import load, rollback
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, SAMPLE, Keys
@@ -40,7 +41,6 @@ from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
 from shared.reports import csv_text
 from shared.sample_html import sample_diff_html
-from shared.sources.sercom import SercomSource
 from shared.timeutil import parse_time
 
 #: Never more than this many records in a sample, parents included.
@@ -192,7 +192,7 @@ def select(spec: MigrationSpec, index: _Index, size: int) -> Selection:
 
 
 # --- the sample load -----------------------------------------------------------------------------
-def run_sample(run: RunRef, dest: Destination, stores: Stores, open_source: Callable[[], SercomSource]
+def run_sample(run: RunRef, dest: Destination, stores: Stores, open_source: Callable[[], Source]
                ) -> dict[str, Any]:
     """Select, load through the normal transform/load/fix-up code, read back and diff."""
     keys = Keys(run, SAMPLE)

@@ -14,11 +14,11 @@ from functools import lru_cache
 from typing import Any
 
 from shared.aws import BlobStore, CrosswalkStore
+from shared.connectors.source import Source
 from shared.domain.keys import Keys
 from shared.mapping.engine import CompiledMapping, source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, RunRef
-from shared.sources.sercom import SercomSource
 
 
 @lru_cache(maxsize=8)
@@ -52,7 +52,7 @@ def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) ->
 
 
 def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswalk: CrosswalkStore,
-                    open_source: Callable[[], SercomSource]) -> dict[str, Any]:
+                    open_source: Callable[[], Source]) -> dict[str, Any]:
     """``open_source`` is called only for mappings that carry file content (attachments)."""
     keys = Keys(run)
     spec = _spec(blobs, keys.spec)

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from sandbox.serve import RunningStandin, start_standin
-from shared.destinations.dynamics import DynamicsDestination
-from shared.destinations.salesforce import SalesforceDestination
-from shared.sources.sercom import SercomSource
+from shared.connectors.dynamics.client import DynamicsDestination
+from shared.connectors.salesforce.client import SalesforceDestination
+from shared.connectors.sercom.client import SercomSource
 
 
 @dataclass

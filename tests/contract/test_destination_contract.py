@@ -1,6 +1,6 @@
 """Contract: what every destination connector guarantees to the engine.
 
-The suite speaks only the :class:`shared.destinations.base.Destination` protocol; the kit names
+The suite speaks only the :class:`shared.connectors.destination.Destination` protocol; the kit names
 the platform's objects and fields and the write sizes that take each write path.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.destinations.base import ID, Destination
+from shared.connectors.destination import ID, Destination
 from shared.mapping.spec import CustomFieldSpec
 from tests.contract.conftest import DestinationKit
 

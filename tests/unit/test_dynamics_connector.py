@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from sandbox.serve import RunningStandin, start_standin
-from shared.destinations.base import ID
-from shared.destinations.dynamics import DynamicsDestination, decode_key, encode_key
+from shared.connectors.destination import ID
+from shared.connectors.dynamics.client import DynamicsDestination, decode_key, encode_key
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 
 EXT = "flit_sercomid"
@@ -130,7 +130,7 @@ def test_plain_multi_table_lookups_get_one_navigation_property_per_table(dv: Dyn
 
 def test_owner_binds_target_users_or_teams_never_the_owner_table(dv: DynamicsDestination) -> None:
     # GIVEN the relationship metadata a real environment serves: ownerid references the abstract "owner"
-    from shared.destinations.dynamics import _Reply
+    from shared.connectors.dynamics.client import _Reply
 
     table = dv._table("account")
     served = _Reply(200, {}, {"value": [

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.destinations.base import ID, WriteResult
+from shared.connectors.destination import ID, WriteResult
 from shared.domain import load, reconcile
 from shared.domain.keys import Keys
 from shared.domain.profile import Thresholds, profiled_fields

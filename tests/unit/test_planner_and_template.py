@@ -57,7 +57,7 @@ def test_undeclared_cycle_is_refused_with_the_mappings_named() -> None:
 
 def test_required_destination_field_without_rule_is_a_mapping_error() -> None:
     from shared.models import DestField, RunOptions
-    from shared.templates import sercom_salesforce as template
+    from shared.pairs import sercom_salesforce as template
     from tests.builders import dest_catalog, source_catalog
 
     dest = dest_catalog()
@@ -81,7 +81,7 @@ def test_invalid_spec_edits_are_refused_with_the_field_named() -> None:
 def test_picklists_are_conformed_to_what_the_org_allows() -> None:
     from shared.mapping.engine import CompiledMapping
     from shared.models import DestField, DestObject, RunOptions
-    from shared.templates import sercom_salesforce as template
+    from shared.pairs import sercom_salesforce as template
     from tests.builders import dest_catalog, source_catalog
 
     # GIVEN an org whose restricted Case.Type lacks the Sercom service types and Industry is a short list

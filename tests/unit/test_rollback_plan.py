@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from shared import planner
-from shared.destinations.salesforce import BULK_NULL, _to_csv
+from shared.connectors.salesforce.client import BULK_NULL, _to_csv
 from shared.domain.rollback import Undo, decide, delete_phases
 from tests.builders import spec
 

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sandbox.sercom.generator import DirtyKnobs, generate_tenant
 from sandbox.sercom.model import OBJECTS, Tenant
 from shared import planner
+from shared.connectors.sercom.normalise import discovery_facts
 from shared.errors import MappingError
 from shared.mapping.engine import CompiledMapping, crosswalk_aliases, output_size, source_key
 from shared.mapping.infer import sample_custom_fields
@@ -39,7 +40,7 @@ from shared.models import (
     SourceObject,
     WorkOrderSplit,
 )
-from shared.templates import sercom_dynamics as template
+from shared.pairs import sercom_dynamics as template
 
 OWNERS = {"tec_000001": "u-1", "tec_000002": "u-2"}
 DIRTY_STATUSES = ["Closed", "In Progress ", "Awaiting Customer", "zz-legacy-7"]
@@ -178,7 +179,7 @@ def dest_catalog(*, field_service: bool = False, existing_custom_tables: int = 0
 
 @cache
 def extras() -> dict[str, Any]:
-    return template.discovery_extras(FakeSource(tenant()), source_catalog(tenant()))
+    return discovery_facts(FakeSource(tenant()), source_catalog(tenant()))
 
 
 def build(options: DynamicsOptions | None = None, dcat: DestCatalog | None = None, **run: Any) -> MigrationSpec:
@@ -559,7 +560,7 @@ def test_generated_tenant_transforms_without_unexpected_rejects() -> None:
 
 def test_discovery_reads_only_what_it_needs() -> None:
     src = FakeSource(tenant())
-    template.discovery_extras(src, source_catalog(tenant()))
+    discovery_facts(src, source_catalog(tenant()))
     assert set(src.read) == {"work_orders", "products", "pipeline_stages", "customers"}
 
 

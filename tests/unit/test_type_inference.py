@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.mapping.infer import inferred, sample_field
 from shared.models import RunOptions, SourceCatalog, SourceField, SourceObject
-from shared.templates import sercom_salesforce as template
+from shared.pairs import sercom_salesforce as template
 from tests.builders import dest_catalog
 
 

@@ -162,7 +162,7 @@ class Probe:
             soql = f"SELECT {names} FROM {obj} WHERE {ext} LIKE '{source_object}:%'"
             return {r[ext]: {**{f: r.get(f) for f in fields}, "Id": r["Id"]}
                     for r in self.sf.query_all(soql)["records"]}
-        from shared.destinations.dynamics import decode_key, encode_key
+        from shared.connectors.dynamics.client import decode_key, encode_key
 
         entity_set, pk = self._meta(obj)
         url: str | None = f"{entity_set}?$filter=startswith({ext},'{encode_key(source_object + ':')}')"

@@ -27,7 +27,7 @@ import pytest
 
 from flitstack.runtime import LocalRuntime
 from shared.aws import BlobStore, RunStore
-from shared.destinations.salesforce import SalesforceDestination
+from shared.connectors.salesforce.client import SalesforceDestination
 from shared.domain import reconcile
 from shared.report_html import FAIL, HELD, SENT
 from tests.workflow.conftest import browse as _browse

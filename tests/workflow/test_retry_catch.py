@@ -17,11 +17,11 @@ import pytest
 
 from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
-from shared.destinations.salesforce import SalesforceDestination
+from shared.connectors.salesforce.client import SalesforceDestination
+from shared.connectors.sercom.client import SercomSource
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
 from shared.models import Endpoint
-from shared.sources.sercom import SercomSource
 from tests.workflow.conftest import s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow

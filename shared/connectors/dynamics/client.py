@@ -46,7 +46,8 @@ import httpx
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from shared import retry
-from shared.destinations.base import ID, DestinationLimits, WriteResult
+from shared.connectors.destination import ID, WriteResult
+from shared.connectors.dynamics.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -61,14 +62,6 @@ from shared.tls import ssl_context
 T = TypeVar("T")
 API_VERSION = "v9.2"
 
-#: Reference §2.2: ≤ 1,000 requests per $batch; one of them is the read that tells created from updated.
-LIMITS = DestinationLimits(
-    write_batch_max=999,
-    bulk_batch_max=10_000,  # a load of 10,000 records is 11 $batch requests; there is no bulk API
-    bulk_threshold=None,
-    max_parallel_loads=4,  # 52 concurrent requests per user, but each $batch spends execution time
-    read_page=5_000,  # odata.maxpagesize is capped at 5,000
-)
 BATCH_MAX_PARTS = 1_000
 #: Ids or keys per ``In(...)`` read sent as a plain GET (the URL stays well under 32 KB).
 IN_CHUNK = 200
@@ -273,7 +266,7 @@ class DynamicsDestination:
 
     name = "dynamics"
     label = "Dynamics 365"
-    limits = LIMITS
+    capabilities = CAPABILITIES
     system_fields: tuple[str, ...] = ("modifiedon", "modifiedby", "versionnumber")
     delete_note = ("Deleted records are removed from Dataverse (hard delete; recoverable only where the "
                    "environment's recycle bin is turned on).")
@@ -382,7 +375,7 @@ class DynamicsDestination:
 
     def _get_all(self, url: str, what: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Every page of a collection read (``@odata.nextLink``)."""
-        headers = {"Prefer": f"odata.maxpagesize={self.limits.read_page},{ANNOTATIONS}"}
+        headers = {"Prefer": f"odata.maxpagesize={self.capabilities.read_page},{ANNOTATIONS}"}
         rows: list[dict[str, Any]] = []
         page = self._get(url, what, params=params, headers=headers)
         while True:
@@ -914,13 +907,13 @@ class DynamicsDestination:
     def _upsert_chunks(self, table: _Table, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Chunks of ≤ 999 records whose read + PATCHes + close actions fit one ``$batch``."""
         if table.logical not in CLOSABLE:
-            yield from _chunks(records, self.limits.write_batch_max)
+            yield from _chunks(records, self.capabilities.write_batch_max)
             return
         chunk: list[dict[str, Any]] = []
         size = 1  # the leading read
         for r in records:
             cost = 2 if self._target_state(table, r) else 1
-            if chunk and (size + cost > BATCH_MAX_PARTS or len(chunk) >= self.limits.write_batch_max):
+            if chunk and (size + cost > BATCH_MAX_PARTS or len(chunk) >= self.capabilities.write_batch_max):
                 yield chunk
                 chunk, size = [], 1
             chunk.append(r)
@@ -1113,7 +1106,7 @@ class DynamicsDestination:
         (counted as if every record closes: 499 records and their closes beside the read)."""
         if not count:
             return 0
-        per_batch = (BATCH_MAX_PARTS - 1) // 2 if obj in CLOSABLE else self.limits.write_batch_max
+        per_batch = (BATCH_MAX_PARTS - 1) // 2 if obj in CLOSABLE else self.capabilities.write_batch_max
         return math.ceil(count / per_batch)
 
     def deterministic_id(self, obj: str, key: str) -> str:
@@ -1152,7 +1145,7 @@ class DynamicsDestination:
         table = self._table_for(obj, {k for r in records for k in r})
         closable = obj in CLOSABLE
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.write_batch_max):
+        for chunk in _chunks(records, self.capabilities.write_batch_max):
             writes = [_Write(str(r[ID]), r, existing_id=str(r[ID])) for r in chunk]
             parts: list[_Part] = []
             if closable:

@@ -1,19 +1,21 @@
-"""Pair templates: how one source lands in one destination, behind one interface.
+"""Pairs: how one source lands in one destination, as data over the shared spec builder.
 
-A template proposes the migration spec from both discovered catalogs. Discovery looks the
-pair's template up here (:func:`for_pair`) and never imports one directly, so adding a pair
-is adding a module and a line in :data:`_MODULES`. Modules are imported on first use.
+A pair module proposes the migration spec from both discovered catalogs. Discovery looks the
+pair up here (:func:`for_pair`) and never imports one directly. A pair is found by its file name,
+``shared/pairs/<source kind>_<destination kind>.py`` declaring ``PAIR = "<source>-<destination>"``:
+adding a pair is adding that file, nothing else. Modules are imported on first use.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from shared.errors import ConfigurationError
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, RunOptions, SourceCatalog
-from shared.sources.sercom import SercomSource
 
 
 class PairTemplate(Protocol):
@@ -22,10 +24,6 @@ class PairTemplate(Protocol):
     PAIR: str
     #: Objects discovery describes in the destination (missing ones are simply absent from the catalog).
     DEST_OBJECTS: list[str]
-
-    def discovery_extras(self, source: SercomSource, catalog: SourceCatalog) -> dict[str, Any]:
-        """Extra source reads the template needs (pipeline stages, distinct status values...)."""
-        ...
 
     def build_spec(self, catalog: SourceCatalog, dcat: DestCatalog, options: RunOptions, *,
                    extras: dict[str, Any], owners: dict[str, str], fallback_owner_id: str) -> MigrationSpec:
@@ -38,20 +36,30 @@ class PairTemplate(Protocol):
         ...
 
 
-#: Pair name -> the module implementing it.
-_MODULES: dict[str, str] = {
-    "sercom-salesforce": "shared.templates.sercom_salesforce",
-    "sercom-dynamics": "shared.templates.sercom_dynamics",
-}
+#: Modules of this package that are not pairs.
+_NOT_PAIRS = frozenset({"builder"})
+
+
+@cache
+def _modules() -> dict[str, str]:
+    """Pair name -> module, from the file names (``sercom_salesforce.py`` -> ``sercom-salesforce``)."""
+    return {info.name.replace("_", "-", 1): f"{__name__}.{info.name}"
+            for info in pkgutil.iter_modules(__path__) if info.name not in _NOT_PAIRS and "_" in info.name}
 
 
 def pairs() -> list[str]:
-    return sorted(_MODULES)
+    return sorted(_modules())
+
+
+def pair_name(source_kind: str, destination_kind: str) -> str | None:
+    """The pair migrating ``source_kind`` into ``destination_kind``, or None when there is none."""
+    name = f"{source_kind}-{destination_kind}"
+    return name if name in _modules() else None
 
 
 def for_pair(pair: str) -> PairTemplate:
     """The template of ``pair``; an unknown pair is a configuration error naming the known ones."""
-    module_name = _MODULES.get(pair)
+    module_name = _modules().get(pair)
     if module_name is None:
         raise ConfigurationError(f"pair {pair!r} has no template (known: {pairs()})")
     module = importlib.import_module(module_name)
@@ -61,7 +69,7 @@ def for_pair(pair: str) -> PairTemplate:
 
 
 if TYPE_CHECKING:  # mypy checks each template module against the interface
-    from shared.templates import sercom_dynamics as _sercom_dynamics
-    from shared.templates import sercom_salesforce as _sercom_salesforce
+    from shared.pairs import sercom_dynamics as _sercom_dynamics
+    from shared.pairs import sercom_salesforce as _sercom_salesforce
 
     _CONFORMS: list[PairTemplate] = [_sercom_salesforce, _sercom_dynamics]

@@ -9,12 +9,13 @@ retried under the one policy in ``shared.retry``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from shared import retry
+from shared.connectors.sercom import LIMITS
+from shared.connectors.sercom.normalise import discovery_facts
 from shared.errors import ContractError, error_for_status, transport_error
 from shared.models import SourceCatalog, SourceField, SourceObject
 from shared.tls import ssl_context
@@ -22,17 +23,6 @@ from shared.tls import ssl_context
 API = "/api/v1"
 
 
-@dataclass(frozen=True)
-class SourceLimits:
-    """What a source lets a migration do at once, declared as data: the engine reads it (the
-    Extract Map's MaxConcurrency comes from ``max_parallel_reads``), nothing hard-codes it."""
-
-    max_parallel_reads: int
-
-
-#: Sercom allows 25 calls per API key per rolling second (docs/sercom-api.md, Limits); four partition
-#: readers, each one page call at a time, stay under it with room for Retry-After pauses.
-LIMITS = SourceLimits(max_parallel_reads=4)
 
 
 class SercomSource:
@@ -128,4 +118,12 @@ class SercomSource:
 
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send(f"/attachments/{attachment_id}/content")).content
+
+    def facts(self, catalog: SourceCatalog) -> dict[str, Any]:
+        """What discovery reads beyond the catalog (distinct values, duplicates, stages): ``normalise.py``."""
+        return discovery_facts(self, catalog)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Sercom's technicians (the people work orders and activities are assigned to)."""
+        return self.read_all("technicians")
 

@@ -25,14 +25,10 @@ destination's describe and custom fields from the tenant's own definitions.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
 
-from shared.errors import MappingError
-from shared.mapping.infer import inferred
+from shared.connectors import registry
 from shared.mapping.spec import (
-    CustomFieldSpec,
     CustomObjectSpec,
     FieldRule,
     LookupCandidate,
@@ -42,11 +38,11 @@ from shared.mapping.spec import (
     ObjectMapping,
     OwnerRule,
 )
-from shared.models import DestCatalog, DestField, RunOptions, SourceCatalog, SourceObject
-from shared.sources.sercom import SercomSource
+from shared.models import DestCatalog, RunOptions, SourceCatalog
+from shared.pairs.builder import SpecBuilder, stage_map, target, title_map
 
 PAIR = "sercom-salesforce"
-EXT_ID = "Sercom_Id__c"
+SOURCE, DESTINATION = "sercom", "salesforce"
 DEFAULT_ACCOUNT_KEY = "flitstack:default-account"
 #: What discovery describes in the org.
 DEST_OBJECTS = ["Account", "Contact", "AccountContactRole", "Case", "Asset", "Product2", "Contract",
@@ -81,214 +77,6 @@ OPEN_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposit
                "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review"]
 
 
-def api_name(key: str) -> str:
-    """Sercom custom-field key -> Salesforce custom-field API name (``contract_tier`` -> ``Contract_Tier__c``)."""
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
-    name = "_".join(w[:1].upper() + w[1:] for w in words) or "Field"
-    if name[0].isdigit():
-        name = "X" + name
-    return name[:37] + "__c"
-
-
-def title_map(values: Iterable[str]) -> dict[str, str]:
-    """Value-by-value pick-list map that keeps each Sercom value as a readable label."""
-    return {v: v.replace("_", " ").title() for v in values}
-
-
-def _t(source: str, dest: str) -> LookupTarget:
-    return LookupTarget(source_object=source, dest_object=dest)
-
-
-class _Builder:
-    """Accumulates mappings and the schema they need, checking against the describes."""
-
-    def __init__(self, source: SourceCatalog, dest: DestCatalog, options: RunOptions) -> None:
-        self.source = source
-        self.dest = dest
-        self.options = options
-        self.fields: dict[tuple[str, str], CustomFieldSpec] = {}
-        self.mappings: list[ObjectMapping] = []
-
-    # --- schema ---------------------------------------------------------------------------
-    def custom(self, obj: str, name: str, label: str, type_: str, **kw: object) -> str:
-        spec = CustomFieldSpec(object=obj, name=name, label=label, type=type_, **kw)  # type: ignore[arg-type]
-        self.fields.setdefault((obj, name), spec)
-        return name
-
-    def audit_capable(self, obj: str) -> bool:
-        described = self.dest.objects.get(obj)
-        created = described.fields.get("CreatedDate") if described else None
-        if described is None:  # custom object created by this run: audit fields follow the org permission
-            return self.dest.audit_fields_settable
-        return bool(created and created.createable)
-
-    def max_length(self, obj: str, name: str, default: int | None = None) -> int | None:
-        described = self.dest.objects.get(obj)
-        f = described.fields.get(name) if described else None
-        if f and f.length:
-            return f.length
-        spec = self.fields.get((obj, name))
-        return spec.length if spec and spec.length else default
-
-    def text(self, obj: str, dest: str, source: str, *, required: bool = False, transform: str = "string",
-             on_invalid: str = "null") -> FieldRule:
-        return FieldRule(dest=dest, source=source, transform=transform, required=required,  # type: ignore[arg-type]
-                         max_length=self.max_length(obj, dest), on_invalid=on_invalid)  # type: ignore[arg-type]
-
-    # --- common parts of every mapping ------------------------------------------------------
-    def timestamps(self, obj: str, sources: tuple[str, str]) -> list[FieldRule]:
-        created, modified = sources
-        if self.audit_capable(obj):
-            return [FieldRule(dest="CreatedDate", source=created, transform="datetime", insert_only=True),
-                    FieldRule(dest="LastModifiedDate", source=modified, transform="datetime", insert_only=True)]
-        self.custom(obj, "Original_Created_Date__c", "Original Created Date", "DateTime")
-        self.custom(obj, "Original_Modified_Date__c", "Original Modified Date", "DateTime")
-        return [FieldRule(dest="Original_Created_Date__c", source=created, transform="datetime"),
-                FieldRule(dest="Original_Modified_Date__c", source=modified, transform="datetime")]
-
-    def tenant_fields(self, source_obj: str, dest_obj: str) -> list[FieldRule]:
-        """Sercom custom fields -> ``__c`` fields with inferred types and pick-list value maps."""
-        try:
-            sobj: SourceObject = self.source.object(source_obj)
-        except KeyError:
-            return []
-        rules: list[FieldRule] = []
-        for f in sobj.fields:
-            if not f.custom:
-                continue
-            name = api_name(f.name)
-            path = f"custom_fields.{f.name}"
-            label = (f.label or f.name)[:40]
-            kind, why = inferred(f.type, f.sample)
-            note = f"{path} ({why})"
-            if kind == "picklist":
-                used = f.sample.observed if f.sample else []
-                values = list(dict.fromkeys([*f.picklist_values, *used]))
-                self.custom(dest_obj, name, label, "Picklist", picklist_values=values, restricted=True, source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="picklist",
-                                       value_map={v: v for v in values}))
-            elif kind == "number":
-                self.custom(dest_obj, name, label, "Number", precision=18, scale=4, source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="number"))
-            elif kind == "date":
-                self.custom(dest_obj, name, label, "Date", source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="date"))
-            elif kind == "datetime":
-                self.custom(dest_obj, name, label, "DateTime", source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="datetime"))
-            elif kind == "boolean":
-                self.custom(dest_obj, name, label, "Checkbox", source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="boolean"))
-            elif kind == "long_text":
-                self.custom(dest_obj, name, label, "LongTextArea", length=32768, source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="text", max_length=32768))
-            else:
-                self.custom(dest_obj, name, label, "Text", length=255, source=note)
-                rules.append(FieldRule(dest=name, source=path, max_length=255))
-        return rules
-
-    def add(self, mapping: ObjectMapping) -> None:
-        if self.options.objects and mapping.source_object not in self.options.objects:
-            return
-        if not mapping.natural_key:
-            self.custom(mapping.dest_object, EXT_ID, "Sercom Id", "Text", length=80, external_id=True, unique=True)
-        mapping.fields.extend(self.timestamps(mapping.dest_object, mapping.timestamps))
-        self.mappings.append(mapping)
-
-    def free_picklist(self, obj: str, dest: str, source: str) -> FieldRule:
-        """A free-text source value into a destination pick-list: matched case-insensitively."""
-        described = self.dest.objects.get(obj)
-        field = described.fields.get(dest) if described else None
-        if field is None or not field.picklist_values:
-            return self.text(obj, dest, source)
-        return FieldRule(dest=dest, source=source, transform="picklist",
-                         value_map={v: v for v in field.picklist_values})
-
-    def conform_picklists(self) -> None:
-        """Make every pick-list rule land on values the destination allows.
-
-        Targets the org lacks are matched case-insensitively, else sent to "Other" when the
-        org has it; unknown source values fall back to the same default, each reported.
-        A constant the org refuses is a mapping error, named.
-        """
-        for m in self.mappings:
-            described = self.dest.objects.get(m.dest_object)
-            for i, rule in enumerate(m.fields):
-                field = described.fields.get(rule.dest) if described else None
-                if field is None or not field.restricted_picklist or not field.picklist_values:
-                    continue
-                allowed = {v.casefold(): v for v in field.picklist_values}
-                fallback = allowed.get("other")
-                if rule.transform == "constant":
-                    if str(rule.constant).casefold() not in allowed:
-                        raise MappingError(f"mapping {m.name!r}: {m.dest_object}.{rule.dest} does not allow "
-                                           f"{rule.constant!r} (allowed: {field.picklist_values})")
-                    continue
-                if rule.transform != "picklist" or rule.value_map is None:
-                    continue
-                conformed = {}
-                for src, target in rule.value_map.items():
-                    match = allowed.get(target.casefold(), fallback)
-                    if match is not None:
-                        conformed[src] = match
-                m.fields[i] = rule.model_copy(update={"value_map": conformed, "default": rule.default or fallback})
-
-    def conform_updateable(self) -> None:
-        """Fields the destination accepts on create only are never sent when a record is updated."""
-        for m in self.mappings:
-            described = self.dest.objects.get(m.dest_object)
-            if described is None:
-                continue
-
-            fields = described.fields
-
-            def create_only(name: str, fields: dict[str, DestField] = fields) -> bool:
-                f = fields.get(name)
-                return bool(f and f.createable and not f.updateable)
-
-            m.fields = [r.model_copy(update={"insert_only": True}) if create_only(r.dest) else r for r in m.fields]
-            m.lookups = [lk.model_copy(update={"insert_only": True}) if create_only(lk.dest) else lk
-                         for lk in m.lookups]
-
-    # --- validation --------------------------------------------------------------------------
-    def check_required(self) -> None:
-        """Every field the destination requires on create must be filled by some rule."""
-        for m in self.mappings:
-            described = self.dest.objects.get(m.dest_object)
-            if described is None:
-                continue
-            filled = {f.dest for f in m.fields} | {lk.dest for lk in m.lookups} | (
-                {m.owner.dest} if m.owner else set())
-            if m.attachment_source:
-                filled.add(m.attachment_source)
-            missing = sorted(n for n, f in described.fields.items() if f.required_on_create and n not in filled)
-            if missing:
-                raise MappingError(f"mapping {m.name!r}: {m.dest_object} requires {missing} but no rule fills them")
-
-
-def deal_stage_map(stage_rows: list[dict[str, object]]) -> dict[str, str]:
-    """Pipeline stage id -> Opportunity StageName, value by value, from the stage records.
-
-    Closed stages become Closed Won / Closed Lost; open stages keep their order and land
-    on Salesforce's standard open stages in the same order.
-    """
-    mapping: dict[str, str] = {}
-    open_rows = sorted((r for r in stage_rows if not r.get("is_closed")),
-                       key=lambda r: float(str(r.get("sort_order") or 0)))
-    for i, row in enumerate(open_rows):
-        mapping[str(row["id"])] = OPEN_STAGES[min(i, len(OPEN_STAGES) - 1)]
-    for row in stage_rows:
-        if row.get("is_closed"):
-            mapping[str(row["id"])] = "Closed Won" if row.get("is_won") else "Closed Lost"
-    return mapping
-
-
-def discovery_extras(source: SercomSource, catalog: SourceCatalog) -> dict[str, Any]:
-    """The pipeline stages (deals' stages map value by value onto the org's StageName)."""
-    has_stages = any(o.name == "pipeline_stages" for o in catalog.objects)
-    return {"pipeline_stages": source.read_all("pipeline_stages") if has_stages else []}
-
-
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
     """None beyond the common ones (mapping, unmatched technicians, automation rules)."""
@@ -307,11 +95,13 @@ def build_spec(
 ) -> MigrationSpec:
     """Propose the mapping for this tenant and org (the document a person reviews and approves).
 
-    Deal stages come from ``deal_stages`` when given, else from ``extras`` (discovery's reads).
+    Deal stages come from ``deal_stages`` when given, else from ``extras`` (the source's discovery facts).
     """
     if deal_stages is None:
-        deal_stages = deal_stage_map(list((extras or {}).get("pipeline_stages", [])))
-    b = _Builder(source, dest, options)
+        deal_stages = stage_map(list((extras or {}).get("pipeline_stages", [])), OPEN_STAGES, "Closed Won",
+                                "Closed Lost")
+    b = SpecBuilder(source, dest, options, registry.destination(DESTINATION).capabilities,
+                    source_label=registry.source(SOURCE).label)
     on_parent = {"on_missing": "reject"}
 
     # Schema that exists only because of this pair.
@@ -361,9 +151,9 @@ def build_spec(
     b.custom(st, "Zip_Ranges__c", "Zip Code Ranges", "LongTextArea", length=32768)
     b.custom(st, "Assigned_Technicians__c", "Assigned Technicians", "LongTextArea", length=32768)
 
-    cust, loc = _t("customers", "Account"), _t("locations", "Account")
-    contact, case, asset = _t("contacts", "Contact"), _t("work_orders", "Case"), _t("assets", "Asset")
-    product = _t("products", "Product2")
+    cust, loc = target("customers", "Account"), target("locations", "Account")
+    contact, case, asset = target("contacts", "Contact"), target("work_orders", "Case"), target("assets", "Asset")
+    product = target("products", "Product2")
 
     b.add(ObjectMapping(
         name="customers->Account", source_object="customers", dest_object="Account",
@@ -567,7 +357,7 @@ def build_spec(
             FieldRule(dest="Warranty_Status__c", source="warranty_status", transform="picklist",
                       value_map=title_map(["in_warranty", "out_of_warranty", "unknown"])),
         ],
-        lookups=[LookupRule(dest="Work_Order__c", source="work_order_id", target=_t("work_orders", wo),
+        lookups=[LookupRule(dest="Work_Order__c", source="work_order_id", target=target("work_orders", wo),
                             on_missing="reject"),
                  LookupRule(dest="Product__c", source="product_id", target=product)],
     ))
@@ -631,15 +421,6 @@ def build_spec(
     b.conform_picklists()
     b.conform_updateable()
     b.check_required()
-    return MigrationSpec(
-        pair=PAIR,
-        external_id_field=EXT_ID,
-        custom_objects=[o for o in CUSTOM_OBJECTS if any(m.dest_object == o.name for m in b.mappings)],
-        custom_fields=[f for f in b.fields.values() if any(m.dest_object == f.object for m in b.mappings)],
-        mappings=b.mappings,
-        owners=owners,
-        fallback_owner_id=fallback_owner_id,
-        default_records={DEFAULT_ACCOUNT_KEY: {"object": "Account", "Name": "Sercom contacts without an account"}},
-        audit_fields=dest.audit_fields_settable,
-    )
-
+    return b.finish(PAIR, custom_objects=CUSTOM_OBJECTS, owners=owners, fallback_owner_id=fallback_owner_id,
+                    default_records={DEFAULT_ACCOUNT_KEY: {"object": "Account",
+                                                           "Name": "Sercom contacts without an account"}})

@@ -29,19 +29,15 @@ and hold the target's id; the connector turns them into ``@odata.bind``.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
+from shared.canonical import STATES, norm, priority_of, state_of
+from shared.connectors import registry
+from shared.connectors.dynamics.capabilities import CAPABILITIES
 from shared.errors import MappingError
-from shared.mapping.infer import inferred
 from shared.mapping.spec import (
     Condition,
-    CustomFieldSpec,
     CustomObjectSpec,
     FieldRule,
     LookupCandidate,
@@ -51,12 +47,12 @@ from shared.mapping.spec import (
     ObjectMapping,
     OwnerRule,
 )
-from shared.models import DestCatalog, DestField, DestObject, RunOptions, SourceCatalog, SourceObject
+from shared.models import DestCatalog, RunOptions, SourceCatalog
+from shared.pairs.builder import SpecBuilder, target
 from shared.reports import csv_text
 
 PAIR = "sercom-dynamics"
-EXT_ID = "flit_sercomid"
-PREFIX = "flit_"
+SOURCE = "sercom"
 DEFAULT_ACCOUNT_KEY = "flitstack:default-account"
 UOM_SCHEDULE_KEY = "flitstack:uom-schedule"
 UOM_KEY = "flitstack:uom"
@@ -70,17 +66,14 @@ CUSTOM_ASSET = "flit_asset"
 PROFESSIONAL_TABLE_LIMIT = 15
 #: The pair page's own rule of thumb for custom columns on a Professional destination (advisory only).
 PROFESSIONAL_COLUMN_ADVISORY = 15
-#: First value of the options this template creates (publisher option-value prefix 10000).
-CHOICE_BASE = 100_000_000
-PAGE = 1000
+#: First value of the options this pair creates (the destination's declared choice numbering).
+CHOICE_BASE = CAPABILITIES.integer_choices_from
 
 #: Dataverse logical names discovery describes (absent ones - Field Service, flit_asset before a first run - skipped).
 DEST_OBJECTS: list[str] = [
     "account", "contact", "customeraddress", "incident", "opportunity", "product", "task", "phonecall", "appointment",
     "annotation", "queueitem", FIELD_SERVICE_ASSET, CUSTOM_ASSET,
 ]
-#: Tables that cannot carry the external-id column: written insert-only with deterministic ids.
-NO_CUSTOM_COLUMNS = frozenset({"annotation", "queueitem"})
 
 CUSTOM_ASSET_TABLE = CustomObjectSpec(name=CUSTOM_ASSET, label="Asset", plural_label="Assets")
 
@@ -99,7 +92,7 @@ ADDRESS_TYPE = {"true": "3", "false": "2"}  # primary location -> Primary, the o
 ACTIVITY_DONE = {"task": (1, 5), "phonecall": (1, 2), "appointment": (1, 3)}
 ACTIVITY_TABLE = {"visit": "appointment", "meeting": "appointment", "call": "phonecall"}  # the rest: task
 
-#: Canonical work-order states: (incident state, status), (opportunity state, status).
+#: Canonical work-order states (``shared.canonical.STATES``): (incident state, status), (opportunity state, status).
 STATUS_TARGETS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "open": ((0, 1), (0, 1)),
     "on_hold": ((0, 2), (0, 2)),
@@ -107,145 +100,9 @@ STATUS_TARGETS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "done": ((1, 5), (1, 3)),
     "cancelled": ((2, 6), (2, 4)),
 }
-STATUS_WORDS: dict[str, str] = {
-    **dict.fromkeys(("new", "open", "scheduled", "dispatched", "in_progress", "assigned", "pending", "en_route",
-                     "started", "reopened", "active", "working", "accepted"), "open"),
-    **dict.fromkeys(("on_hold", "hold", "paused", "suspended", "deferred"), "on_hold"),
-    **dict.fromkeys(("waiting", "waiting_for_details", "awaiting_customer", "awaiting_parts", "waiting_on_customer",
-                     "waiting_for_parts", "waiting_parts"), "waiting"),
-    **dict.fromkeys(("completed", "complete", "closed", "resolved", "done", "finished", "invoiced", "won"), "done"),
-    **dict.fromkeys(("cancelled", "canceled", "void", "voided", "lost", "rejected", "abandoned"), "cancelled"),
-}
-PRIORITY_WORDS: dict[str, int] = {
-    **dict.fromkeys(("high", "urgent", "critical", "emergency", "highest", "asap", "p1", "top"), 1),
-    **dict.fromkeys(("normal", "medium", "standard", "moderate", "routine", "default", "p2", "p3"), 2),
-    **dict.fromkeys(("low", "minor", "lowest", "p4", "p5"), 3),
-}
-FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com", "live.com",
-                       "msn.com", "proton.me", "protonmail.com", "gmx.com", "mail.com"})
-#: Columns Dataverse fills on create when the payload leaves them out (owner: the calling user).
-PLATFORM_DEFAULTED = frozenset({"ownerid", "statecode", "statuscode", "transactioncurrencyid"})
-#: Text lengths used when the describe does not give one (Dataverse defaults).
-LENGTHS = {"name": 160, "title": 200, "subject": 200, "description": 2000, "notetext": 100_000}
-
-
-# ======================================================================================
-# discovery
-# ======================================================================================
-class PagedSource(Protocol):
-    """What discovery reads: pages of one object (``SercomSource`` is one)."""
-
-    def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None
-              ) -> Iterator[list[dict[str, Any]]]: ...
-
-
-def norm(value: object) -> str:
-    """A comparison key for a pick-list word: ``" In Progress"`` -> ``in_progress``."""
-    return re.sub(r"[^0-9a-z]+", "_", str(value).strip().casefold()).strip("_")
-
-
-def name_key(name: object) -> str:
-    """Company-name comparison key: accents, case, spacing and punctuation ignored."""
-    text = unicodedata.normalize("NFKD", str(name or "")).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def domain_of(record: dict[str, Any]) -> str:
-    """A customer's domain: its website host, else its e-mail domain unless that is a free-mail provider."""
-    website = str(record.get("website") or "").strip()
-    if website:
-        host = urlsplit(website if "//" in website else f"//{website}").hostname or ""
-        host = host.casefold().removeprefix("www.")
-        if host:
-            return host
-    email = str(record.get("email") or "").strip().casefold()
-    domain = email.rpartition("@")[2] if "@" in email else ""
-    return "" if domain in FREE_MAIL else domain
-
-
-def _read(source: PagedSource, catalog: SourceCatalog, obj: str) -> Iterator[dict[str, Any]]:
-    if not any(o.name == obj for o in catalog.objects):
-        return
-    for page in source.pages(obj, page_size=PAGE):
-        yield from page
-
-
-def _oldest(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return min(records, key=lambda r: (str(r.get("created_at") or ""), str(r.get("id"))))
-
-
-def customer_duplicates(customers: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Groups of customers with the same name and domain; the oldest survives.
-
-    Customers without a domain are never merged (two residential "John Smith"s are two people);
-    a group where one member is another's parent is left for a person to decide.
-    """
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    total = no_domain = 0
-    for rec in customers:
-        total += 1
-        domain, key = domain_of(rec), name_key(rec.get("name"))
-        if not domain or not key:
-            no_domain += 1
-            continue
-        groups.setdefault((key, domain), []).append(rec)
-    merged: dict[str, str] = {}
-    rows: list[dict[str, str]] = []
-    for (_, domain), members in sorted(groups.items()):
-        if len(members) < 2:
-            continue
-        survivor = _oldest(members)
-        ids = {str(m["id"]) for m in members}
-        nested = any(str(m.get("parent_id") or "") in ids for m in members)
-        for m in sorted(members, key=lambda r: str(r["id"])):
-            if m is survivor:
-                continue
-            decision = "left apart: one is the other's parent" if nested else "merged"
-            if not nested:
-                merged[str(m["id"])] = str(survivor["id"])
-            rows.append({"duplicate_id": str(m["id"]), "duplicate_name": str(m.get("name") or ""),
-                         "survivor_id": str(survivor["id"]), "survivor_name": str(survivor.get("name") or ""),
-                         "domain": domain, "decision": decision})
-    return {"total": total, "without_domain": no_domain, "merged": merged, "rows": rows}
-
-
-def discovery_extras(source: PagedSource, catalog: SourceCatalog) -> dict[str, Any]:
-    """Source reads the spec needs beyond the catalog (JSON-ready).
-
-    Every distinct work-order status, priority and type actually used (the catalog's pick-list
-    values list what Sercom declares, not the dirty values history holds), how many work orders
-    carry an amount per type (to size the incident/opportunity split), customer duplicates by
-    name + domain, product names (the asset's product-name column; duplicate names merge, since
-    the name is the product's match key) and the pipeline stages.
-    """
-    status: Counter[str] = Counter()
-    priority: Counter[str] = Counter()
-    types: Counter[str] = Counter()
-    with_amount: Counter[str] = Counter()
-    for wo in _read(source, catalog, "work_orders"):
-        status[str(wo.get("status") or "")] += 1
-        priority[str(wo.get("priority") or "")] += 1
-        kind = str(wo.get("type") or "")
-        types[kind] += 1
-        if wo.get("revenue") not in (None, ""):
-            with_amount[kind] += 1
-    products = list(_read(source, catalog, "products"))
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for p in products:
-        by_name.setdefault(name_key(p.get("name")), []).append(p)
-    product_merged = {str(p["id"]): str(_oldest(group)["id"])
-                      for key, group in by_name.items() if key and len(group) > 1
-                      for p in group if p is not _oldest(group)}
-    stages = [{k: s.get(k) for k in ("id", "name", "sort_order", "probability", "is_closed", "is_won")}
-              for s in _read(source, catalog, "pipeline_stages")]
-    return {
-        "work_orders": {"status": dict(status), "priority": dict(priority), "type": dict(types),
-                        "with_amount": dict(with_amount), "total": sum(types.values())},
-        "customers": customer_duplicates(_read(source, catalog, "customers")),
-        "products": {"names": {str(p["id"]): str(p.get("name") or "") for p in products},
-                     "merged": product_merged},
-        "pipeline_stages": stages,
-    }
+assert set(STATUS_TARGETS) == set(STATES), "every canonical state has its Dataverse state and status"
+#: Canonical priorities -> incident prioritycode.
+PRIORITY_CODE = {"high": 1, "normal": 2, "low": 3}
 
 
 # ======================================================================================
@@ -265,209 +122,16 @@ class StatusRow:
 
 def status_rows(extras: dict[str, Any]) -> list[StatusRow]:
     counts: dict[str, int] = extras.get("work_orders", {}).get("status", {})
-    return [StatusRow(v, int(n), STATUS_WORDS.get(norm(v))) for v, n in sorted(counts.items()) if v != ""]
+    return [StatusRow(v, int(n), state_of(v)) for v, n in sorted(counts.items()) if v != ""]
 
 
 def priority_rows(extras: dict[str, Any]) -> list[tuple[str, int, int | None]]:
     counts: dict[str, int] = extras.get("work_orders", {}).get("priority", {})
-    return [(v, int(n), PRIORITY_WORDS.get(norm(v))) for v, n in sorted(counts.items()) if v != ""]
+    return [(v, int(n), PRIORITY_CODE.get(priority_of(v) or "")) for v, n in sorted(counts.items()) if v != ""]
 
 
 def _label(value: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in norm(value).split("_")) or value
-
-
-# ======================================================================================
-# the builder
-# ======================================================================================
-def _t(source: str, dest: str, field: str | None = None) -> LookupTarget:
-    return LookupTarget(source_object=source, dest_object=dest, dest=field)
-
-
-def column_name(key: str) -> str:
-    """Sercom custom-field key -> Dataverse logical column (``Site access notes`` -> ``flit_site_access_notes``)."""
-    body = re.sub(r"[^0-9a-z]+", "_", key.casefold()).strip("_") or "field"
-    if body[0].isdigit():
-        body = "x" + body
-    return (PREFIX + body)[:50]
-
-
-class _Builder:
-    """Accumulates mappings and the schema they need, checking them against the describes."""
-
-    def __init__(self, source: SourceCatalog, dest: DestCatalog, options: RunOptions) -> None:
-        self.source = source
-        self.dest = dest
-        self.options = options
-        self.fields: dict[tuple[str, str], CustomFieldSpec] = {}
-        self.mappings: list[ObjectMapping] = []
-
-    # --- describes ------------------------------------------------------------------------
-    def described(self, obj: str) -> DestObject | None:
-        return self.dest.objects.get(obj)
-
-    def field(self, obj: str, name: str) -> DestField | None:
-        d = self.described(obj)
-        return d.fields.get(name) if d else None
-
-    def has_source(self, obj: str) -> bool:
-        return any(o.name == obj for o in self.source.objects) and (
-            not self.options.objects or obj in self.options.objects)
-
-    def length(self, obj: str, name: str, default: int | None = None) -> int | None:
-        f = self.field(obj, name)
-        if f and f.length:
-            return f.length
-        spec = self.fields.get((obj, name))
-        if spec and spec.length:
-            return spec.length
-        return default if default is not None else LENGTHS.get(name)
-
-    def option(self, obj: str, name: str, label: str, fallback: int) -> int:
-        """The integer of an option by its label in the describe, else the Dataverse default value."""
-        f = self.field(obj, name)
-        if f and f.picklist_labels:
-            for value, text in f.picklist_labels.items():
-                if text.casefold() == label.casefold():
-                    return int(value)
-        return fallback
-
-    def has_label(self, obj: str, name: str, label: str) -> bool:
-        f = self.field(obj, name)
-        return bool(f and any(t.casefold() == label.casefold() for t in f.picklist_labels.values()))
-
-    # --- schema -----------------------------------------------------------------------------
-    def custom(self, obj: str, name: str, label: str, type_: str, **kw: Any) -> str:
-        spec = CustomFieldSpec(object=obj, name=name, label=label[:50], type=type_, **kw)  # type: ignore[arg-type]
-        self.fields.setdefault((obj, name), spec)
-        return name
-
-    def choice_column(self, obj: str, name: str, label: str, labels: Iterable[str], source: str | None = None
-                      ) -> dict[str, int]:
-        """A custom choice column whose option values this template fixes (label -> value)."""
-        values = {lbl: CHOICE_BASE + i for i, lbl in enumerate(dict.fromkeys(labels))}
-        self.custom(obj, name, label, "Picklist", picklist_values=list(values), option_values=values,
-                    restricted=True, source=source)
-        return values
-
-    def native_or_custom(self, obj: str, native: str, custom: str, label: str, type_: str, **kw: Any) -> str:
-        """The standard column when the table has it, else a custom column carrying the same data."""
-        if self.field(obj, native) is not None:
-            return native
-        return self.custom(obj, custom, label, type_, **kw)
-
-    def text(self, obj: str, dest: str, source: str, *, required: bool = False, transform: str = "string",
-             default: int | None = None) -> FieldRule:
-        return FieldRule(dest=dest, source=source, transform=transform, required=required,  # type: ignore[arg-type]
-                         max_length=self.length(obj, dest, default))
-
-    def custom_text(self, obj: str, name: str, label: str, source: str, length: int = 100) -> FieldRule:
-        self.custom(obj, name, label, "Text", length=length)
-        return FieldRule(dest=name, source=source, max_length=length)
-
-    def column(self, obj: str, name: str, label: str, type_: str, source: str, transform: str, **kw: Any
-               ) -> FieldRule:
-        """A custom column and the rule that fills it."""
-        self.custom(obj, name, label, type_, **kw)
-        return FieldRule(dest=name, source=source, transform=transform)  # type: ignore[arg-type]
-
-    def memo(self, obj: str, name: str, label: str, source: str, transform: str = "text") -> FieldRule:
-        self.custom(obj, name, label, "LongTextArea", length=1_048_576)
-        return FieldRule(dest=name, source=source, transform=transform, max_length=1_048_576)  # type: ignore[arg-type]
-
-    # --- common parts of every mapping ------------------------------------------------------
-    def overridable(self, obj: str) -> bool:
-        f = self.field(obj, "overriddencreatedon")
-        if self.described(obj) is None:  # created by this run (flit_asset): follows the environment
-            return self.dest.audit_fields_settable
-        return bool(f and f.createable)
-
-    def timestamps(self, obj: str, sources: tuple[str, str], customizable: bool) -> list[FieldRule]:
-        created, modified = sources
-        rules: list[FieldRule] = []
-        if self.overridable(obj):
-            rules.append(FieldRule(dest="overriddencreatedon", source=created, transform="datetime",
-                                   insert_only=True))
-        elif customizable:
-            self.custom(obj, "flit_originalcreatedon", "Original Created On", "DateTime")
-            rules.append(FieldRule(dest="flit_originalcreatedon", source=created, transform="datetime"))
-        if customizable:  # modifiedon can never be set: the original lives in a column of its own
-            self.custom(obj, "flit_originalmodifiedon", "Original Modified On", "DateTime")
-            rules.append(FieldRule(dest="flit_originalmodifiedon", source=modified, transform="datetime"))
-        return rules
-
-    def tenant_fields(self, source_obj: str, dest_obj: str) -> list[FieldRule]:
-        """Sercom custom fields -> ``flit_<key>`` columns with inferred types; pick-lists as choice columns."""
-        try:
-            sobj: SourceObject = self.source.object(source_obj)
-        except KeyError:
-            return []
-        rules: list[FieldRule] = []
-        for f in sobj.fields:
-            if not f.custom:
-                continue
-            name = column_name(f.name)
-            if (dest_obj, name) in self.fields:  # a template column already has the name
-                name = column_name(f"cf_{f.name}")
-            path = f"custom_fields.{f.name}"
-            label = f.label or f.name
-            kind, why = inferred(f.type, f.sample)
-            note = f"{path} ({why})"
-            if kind == "picklist":
-                used = f.sample.observed if f.sample else []
-                values = list(dict.fromkeys([*f.picklist_values, *used]))
-                options = self.choice_column(dest_obj, name, label, values, source=note)
-                rules.append(FieldRule(dest=name, source=path, transform="choice",
-                                       value_map={v: str(options[v]) for v in values}))
-                continue
-            kinds = {"number": ("Number", "number", {"precision": 18, "scale": 4}),
-                     "date": ("Date", "date", {}), "datetime": ("DateTime", "datetime", {}),
-                     "boolean": ("Checkbox", "boolean", {}),
-                     "long_text": ("LongTextArea", "text", {"length": 1_048_576})}
-            type_, transform, extra = kinds.get(kind, ("Text", "string", {"length": 4000}))
-            self.custom(dest_obj, name, label, type_, source=note, **extra)
-            rules.append(FieldRule(dest=name, source=path, transform=transform,  # type: ignore[arg-type]
-                                   max_length=extra.get("length")))
-        return rules
-
-    def add(self, mapping: ObjectMapping, *, timestamps: bool = True) -> bool:
-        if self.options.objects and mapping.source_object not in self.options.objects:
-            return False
-        customizable = mapping.dest_object not in NO_CUSTOM_COLUMNS
-        if customizable:
-            self.custom(mapping.dest_object, EXT_ID, "Sercom Id", "Text", length=100, external_id=True, unique=True)
-        if timestamps:
-            mapping.fields.extend(self.timestamps(mapping.dest_object, mapping.timestamps, customizable))
-        self.mappings.append(mapping)
-        return True
-
-    def conform_updateable(self) -> None:
-        """Columns the destination accepts on create only are never sent when a record is updated."""
-        for m in self.mappings:
-            described = self.described(m.dest_object)
-            if described is None:
-                continue
-            fields = described.fields
-
-            def create_only(name: str, fields: dict[str, DestField] = fields) -> bool:
-                f = fields.get(name)
-                return bool(f and f.createable and not f.updateable)
-
-            m.fields = [r.model_copy(update={"insert_only": True}) if create_only(r.dest) else r for r in m.fields]
-
-    def check_required(self) -> None:
-        """Every column the destination requires on create is filled by some rule (navigation names count)."""
-        for m in self.mappings:
-            described = self.described(m.dest_object)
-            if described is None:
-                continue
-            filled = {f.dest for f in m.fields} | {d for lk in m.lookups for d in lk.all_dests()}
-            filled |= {m.owner.dest} if m.owner else set()
-            filled |= {m.attachment_source} if m.attachment_source else set()
-            missing = sorted(n for n, f in described.fields.items() if f.required_on_create and n not in filled
-                             and n not in PLATFORM_DEFAULTED and not any(d.startswith(n + "_") for d in filled))
-            if missing:
-                raise MappingError(f"mapping {m.name!r}: {m.dest_object} requires {missing} but no rule fills them")
 
 
 # ======================================================================================
@@ -483,7 +147,7 @@ def build_spec(
     fallback_owner_id: str,
 ) -> MigrationSpec:
     """Propose the mapping for this tenant and environment (the document a person reviews and approves)."""
-    b = _Builder(catalog, dcat, options)
+    b = SpecBuilder(catalog, dcat, options, CAPABILITIES, source_label=registry.source(SOURCE).label)
     dyn = options.dynamics
     defaults: dict[str, dict[str, str]] = {
         DEFAULT_ACCOUNT_KEY: {"object": "account", "name": "Sercom contacts without an account"},
@@ -496,7 +160,7 @@ def build_spec(
         merged["products"] = dict(extras["products"]["merged"])
 
     asset_table = _asset_table(dcat, dyn.asset_strategy)
-    cust, contact = _t("customers", "account"), _t("contacts", "contact")
+    cust, contact = target("customers", "account"), target("contacts", "contact")
     loc_accounts = dyn.location_strategy == "location_accounts"
 
     # --- accounts -------------------------------------------------------------------------
@@ -554,7 +218,7 @@ def build_spec(
             ],
             lookups=[LookupRule(dest="parentaccountid", source="customer_id", target=cust, on_missing="reject")],
         )):
-            location_target = _t("locations", "account")
+            location_target = target("locations", "account")
     else:
         b.add(ObjectMapping(
             name="locations->customeraddress", source_object="locations", dest_object="customeraddress",
@@ -590,7 +254,7 @@ def build_spec(
         lookups=[LookupRule(dest="defaultuomscheduleid", on_missing="default", default_key=UOM_SCHEDULE_KEY),
                  LookupRule(dest="defaultuomid", on_missing="default", default_key=UOM_KEY)],
     )) and b.has_source("products")
-    product = _t("products", "product")
+    product = target("products", "product")
 
     # --- contacts ---------------------------------------------------------------------------
     roles = next((f.picklist_values for o in catalog.objects if o.name == "contacts" for f in o.fields
@@ -664,7 +328,7 @@ def build_spec(
                 FieldRule(dest="statuscode", transform="constant", constant=ACTIVITY_DONE["task"][1]),
             ],
             lookups=[LookupRule(dest="regardingobjectid", source="_parent.id", on_missing="reject",
-                                target=_t("assets", asset_table, f"regardingobjectid_{asset_table}_task"))],
+                                target=target("assets", asset_table, f"regardingobjectid_{asset_table}_task"))],
         ))
 
     # --- deals (pipeline) -----------------------------------------------------------------------
@@ -759,9 +423,9 @@ def build_spec(
     ))
     wo_targets: list[tuple[str, LookupTarget]] = []
     if incident_added:
-        wo_targets.append(("incident", _t("work_orders", "incident")))
+        wo_targets.append(("incident", target("work_orders", "incident")))
     if opportunity_added:
-        wo_targets.append(("opportunity", _t("work_orders", "opportunity")))
+        wo_targets.append(("opportunity", target("work_orders", "opportunity")))
 
     # --- fallback queue: open cases nobody in Dynamics owns --------------------------------------
     if dyn.fallback_queue and incident_added:
@@ -774,7 +438,7 @@ def build_spec(
             insert_only=True,
             unless=[*([] if no_opportunities else [to_opportunity]),
                     Condition(where={"technician_id": sorted(owners)}), Condition(where={"status": closed})],
-            lookups=[LookupRule(dest="objectid_incident", source="id", target=_t("work_orders", "incident"),
+            lookups=[LookupRule(dest="objectid_incident", source="id", target=target("work_orders", "incident"),
                                 on_missing="reject"),
                      LookupRule(dest="queueid", on_missing="default", default_key=QUEUE_KEY)],
         ), timestamps=False)
@@ -814,15 +478,15 @@ def build_spec(
 
     # --- notes and attachments -------------------------------------------------------------------
     parents: dict[str, LookupTarget | list[LookupTarget]] = {
-        "customer": _t("customers", "account", "objectid_account"),
-        "contact": _t("contacts", "contact", "objectid_contact"),
+        "customer": target("customers", "account", "objectid_account"),
+        "contact": target("contacts", "contact", "objectid_contact"),
     }
     if wo_targets:
-        parents["work_order"] = [_t("work_orders", d, f"objectid_{d}") for d, _ in wo_targets]
+        parents["work_order"] = [target("work_orders", d, f"objectid_{d}") for d, _ in wo_targets]
     if asset_added:
-        parents["asset"] = _t("assets", asset_table, f"objectid_{asset_table}")
+        parents["asset"] = target("assets", asset_table, f"objectid_{asset_table}")
     if deals_added:
-        parents["deal"] = _t("deals", "opportunity", "objectid_opportunity")
+        parents["deal"] = target("deals", "opportunity", "objectid_opportunity")
 
     def parent() -> LookupRule:
         return LookupRule(dest="objectid", source="parent_id", type_field="parent_type", targets=parents,
@@ -855,18 +519,8 @@ def build_spec(
     b.conform_updateable()
     b.check_required()
     created_tables = [CUSTOM_ASSET_TABLE] if any(m.dest_object == CUSTOM_ASSET for m in b.mappings) else []
-    return MigrationSpec(
-        pair=PAIR,
-        external_id_field=EXT_ID,
-        custom_objects=created_tables,
-        custom_fields=[f for f in b.fields.values() if any(m.dest_object == f.object for m in b.mappings)],
-        mappings=b.mappings,
-        owners=owners,
-        fallback_owner_id=fallback_owner_id,
-        default_records=defaults,
-        merged=merged,
-        audit_fields=dcat.audit_fields_settable,
-    )
+    return b.finish(PAIR, custom_objects=created_tables, owners=owners, fallback_owner_id=fallback_owner_id,
+                    default_records=defaults, merged=merged)
 
 
 # --- helpers of build_spec ---------------------------------------------------------------------
@@ -882,14 +536,14 @@ def _asset_name(table: str) -> str:
     return "msdyn_name" if table == FIELD_SERVICE_ASSET else "flit_name"
 
 
-def _asset_account(b: _Builder, table: str) -> str:
+def _asset_account(b: SpecBuilder, table: str) -> str:
     if table == FIELD_SERVICE_ASSET:
         return "msdyn_account"
     b.custom(table, "flit_accountid", "Account", "Lookup", reference_to="account")
     return "flit_accountid"
 
 
-def _asset_product(b: _Builder, table: str) -> str:
+def _asset_product(b: SpecBuilder, table: str) -> str:
     if table == FIELD_SERVICE_ASSET:
         return "msdyn_product"
     b.custom(table, "flit_productid", "Product", "Lookup", reference_to="product")
@@ -906,7 +560,7 @@ def _stage_state(stage: dict[str, Any]) -> tuple[int, int]:
     return (0, 1)
 
 
-def _status_rules(b: _Builder, table: str, rows: list[StatusRow], *, opportunity: bool) -> list[FieldRule]:
+def _status_rules(b: SpecBuilder, table: str, rows: list[StatusRow], *, opportunity: bool) -> list[FieldRule]:
     """statecode + statuscode from the translation table; an unrecognised value rejects its record."""
     states = OPPORTUNITY_STATE if opportunity else INCIDENT_STATE
     statuses = OPPORTUNITY_STATUS if opportunity else INCIDENT_STATUS
@@ -931,7 +585,7 @@ class _Columns:
     lookups: list[LookupRule]
 
 
-def _work_order_columns(b: _Builder, table: str, asset_table: str, location: LookupTarget | None,
+def _work_order_columns(b: SpecBuilder, table: str, asset_table: str, location: LookupTarget | None,
                         types: list[str], prows: list[tuple[str, int, int | None]], *, opportunity: bool
                         ) -> _Columns:
     """Field-service detail a case or an opportunity has no standard column for, as ``flit_`` columns."""
@@ -962,7 +616,7 @@ def _work_order_columns(b: _Builder, table: str, asset_table: str, location: Loo
         fields.append(FieldRule(dest="flit_sercompriority", source="priority", transform="choice",
                                 value_map={v: str(options[_label(v)]) for v, _, _ in prows}))
     lookups: list[LookupRule] = []
-    asset = _t("assets", asset_table)
+    asset = target("assets", asset_table)
     if asset_table == FIELD_SERVICE_ASSET and b.field(table, FIELD_SERVICE_ASSET) is not None:
         lookups.append(LookupRule(dest=FIELD_SERVICE_ASSET, source="asset_id", target=asset))
     else:
@@ -981,11 +635,11 @@ def _regarding(table: str, work_orders: list[tuple[str, LookupTarget]], asset_ta
         return f"regardingobjectid_{dest_object}_{table}"
 
     chain: list[tuple[str, LookupTarget]] = [
-        ("work_order_id", _t("work_orders", d, nav(d))) for d, _ in work_orders]
+        ("work_order_id", target("work_orders", d, nav(d))) for d, _ in work_orders]
     if asset_table:
-        chain.append(("asset_id", _t("assets", asset_table, nav(asset_table))))
-    chain += [("contact_id", _t("contacts", "contact", nav("contact"))),
-              ("customer_id", _t("customers", "account", nav("account")))]
+        chain.append(("asset_id", target("assets", asset_table, nav(asset_table))))
+    chain += [("contact_id", target("contacts", "contact", nav("contact"))),
+              ("customer_id", target("customers", "account", nav("account")))]
     (first_source, first), rest = chain[0], chain[1:]
     return LookupRule(dest="regardingobjectid", source=first_source, target=first,
                       or_else=[LookupCandidate(source=s, target=t) for s, t in rest])

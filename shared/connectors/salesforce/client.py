@@ -1,6 +1,6 @@
 """Salesforce Sales Cloud destination over the real client, simple-salesforce.
 
-Declares its limits as data (:data:`LIMITS`), describes objects, fields, pick-lists and
+Declares its limits as data (:data:`CAPABILITIES`), describes objects, fields, pick-lists and
 users, creates custom objects and fields through the Tooling API, writes with sObject
 Collections (<= 200 per call) for small batches and Bulk API 2.0 for volume, upserting
 on the external-id field that carries the source key, and reads back by id or key.
@@ -26,7 +26,8 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotF
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
-from shared.destinations.base import ID, DestinationLimits, WriteResult
+from shared.connectors.destination import ID, WriteResult
+from shared.connectors.salesforce.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
     ContractError,
@@ -38,7 +39,7 @@ from shared.errors import (
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
 
-__all__ = ["LIMITS", "Limits", "SalesforceDestination", "WriteResult"]
+__all__ = ["CAPABILITIES", "SalesforceDestination", "WriteResult"]
 from shared.tls import ca_file, ssl_context
 
 T = TypeVar("T")
@@ -54,22 +55,6 @@ IN_CHUNK = 400
 FILE_OBJECT = "ContentVersion"
 
 
-#: The batch sizes and quotas a loader must respect (reference §1.2).
-LIMITS = DestinationLimits(
-    write_batch_max=200,  # sObject Collections
-    bulk_batch_max=10_000,  # Bulk API 2.0's internal batch: one job, one of the 15,000 daily batches
-    # Above 1,000 records one Bulk job (5 calls) costs fewer API calls than Collections (>= 6).
-    bulk_threshold=1_000,
-    max_parallel_loads=4,
-    read_page=2_000,
-    # VersionData is binary: Bulk API 2.0's CSV cannot carry it, so files go through Collections.
-    # ContentDocument (what deleting a file means) is deleted through Collections too.
-    no_bulk_objects=frozenset({"ContentVersion", "ContentDocument"}),
-    # Share of the daily API quota a migration leaves for the org's other integrations.
-    api_reserve_fraction=0.05,
-)
-#: Kept for callers of the Salesforce-specific name.
-Limits = DestinationLimits
 RETRY_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 #: A delete answered with these found nothing left to delete (already deleted, or purged).
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
@@ -102,7 +87,7 @@ class SalesforceDestination:
 
     name = "salesforce"
     label = "Salesforce"
-    limits = LIMITS
+    capabilities = CAPABILITIES
     system_fields: tuple[str, ...] = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
     delete_note = "Deleted records go to the Salesforce Recycle Bin (soft delete), as a delete from the UI would."
 
@@ -159,7 +144,7 @@ class SalesforceDestination:
         left = self.remaining_api_calls()
         if left is None or self.api_max is None:
             return
-        reserve = int(self.api_max * self.limits.api_reserve_fraction)
+        reserve = int(self.api_max * self.capabilities.api_reserve_fraction)
         if left - needed < reserve:
             self.limits_report()  # the numbers may be stale (the rolling window moved on): ask again
             left = self.remaining_api_calls() or 0
@@ -296,10 +281,10 @@ class SalesforceDestination:
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
         if allow_bulk and self.use_bulk(obj, count):
             return 6
-        return -(-count // self.limits.write_batch_max)
+        return -(-count // self.capabilities.write_batch_max)
 
     def use_bulk(self, obj: str, count: int) -> bool:
-        return self.limits.uses_bulk(obj, count)
+        return self.capabilities.uses_bulk(obj, count)
 
     def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
@@ -324,7 +309,7 @@ class SalesforceDestination:
         if allow_bulk and self.use_bulk(obj, len(records)):
             return self._bulk_job(obj, "update", "Id", records, null_value=BULK_NULL)
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.write_batch_max):
+        for chunk in _chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"update {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="PATCH", data=json.dumps(b)))
@@ -333,7 +318,7 @@ class SalesforceDestination:
 
     def delete(self, ids: list[str]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(ids, self.limits.write_batch_max):
+        for chunk in _chunks(ids, self.capabilities.write_batch_max):
             res = self._call("delete", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}))
             out.extend(self._results([{"Id": i} for i in chunk], res, "Id"))
@@ -449,7 +434,7 @@ class SalesforceDestination:
 
     def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
         out: list[dict[str, Any] | None] = []
-        for chunk in _chunks(ids, self.limits.write_batch_max):
+        for chunk in _chunks(ids, self.capabilities.write_batch_max):
             res = self._call(f"retrieve {obj}", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}", method="GET", params={"ids": ",".join(c), "fields": ",".join(fields)}))
             out.extend(res or [])
@@ -475,7 +460,7 @@ class SalesforceDestination:
 
     def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.write_batch_max):
+        for chunk in _chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"upsert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}/{ext_field}", method="PATCH", data=json.dumps(b)))
@@ -485,7 +470,7 @@ class SalesforceDestination:
     def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
                            ) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.limits.write_batch_max):
+        for chunk in _chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [
                 {"attributes": {"type": obj}, **{k: v for k, v in r.items() if send_key or k != ext_field}}
                 for r in chunk]}

@@ -21,9 +21,10 @@ Conventions every connector keeps:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestObject, DestUser
@@ -48,9 +49,83 @@ class WriteResult:
         return self.error_code is None
 
 
+#: Neutral reasons a write result can carry, whatever the platform's own code (the engine acts on these;
+#: the platform's code stays in ``error_code`` for the people reading the reject report).
+Reason = Literal["insert_only_field", "duplicate", "invalid_value", "missing_required", "missing_reference",
+                 "locked", "limit", "gone", "other"]
+
+
 @dataclass(frozen=True)
-class DestinationLimits:
-    """Batch sizes and quotas a loader must respect, declared as data by each connector.
+class NamingRule:
+    """How the platform names what a migration creates: custom fields, the external-id field, labels.
+
+    ``prefix``/``suffix`` frame a custom name (Salesforce ``Contract_Tier__c``, Dataverse
+    ``flit_contract_tier``); ``title_case`` keeps each word's capital (Salesforce) or lower-cases the
+    whole name (Dataverse logical names); ``body_max`` bounds the part between them.
+    """
+
+    prefix: str
+    suffix: str
+    title_case: bool
+    body_max: int
+    label_max: int
+    #: The external-id field: its name is made from the source's label (``Sercom Id`` -> ``Sercom_Id__c``).
+    external_id_length: int
+
+    def custom_name(self, key: str) -> str:
+        """A source field key as this platform's custom-field name."""
+        if self.title_case:
+            words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
+            body = "_".join(w[:1].upper() + w[1:] for w in words) or "Field"
+            if body[0].isdigit():
+                body = "X" + body
+        else:
+            body = re.sub(r"[^0-9a-z]+", "_", key.casefold()).strip("_") or "field"
+            if body[0].isdigit():
+                body = "x" + body
+        return self.prefix + body[: self.body_max] + self.suffix
+
+    def external_id(self, source_label: str) -> str:
+        """The field every record carries its source key in (``Sercom_Id__c``, ``flit_sercomid``)."""
+        if self.title_case:
+            return self.custom_name(f"{source_label} Id")
+        return self.custom_name(re.sub(r"[^0-9a-z]+", "", source_label.casefold()) + "id")
+
+
+@dataclass(frozen=True)
+class TimestampStrategy:
+    """Where a record's original created/modified times go on this platform.
+
+    When ``native_created`` is createable on the object (judged from its describe; for an object the
+    run creates, from the org-wide permission), the original created time is written there on insert
+    (and ``native_modified`` too, when the platform lets it be set); otherwise, and for what the
+    platform never lets a client set, custom fields carry them.
+    """
+
+    native_created: str
+    native_modified: str | None
+    custom_created: tuple[str, str]
+    custom_modified: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """How one inferred source type lands: the custom field's type, the transform, its size."""
+
+    field_type: str
+    transform: str
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a destination can do and must be spared, declared as data by each connector.
+
+    The engine reads it: Map concurrency (``max_parallel_loads``), batch packing
+    (``write_batch_max``, ``bulk_*``), pacing (``quota_model``, ``api_reserve_fraction``), and the spec
+    builder (naming, timestamps, type table, defaults) — nothing about a platform is hard-coded elsewhere.
 
     ``write_batch_max`` is how many records one write call carries (Salesforce sObject
     Collections: 200; a Dataverse ``$batch``: 999 writes + one read). ``bulk_threshold`` is the
@@ -63,13 +138,37 @@ class DestinationLimits:
     bulk_threshold: int | None
     max_parallel_loads: int
     read_page: int
+    naming: NamingRule
+    timestamps: TimestampStrategy
+    #: Inferred source type (``shared.mapping.infer``) -> how it lands; ``text`` is the fallback.
+    types: Mapping[str, TypeRule]
     no_bulk_objects: frozenset[str] = frozenset()
     #: Share of a daily API quota a migration leaves for the org's other integrations (0: no daily quota).
     api_reserve_fraction: float = 0.0
+    #: ``daily_calls`` (Salesforce), ``rolling_requests`` (Dataverse service protection), ``credits``, ``none``.
+    quota_model: str = "none"
+    #: Whether the platform upserts by an external id natively (else the connector reads first).
+    native_upsert: bool = True
+    #: Pick-lists whose options are integers the migration chooses (Dataverse choices), numbered from here.
+    integer_choices_from: int | None = None
+    #: Objects that cannot carry custom fields (no external id, no original-time columns).
+    no_custom_fields: frozenset[str] = frozenset()
+    #: Fields the platform fills on create when a payload leaves them out (never "missing").
+    platform_defaulted: frozenset[str] = frozenset()
+    #: Text lengths used when a describe gives none.
+    default_lengths: Mapping[str, int] = field(default_factory=dict)
+    #: The platform's record-level codes -> the neutral reason the engine acts on.
+    error_reasons: Mapping[str, Reason] = field(default_factory=dict)
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""
         return self.bulk_threshold is not None and count > self.bulk_threshold and obj not in self.no_bulk_objects
+
+    def reason(self, code: str | None) -> Reason | None:
+        """The neutral reason of a platform's record-level code (None: the write succeeded)."""
+        if code is None:
+            return None
+        return self.error_reasons.get(code, "other")
 
 
 @runtime_checkable
@@ -80,7 +179,7 @@ class Destination(Protocol):
     name: str
     #: A readable platform name ("Salesforce", "Dynamics 365") for reports and errors.
     label: str
-    limits: DestinationLimits
+    capabilities: Capabilities
     #: HTTP requests made so far (every request, token calls included).
     calls: int
     instance_url: str

@@ -1,0 +1,76 @@
+"""What the engine needs from a source system: one typed Protocol every source connector implements.
+
+The domain layer (``shared/domain``) speaks only this interface; a source's own API (paging
+style, auth, export jobs) and its own normalisation stay in its folder under
+``shared/connectors/<kind>/``. The source contract suite (``tests/contract/test_source_contract.py``)
+holds every source to it without naming any source's objects.
+
+Conventions every source keeps:
+
+- **Records** are JSON objects with a string ``id`` and the source's ``created_at`` / ``updated_at``
+  (ISO 8601), or the fields the source's profile names for them.
+- **Pages** return every record of an object once, in (updated, id) order, so a watermark plus a
+  tie-break resumes exactly (the delta window relies on it); ``updated_since`` narrows to changes.
+- **Failures** are raised as the error tree (``shared.errors``) after the one retry policy
+  (``shared.retry``); the credentials never appear in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from shared.models import SourceCatalog
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """What a source lets a migration do at once, declared as data: the engine reads it (the
+    Extract Map's MaxConcurrency comes from ``max_parallel_reads``), nothing hard-codes it."""
+
+    max_parallel_reads: int
+
+
+@runtime_checkable
+class Source(Protocol):
+    """One source tenant, authenticated."""
+
+    #: The connector's kind (its registry key), e.g. for crosswalk scopes and messages.
+    name: str
+    limits: SourceLimits
+    #: HTTP requests made so far.
+    calls: int
+
+    def close(self) -> None: ...
+
+    def catalog(self) -> SourceCatalog:
+        """Objects with standard and tenant-defined fields (custom fields and custom objects), pick-list
+        values and record counts."""
+        ...
+
+    def count(self, obj: str, updated_since: str | None = None) -> int: ...
+
+    def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None
+              ) -> Iterator[list[dict[str, Any]]]:
+        """Every record of ``obj`` once, a page at a time, in (updated, id) order."""
+        ...
+
+    def read_all(self, obj: str) -> list[dict[str, Any]]: ...
+
+    def deleted(self, obj: str, since: str) -> list[dict[str, Any]]:
+        """Records of ``obj`` deleted since ``since``: ``[{id, deleted_at}]``."""
+        ...
+
+    def attachment(self, attachment_id: str) -> bytes:
+        """The content of one file."""
+        ...
+
+    def facts(self, catalog: SourceCatalog) -> dict[str, Any]:
+        """What discovery needs beyond the catalog, normalised by the source (JSON-ready, no records):
+        distinct values actually used, duplicates it knows how to find, pipeline stages."""
+        ...
+
+    def users(self) -> list[dict[str, Any]]:
+        """The people records are assigned to (technicians, staff): ``id``, ``name``, ``email``, ``active``."""
+        ...
