@@ -844,6 +844,9 @@ def test_refusals_on_single_records_writes_and_filters(dataverse: httpx.Client) 
     bad_count = dataverse.get("accounts", params={"$count": "yes"})
     bad_token = dataverse.get("accounts", params={"$skiptoken": "garbage"})
     assert bad_count.status_code == 400 and bad_token.status_code == 400
+    batch = dataverse.post("$batch", params={"$filter": "x"}, content=b"",
+                           headers={"Content-Type": "multipart/mixed; boundary=batch_x"})
+    assert batch.status_code == 400 and _error(batch)["message"] == "The query parameter $filter is not supported"
     # parameter aliases are honoured in $filter
     aliased = dataverse.get("accounts", params={"$filter": "name eq @n", "@n": "'Single'", "$select": "name"})
     assert aliased.status_code == 200 and [r["name"] for r in aliased.json()["value"]] == ["Single"]
