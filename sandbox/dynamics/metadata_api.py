@@ -363,11 +363,15 @@ class MetadataApi:
             cols = [c for c in cols if CLASS_OF.get(c.type) == cast]
         if options.get("$filter"):
             def resolve(name: str) -> tuple[Getter, str]:
-                if name not in BASE_ATTRIBUTE_PROPS:
+                prop, _, sub = name.partition("/")
+                if prop not in BASE_ATTRIBUTE_PROPS or prop in ("DisplayName", "Description") or (
+                        sub and (prop != "RequiredLevel" or sub != "Value")):
                     raise query_error(f"Could not find a property named '{name}' on type "
                                       "'Microsoft.Dynamics.CRM.AttributeMetadata'.")
-                kind = "bool" if name.startswith("Is") else "str"
-                return (lambda d: d.get(name)), kind
+                if sub:  # a managed property: the documented RequiredLevel/Value path
+                    return (lambda d: (d.get(prop) or {}).get("Value")), "str"
+                kind = "bool" if prop.startswith("Is") else "guid" if prop == "MetadataId" else "str"
+                return (lambda d: d.get(prop)), kind
 
             pred = compile_filter(options["$filter"], resolve, aliases(options))
             cols = [c for c in cols if pred(attribute_body(table, c, None, {}))]

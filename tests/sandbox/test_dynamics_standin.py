@@ -1026,6 +1026,15 @@ def test_entity_metadata_properties_and_filters(dataverse: httpx.Client) -> None
     assert rows["account"]["IsCustomizable"]["Value"] is True and rows["account"]["IsPrivate"] is False
     activities = dataverse.get("EntityDefinitions", params={"$select": "LogicalName", "$filter": "IsActivity eq true"})
     assert {"task", "phonecall"} <= {r["LogicalName"] for r in activities.json()["value"]}
+    # the documented enum and managed-property paths on attributes
+    required = dataverse.get("EntityDefinitions(LogicalName='account')/Attributes", params={
+        "$select": "LogicalName", "$filter": "RequiredLevel/Value eq "
+                                             "Microsoft.Dynamics.CRM.AttributeRequiredLevel'ApplicationRequired'"})
+    assert [a["LogicalName"] for a in required.json()["value"]] == ["name"]
+    picklists = dataverse.get("EntityDefinitions(LogicalName='account')", params={
+        "$select": "LogicalName", "$expand": "Attributes($select=LogicalName;$filter=AttributeType eq "
+                                             "Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')"}).json()
+    assert {a["LogicalName"] for a in picklists["Attributes"]} == {"customertypecode", "industrycode"}
     for params in ({"$filter": "DisplayName eq 'x'"}, {"$top": "5"}, {"$orderby": "LogicalName"},
                    {"$filter": "IsCustomizable eq true"}):
         refused = dataverse.get("EntityDefinitions", params=params)
