@@ -19,6 +19,7 @@ from sandbox.dynamics.http import ApiRequest, ApiResponse
 from sandbox.dynamics.options import ALIASES, aliases, check_options, unsupported
 from sandbox.dynamics.org import Org
 from sandbox.dynamics.query import Getter, Resolver, compile_filter, query_error
+from sandbox.dynamics.relationships import relationships_of
 from sandbox.dynamics.schema import Column, KeyDef, Table, metadata_id
 from sandbox.dynamics.values import is_guid, parse_key_segment, split_top_level
 
@@ -238,7 +239,28 @@ class MetadataApi:
                 return self._create_key(req, table)
             self._get_only(req)
             return self._keys(req, table, sub_key)
+        if name in ("ManyToOneRelationships", "OneToManyRelationships", "ManyToManyRelationships") \
+                and sub_key is None and len(rest) == 1:
+            self._get_only(req)
+            return self._relationships(req, table, name)
         raise segment_not_found(name)
+
+    def _relationships(self, req: ApiRequest, table: Table, kind: str) -> ApiResponse:
+        params = check_options(req, ("$select", "$filter", ALIASES))
+        rows = relationships_of(self.org, table, kind)
+        if params.get("$filter"):
+            def resolve(name: str) -> tuple[Getter, str]:
+                if not rows or name not in rows[0] or isinstance(rows[0][name], dict):
+                    raise query_error(f"Could not find a property named '{name}' on type "
+                                      "'Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata'.")
+                return (lambda d: d.get(name)), "bool" if isinstance(rows[0][name], bool) else "str"
+
+            pred = compile_filter(params["$filter"], resolve, aliases(params))
+            rows = [r for r in rows if pred(r)]
+        select = _split(params.get("$select"))
+        return ApiResponse.of_json({
+            "@odata.context": f"{self._base(req)}$metadata#EntityDefinitions('{table.logical}')/{kind}",
+            "value": [_select(r, select) for r in rows]})
 
     @staticmethod
     def _get_only(req: ApiRequest) -> None:

@@ -1154,3 +1154,24 @@ def test_msal_signs_in_and_calls_the_web_api(dynamics_standin: RunningStandin) -
         msal.ConfidentialClientApplication(cid, client_credential=secret, authority="https://crm.example.invalid/t",
                                            http_client=session, instance_discovery=f"{url}/common/discovery/instance")
     session.close()
+
+
+def test_many_to_one_relationships_name_the_navigation_properties(dataverse: httpx.Client) -> None:
+    # GIVEN a custom lookup whose SchemaName keeps its case (the navigation property keeps it too)
+    created = dataverse.post("RelationshipDefinitions", json=_relationship(
+        f"flit_account_contact_rel{uuid.uuid4().hex[:4]}", "account", "contact", "flit_HomeSiteId"))
+    assert created.status_code == 204, created.text
+    # WHEN a client lists the contact's many-to-one relationships (what the connector reads)
+    response = dataverse.get("EntityDefinitions(LogicalName='contact')/ManyToOneRelationships", params={
+        "$select": "ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName"})
+    assert response.status_code == 200, response.text
+    navs = {(r["ReferencingAttribute"], r["ReferencedEntity"]): r["ReferencingEntityNavigationPropertyName"]
+            for r in response.json()["value"]}
+    # THEN each lookup and target is there with the name to bind through
+    assert navs[("flit_homesiteid", "account")] == "flit_HomeSiteId"
+    assert navs[("parentcustomerid", "account")] == "parentcustomerid_account"
+    assert navs[("parentcustomerid", "contact")] == "parentcustomerid_contact"
+    incoming = dataverse.get("EntityDefinitions(LogicalName='account')/OneToManyRelationships",
+                             params={"$filter": "ReferencingEntity eq 'contact'"}).json()["value"]
+    assert {r["ReferencingAttribute"] for r in incoming} >= {"flit_homesiteid", "parentcustomerid"}
+    assert dataverse.get("EntityDefinitions(LogicalName='account')/ManyToManyRelationships").json()["value"] == []
