@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 MANUAL_MODEL_FLOOR = 1000
 MANUAL_FIELD_FLOOR = 10000
 VIRTUAL = ("ir.model", "ir.model.fields")
+SCHEMA_MODELS = ("ir.model", "ir.model.fields", "ir.model.fields.selection")
 STRIPPED = (*LOG_ACCESS, "id", "display_name", "__last_update")
 
 
@@ -286,35 +287,34 @@ class Env:
             stamp = now()
             rec = {**stored, "id": rid, "create_uid": self.uid, "create_date": stamp, "write_uid": self.uid,
                    "write_date": stamp}
-            self._check_required(model, rec)
-            for name, commands in x2many.items():
-                if spec.fields[name].type == "many2many":
-                    rec[name] = self._many2many(model, spec.fields[name], [], commands)
-            self.store.put(model, rec)
-            for name, commands in x2many.items():
-                if spec.fields[name].type == "one2many":
-                    self._one2many(model, spec.fields[name], rid, commands)
-            self.rules.after_save(model, rid, vals, created=True)
+            self._save(model, rec, vals, x2many, created=True)
             ids.append(rid)
         return ids
 
     def write(self, model: str, ids: list[int], raw: Any) -> None:
-        spec = self.spec(model)
         rows = self.existing(model, ids)
         vals = self.rules.before_write(model, ids, self._clean(model, raw))
         stored, x2many = self._convert(model, vals)
         for rid in ids:
             self.check_deadline()
             rec = {**rows[rid], **stored, "write_uid": self.uid, "write_date": now()}
-            self._check_required(model, rec)
-            for name, commands in x2many.items():
-                if spec.fields[name].type == "many2many":
-                    rec[name] = self._many2many(model, spec.fields[name], list(rec.get(name) or []), commands)
-            self.store.put(model, rec)
-            for name, commands in x2many.items():
-                if spec.fields[name].type == "one2many":
-                    self._one2many(model, spec.fields[name], rid, commands)
-            self.rules.after_save(model, rid, vals, created=False)
+            self._save(model, rec, vals, x2many, created=False)
+
+    def _save(self, model: str, rec: dict[str, Any], vals: dict[str, Any], x2many: dict[str, Any],
+              created: bool) -> None:
+        """Required check, many2many applied, row stored, one2many commands run, then the model's rules."""
+        spec = self.spec(model)
+        self._check_required(model, rec)
+        for name, commands in x2many.items():
+            if spec.fields[name].type == "many2many":
+                rec[name] = self._many2many(model, spec.fields[name], list(rec.get(name) or []), commands)
+        self.store.put(model, rec)
+        if model in SCHEMA_MODELS:
+            self.invalidate_registry()
+        for name, commands in x2many.items():
+            if spec.fields[name].type == "one2many":
+                self._one2many(model, spec.fields[name], rec["id"], commands)
+        self.rules.after_save(model, rec["id"], vals, created=created)
 
     def update_raw(self, model: str, rid: int, values: dict[str, Any]) -> None:
         """Store computed values (no conversion, no hooks): how stored computes are written."""
@@ -423,6 +423,8 @@ class Env:
                         if set(ref.get(fs.name) or []) & set(ids):
                             self.update_raw(other, ref["id"], {fs.name: [i for i in ref[fs.name] if i not in ids]})
         self.store.delete(model, ids)
+        if model in SCHEMA_MODELS:
+            self.invalidate_registry()
         for data in self.store.scan("ir.model.data", [("model", model), ("res_id", ids)]):
             self.store.delete("ir.model.data", [data["id"]])
         for att in self.store.scan("ir.attachment", [("res_model", model), ("res_id", ids)]):
