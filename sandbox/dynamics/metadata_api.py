@@ -85,6 +85,16 @@ def entity_resolver(sample: dict[str, Any]) -> Resolver:
     return resolve
 
 
+def metadata_body(req: ApiRequest, kind: str) -> dict[str, Any]:
+    """The JSON object a metadata write carries (no query options are taken on writes)."""
+    check_options(req, ())
+    body = req.json()
+    if not isinstance(body, dict):
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise bad_request(f"The request body must be {article} {kind} object.")
+    return body
+
+
 def label(text: str) -> dict[str, Any]:
     entry = {"Label": text, "LanguageCode": 1033, "IsManaged": False, "MetadataId": metadata_id("label", text)}
     return {"LocalizedLabels": [entry], "UserLocalizedLabel": entry}
@@ -455,28 +465,19 @@ class MetadataApi:
 
     # -- writes -----------------------------------------------------------------------------------------------
     def _create_table(self, req: ApiRequest) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an EntityMetadata object.")
+        body = metadata_body(req, "EntityMetadata")
         table = self.org.add_custom_table(body)
         return ApiResponse.empty(204, {"OData-EntityId": f"{self._base(req)}EntityDefinitions({table.metadata_id})"})
 
     def _create_column(self, req: ApiRequest, table: Table) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an AttributeMetadata object.")
+        body = metadata_body(req, "AttributeMetadata")
         logical = self.org.add_custom_column(table, body)
         return ApiResponse.empty(204, {
             "OData-EntityId": f"{self._base(req)}EntityDefinitions(LogicalName='{table.logical}')/Attributes("
                               f"{metadata_id(table.logical, logical)})"})
 
     def _create_key(self, req: ApiRequest, table: Table) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an EntityKeyMetadata object.")
+        body = metadata_body(req, "EntityKeyMetadata")
         key = self.org.add_custom_key(table, body)
         return ApiResponse.empty(204, {
             "OData-EntityId": f"{self._base(req)}EntityDefinitions(LogicalName='{table.logical}')/Keys("
@@ -496,10 +497,7 @@ class RelationshipApi:
         base = f"{req.base_url}{DATA_PREFIX}"
         if key is None:
             if req.method == "POST":
-                check_options(req, ())
-                body = req.json()
-                if not isinstance(body, dict):
-                    raise bad_request("The request body must be a RelationshipMetadataBase object.")
+                body = metadata_body(req, "RelationshipMetadataBase")
                 rel = self.org.add_relationship(body)
                 return ApiResponse.empty(204, {"OData-EntityId": f"{base}RelationshipDefinitions({rel['MetadataId']})"})
             MetadataApi._get_only(req)
