@@ -83,6 +83,8 @@ class Discarded(_Model):
 
 
 class Cursor(_Model):
+    """Where the level loop is: the next level, how many there are, and the phase (full/delta/sample)."""
+
     index: int
     count: int
     phase: str
@@ -170,10 +172,8 @@ class PartitionOut(_Model):
     batches: int
 
 
-class CursorOut(_Model):
-    index: int
-    count: int
-    phase: str
+#: VerifyExtraction's and VerifyLevel's answer is the next level cursor.
+CursorOut = Cursor
 
 
 class DeltaOut(_Model):
