@@ -135,7 +135,7 @@ def _user(org_id_prefix: str, number: int, first: str, last: str, email: str, st
         "full_name": f"{first} {last}".strip(), "email": email, "status": status, "confirm": status != "pending",
         "role": ADMIN_ROLE if number == 1 else {"name": "Manager", "id": "1"},
         "profile": ADMIN_PROFILE if number == 1 else {"name": "Standard", "id": "1"},
-        "time_zone": "UTC", "locale": "en_US", "country_locale": "en_US",
+        "locale": "en_US", "country_locale": "en_US",
     }
 
 

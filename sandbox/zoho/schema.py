@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.zoho.field_meta import describe_field
+
 TEXT_LEN = 255
 DEAL_STAGES: list[tuple[str, int, str]] = [  # (stage, probability, forecast category) — standard pipeline
     ("Qualification", 10, "Pipeline"), ("Needs Analysis", 20, "Pipeline"), ("Value Proposition", 40, "Pipeline"),
@@ -18,13 +20,6 @@ DEAL_STAGES: list[tuple[str, int, str]] = [  # (stage, probability, forecast cat
     ("Negotiation/Review", 90, "Pipeline"), ("Closed Won", 100, "Closed"), ("Closed Lost", 0, "Omitted"),
     ("Closed Lost to Competition", 0, "Omitted"),
 ]
-JSON_TYPES = {
-    "text": "string", "textarea": "string", "email": "string", "phone": "string", "website": "string",
-    "picklist": "string", "multiselectpicklist": "jsonarray", "integer": "integer", "bigint": "string",
-    "double": "double", "currency": "double", "percent": "double", "boolean": "boolean", "date": "string",
-    "datetime": "string", "lookup": "jsonobject", "ownerlookup": "jsonobject", "userlookup": "jsonobject",
-    "multi_module_lookup": "jsonobject", "autonumber": "string", "participants": "jsonarray", "parent": "jsonobject",
-}
 
 
 @dataclass
@@ -45,25 +40,8 @@ class FieldDef:
     custom: bool = False
     field_id: str = ""
 
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.field_id, "api_name": self.api_name, "field_label": self.label,
-            "display_label": self.label, "data_type": self.data_type,
-            "json_type": JSON_TYPES.get(self.data_type, "string"), "length": self.length,
-            "system_mandatory": self.mandatory, "read_only": self.read_only, "custom_field": self.custom,
-            "visible": True, "field_read_only": self.read_only,
-            "unique": {"casesensitive": False} if self.unique else {},
-            "external": self.external,
-            "pick_list_values": [
-                {"display_value": v, "actual_value": v, "id": f"{self.field_id}{i:03d}", "type": "used"}
-                for i, v in enumerate(self.picklist)
-            ],
-            "restricted_picklist": bool(self.picklist) and self.restricted,
-        }
-        if self.lookup:
-            out["lookup"] = {"module": {"api_name": self.lookup, "id": ""}, "display_label": self.label,
-                             "api_name": self.api_name}
-        return out
+    def describe(self, module: str = "", module_id: str = "") -> dict[str, Any]:
+        return describe_field(self, module, module_id)
 
 
 @dataclass

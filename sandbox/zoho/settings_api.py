@@ -15,8 +15,9 @@ from typing import Any
 from sandbox.zoho.credits import CUSTOM_MODULE_COST, Credits
 from sandbox.zoho.errors import ZohoError, invalid_module, mandatory, required_param
 from sandbox.zoho.http import Answer, Call, Router
-from sandbox.zoho.org import Org
-from sandbox.zoho.schema import DEAL_STAGES, TEXT_LEN, FieldDef
+from sandbox.zoho.module_meta import describe_module
+from sandbox.zoho.org import Org, iso
+from sandbox.zoho.schema import DEAL_STAGES, TEXT_LEN, FieldDef, ModuleDef
 
 CREATABLE_TYPES = {
     "text": TEXT_LEN, "textarea": 32_000, "email": 100, "phone": 30, "website": 255, "integer": 9, "bigint": 18,
@@ -146,20 +147,19 @@ class SettingsApi:
                         self.org.meta_id("field", f"{mod.api_name}.{api_name}"))
 
     # -- modules ----------------------------------------------------------------------------------------------
-    def _describe_module(self, mod: Any) -> dict[str, Any]:
-        return {"id": mod.module_id, "api_name": mod.api_name, "module_name": mod.api_name,
-                "singular_label": mod.singular, "plural_label": mod.plural,
-                "generated_type": "custom" if mod.custom else "default", "api_supported": mod.api_supported,
-                "creatable": True, "editable": True, "deletable": True, "viewable": True, "status": "visible"}
+    def _describe_module(self, mod: Any, sequence: int) -> dict[str, Any]:
+        created = iso(float(self.org.identity["created_at"]))
+        return describe_module(mod, sequence, created, self.org.minified_user(self.org.admin_id), self.org.meta_id)
 
     def modules(self, call: Call) -> Answer:
         self.credits.charge(1, "GET settings/modules")
         with self.org.schema_lock:
-            out = [self._describe_module(m) for m in self.org.modules.values()]
-        out.append({"id": self.org.meta_id("module", "Attachments"), "api_name": "Attachments",
-                    "module_name": "Attachments", "singular_label": "Attachment", "plural_label": "Attachments",
-                    "generated_type": "default", "api_supported": True, "creatable": False, "editable": False,
-                    "deletable": True, "viewable": True, "status": "system_hidden"})
+            mods = list(self.org.modules.values())
+        out = [self._describe_module(m, i + 1) for i, m in enumerate(mods)]
+        attachments = ModuleDef("Attachments", "Attachment", "Attachments", {},
+                                self.org.meta_id("module", "Attachments"))
+        out.append(self._describe_module(attachments, len(out) + 1) | {"creatable": False, "editable": False,
+                                                                        "show_as_tab": False})
         return Answer(200, {"modules": out})
 
     def module_one(self, call: Call) -> Answer:
@@ -167,8 +167,7 @@ class SettingsApi:
         if mod is None:
             raise invalid_module(call.match["api_name"])
         self.credits.charge(1, "GET settings/modules/name")
-        return Answer(200, {"modules": [self._describe_module(mod) | {
-            "fields": [{"api_name": f.api_name, "id": f.field_id} for f in mod.fields.values()]}]})
+        return Answer(200, {"modules": [self._describe_module(mod, 1)]})
 
     def create_modules(self, call: Call) -> Answer:
         body = call.json()
@@ -211,7 +210,7 @@ class SettingsApi:
         self.credits.charge(1, "GET settings/pipeline")
         maps = [{"display_value": s, "actual_value": s, "id": self.org.meta_id("stage", s), "sequence_number": i + 1,
                  "forecast_category": {"name": cat, "id": self.org.meta_id("forecast", cat)}, "probability": prob,
-                 "colour_code": None, "forecast_type": "Open" if cat == "Pipeline" else
+                 "colour_code": "#E6EEF6", "forecast_type": "Open" if cat == "Pipeline" else
                  ("Closed Won" if prob == 100 else "Closed Lost"), "delete": None}
                 for i, (s, prob, cat) in enumerate(DEAL_STAGES)]
         return Answer(200, {"pipeline": [{"id": self.org.meta_id("pipeline", "Standard"), "display_value": "Standard",

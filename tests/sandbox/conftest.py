@@ -182,3 +182,71 @@ def dynamics_knobs(dynamics_admin: httpx.Client) -> Iterator[Any]:
     finally:
         dynamics_admin.post("/__standin/config", json=original).raise_for_status()
         dynamics_admin.post("/__standin/usage/reset").raise_for_status()
+
+
+# -- Zoho CRM v8 stand-in -------------------------------------------------------------------------------------------
+
+ZOHO_USERS = [
+    {"first_name": "Ada", "last_name": "Field", "email": "ada@example.com", "status": "active"},
+    {"first_name": "Old", "last_name": "Timer", "email": "old@example.com", "status": "disabled"},
+]
+
+
+def zoho_token(standin: RunningStandin, refresh_key: str = "refresh_token") -> dict[str, Any]:
+    """The accounts host's answer to a refresh-token grant (``access_token``, ``api_domain``, …)."""
+    creds = standin.info["credentials"]
+    response = httpx.post(
+        f"{standin.url}{standin.info['accounts_path']}/oauth/v2/token",
+        data={"grant_type": "refresh_token", "client_id": creds["client_id"],
+              "client_secret": creds["client_secret"], "refresh_token": creds[refresh_key]},
+        verify=standin.ca_path,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+@pytest.fixture(scope="module")
+def zoho_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    folder: Path = tmp_path_factory.mktemp("zoho")
+    users = folder / "users.json"
+    users.write_text(json.dumps(ZOHO_USERS))
+    standin = start_standin("zoho", ["--state", str(folder / "org.sqlite"), "--users-file", str(users),
+                                     "--fault-seed", "7"])
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture(scope="module")
+def zoho_grant(zoho_standin: RunningStandin) -> dict[str, Any]:
+    return zoho_token(zoho_standin)
+
+
+@pytest.fixture(scope="module")
+def zoho(zoho_standin: RunningStandin, zoho_grant: dict[str, Any]) -> Iterator[httpx.Client]:
+    """Plain httpx client on the token's ``api_domain`` with ``Authorization: Zoho-oauthtoken``."""
+    with httpx.Client(
+        base_url=zoho_grant["api_domain"],
+        verify=zoho_standin.ca_path,
+        headers={"Authorization": f"Zoho-oauthtoken {zoho_grant['access_token']}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture()
+def zoho_knobs(zoho: httpx.Client) -> Iterator[Any]:
+    """Set knobs for one test; the configuration and the credit ledger are restored afterwards."""
+    original = zoho.get("/__standin/config").json()
+
+    def set_knobs(**knobs: Any) -> dict[str, Any]:
+        response = zoho.post("/__standin/config", json=knobs)
+        response.raise_for_status()
+        return dict(response.json())
+
+    try:
+        yield set_knobs
+    finally:
+        zoho.post("/__standin/config", json=original).raise_for_status()
+        zoho.post("/__standin/credits/reset").raise_for_status()
