@@ -69,8 +69,8 @@ def build_app(state_path: Path, config: StandinConfig | None = None) -> FastAPI:
             return await call_next(request)
         return await _api_call(rt, token, request, call_next)
 
+    app.include_router(export_router(rt))  # before the catch-all /v2/{path} routes
     app.include_router(rest_router(rt))
-    app.include_router(export_router(rt))
     app.include_router(admin_router(rt))
     return app
 

@@ -22,12 +22,13 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+# The manifest and the problem report are the same as Sercom's dump format (generic): shared.
+from sandbox.sercom.dump import MAX_PROBLEMS, DumpError, DumpProblem, Manifest
 from sandbox.servicetracker.files import content_sha256
 from sandbox.servicetracker.model import (
     CUSTOM_PREFIX,
@@ -42,42 +43,6 @@ from sandbox.servicetracker.model import (
 from sandbox.servicetracker.tenant import FileContent, TenantSource
 
 FORMAT_VERSION: Literal[1] = 1
-MAX_PROBLEMS = 50
-
-
-class Manifest(BaseModel):
-    """``manifest.json``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    format_version: Literal[1]
-    tenant: str = Field(min_length=1)
-    generated_by: str
-    seed: int | None = None
-    counts: dict[str, int]
-
-
-@dataclass(frozen=True)
-class DumpProblem:
-    """One defect, located precisely enough to fix by hand."""
-
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file} line {self.line}"
-        return f"{where}, field '{self.field}': {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class DumpError(ValueError):
-    """A dump that cannot be loaded; ``problems`` lists the defects found (up to 50)."""
-
-    def __init__(self, problems: list[DumpProblem]) -> None:
-        self.problems = problems
-        more = "" if len(problems) < MAX_PROBLEMS else f"\n(stopped after {MAX_PROBLEMS} problems)"
-        super().__init__("invalid tenant dump:\n" + "\n".join(f"  {p}" for p in problems) + more)
 
 
 def _rel(obj: str) -> str:

@@ -70,7 +70,7 @@ GENERATOR_VERSION = "sandbox.servicetracker.generator/1"
 #: Generated timestamps lie in the 3 years before this instant (fixed, so output depends only on the inputs).
 AS_OF = "2026-09-30T18:00:00Z"
 SPAN_SECONDS = 3 * 365 * 86400
-MIN_RECORDS = 200
+MIN_RECORDS = 300
 
 #: Share of the requested total per object; ``custom.custom_logs`` absorbs the rounding.
 SHARES: dict[str, float] = {
@@ -162,7 +162,7 @@ class GeneratedTenant:
         self.large = Selector(seed, "large_file", "attachments", "size_bytes", c["attachments"], large_file_rate)
         self._selectors: dict[tuple[str, str, str], Selector] = {}
         # Bounded caches: parents are looked up again and again, memory stays flat.
-        self.base = lru_cache(maxsize=8192)(self._base)
+        self.base = lru_cache(maxsize=2048)(self._base)
 
     # -- TenantSource --------------------------------------------------------------------
 

@@ -250,3 +250,24 @@ def zoho_knobs(zoho: httpx.Client) -> Iterator[Any]:
     finally:
         zoho.post("/__standin/config", json=original).raise_for_status()
         zoho.post("/__standin/credits/reset").raise_for_status()
+
+
+# -- ServiceTracker stand-in (source) ------------------------------------------------------------------------------
+
+SERVICETRACKER_TOKEN = "st-test-token"  # noqa: S105 - a throw-away token of a loopback stand-in
+
+
+@pytest.fixture(scope="module")
+def servicetracker_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    """A generated ServiceTracker tenant (1,500 records, seed 21) with limits loose enough for tests that
+    tighten them one at a time; ``info["seed"]`` and ``info["records"]`` let a test regenerate it in-process."""
+    folder: Path = tmp_path_factory.mktemp("servicetracker")
+    standin = start_standin("servicetracker", [
+        "--state", str(folder / "state.sqlite"), "--records", "1500", "--seed", "21",
+        "--api-token", SERVICETRACKER_TOKEN, "--rate-limit-per-s", "0", "--export-processing-s", "0.2",
+        "--fault-seed", "7",
+    ])
+    try:
+        yield standin
+    finally:
+        standin.stop()
