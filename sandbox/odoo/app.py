@@ -165,7 +165,7 @@ def _register_rpc(app: FastAPI) -> None:
 
     @app.post("/web/webclient/version_info")
     async def webclient_version(request: Request) -> Response:
-        return await _json_route(request, lambda params: version_info(request.app.state.db.config.version))
+        return await _json_route(request, lambda params: version_info(request.app.state.db.config))
 
 
 async def _json_route(request: Request, run: Any) -> Response:
@@ -201,10 +201,11 @@ async def _json_route(request: Request, run: Any) -> Response:
 def _register_json2(app: FastAPI) -> None:
     @app.get("/web/version")
     async def web_version(request: Request) -> Response:
-        version = request.app.state.db.config.version
-        if version < 19:
+        config = request.app.state.db.config
+        if config.version < 19:
             return _not_found()
-        return JSONResponse({"version_info": [version, 0, 0, "final", 0, ""], "version": f"{version}.0"})
+        info = version_info(config)
+        return JSONResponse({"version_info": info["server_version_info"], "version": info["server_version"]})
 
     @app.post("/json/2/{model}/{method}")
     async def json2(model: str, method: str, request: Request) -> Response:

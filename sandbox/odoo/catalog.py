@@ -122,6 +122,7 @@ def _technical() -> list[ModelSpec]:
             f("relation_field", "char", "Relation Field"),
             f("selection_ids", "one2many", "Selection Options", relation="ir.model.fields.selection",
               relation_field="field_id"),
+            f("selection", "char", "Selection Options (Deprecated)", store=False),
             f("required", "boolean", "Required"), f("readonly", "boolean", "Readonly"),
             f("store", "boolean", "Stored", default=True), f("index", "boolean", "Indexed"),
             f("copied", "boolean", "Copied"),

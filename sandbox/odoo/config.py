@@ -30,6 +30,9 @@ class OdooStandinConfig(BaseModel):
         default="Access Denied",
         description="what an Online database on a plan without API access answers (UNCONFIRMED: raised as "
         "AccessDenied, fault 3 / JSON-2 403)")
+    saas_minor: int | None = Field(
+        default=None, ge=1, le=9, description="serve a SaaS release as Odoo Online does: 'saas~17.4', version_info "
+        "['saas~17', 4, 0, 'final', 0, 'e'] (the exact shape is UNCONFIRMED)")
     inventory_installed: bool = Field(default=False, description="the Inventory app (stock.*) is installed")
     crm_use_leads: bool = Field(default=False, description="'Leads' setting: new crm.lead default to type 'lead'")
     # Limits

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox.odoo import errors
+from sandbox.odoo import access, errors
 from sandbox.odoo.config import OdooStandinConfig
 from sandbox.odoo.methods import Records, Rs, lookup
 from sandbox.odoo.orm import Env
@@ -26,7 +26,13 @@ from sandbox.odoo.store import Store
 Transport = str  # "xmlrpc" | "jsonrpc" | "json2"
 
 
-def version_info(version: int) -> dict[str, Any]:
+def version_info(config: OdooStandinConfig) -> dict[str, Any]:
+    """``common.version()``: a numbered release, or a SaaS one (major as the string ``saas~N``)."""
+    version, minor = config.version, config.saas_minor
+    if minor:
+        serie = f"saas~{version}.{minor}"
+        return {"server_version": f"{serie}+e", "server_version_info": [f"saas~{version}", minor, 0, "final", 0, "e"],
+                "server_serie": serie, "protocol_version": 1}
     serie = f"{version}.0"
     return {"server_version": serie, "server_version_info": [version, 0, 0, "final", 0, ""], "server_serie": serie,
             "protocol_version": 1}
@@ -114,7 +120,7 @@ class Database:
             return self.login(db, login, password)
 
         def version() -> Any:
-            return version_info(self.config.version)
+            return version_info(self.config)
 
         def about(extended: bool = False) -> Any:
             info = "See http://openerp.com"
@@ -132,7 +138,7 @@ class Database:
                 raise errors.AccessDenied
             return [self.name]
         if method == "server_version":
-            return f"{self.config.version}.0"
+            return version_info(self.config)["server_version"]
         if method in ("db_exist",):
             return params[:1] == [self.name]
         if method in ("create_database", "duplicate_database", "drop", "dump", "restore", "rename",
@@ -166,6 +172,7 @@ class Database:
             if model not in env.registry:
                 raise errors.UserError(f"Object {model} doesn't exist")
             fn, api_model = lookup(env, model, method)
+            access.check(env, model, method)
             if api_model:
                 result = fn(Rs(env, model, []), *args, **kwargs)
             else:
@@ -195,6 +202,7 @@ class Database:
             except AttributeError as exc:
                 raise errors.HttpError(404, "NotFound", f"the model {model!r} does not have a {method!r} method") \
                     from exc
+            access.check(env, model, method)
             rs = Rs(env, model, [] if api_model else [int(i) for i in ids])
             try:
                 inspect.signature(fn).bind(rs, **body)

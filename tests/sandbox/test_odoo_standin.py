@@ -383,6 +383,9 @@ def test_custom_fields_and_models(odoo: Odoo) -> None:
     assert odoo("crm.lead", "search", [["x_sercom_status", "=", "open"]]) == [lead]
     assert odoo("crm.lead", "fields_get", ["x_sercom_status"])["x_sercom_status"]["selection"] == [
         ["open", "Open"], ["done", "Done"]]
+    legacy = odoo("ir.model.fields", "create", {"model_id": lead_model["id"], "name": "x_legacy", "ttype": "selection",
+                                                "selection": "[('a', 'A'), ('b', 'B')]"})
+    assert odoo("ir.model.fields.selection", "search_count", [["field_id", "=", legacy]]) == 2
     assert last_line(odoo.fault("crm.lead", "write", [lead], {"x_sercom_status": "nope"})).startswith(
         "ValueError: Wrong value for crm.lead.x_sercom_status")
     fault = odoo.fault("ir.model.fields", "create", {"model_id": lead_model["id"], "name": "sercom_id",
@@ -639,3 +642,35 @@ def test_legacy_xmlrpc_string_fault_codes(o17: Odoo) -> None:
     with pytest.raises(xmlrpc.client.Fault) as caught:
         legacy.execute_kw(o17.db, 2, "bad", "res.partner", "search", [[]])
     assert caught.value.faultCode == "AccessDenied"
+
+
+def test_portal_users_get_access_errors(o17: Odoo) -> None:
+    portal_uid = o17.common.authenticate(o17.db, "portal@example.com", "password", {})
+    assert portal_uid > 2
+
+    def as_portal(model: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return o17.object.execute_kw(o17.db, portal_uid, "password", model, method, list(args), kwargs)
+
+    assert as_portal("res.country", "search_count", [["code", "=", "FR"]]) == 1
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        as_portal("crm.lead", "search", [])
+    assert caught.value.faultCode == 4
+    assert caught.value.faultString == (
+        "You are not allowed to access 'Lead/Opportunity' (crm.lead) records.\n\nThis operation is allowed for the "
+        "following groups:\n\t- Sales / User: Own Documents Only\n\nContact your administrator to request access if "
+        "necessary.")
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        as_portal("res.partner", "create", {"name": "Nope"})
+    assert caught.value.faultCode == 4 and "not allowed to create 'Contact'" in caught.value.faultString
+
+
+def test_saas_release_numbering(odoo_standins: Any, odoo_knobs: Any) -> None:
+    standin = odoo_standins(18)
+    odoo_knobs(standin, saas_minor=4, online=True)
+    client = Odoo(standin)
+    try:
+        version = client.common.version()
+        assert version["server_version"] == "saas~18.4+e" and version["server_version_info"][:2] == ["saas~18", 4]
+        assert odoorpc_session(standin).env.uid == 2
+    finally:
+        client.close()
