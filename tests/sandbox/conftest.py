@@ -252,6 +252,65 @@ def zoho_knobs(zoho: httpx.Client) -> Iterator[Any]:
         zoho.post("/__standin/credits/reset").raise_for_status()
 
 
+# -- Odoo 17 / 18 / 19 stand-in -------------------------------------------------------------------------------------
+
+ODOO_USERS = [
+    {"name": "Ada Field", "login": "ada@example.com", "email": "ada@example.com", "active": True,
+     "password": "ada-pw"},
+    {"name": "Old Timer", "login": "old@example.com", "email": "old@example.com", "active": False,
+     "password": "old-pw"},
+    {"name": "Paula Portal", "login": "portal@example.com", "email": "portal@example.com", "share": True},
+]
+
+
+@pytest.fixture(scope="module")
+def odoo_standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``get(version)`` starts (once per module) a stand-in serving that Odoo version, with its own database."""
+    started: dict[int, RunningStandin] = {}
+
+    def get(version: int) -> RunningStandin:
+        if version not in started:
+            folder: Path = tmp_path_factory.mktemp(f"odoo{version}")
+            users = folder / "users.json"
+            users.write_text(json.dumps(ODOO_USERS))
+            started[version] = start_standin("odoo", [
+                "--state", str(folder / "db.sqlite"), "--users-file", str(users), "--version", str(version),
+                "--fault-seed", "7"])
+        return started[version]
+
+    try:
+        yield get
+    finally:
+        for standin in started.values():
+            standin.stop()
+
+
+@pytest.fixture()
+def odoo_knobs() -> Iterator[Any]:
+    """``set_knobs(standin, **knobs)`` for one test; every touched stand-in gets its configuration back afterwards."""
+    touched: dict[str, tuple[RunningStandin, dict[str, Any]]] = {}
+
+    def admin(standin: RunningStandin) -> httpx.Client:
+        key = standin.info["credentials"]["api_key"]
+        return httpx.Client(base_url=standin.url, verify=standin.ca_path, timeout=30,
+                            headers={"Authorization": f"bearer {key}"})
+
+    def set_knobs(standin: RunningStandin, **knobs: Any) -> dict[str, Any]:
+        with admin(standin) as client:
+            if standin.url not in touched:
+                touched[standin.url] = (standin, client.get("/__standin/config").json())
+            response = client.post("/__standin/config", json=knobs)
+            response.raise_for_status()
+            return dict(response.json())
+
+    try:
+        yield set_knobs
+    finally:
+        for standin, original in touched.values():
+            with admin(standin) as client:
+                client.post("/__standin/config", json=original).raise_for_status()
+
+
 # -- ServiceTracker stand-in (source) ------------------------------------------------------------------------------
 
 SERVICETRACKER_TOKEN = "st-test-token"  # noqa: S105 - a throw-away token of a loopback stand-in
