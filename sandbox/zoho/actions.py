@@ -133,22 +133,23 @@ class Actions:
         return Answer(200, {"data": [{"code": "SUCCESS", "details": details,
                                       "message": "attachment uploaded successfully", "status": "success"}]})
 
-    def _attachments_of(self, record_id: str) -> list[dict[str, Any]]:
-        return [a for a in self.org.store.scan("Attachments") if a["Parent_Id"]["id"] == record_id]
-
-    def attachments(self, call: Call) -> Answer:
+    def _children(self, call: Call, module: str, api: str) -> Answer:
+        """A record's notes or attachments: ``fields`` mandatory, one page, 204 when there are none."""
         _, record = self._parent(call)
         fields = call.params.get("fields")
         if not fields:
             raise required_param("fields")
-        self.credits.charge(1, "GET Attachments")
-        rows = self._attachments_of(record["id"])
+        self.credits.charge(1, api)
+        rows = [r for r in self.org.store.scan(module) if (r.get("Parent_Id") or {}).get("id") == record["id"]]
         if not rows:
             return Answer(204)
         wanted = [f.strip() for f in fields.split(",")]
-        data = [{k: a.get(k) for k in wanted} | {"id": a["id"]} for a in rows]
+        data = [{k: r.get(k) for k in wanted} | {"id": r["id"]} for r in rows]
         return Answer(200, {"data": data, "info": {"per_page": 200, "count": len(data), "page": 1,
                                                    "more_records": False}})
+
+    def attachments(self, call: Call) -> Answer:
+        return self._children(call, "Attachments", "GET Attachments")
 
     def download(self, call: Call) -> Answer:
         self._parent(call)
@@ -173,17 +174,7 @@ class Actions:
 
     # -- notes of a record ------------------------------------------------------------------------------------
     def record_notes(self, call: Call) -> Answer:
-        _, record = self._parent(call)
-        fields = call.params.get("fields")
-        if not fields:
-            raise required_param("fields")
-        self.credits.charge(1, "GET Notes of record")
-        rows = [n for n in self.org.store.scan("Notes") if n.get("Parent_Id", {}).get("id") == record["id"]]
-        if not rows:
-            return Answer(204)
-        wanted = [f.strip() for f in fields.split(",")]
-        return Answer(200, {"data": [{k: n.get(k) for k in wanted} | {"id": n["id"]} for n in rows],
-                            "info": {"per_page": 200, "count": len(rows), "page": 1, "more_records": False}})
+        return self._children(call, "Notes", "GET Notes of record")
 
     def add_record_notes(self, call: Call) -> Answer:
         module, record = self._parent(call)

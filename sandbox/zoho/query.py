@@ -103,9 +103,9 @@ class Reader:
                 raise invalid_param("page")
             offset = (page - 1) * per_page
             if offset + per_page > cfg.max_page_records:
-                raise ZohoError("DISCRETE_PAGINATION_LIMIT_EXCEEDED",
-                                f"cannot fetch more than {cfg.max_page_records} records. Use page_token param to "
-                                "fetch more records.", {}, 400)
+                raise ZohoError("DISCRETE_PAGINATION_LIMIT_EXCEEDED",  # as quoted in airbytehq/airbyte#30977
+                                f"You can only get the first {cfg.max_page_records} records without using "
+                                "page_token param", {"limit": cfg.max_page_records}, 400)
         rows = self._visible(mod, params)
         rows.sort(key=lambda r: (str(r.get(sort_by) or ""), r["id"]) if sort_by != "id" else int(r["id"]),
                   reverse=sort_order == "desc")

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from sandbox.serve import RunningStandin
+from sandbox.zoho import snapshot
 from sandbox.zoho.oas_schema import validation_errors
 from tests.sandbox.conftest import zoho_token
 
@@ -551,3 +552,14 @@ def test_injected_faults(zoho: httpx.Client, zoho_knobs: Any) -> None:
     before = used(zoho)
     assert insert(zoho, "Accounts", {"Account_Name": "Timeout"}).status_code == 504
     assert used(zoho) == before
+
+
+def test_state_is_a_sqlite_file_a_snapshot_can_compare(zoho_standin: RunningStandin, zoho: httpx.Client) -> None:
+    zoho.post("/crm/v8/settings/fields", params={"module": "Calls"},
+              json={"fields": [{"field_label": "Snap Note", "data_type": "text"}]}).raise_for_status()
+    account = new_id(zoho, "Accounts", {"Account_Name": "Snap"})
+    state = snapshot(zoho_standin.info["state_path"])
+    assert state["records"]["Accounts"][account]["Account_Name"] == "Snap"
+    assert state["schema"]["custom_fields"]["Calls.Snap_Note"]["label"] == "Snap Note"
+    assert zoho.post(f"/crm/v8/Accounts/{account}").json()["code"] == "INVALID_REQUEST_METHOD"
+    assert zoho.get("/crm/v8/Accounts/x/y/z").json()["code"] == "INVALID_URL_PATTERN"
