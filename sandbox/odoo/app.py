@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import xmlrpc.client
 from collections import Counter
@@ -207,6 +208,15 @@ def _register_json2(app: FastAPI) -> None:
         info = version_info(config)
         return JSONResponse({"version_info": info["server_version_info"], "version": info["server_version"]})
 
+    @app.api_route("/json/2", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    @app.api_route("/json/2/{subpath:path}", methods=["GET", "PUT", "DELETE", "PATCH"])
+    async def json2_other(request: Request) -> Response:
+        """Any other ``/json/2`` request: 19's ``web_json_2_404``."""
+        if request.app.state.db.config.version < 19:
+            return _not_found()
+        exc = errors.HttpError(404, "NotFound", "Did you mean POST /json/2/<model>/<method>?")
+        return JSONResponse(errors.serialize(exc), status_code=404)
+
     @app.post("/json/2/{model}/{method}")
     async def json2(model: str, method: str, request: Request) -> Response:
         db: Database = request.app.state.db
@@ -222,9 +232,9 @@ def _register_json2(app: FastAPI) -> None:
             try:
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError as exc:
-                raise errors.HttpError(400, "BadRequest", f"could not parse the body as json: {exc}") from exc
+                raise errors.HttpError(400, "BadRequest", f"could not parse the body as json: {exc.args[0]}") from exc
             if not isinstance(body, dict):
-                raise errors.HttpError(400, "BadRequest", "the body must be a JSON object of named arguments")
+                raise errors.HttpError(400, "BadRequest", "could not parse the body, expecting a json object")
             result = await run_in_threadpool(db.call_json2, uid, model, method, body)
         except errors.WorkerKilled:
             return await _killed(request)
@@ -236,15 +246,18 @@ def _register_json2(app: FastAPI) -> None:
 
 
 def _json2_user(db: Database, request: Request) -> int:
-    header = request.headers.get("authorization") or ""
-    scheme, _, key = header.partition(" ")
+    """``ir.http._auth_method_bearer``: a global API key in ``Authorization: bearer <key>``."""
+    match = re.match(r"^bearer\s+(.+)$", request.headers.get("authorization") or "", re.IGNORECASE)
     wanted = request.headers.get("x-odoo-database")
     if wanted is not None and wanted != db.name:
         raise errors.HttpError(404, "NotFound", f"database {wanted!r} not found")
-    uid = db.api_key_user(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if match is None:
+        raise errors.HttpError(401, "Unauthorized",
+                               "User not authenticated, use an API Key with a Bearer Authorization header.", challenge)
+    uid = db.api_key_user(match.group(1).strip())
     if uid is None:
-        raise errors.HttpError(401, "Unauthorized", "Invalid apikey",
-                               {"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'})
+        raise errors.HttpError(401, "Unauthorized", "Invalid apikey", challenge)
     if db.config.api_refused():
         raise errors.AccessDenied(db.config.online_refusal_message)
     return uid

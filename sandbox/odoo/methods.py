@@ -201,7 +201,8 @@ COMMON: dict[str, Callable[..., Any]] = {
 def lookup(env: Env, model: str, method: str) -> tuple[Callable[..., Any], bool]:
     """The function behind ``model.method`` and whether it is ``@api.model``; Odoo's refusals otherwise."""
     if method.startswith("_"):
-        raise errors.AccessError(f"Private methods (such as {method}) cannot be called remotely.")
+        shown = method if env.version == 17 else f"'{model}.{method}'"
+        raise errors.AccessError(f"Private methods (such as {shown}) cannot be called remotely.")
     spec = env.spec(model)
     table = dict(COMMON)
     table["name_search"] = name_search_17 if env.version == 17 else name_search_18
@@ -215,6 +216,8 @@ def lookup(env: Env, model: str, method: str) -> tuple[Callable[..., Any], bool]
     if model == "res.users":
         table["context_get"] = context_get
     fn = table.get(method)
-    if fn is None:
-        raise AttributeError(f"type object '{model}' has no attribute '{method}'")
+    if fn is None:  # 17: call_kw's getattr(type(model), name); 18+: service.model.get_public_method
+        if env.version == 17:
+            raise AttributeError(f"type object '{model}' has no attribute '{method}'")
+        raise AttributeError(f"The method '{model}.{method}' does not exist")
     return fn, method in API_MODEL

@@ -200,8 +200,9 @@ class Database:
             try:
                 fn, api_model = lookup(env, model, method)
             except AttributeError as exc:
-                raise errors.HttpError(404, "NotFound", f"the model {model!r} does not have a {method!r} method") \
-                    from exc
+                raise errors.HttpError(404, "NotFound", str(exc.args[0])) from exc
+            if api_model and ids:
+                raise errors.HttpError(422, "UnprocessableEntity", f"cannot call {model}.{method} with ids")
             access.check(env, model, method)
             rs = Rs(env, model, [] if api_model else [int(i) for i in ids])
             try:
