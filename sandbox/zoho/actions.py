@@ -122,12 +122,13 @@ class Actions:
         now = iso(self.org.now())
         user = self.org.minified_user(call.user_id)
         att_id = self.org.new_id()
-        meta = {"id": att_id, "File_Name": name or "attachment", "Size": str(len(content)), "Created_Time": now,
+        file_name = name or "attachment"
+        meta: dict[str, Any] = {"id": att_id, "File_Name": file_name, "Size": str(len(content)), "Created_Time": now,
                 "Modified_Time": now, "Created_By": user, "Modified_By": user, "Owner": user,
                 "Parent_Id": {"module": self.org.minified_module(module), "id": record["id"],
                               "name": display_name(module, record)}, "$se_module": module, "$file_id": att_id,
                 "$type": "Attachment", "$editable": True}
-        self.org.store.add_file(att_id, "attachment", meta["File_Name"], content, meta)
+        self.org.store.add_file(att_id, "attachment", file_name, content, meta)
         self.org.store.put("Attachments", att_id, meta)
         details = {k: meta[k] for k in ("id", "Modified_Time", "Created_Time", "Modified_By", "Created_By")}
         return Answer(200, {"data": [{"code": "SUCCESS", "details": details,
@@ -196,7 +197,7 @@ class Actions:
         stored = self.org.store.scan("$contact_roles")
         if stored:
             return stored
-        roles = [{"id": self.org.meta_id("role", n), "name": n, "sequence_number": i + 1}
+        roles: list[dict[str, Any]] = [{"id": self.org.meta_id("role", n), "name": n, "sequence_number": i + 1}
                  for i, n in enumerate(CONTACT_ROLES)]
         with self.org.store.tx():
             for role in roles:
@@ -223,7 +224,7 @@ class Actions:
                 results.append(ZohoError("DUPLICATE_DATA", "duplicate data", {
                     "api_name": "name", "json_path": f"$.contact_roles[{index}].name"}).body())
             else:
-                role = {"id": self.org.new_id(), "name": name, "sequence_number": len(existing) + 1}
+                role: dict[str, Any] = {"id": self.org.new_id(), "name": name, "sequence_number": len(existing) + 1}
                 existing.add(name.lower())
                 self.org.store.put("$contact_roles", role["id"], role)
                 results.append({"code": "SUCCESS", "details": {"id": role["id"]}, "message": "contact role added",

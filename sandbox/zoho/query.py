@@ -10,6 +10,7 @@ Query parameters the stand-in does not implement are refused, never dropped.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from typing import Any
 
@@ -160,7 +161,7 @@ class Reader:
         if query.where is not None:
             rows = [r for r in rows if query.where(r)]
         for name, desc in reversed(query.order or [("id", False)]):
-            rows.sort(key=lambda r, n=name: _sort_key(r, n), reverse=desc)
+            rows.sort(key=functools.partial(_sort_key, name=name), reverse=desc)
         chunk = rows[query.offset:query.offset + query.limit]
         cost = next((c for up_to, c in cfg.coql_credit_steps if query.limit <= up_to), cfg.coql_credit_steps[-1][1])
         if not chunk:

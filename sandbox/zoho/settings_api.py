@@ -9,6 +9,7 @@ clients must read the name back from the response, as the reference advises).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -24,7 +25,8 @@ CREATABLE_TYPES = {
     "double": 16, "currency": 16, "percent": 5, "boolean": 0, "date": 0, "datetime": 0, "picklist": 255,
     "multiselectpicklist": 255, "lookup": 0,
 }
-USER_TYPES = {
+UserFilter = Callable[[dict[str, Any], str], bool]
+USER_TYPES: dict[str, UserFilter] = {
     "AllUsers": lambda u, admin: True, "ActiveUsers": lambda u, admin: u["status"] == "active",
     "DeactiveUsers": lambda u, admin: u["status"] == "disabled",
     "ActiveConfirmedUsers": lambda u, admin: u["status"] == "active" and u["confirm"],

@@ -13,6 +13,7 @@ import io
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -153,12 +154,12 @@ def test_update_by_id_and_delete_by_ids(zoho: httpx.Client) -> None:
 
 
 def test_upsert_matches_on_duplicate_check_fields(zoho: httpx.Client) -> None:
-    body = {"data": [{"Last_Name": "Up", "Email": "up@example.com"}], "duplicate_check_fields": ["Email"],
-            "trigger": []}
+    record: dict[str, Any] = {"Last_Name": "Up", "Email": "up@example.com"}
+    body = {"data": [record], "duplicate_check_fields": ["Email"], "trigger": []}
     created = zoho.post("/crm/v8/Leads/upsert", json=body)
     assert created.status_code == 201
     assert created.json()["data"][0]["action"] == "insert"
-    body["data"][0]["Title"] = "Boss"
+    record["Title"] = "Boss"
     updated = zoho.post("/crm/v8/Leads/upsert", json=body)
     item = updated.json()["data"][0]
     assert (item["action"], item["duplicate_field"], item["message"]) == ("update", "Email", "record updated")
@@ -286,7 +287,7 @@ def test_coql_selects_filters_and_refuses_what_it_cannot_parse(zoho: httpx.Clien
 
 # -- credits -------------------------------------------------------------------------------------------------------
 def test_credits_are_charged_as_zoho_bills_them(zoho: httpx.Client) -> None:
-    steps = [
+    steps: list[tuple[Callable[[], httpx.Response], int]] = [
         (lambda: insert(zoho, "Accounts", {"Account_Name": "C1"}), 1),
         (lambda: insert(zoho, "Accounts", *({"Account_Name": f"C{i}"} for i in range(11))), 2),
         (lambda: insert(zoho, "Accounts", *({"Account_Name": f"D{i}"} for i in range(100))), 10),
