@@ -162,6 +162,7 @@ def message_post(self: Rs, *, body: str = "", subject: str | None = None, messag
     if len(self.ids) != 1:
         raise ValueError(f"Expected singleton: {self.model}({', '.join(map(str, self.ids))})")
     env.existing(self.model, self.ids)
+    _check_post_parameters(env, set(kwargs))
     if attachments:
         raise errors.UserError("Posting raw attachments (name, content) tuples is not supported by this stand-in; "
                                "create ir.attachment records and pass attachment_ids")
@@ -189,6 +190,17 @@ def message_post(self: Rs, *, body: str = "", subject: str | None = None, messag
     return Records("mail.message", env.create("mail.message", [vals]))
 
 
+POST_FORBIDDEN = {"model", "res_id", "subtype"}
+
+
+def _check_post_parameters(env: Env, names: set[str]) -> None:
+    """``mail.thread._raise_for_invalid_parameters``: extra values must be mail.message fields, minus a few."""
+    allowed = set(env.spec("mail.message").fields) - {"id", "display_name"}
+    invalid = (names & POST_FORBIDDEN) | (names - allowed)
+    if invalid:
+        raise ValueError(f"Those values are not supported when posting or notifying: {', '.join(sorted(invalid))}")
+
+
 API_MODEL = {"create", "search", "search_count", "search_read", "fields_get", "name_search", "check_object_reference",
              "context_get", "default_get"}
 COMMON: dict[str, Callable[..., Any]] = {
@@ -203,7 +215,9 @@ def lookup(env: Env, model: str, method: str) -> tuple[Callable[..., Any], bool]
     if method.startswith("_"):
         shown = method if env.version == 17 else f"'{model}.{method}'"
         raise errors.AccessError(f"Private methods (such as {shown}) cannot be called remotely.")
-    spec = env.spec(model)
+    spec = env.registry.get(model)
+    if spec is None:
+        raise errors.UserError(f"Object {model} doesn't exist")
     table = dict(COMMON)
     table["name_search"] = name_search_17 if env.version == 17 else name_search_18
     if "active" in spec.fields:

@@ -90,9 +90,11 @@ class Database:
         return False
 
     def check(self, db: Any, uid: Any, password: Any) -> int:
+        """``security.check``: the uid's password or API key, else AccessDenied."""
         self._check_db(db)
         self._check_plan()
-        if not isinstance(uid, int) or isinstance(uid, bool) or not self._credentials_ok(uid, password):
+        uid = int(uid)  # odoo/service/model.py dispatch: int(params[1]) (a non-number is a ValueError)
+        if not self._credentials_ok(uid, password):
             raise errors.AccessDenied
         return uid
 
@@ -169,6 +171,8 @@ class Database:
         context = kwargs.pop("context", None) or {}
 
         def run(env: Env) -> Any:
+            if method.startswith("_"):  # check_method_name runs before the model is looked up
+                lookup(env, model, method)
             if model not in env.registry:
                 raise errors.UserError(f"Object {model} doesn't exist")
             fn, api_model = lookup(env, model, method)

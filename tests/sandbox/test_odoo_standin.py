@@ -449,6 +449,8 @@ def test_message_post_notes(odoo: Odoo, odoo_standins: Any) -> None:
     assert "External ID not found" in last_line(odoo.fault("crm.lead", "message_post", [lead], body="x",
                                                            subtype_xmlid="mail.mt_nope"))
     assert last_line(odoo.fault("crm.stage", "message_post", [1], body="x")).startswith("AttributeError:")
+    assert last_line(odoo.fault("crm.lead", "message_post", [lead], body="x", res_id=1)) == \
+        "ValueError: Those values are not supported when posting or notifying: res_id"
 
 
 def test_attachments(o17: Odoo, odoo_knobs: Any) -> None:
