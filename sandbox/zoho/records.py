@@ -60,6 +60,15 @@ class _UniqueIndex:
         return self.by_key[key].get(str(value).lower())
 
 
+def _check_duration(value: str, path: str) -> None:
+    """A call lasts ``mm:ss`` (or ``hh:mm:ss``) and not zero (insert-records page: duration may not be 0)."""
+    parts = value.split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise invalid_data("Call_Duration", path, "text", reason="expected mm:ss")
+    if all(int(p) == 0 for p in parts):
+        raise invalid_data("Call_Duration", path, "text", reason="duration may not be 0")
+
+
 class RecordEngine:
     def __init__(self, org: Org) -> None:
         self.org = org
@@ -150,6 +159,8 @@ class RecordEngine:
             changes["$se_module"] = item["$se_module"]
         if mod.api_name == "Deals":
             self._deal_rules(changes, existing, base)
+        if mod.api_name == "Calls" and "Call_Duration" in changes:
+            _check_duration(str(changes["Call_Duration"]), f"{base}.Call_Duration")
         return changes
 
     def _deal_rules(self, changes: dict[str, Any], existing: dict[str, Any] | None, base: str) -> None:

@@ -363,8 +363,11 @@ def test_activity_rules_se_module_participants_calls_and_deal_stages(zoho: httpx
                                     "End_DateTime": "2024-01-01T11:00:00+00:00", "Participants": people})
     assert event.json()["data"][0]["code"] == "LIMIT_EXCEEDED"
     assert event.json()["data"][0]["details"]["limit"] == 50
-    call = insert(zoho, "Calls", {"Subject": "No type"})
-    assert call.json()["data"][0]["code"] == "MANDATORY_NOT_FOUND"
+    call_at = "2024-01-01T10:00:00+00:00"
+    calls = insert(zoho, "Calls", {"Subject": "No type"},
+                   {"Subject": "Zero", "Call_Type": "Outbound", "Call_Start_Time": call_at, "Call_Duration": "00:00"},
+                   {"Subject": "Ok", "Call_Type": "Inbound", "Call_Start_Time": call_at, "Call_Duration": "12:30"})
+    assert [c["code"] for c in calls.json()["data"]] == ["MANDATORY_NOT_FOUND", "INVALID_DATA", "SUCCESS"]
     deals = insert(zoho, "Deals", {"Deal_Name": "D", "Stage": "Negotiation/Review", "Pipeline": "Standard"},
                    {"Deal_Name": "D2", "Stage": "Negotiation/Review"},
                    {"Deal_Name": "D3", "Stage": "Won big", "Pipeline": "Standard"})
@@ -532,6 +535,16 @@ def test_bulk_write_upload_job_poll_and_result(zoho_standin: RunningStandin, zoh
     assert rows[2][4].startswith("MANDATORY_NOT_FOUND")
     record = zoho.get(f"/crm/v8/Leads/{rows[1][2]}").json()["data"][0]
     assert record["Email"] == "b1@example.com"
+    # WHEN a second file upserts by Email THEN the known row is updated and the new one added
+    again = _zipped_csv([["Last", "Mail"], ["Bulk One Renamed", "b1@example.com"], ["Bulk Four", "b4@example.com"]])
+    file_id = zoho.post("/content/crm/v8/upload", headers={"feature": "bulk-write", "X-CRM-ORG": org},
+                        files={"file": ("again.zip", again)}).json()["details"]["file_id"]
+    upsert = zoho.post("/crm/bulk/v8/write", json={"operation": "upsert", "resource": [
+        {**resource, "file_id": file_id, "find_by": "Email"}]}).json()["details"]["id"]
+    zoho.post("/__standin/clock", json={"advance_s": 5}).raise_for_status()
+    counts = zoho.get(f"/crm/bulk/v8/write/{upsert}").json()["resource"][0]["file"]
+    assert (counts["added_count"], counts["updated_count"], counts["skipped_count"]) == (1, 1, 0)
+    assert zoho.get(f"/crm/v8/Leads/{rows[1][2]}").json()["data"][0]["Last_Name"] == "Bulk One Renamed"
 
 
 # -- edition, faults -----------------------------------------------------------------------------------------------
