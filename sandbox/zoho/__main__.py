@@ -1,15 +1,30 @@
-"""``python -m sandbox.zoho serve --state PATH [...]``: create (if missing) and serve a Zoho CRM org."""
+"""``python -m sandbox.zoho serve --state PATH [...]``: create (if missing) and serve a Zoho CRM org.
+
+Every scalar knob of :class:`ZohoStandinConfig` is a flag (``edition`` → ``--edition``,
+``fault_5xx_rate`` → ``--fault-5xx-rate``), derived from the model so the CLI and the admin API
+can never disagree; pydantic converts and validates the values.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from sandbox.serve import prepare_state, serve_https
 from sandbox.zoho.app import build_app
-from sandbox.zoho.config import API_VERSION, EDITION_ORDER, ZohoStandinConfig
+from sandbox.zoho.config import API_VERSION, ZohoStandinConfig
 from sandbox.zoho.org import Org, create_org
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _knob_flags() -> list[str]:
+    return [name for name, info in ZohoStandinConfig.model_fields.items()
+            if not isinstance(info.default, list | dict) and isinstance(info.default, SCALARS)]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -21,28 +36,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--tls-dir", type=Path, default=None, help="default: <state dir>/tls")
     serve.add_argument("--users-file", type=Path, default=None,
                        help="JSON list of {first_name, last_name, email, status}; used only when creating the state")
-    serve.add_argument("--edition", choices=EDITION_ORDER, default="enterprise")
-    serve.add_argument("--user-licences", type=int, default=None)
-    serve.add_argument("--credits-per-day", type=int, default=None, help="override the edition's formula")
-    serve.add_argument("--concurrency-limit", type=int, default=None)
-    serve.add_argument("--fault-5xx-rate", type=float, default=0.0)
-    serve.add_argument("--fault-throttle-rate", type=float, default=0.0)
-    serve.add_argument("--fault-timeout-rate", type=float, default=0.0)
-    serve.add_argument("--fault-timeout-s", type=float, default=20.0)
-    serve.add_argument("--latency-ms", type=int, default=0)
-    serve.add_argument("--fault-seed", type=int, default=None)
+    knobs = serve.add_argument_group("knobs", "initial values of ZohoStandinConfig (see docs/zoho-standin.md)")
+    for name in _knob_flags():
+        knobs.add_argument("--" + name.replace("_", "-"), dest=f"knob_{name}", default=None, metavar="VALUE",
+                           help=ZohoStandinConfig.model_fields[name].description)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    given: dict[str, Any] = {name: getattr(args, f"knob_{name}") for name in _knob_flags()
+                             if getattr(args, f"knob_{name}") is not None}
+    try:
+        config = ZohoStandinConfig.model_validate(given)
+    except ValidationError as exc:
+        print(f"invalid knob value: {exc}", file=sys.stderr)
+        return 2
     state = prepare_state(args.state, args.users_file, create_org)
-    config = ZohoStandinConfig(
-        edition=args.edition, user_licences=args.user_licences, credits_per_day=args.credits_per_day,
-        concurrency_limit=args.concurrency_limit, fault_5xx_rate=args.fault_5xx_rate,
-        fault_throttle_rate=args.fault_throttle_rate, fault_timeout_rate=args.fault_timeout_rate,
-        fault_timeout_s=args.fault_timeout_s, latency_ms=args.latency_ms, fault_seed=args.fault_seed,
-    )
     app = build_app(state, config)
     org: Org = app.state.org
     info = {

@@ -33,20 +33,33 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+class FaultDice:
+    """Seeded draws for injected faults, so a run with the same ``fault_seed`` fails the same calls."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+
+    def roll(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self.lock:
+            return self.rng.random() < rate
+
+
 class Org:
     """Everything a request handler needs about the org."""
 
     def __init__(self, state_path: Path, config: ZohoStandinConfig) -> None:
-        self.state_path = state_path
         self.store = Store(state_path)
-        self.config = config
-        self.schema_lock = threading.RLock()
-        self.rng = random.Random(config.fault_seed)
-        self.rng_lock = threading.Lock()
         ident = self.store.get_meta("identity")
         if ident is None:
             raise RuntimeError(f"{state_path} is not an initialised Zoho stand-in org; run create_org first")
         self.identity: dict[str, Any] = json.loads(ident)
+        self.config = config
+        self.dice = FaultDice(config.fault_seed)
+        self.schema_lock = threading.RLock()
         self.org_id: str = self.identity["org_id"]
         self.admin_id: str = self.identity["admin_id"]
         self.clock_offset = float(self.store.get_meta("clock_offset") or 0.0)
@@ -72,15 +85,11 @@ class Org:
         return f"{self.identity['id_prefix']}0000{digest:08d}"
 
     def roll(self, rate: float) -> bool:
-        if rate <= 0:
-            return False
-        with self.rng_lock:
-            return self.rng.random() < rate
+        return self.dice.roll(rate)
 
     def set_config(self, config: ZohoStandinConfig) -> None:
-        if config.fault_seed != self.config.fault_seed:
-            with self.rng_lock:
-                self.rng = random.Random(config.fault_seed)
+        if config.fault_seed != self.dice.seed:
+            self.dice = FaultDice(config.fault_seed)
         self.config = config
 
     # -- schema -----------------------------------------------------------------------------------------------

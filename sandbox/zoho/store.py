@@ -17,7 +17,6 @@ from typing import Any
 from sandbox.sqlite_store import SqliteStore
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS sequences(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, module TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
     UNIQUE(module, id));
@@ -47,12 +46,11 @@ class Store(SqliteStore):
         super().__init__(path, _SCHEMA)
 
     def next_number(self, name: str) -> int:
-        with self.tx() as c:
-            c.execute(
-                "INSERT INTO sequences(name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value=value+1",
-                (name,),
-            )
-            return int(c.execute("SELECT value FROM sequences WHERE name=?", (name,)).fetchone()[0])
+        """The next value of a named counter (kept in the shared ``meta`` table)."""
+        with self.tx():
+            value = int(self.get_meta(f"seq:{name}") or 0) + 1
+            self.set_meta(f"seq:{name}", str(value))
+        return value
 
     # -- records --------------------------------------------------------------------------------------------------
     def get(self, module: str, record_id: str) -> dict[str, Any] | None:
