@@ -96,14 +96,10 @@ class DomainCompiler:
         stack: list[Matcher] = []
         for term in reversed(tokens):
             if term == "!":
-                inner = stack.pop()
-                stack.append(lambda rec, m=inner: not m(rec))
+                stack.append(_negate(stack.pop()))
             elif term in ("&", "|"):
-                a, b = stack.pop(), stack.pop()
-                if term == "&":
-                    stack.append(lambda rec, a=a, b=b: a(rec) and b(rec))
-                else:
-                    stack.append(lambda rec, a=a, b=b: a(rec) or b(rec))
+                first, second = stack.pop(), stack.pop()
+                stack.append(_both(first, second) if term == "&" else _either(first, second))
             else:
                 stack.append(self._leaf(model, term))
         return stack[0] if len(stack) == 1 else (lambda rec: all(m(rec) for m in stack))
@@ -172,6 +168,8 @@ class DomainCompiler:
             return lambda rec: _compare(self.r.name_of(model, rec), op, value)
         if fs.type in ("many2one", *X2MANY):
             return self._relational(model, fs, op, value)
+        if fs.type in ("date", "datetime") and isinstance(value, str):
+            value = value.replace("T", " ")[:19]  # PostgreSQL reads ISO 'T' timestamps; compare in Odoo's format
         return lambda rec: _compare(self.r.field_value(model, rec, fs.name), op, value)
 
     def _ids(self, model: str, rec: dict[str, Any], fs: FieldSpec) -> list[int]:
@@ -212,6 +210,18 @@ class DomainCompiler:
         return match
 
 
+def _negate(m: Matcher) -> Matcher:
+    return lambda rec: not m(rec)
+
+
+def _both(a: Matcher, b: Matcher) -> Matcher:
+    return lambda rec: a(rec) and b(rec)
+
+
+def _either(a: Matcher, b: Matcher) -> Matcher:
+    return lambda rec: a(rec) or b(rec)
+
+
 def _like(pattern: str, text: str, insensitive: bool) -> bool:
     regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL if insensitive else re.DOTALL) is not None
@@ -244,7 +254,7 @@ def _compare(actual: Any, op: str, value: Any) -> bool:
     if actual in (None, False) or value in (None, False):
         return False
     try:
-        return {"<": actual < value, ">": actual > value, "<=": actual <= value, ">=": actual >= value}[op]
+        return bool({"<": actual < value, ">": actual > value, "<=": actual <= value, ">=": actual >= value}[op])
     except TypeError:
         return False
 

@@ -12,7 +12,7 @@ the request wrapper turns into a ValidationError. Builtin rows of ``ir.model`` /
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sandbox.odoo import errors
@@ -103,6 +103,13 @@ class Env:
             return {**virtual, **self.store.get_many(model, [i for i in ids if i not in virtual])}
         return self.store.get_many(model, ids)
 
+    def row(self, model: str, rid: int) -> dict[str, Any]:
+        """One stored row that must exist (MissingError otherwise)."""
+        found = self.browse(model, [rid]).get(rid)
+        if found is None:
+            raise errors.missing(model, [rid], self.uid)
+        return found
+
     def existing(self, model: str, ids: list[int]) -> dict[int, dict[str, Any]]:
         """The rows of ``ids``, or the MissingError a read/write on a deleted id raises."""
         found = self.browse(model, ids)
@@ -165,15 +172,18 @@ class Env:
         self.check_deadline()
         hits.sort(key=lambda r: r["id"])
         for name, desc in reversed(keys):
-            hits.sort(key=lambda r, n=name, d=desc: self._sort_key(model, r, n, d), reverse=desc)
+            hits.sort(key=self._sorter(model, name), reverse=desc)
         start = int(offset or 0)
         hits = hits[start:start + int(limit)] if limit else hits[start:]
         return [int(r["id"]) for r in hits]
 
-    def _sort_key(self, model: str, rec: dict[str, Any], name: str, desc: bool) -> tuple[int, Any]:
+    def _sorter(self, model: str, name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+        return lambda rec: self._sort_key(model, rec, name)
+
+    def _sort_key(self, model: str, rec: dict[str, Any], name: str) -> tuple[int, Any]:
         fs = self.spec(model).fields[name]
         value = self.field_value(model, rec, name) if name != "display_name" else self.name_of(model, rec)
-        if fs.type == "many2one" and value:
+        if fs.type == "many2one" and isinstance(value, int) and value:
             row = self.browse(str(fs.relation), [value]).get(value)
             value = self.name_of(str(fs.relation), row).lower() if row else ""
         if fs.type != "boolean" and (value is None or value is False or value == ""):
@@ -230,9 +240,9 @@ class Env:
     def _clean(self, model: str, vals: Any) -> dict[str, Any]:
         if not isinstance(vals, dict):
             raise TypeError(f"'{type(vals).__name__}' object is not a mapping")
-        vals = {k: v for k, v in vals.items() if k not in STRIPPED}
-        self.check_fields(model, vals)
-        return vals
+        kept: dict[str, Any] = {k: v for k, v in vals.items() if k not in STRIPPED}
+        self.check_fields(model, kept)
+        return kept
 
     def _convert(self, model: str, vals: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Stored values and deferred x2many commands."""

@@ -93,10 +93,10 @@ class Database:
         """``security.check``: the uid's password or API key, else AccessDenied."""
         self._check_db(db)
         self._check_plan()
-        uid = int(uid)  # odoo/service/model.py dispatch: int(params[1]) (a non-number is a ValueError)
-        if not self._credentials_ok(uid, password):
+        number = int(uid)  # odoo/service/model.py dispatch: int(params[1]) (a non-number is a ValueError)
+        if not self._credentials_ok(number, password):
             raise errors.AccessDenied
-        return uid
+        return number
 
     def api_key_user(self, key: str) -> int | None:
         uid = self.store.api_key_uid(key, time.time())

@@ -1,4 +1,4 @@
-"""Model-specific behaviour: defaults, stored computes, constraints and the technical models.
+"""Model-specific behaviour of the business models: defaults, stored computes, constraints.
 
 Each rule mirrors what the named Odoo model does on create/write, as far as a loader notices:
 
@@ -9,81 +9,39 @@ Each rule mirrors what the named Odoo model does on create/write, as far as a lo
 * ``res.users``: a partner is created for the user; unique login; password kept apart.
 * ``crm.lead``: type from the Leads setting, first stage, salesperson = caller, probability
   0-100 (SQL check), a won stage sets probability 100 and ``date_closed``.
-* ``ir.model`` / ``ir.model.fields`` / ``ir.model.fields.selection``: the ``x_`` rules, ttypes,
-  relations; a manual field is real on the model from the next statement on.
-* ``ir.model.data``: unique ``module.name``, no spaces; ``ir.attachment``: base64 ``datas``,
-  size, checksum, mimetype and the per-file limit; ``mail.message``: author, date, record name.
+* ``mail.message``: author, date, record name; ``stock.*``: names and locations from the
+  operation type and the picking.
+
+The technical models (custom schema, external ids, attachments) are in :mod:`sandbox.odoo.technical`.
 """
 
 from __future__ import annotations
 
-import ast
-import base64
-import hashlib
-import mimetypes
-import re
 from typing import TYPE_CHECKING, Any
 
 from sandbox.odoo import errors
 from sandbox.odoo.catalog import ADDRESS_FIELDS, PARTNER_TYPES
-from sandbox.odoo.fields import TTYPES, FieldSpec, ModelSpec, magic_fields, now
+from sandbox.odoo.fields import now
+from sandbox.odoo.technical import TechnicalRules
 
 if TYPE_CHECKING:
     from sandbox.odoo.orm import Env
 
-_PG_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_MODEL_NAME = re.compile(r"^[a-z0-9_.]+$")
 _DISPLAYED_TYPES = ("invoice", "delivery", "other")
 
 
-class Rules:
+class Rules(TechnicalRules):
     """Hooks the ORM calls around its generic create/write/unlink/read."""
 
     def __init__(self, env: Env) -> None:
         self.env = env
+        self._pending_password: str | None = None  # set by create, stored once the user has an id
 
-    # -- schema from ir.model / ir.model.fields rows ---------------------------------------------------------
-    def custom_model_spec(self, row: dict[str, Any]) -> ModelSpec:
-        spec = ModelSpec(row["model"], row.get("name") or row["model"], order="id", rec_name="x_name",
-                         module="__custom__", mail_thread=bool(row.get("is_mail_thread")), manual=True,
-                         model_id=row["id"])
-        spec.fields = {fs.name: fs for fs in magic_fields()}
-        return spec
-
-    def manual_field_spec(self, row: dict[str, Any]) -> FieldSpec:
-        selection: tuple[tuple[str, str], ...] = ()
-        if row["ttype"] == "selection":
-            options = sorted(self.env.store.scan("ir.model.fields.selection", [("field_id", row["id"])]),
-                             key=lambda r: (r.get("sequence") or 0, r["id"]))
-            selection = tuple((o["value"], o["name"]) for o in options)
-        return FieldSpec(row["name"], row["ttype"], row.get("field_description") or row["name"],
-                         required=bool(row.get("required")), readonly=bool(row.get("readonly")),
-                         relation=row.get("relation") or None, relation_field=row.get("relation_field") or None,
-                         selection=selection, help=row.get("help") or "", manual=True, field_id=row["id"])
-
-    def virtual_rows(self, model: str) -> list[dict[str, Any]]:
-        """Builtin ``ir.model`` / ``ir.model.fields`` rows of the installed modules."""
-        out: list[dict[str, Any]] = []
-        for spec in self.env.registry.values():
-            if spec.manual:
-                continue
-            if model == "ir.model":
-                out.append({"id": spec.model_id, "name": spec.description, "model": spec.name, "state": "base",
-                            "info": False, "modules": spec.module, "transient": False,
-                            "is_mail_thread": spec.mail_thread, "create_uid": 1, "write_uid": 1,
-                            "create_date": "2024-01-01 00:00:00", "write_date": "2024-01-01 00:00:00"})
-                continue
-            for fs in spec.fields.values():
-                if fs.manual:
-                    continue
-                out.append({"id": fs.field_id, "name": fs.name, "model": spec.name, "model_id": spec.model_id,
-                            "field_description": fs.string, "help": fs.help or False, "ttype": fs.type,
-                            "relation": fs.relation or False, "relation_field": fs.relation_field or False,
-                            "required": fs.required, "readonly": fs.readonly, "store": fs.store, "index": False,
-                            "copied": False, "on_delete": "set null", "state": "base", "create_uid": 1,
-                            "write_uid": 1, "create_date": "2024-01-01 00:00:00",
-                            "write_date": "2024-01-01 00:00:00", "complete_name": f"{spec.name}.{fs.name}"})
-        return out
+    def _linked(self, model: str, rid: Any) -> dict[str, Any] | None:
+        """The row a many2one value points at, if the value is an existing id."""
+        if not isinstance(rid, int) or isinstance(rid, bool) or not rid:
+            return None
+        return self.env.browse(model, [rid]).get(rid)
 
     # -- computed / display ------------------------------------------------------------------------------------
     def computed(self, model: str, rec: dict[str, Any], name: str) -> Any:
@@ -139,7 +97,7 @@ class Rules:
         elif model == "res.users":
             self._users_check(rid, vals)
         elif model == "crm.lead":
-            prob = self.env.store.get(model, rid)["probability"]
+            prob = self.env.row(model, rid)["probability"]
             if not 0 <= prob <= 100:
                 raise errors.operation_failed("The probability of closing the deal should be between 0% and 100%!")
         elif model == "ir.model":
@@ -177,7 +135,7 @@ class Rules:
 
     def _partner_sync(self, rid: int, vals: dict[str, Any], created: bool) -> None:
         env = self.env
-        rec = env.store.get("res.partner", rid)
+        rec = env.row("res.partner", rid)
         if rec.get("type") == "contact" and not rec.get("name"):
             raise errors.operation_failed("Contacts require a name")
         if rec.get("parent_id") and rid in env.hierarchy("res.partner", [rec["parent_id"]], down=False):
@@ -188,7 +146,7 @@ class Rules:
                 env.update_raw("res.partner", rid, {k: parent.get(k) or False for k in ADDRESS_FIELDS})
         self._partner_compute(rid)
         if not created and set(vals) & {*ADDRESS_FIELDS, "name", "is_company", "parent_id"}:
-            parent = env.store.get("res.partner", rid)
+            parent = env.row("res.partner", rid)
             address = {k: parent.get(k) or False for k in ADDRESS_FIELDS}
             for child in env.store.scan("res.partner", [("parent_id", rid)]):
                 if set(vals) & set(ADDRESS_FIELDS) and child.get("type") == "contact":
@@ -197,7 +155,7 @@ class Rules:
 
     def _partner_compute(self, rid: int) -> None:
         env = self.env
-        rec = env.store.get("res.partner", rid)
+        rec = env.row("res.partner", rid)
         commercial = rec
         seen = {rid}
         while not commercial.get("is_company") and commercial.get("parent_id") and commercial["parent_id"] not in seen:
@@ -228,14 +186,13 @@ class Rules:
 
     def _users_check(self, rid: int, vals: dict[str, Any]) -> None:
         env = self.env
-        rec = env.store.get("res.users", rid)
+        rec = env.row("res.users", rid)
         if sum(1 for r in env.store.scan("res.users", [("login", rec["login"])])) > 1:
             raise errors.operation_failed("You can not have two users with the same login !")
-        pending = getattr(self, "_pending_password", None)
-        if pending:
-            env.store.set_password(rid, pending)
+        if self._pending_password:
+            env.store.set_password(rid, self._pending_password)
             self._pending_password = None
-        sync = {k: vals[k] for k in ("name", "email") if k in vals}
+        sync: dict[str, Any] = {k: vals[k] for k in ("name", "email") if k in vals}
         if sync and rec.get("partner_id"):
             env.update_raw("res.partner", rec["partner_id"], sync)
             self._partner_compute(rec["partner_id"])
@@ -257,111 +214,6 @@ class Rules:
                 vals["email_from"] = partner["email"]
         return self.before_write("crm.lead", [], vals)
 
-    # -- ir.model / ir.model.fields -------------------------------------------------------------------------------
-    def _create_ir_model(self, vals: dict[str, Any]) -> dict[str, Any]:
-        name = vals.get("model") or ""
-        vals.setdefault("state", "manual")
-        if vals["state"] == "manual" and not str(name).startswith("x_"):
-            raise errors.ValidationError("The model name must start with 'x_'.")
-        if not _MODEL_NAME.match(str(name)):
-            raise errors.ValidationError(
-                "The model name can only contain lowercase characters, digits, underscores and dots.")
-        if name in self.env.registry:
-            raise errors.operation_failed("Each model must have a unique name.")
-        if "field_id" not in vals:
-            vals["field_id"] = [(0, 0, {"name": "x_name", "field_description": "Name", "ttype": "char",
-                                        "copied": True})]
-        self.env.invalidate_registry()
-        return vals
-
-    def _model_created(self, rid: int, vals: dict[str, Any], created: bool) -> None:
-        self.env.invalidate_registry()
-
-    def _create_ir_model_fields(self, vals: dict[str, Any]) -> dict[str, Any]:
-        env = self.env
-        model_id = vals.get("model_id")
-        rows = env.browse("ir.model", [model_id]) if isinstance(model_id, int) else {}
-        if model_id and rows:
-            vals["model"] = rows[model_id]["model"]
-        elif vals.get("model") and not model_id:
-            found = env.rows("ir.model", [("model", vals["model"])])
-            if found:
-                vals["model_id"] = found[0]["id"]
-        vals.setdefault("state", "manual")
-        vals.setdefault("field_description", vals.get("name"))
-        if isinstance(vals.get("selection"), str) and vals.get("ttype") == "selection":
-            options = ast.literal_eval(vals.pop("selection"))
-            vals["selection_ids"] = [(0, 0, {"value": k, "name": v, "sequence": i}) for i, (k, v) in enumerate(options)]
-        else:
-            vals.pop("selection", None)
-        if vals.get("ttype") not in TTYPES and vals.get("ttype") in ("properties", "properties_definition"):
-            raise errors.UserError(f"Field type {vals['ttype']!r} cannot be created through the external API here")
-        return vals
-
-    def _field_check(self, rid: int) -> None:
-        env = self.env
-        rec = env.store.get("ir.model.fields", rid)
-        name = str(rec.get("name") or "")
-        if rec.get("state") == "manual" and not name.startswith("x_"):
-            raise errors.ValidationError("Custom fields must have a name that starts with 'x_'!")
-        if not _PG_NAME.match(name):
-            raise errors.ValidationError("Field names can only contain characters, digits and underscores (up to 63).")
-        model = rec.get("model")
-        if model not in env.registry:
-            raise errors.UserError(f"Model {model} does not exist!")
-        if (name in env.spec(model).fields and not env.spec(model).fields[name].manual) or sum(
-                1 for r in env.store.scan("ir.model.fields", [("model", model), ("name", name)])) > 1:
-            raise errors.operation_failed("Field names must be unique per model.")
-        ttype = rec.get("ttype")
-        if ttype in ("many2one", "many2many", "one2many"):
-            relation = rec.get("relation")
-            if not relation or relation not in env.registry:
-                raise errors.UserError(f"Model {relation} does not exist!")
-            if ttype == "one2many":
-                inverse = env.spec(relation).fields.get(str(rec.get("relation_field")))
-                if inverse is None or inverse.type != "many2one":
-                    raise errors.UserError(f"Many2one {rec.get('relation_field')} on model {relation} does not exist!")
-            if ttype == "many2one" and rec.get("required") and rec.get("on_delete") == "set null":
-                raise errors.ValidationError(
-                    f"The m2o field {name} is required but declares its ondelete policy as being 'set null'. Only "
-                    "'restrict' and 'cascade' make sense.")
-        env.invalidate_registry()
-
-    # -- ir.model.data -------------------------------------------------------------------------------------------
-    def _data_check(self, rid: int) -> None:
-        rec = self.env.store.get("ir.model.data", rid)
-        if " " in str(rec.get("name")):
-            raise errors.operation_failed("External IDs cannot contain spaces")
-        same = self.env.store.scan("ir.model.data", [("module", rec["module"]), ("name", rec["name"])])
-        if len(same) > 1:
-            raise errors.operation_failed(
-                'duplicate key value violates unique constraint "ir_model_data_module_name_uniq_index"\n'
-                f"DETAIL:  Key (module, name)=({rec['module']}, {rec['name']}) already exists.\n")
-        self.env.update_raw("ir.model.data", rid, {"complete_name": f"{rec['module']}.{rec['name']}"})
-
-    # -- ir.attachment -------------------------------------------------------------------------------------------
-    def _attachment_content(self, datas: Any) -> dict[str, Any]:
-        if datas in (False, None):
-            return {"datas": False, "file_size": 0, "checksum": False}
-        raw = base64.b64decode(datas if isinstance(datas, (str, bytes)) else str(datas))  # binascii.Error -> fault 1
-        limit = self.env.config.attachment_limit()
-        if limit and len(raw) > limit:
-            raise errors.UserError(f"The file is too large ({len(raw)} bytes); the maximum size is {limit} bytes.")
-        return {"datas": base64.b64encode(raw).decode(), "file_size": len(raw),
-                "checksum": hashlib.sha1(raw).hexdigest()}  # noqa: S324 - Odoo's checksum is SHA-1
-
-    def _create_ir_attachment(self, vals: dict[str, Any]) -> dict[str, Any]:
-        if "datas" in vals:
-            vals.update(self._attachment_content(vals["datas"]))
-        if not vals.get("mimetype"):
-            guessed = mimetypes.guess_type(str(vals.get("name") or ""))[0]
-            vals["mimetype"] = guessed or ("application/octet-stream" if vals.get("datas") else False)
-        model, res_id = vals.get("res_model"), vals.get("res_id")
-        if model and res_id and model in self.env.registry:
-            row = self.env.browse(str(model), [int(res_id)]).get(int(res_id))
-            vals["res_name"] = self.display_name(str(model), row) if row else False
-        return vals
-
     # -- mail.message --------------------------------------------------------------------------------------------
     def _create_mail_message(self, vals: dict[str, Any]) -> dict[str, Any]:
         env = self.env
@@ -381,7 +233,7 @@ class Rules:
     # -- stock ---------------------------------------------------------------------------------------------------
     def _create_stock_picking(self, vals: dict[str, Any]) -> dict[str, Any]:
         env = self.env
-        ptype = env.browse("stock.picking.type", [vals.get("picking_type_id") or 0]).get(vals.get("picking_type_id"))
+        ptype = self._linked("stock.picking.type", vals.get("picking_type_id"))
         if ptype:
             vals.setdefault("location_id", ptype.get("default_location_src_id") or False)
             vals.setdefault("location_dest_id", ptype.get("default_location_dest_id") or False)
@@ -392,12 +244,11 @@ class Rules:
         return vals
 
     def _create_stock_move_line(self, vals: dict[str, Any]) -> dict[str, Any]:
-        env = self.env
-        picking = env.browse("stock.picking", [vals.get("picking_id") or 0]).get(vals.get("picking_id"))
+        picking = self._linked("stock.picking", vals.get("picking_id"))
         if picking:
             vals.setdefault("location_id", picking.get("location_id") or False)
             vals.setdefault("location_dest_id", picking.get("location_dest_id") or False)
-        product = env.browse("product.product", [vals.get("product_id") or 0]).get(vals.get("product_id"))
+        product = self._linked("product.product", vals.get("product_id"))
         if product and not vals.get("product_uom_id"):
             vals["product_uom_id"] = product.get("uom_id") or False
         vals.setdefault("date", now())
