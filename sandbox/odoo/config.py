@@ -30,6 +30,9 @@ class OdooStandinConfig(BaseModel):
         default="Access Denied",
         description="what an Online database on a plan without API access answers (UNCONFIRMED: raised as "
         "AccessDenied, fault 3 / JSON-2 403)")
+    enterprise: bool = Field(
+        default=False, description="Enterprise edition: versions read '17.0+e' / [17, 0, 0, 'final', 0, 'e'] (as a "
+        "self-hosted 16.0+e answers in odoo/documentation#6919); Odoo Online is always Enterprise")
     saas_minor: int | None = Field(
         default=None, ge=1, le=9, description="serve a SaaS release as Odoo Online does: 'saas~17.4', version_info "
         "['saas~17', 4, 0, 'final', 0, 'e'] (the exact shape is UNCONFIRMED)")

@@ -29,13 +29,16 @@ Transport = str  # "xmlrpc" | "jsonrpc" | "json2"
 def version_info(config: OdooStandinConfig) -> dict[str, Any]:
     """``common.version()``: a numbered release, or a SaaS one (major as the string ``saas~N``)."""
     version, minor = config.version, config.saas_minor
+    edition = "e" if config.enterprise or config.online else ""
+    suffix = f"+{edition}" if edition else ""
     if minor:
         serie = f"saas~{version}.{minor}"
-        return {"server_version": f"{serie}+e", "server_version_info": [f"saas~{version}", minor, 0, "final", 0, "e"],
-                "server_serie": serie, "protocol_version": 1}
+        return {"server_version": f"{serie}{suffix}",
+                "server_version_info": [f"saas~{version}", minor, 0, "final", 0, edition], "server_serie": serie,
+                "protocol_version": 1}
     serie = f"{version}.0"
-    return {"server_version": serie, "server_version_info": [version, 0, 0, "final", 0, ""], "server_serie": serie,
-            "protocol_version": 1}
+    return {"server_version": f"{serie}{suffix}", "server_version_info": [version, 0, 0, "final", 0, edition],
+            "server_serie": serie, "protocol_version": 1}
 
 
 class Database:

@@ -408,6 +408,9 @@ def test_custom_fields_and_models(odoo: Odoo) -> None:
     record = odoo("x_automation", "create", {"x_name": "rule 1"})
     assert odoo("x_automation", "read", [record], ["x_name", "display_name"])[0]["display_name"] == "rule 1"
     assert odoo("ir.model.fields", "search_count", [["model_id", "=", model_id]]) == 1
+    odoo("ir.model", "create", {"name": "Dashboard", "model": "x_dashboard", "is_mail_thread": True})
+    board = odoo("x_dashboard", "create", {"x_name": "Migration"})
+    assert isinstance(odoo("x_dashboard", "message_post", [board], body="Summary", message_type="comment"), int)
     fault = odoo.fault("ir.model", "create", {"name": "Bad", "model": "automation"})
     assert (fault.faultCode, fault.faultString) == (2, "The model name must start with 'x_'.")
     assert odoo.fault("ir.model.fields", "write", [lead_model["id"]], {"required": True}).faultCode == 2
@@ -690,5 +693,7 @@ def test_saas_release_numbering(odoo_standins: Any, odoo_knobs: Any) -> None:
         version = client.common.version()
         assert version["server_version"] == "saas~18.4+e" and version["server_version_info"][:2] == ["saas~18", 4]
         assert odoorpc_session(standin).env.uid == 2
+        odoo_knobs(standin, saas_minor=None, online=False, enterprise=True)
+        assert client.common.version()["server_version"] == "18.0+e"
     finally:
         client.close()
