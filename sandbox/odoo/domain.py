@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sandbox.odoo.fields import X2MANY, FieldSpec, ModelSpec
 
 OPERATORS = ("=", "!=", "<>", "<=", "<", ">", ">=", "=?", "=like", "=ilike", "like", "not like", "ilike",
-             "not ilike", "in", "not in", "child_of", "parent_of")
+             "not ilike", "in", "not in", "child_of", "parent_of", "any", "not any")
 TRUE_LEAF = (1, "=", 1)
 FALSE_LEAF = (0, "=", 1)
 _ORDER_ITEM = re.compile(r"^\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\s*(asc|desc)?\s*(nulls\s+(?:first|last))?\s*$",
@@ -64,11 +64,15 @@ def normalize(domain: Any, version: int) -> list[Any]:
             expected = 1
         if isinstance(term, (list, tuple)):
             leaf = tuple(term)
-            if len(leaf) != 3 or not isinstance(leaf[1], str) or leaf[1].lower() not in OPERATORS:
-                if version >= 19 and len(leaf) == 3:
-                    raise ValueError(f"Invalid operator {leaf[1]!r} in condition {leaf!r}")
+            known = OPERATORS + (("==",) if version >= 19 else ())
+            if len(leaf) != 3 or not isinstance(leaf[1], str) or leaf[1].lower() not in known:
+                if version >= 19:  # odoo/orm/domains.py: Domain() parsing, DomainCondition.checked()
+                    if len(leaf) == 3:
+                        raise ValueError(f"Invalid operator in condition {leaf!r}")
+                    raise ValueError(f"Domain() invalid item in domain: {term!r}")
                 raise ValueError(f"Invalid leaf {_leaf_text(leaf)}")
-            result.append((leaf[0], leaf[1].lower(), leaf[2]))
+            operator = leaf[1].lower()
+            result.append((leaf[0], "=" if operator == "==" else operator, leaf[2]))
             expected -= 1
         elif term in ("&", "|"):
             result.append(term)
@@ -76,7 +80,7 @@ def normalize(domain: Any, version: int) -> list[Any]:
         elif term == "!":
             result.append(term)
         else:
-            raise ValueError(f"Invalid leaf {term!r}" if version < 19 else f"Invalid domain term {term!r}")
+            raise ValueError(f"Invalid leaf {term!r}" if version < 19 else f"Domain() invalid item in domain: {term!r}")
     if expected != 0 and result:
         raise ValueError(f"Domain {list(domain)!r} is syntactically not correct.")
     return result
@@ -135,9 +139,13 @@ class DomainCompiler:
         if fs is None:
             word = "condition" if self.version >= 19 else "leaf"
             raise ValueError(f"Invalid field {model}.{name} in {word} {_leaf_text(raw)}")
-        if not fs.store and fs.type not in X2MANY and name != "display_name":
-            raise ValueError(f"Non-stored field {model}.{name} cannot be searched.")
         return fs
+
+    @staticmethod
+    def _unsearchable(fs: FieldSpec) -> bool:
+        """A computed field without a search method: Odoo logs "Non-stored field … cannot be searched." and
+        replaces the condition by TRUE (17: a dummy leaf; 19: ``_TRUE_DOMAIN``) -- the filter is dropped."""
+        return not fs.store and fs.type not in X2MANY and fs.name != "display_name"
 
     def _leaf(self, model: str, leaf: tuple[Any, ...]) -> Matcher:
         left, op, value = leaf
@@ -149,6 +157,19 @@ class DomainCompiler:
         op = "!=" if op == "<>" else op
         path = left.split(".")
         fs = self._field(model, path[0], leaf)
+        if len(path) == 1 and self._unsearchable(fs):
+            return lambda rec: True
+        if op in ("any", "not any"):
+            if fs.type not in ("many2one", *X2MANY):
+                word = "condition" if self.version >= 19 else "leaf"
+                raise ValueError(f"Cannot use 'any' with non-relational fields in {word} {_leaf_text(leaf)}")
+            inner = self.compile(str(fs.relation), value)
+            target = str(fs.relation)
+
+            def some(rec: dict[str, Any]) -> bool:
+                hit = any(inner(r) for r in self.r.related(target, self._ids(model, rec, fs)))
+                return hit if op == "any" else not hit
+            return some
         if len(path) > 1:
             if fs.type not in ("many2one", *X2MANY):
                 raise ValueError(f"Invalid field {model}.{left} in leaf {_leaf_text(leaf)}")
