@@ -208,6 +208,7 @@ class Env:
         rows = self.existing(model, ids)
         out = []
         for rid in ids:
+            self.check_deadline()
             rec = rows[rid]
             item: dict[str, Any] = {"id": rid}
             for name in names:
@@ -417,6 +418,7 @@ class Env:
         ids = [i for i in ids if i in rows]
         if not ids:
             return
+        self.check_deadline()
         self.rules.before_unlink(model, ids, rows)
         for other, spec in self.registry.items():
             for fs in spec.fields.values():
