@@ -288,3 +288,6 @@ class DumpTenant:
 def read_dump(directory: Path) -> DumpTenant:
     """Validate ``directory`` (raising :class:`DumpError` with every problem) and return it as a source."""
     return DumpTenant(directory)
+
+
+__all__ = ["FORMAT_VERSION", "DumpError", "DumpProblem", "DumpTenant", "Manifest", "read_dump", "write_dump"]

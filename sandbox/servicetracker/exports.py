@@ -99,6 +99,7 @@ class Exports:
                                f"{config.max_concurrent_exports} may run at once",
                                headers={"Retry-After": retry_after(running[0] - now)})
             job_id = "exp_" + secrets.token_hex(8)
+            args: list[object]
             where, args = "object=? AND modified_key>=? AND modified_key<?", [
                 request.object, request.modified_since or "", request.modified_before or KEY_MAX]
             if request.partition:
@@ -108,7 +109,7 @@ class Exports:
                       f"WHERE {where}", [job_id, *args])
             count = c.execute("SELECT COUNT(*) FROM export_rows WHERE job_id=?", (job_id,)).fetchone()[0]
             ready = now + config.export_processing_s + count / config.export_records_per_s
-            spec = {"object": request.object, "format": request.format,
+            spec: dict[str, Any] = {"object": request.object, "format": request.format,
                     "filter": request.model_dump(exclude={"object", "format"}, exclude_none=True),
                     "page_size": config.export_page_records}
             if request.modified_since or request.modified_before:  # echo the caller's instants, not sort keys

@@ -396,7 +396,7 @@ class GeneratedTenant:
         end = start + r.choice((1, 1, 2, 3)) * 365 * 86400
         status = "cancelled" if r.random() < 0.05 else (
             "draft" if start > self.as_of else "expired" if end < self.as_of else "active")
-        lines = [{"description": d, "quantity": q, "unit_price": p, "sla_response_hours": s}
+        lines: list[dict[str, Any]] = [{"description": d, "quantity": q, "unit_price": p, "sla_response_hours": s}
                  for d, q, p, s in r.sample((("Quarterly PM visit", 4, 450.0, 24), ("Emergency call-out", 1, 0.0, 4),
                                              ("Filter replacement", 12, 32.0, 48), ("Parts discount 15%", 1, 0.0, 0),
                                              ("Remote monitoring", 12, 59.0, 8)), r.randint(1, 4))]
@@ -510,7 +510,7 @@ class GeneratedTenant:
         issued = self.created("invoices", i)
         total = round(120 + r.random() * 6000, 2)
         status = r.choice(("draft", "sent", "partially_paid", "paid", "paid", "paid", "overdue", "void"))
-        payments = []
+        payments: list[dict[str, Any]] = []
         if status in ("paid", "partially_paid"):
             parts = 1 if status == "paid" and r.random() < 0.7 else 2
             share = 1.0 if status == "paid" else r.uniform(0.2, 0.8)

@@ -166,7 +166,7 @@ class Store(SqliteStore):
         return [*OBJECTS, *self.tables]
 
     def devices(self, technician_id: int | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT body FROM devices", ()
+        sql, args = "SELECT body FROM devices", tuple[int, ...]()
         if technician_id is not None:
             sql, args = sql + " WHERE technician_id=?", (technician_id,)
         with self.lock:

@@ -26,9 +26,14 @@ class FileContent:
 class TenantSource(Protocol):
     """A tenant as streams: records per object (standard objects and ``custom.<table>``)."""
 
-    name: str
-    seed: int | None
-    generated_by: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def seed(self) -> int | None: ...
+
+    @property
+    def generated_by(self) -> str: ...
 
     def object_names(self) -> list[str]:
         """Standard objects, then one ``custom.<key>`` per custom table."""

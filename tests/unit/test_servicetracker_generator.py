@@ -240,7 +240,8 @@ def test_custom_table_rows_are_checked_against_their_columns(tmp_path: Path) -> 
     (root / "custom_tables.json").write_text(json.dumps([{"key": "forms", "label": "Forms", "columns": [
         {"key": "score", "label": "Score", "type": "number", "required": True}]}]))
     (root / "custom_tables").mkdir()
-    rows = [{"id": 1, "score": 3.5}, {"id": 2, "score": "high"}, {"id": 3, "score": 1, "extra": True}]
+    rows: list[dict[str, Any]] = [
+        {"id": 1, "score": 3.5}, {"id": 2, "score": "high"}, {"id": 3, "score": 1, "extra": True}]
     stamp = {"created_at": "2024-01-01T00:00:00Z", "modified_at": "2024-01-01T00:00:00Z"}
     (root / "custom_tables/forms.jsonl").write_text("".join(json.dumps({**r, **stamp}) + "\n" for r in rows))
     with pytest.raises(DumpError) as caught:
