@@ -131,10 +131,9 @@ class RunRef(Strict):
         return f"runs/{self.run_id}"
 
 
-class StepInput(BaseModel):
-    """Common envelope of every Task payload: the operation and the run."""
-
-    model_config = ConfigDict(extra="allow")
+class StepInput(Strict):
+    """The envelope every Task payload starts with: the operation and the run. Each op's full
+    payload is its own model in ``shared.steps`` (unknown keys refused); this is only the envelope."""
 
     op: str
     run: RunRef

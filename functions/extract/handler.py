@@ -6,12 +6,21 @@ from typing import Any
 
 from shared.connections import open_source
 from shared.domain import extract
-from shared.handler import lambda_handler, stores
-from shared.models import StepInput
+from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
+from shared.steps import (
+    CursorOut,
+    DeltaIn,
+    DeltaOut,
+    DeltaReportOut,
+    PartitionIn,
+    PartitionOut,
+    PlanExtractionOut,
+    RunOnly,
+)
 
 
-def _plan(step: StepInput) -> dict[str, Any]:
+def _plan(step: RunOnly) -> dict[str, Any]:
     """The partitions to read, and how many at once: the source's declared parallel-read limit
     (the Extract Map's MaxConcurrencyPath reads it)."""
     stores().runs.update(step.run.run_id, step="Extract")
@@ -20,34 +29,41 @@ def _plan(step: StepInput) -> dict[str, Any]:
     return {**extract.plan(step.run, stores().blobs), "max_concurrency": parallel}
 
 
-def _partition(step: StepInput) -> dict[str, Any]:
+def _partition(step: PartitionIn) -> dict[str, Any]:
     with open_source(step.run.source) as source:
-        result = extract.extract_partition(step.run, dict(getattr(step, "partition", {})), source, stores().blobs)
+        result = extract.extract_partition(step.run, step.partition.model_dump(), source, stores().blobs)
     count("RecordsRead", result["count"])
     return result
 
 
-def _verify(step: StepInput) -> dict[str, Any]:
+def _verify(step: RunOnly) -> dict[str, Any]:
     return extract.verify(step.run, stores().blobs)
 
 
-def _delta_start(step: StepInput) -> dict[str, Any]:
+def _delta_start(step: RunOnly) -> dict[str, Any]:
     stores().runs.update(step.run.run_id, step="DeltaPickup")
     return extract.delta_start(step.run, stores().blobs)
 
 
-def _delta_extract(step: StepInput) -> dict[str, Any]:
+def _delta_extract(step: DeltaIn) -> dict[str, Any]:
     with open_source(step.run.source) as source:
-        result = extract.delta_extract(step.run, dict(getattr(step, "delta", {})), source, stores().blobs)
+        result = extract.delta_extract(step.run, step.delta.model_dump(by_alias=True, exclude_unset=True), source,
+                                       stores().blobs)
     stores().runs.update(step.run.run_id, step=f"DeltaPickup pass {result['pass']}")
     return result
 
 
-def _delta_report(step: StepInput) -> dict[str, Any]:
+def _delta_report(step: RunOnly) -> dict[str, Any]:
     return extract.delta_report(step.run, stores().blobs)
 
 
-OPS = {"plan": _plan, "extract_partition": _partition, "verify": _verify, "delta_start": _delta_start,
-       "delta_extract": _delta_extract, "delta_report": _delta_report}
+OPS: dict[str, Op[Any, Any]] = {
+    "plan": Op(RunOnly, PlanExtractionOut, _plan),
+    "extract_partition": Op(PartitionIn, PartitionOut, _partition),
+    "verify": Op(RunOnly, CursorOut, _verify),
+    "delta_start": Op(RunOnly, DeltaOut, _delta_start),
+    "delta_extract": Op(DeltaIn, DeltaOut, _delta_extract),
+    "delta_report": Op(RunOnly, DeltaReportOut, _delta_report),
+}
 
 handler = lambda_handler(OPS)

@@ -6,42 +6,58 @@ from typing import Any
 
 from shared.connections import open_destination
 from shared.domain import rollback
-from shared.handler import lambda_handler, stores
-from shared.models import StepInput
+from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
+from shared.steps import (
+    FailureIn,
+    IndexIn,
+    RollbackPlanOut,
+    RollbackVerifyOut,
+    RunOnly,
+    StatusOut,
+    UndoIn,
+    UndoLevelOut,
+    UndoOut,
+    UndoVerifyLevelOut,
+)
 
 
-def _plan(step: StepInput) -> dict[str, Any]:
+def _plan(step: RunOnly) -> dict[str, Any]:
     return rollback.plan(step.run, stores())
 
 
-def _plan_level(step: StepInput) -> dict[str, Any]:
+def _plan_level(step: IndexIn) -> dict[str, Any]:
     # The UndoLevel Map deletes/restores as many work items at once as the destination takes loads.
     parallel = open_destination(step.run.destination).limits.max_parallel_loads
-    return {**rollback.plan_level(step.run, int(getattr(step, "index", 0)), stores()), "max_concurrency": parallel}
+    return {**rollback.plan_level(step.run, step.index, stores()), "max_concurrency": parallel}
 
 
-def _undo_batch(step: StepInput) -> dict[str, Any]:
-    result = rollback.undo_batch(step.run, dict(getattr(step, "item", {})), open_destination(step.run.destination),
-                                 stores())
+def _undo_batch(step: UndoIn) -> dict[str, Any]:
+    result = rollback.undo_batch(step.run, step.item.model_dump(), open_destination(step.run.destination), stores())
     count("RecordsUndone", int(result["done"]))
     count("UndoFailed", int(result["failed"]))
     return result
 
 
-def _verify_level(step: StepInput) -> dict[str, Any]:
-    return rollback.verify_level(step.run, int(getattr(step, "index", 0)), stores())
+def _verify_level(step: IndexIn) -> dict[str, Any]:
+    return rollback.verify_level(step.run, step.index, stores())
 
 
-def _verify(step: StepInput) -> dict[str, Any]:
+def _verify(step: RunOnly) -> dict[str, Any]:
     return rollback.verify(step.run, open_destination(step.run.destination), stores())
 
 
-def _failure(step: StepInput) -> dict[str, Any]:
-    return rollback.record_failure(step.run, dict(getattr(step, "error", {}) or {}), stores())
+def _failure(step: FailureIn) -> dict[str, Any]:
+    return rollback.record_failure(step.run, step.error.model_dump(by_alias=True), stores())
 
 
-OPS = {"plan": _plan, "plan_level": _plan_level, "undo_batch": _undo_batch, "verify_level": _verify_level,
-       "verify": _verify, "record_failure": _failure}
+OPS: dict[str, Op[Any, Any]] = {
+    "plan": Op(RunOnly, RollbackPlanOut, _plan),
+    "plan_level": Op(IndexIn, UndoLevelOut, _plan_level),
+    "undo_batch": Op(UndoIn, UndoOut, _undo_batch),
+    "verify_level": Op(IndexIn, UndoVerifyLevelOut, _verify_level),
+    "verify": Op(RunOnly, RollbackVerifyOut, _verify),
+    "record_failure": Op(FailureIn, StatusOut, _failure),
+}
 
 handler = lambda_handler(OPS)

@@ -6,20 +6,19 @@ from typing import Any
 
 from shared.connections import open_source
 from shared.domain.transform import transform_batch
-from shared.handler import lambda_handler, stores
-from shared.models import StepInput
+from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
+from shared.steps import TransformIn, TransformOut
 
 
-def _transform(step: StepInput) -> dict[str, Any]:
-    item = dict(getattr(step, "item", {}))
-    result = transform_batch(step.run, item, stores().blobs, stores().crosswalk,
+def _transform(step: TransformIn) -> dict[str, Any]:
+    result = transform_batch(step.run, step.item.model_dump(), stores().blobs, stores().crosswalk,
                              lambda: open_source(step.run.source))
     count("RecordsTransformed", result["count"])
     count("RecordsRejected", result["rejected"])
     return result
 
 
-OPS = {"transform_batch": _transform}
+OPS: dict[str, Op[Any, Any]] = {"transform_batch": Op(TransformIn, TransformOut, _transform)}
 
 handler = lambda_handler(OPS)

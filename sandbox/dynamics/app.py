@@ -27,6 +27,7 @@ from sandbox.dynamics.data_api import DataApi
 from sandbox.dynamics.errors import THROTTLE_REQUESTS, UNEXPECTED, DataverseError
 from sandbox.dynamics.http import ApiRequest, ApiResponse
 from sandbox.dynamics.identity import register_identity
+from sandbox.dynamics.options import check_options
 from sandbox.dynamics.org import Org, create_org
 from sandbox.dynamics.protection import ServiceProtection
 
@@ -61,10 +62,6 @@ class Stats:
             out["faults"] = {k: self.counts.get(f"fault:{k}", 0) for k in ("5xx", "throttle", "timeout")}
             out["by_request"] = dict(sorted(self.by_request.items()))
         return out
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -149,6 +146,7 @@ async def web_api(request: Request) -> Response:
         if path.strip("/") == "$batch" and request.method == "POST":
             runner = BatchRunner(api.handle, org.store, cfg.batch_max_requests)
             try:
+                check_options(req, ())
                 outcome = await run_in_threadpool(runner.run, req)
             except DataverseError as exc:
                 stats.bump("batch_requests")

@@ -333,8 +333,13 @@ def cookie_for(page: int, first: Row, last: Row, table: Table, orders: list[tupl
     pid = table.primary_id
     parts.append(f'<{pid} last="{{{str(last[pid]).upper()}}}" first="{{{str(first[pid]).upper()}}}" />')
     inner = f'<cookie page="{page}">{"".join(parts)}</cookie>'
-    return (f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(quote(inner, safe=""), safe="")}" '
-            'istracking="False" />')
+    encoded = _lower_escapes(quote(_lower_escapes(quote(inner, safe="")), safe=""))
+    return f'<cookie pagenumber="{page + 1}" pagingcookie="{encoded}" istracking="False" />'
+
+
+def _lower_escapes(text: str) -> str:
+    """Dataverse's cookies percent-encode with lower-case hex (``%253ccookie``), as .NET's UrlEncode does."""
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
 def resume_after(cookie: str, table: Table) -> str | None:

@@ -158,19 +158,20 @@ def openid_configuration(base: str, tenant: str, *, v2: bool) -> dict[str, Any]:
 
 
 def _instance_discovery(request: Request) -> JSONResponse:
+    """Entra answers with discovery URLs on its own host; msal sends the authority's host without its port
+    (``https://{hostname}{path}/oauth2/v2.0/authorize``), so a loopback host with no port is this instance."""
     base = str(request.base_url).rstrip("/")
-    endpoint = request.query_params.get("authorization_endpoint", "")
-    parts = urlsplit(endpoint)
+    parts = urlsplit(request.query_params.get("authorization_endpoint", ""))
     own = urlsplit(base)
     tenant = parts.path.strip("/").split("/")[0] if parts.path.strip("/") else ""
-    if parts.scheme != "https" or (parts.hostname or "") not in LOCAL_HOSTS or parts.port != own.port or not tenant:
+    if (parts.scheme != "https" or (parts.hostname or "") not in LOCAL_HOSTS or parts.port not in (None, own.port)
+            or not tenant):
         return aad_error("invalid_instance", 50049, "AADSTS50049: Unknown or invalid instance.")
-    host = parts.netloc
     version = "/v2.0" if "/oauth2/v2.0/" in parts.path else ""
     return _json({
-        "tenant_discovery_endpoint": f"https://{host}/{tenant}{version}/.well-known/openid-configuration",
+        "tenant_discovery_endpoint": f"{base}/{tenant}{version}/.well-known/openid-configuration",
         "api-version": request.query_params.get("api-version", "1.1"),
-        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        "metadata": [{"preferred_network": own.netloc, "preferred_cache": own.netloc, "aliases": [own.netloc]}],
     })
 
 

@@ -19,6 +19,7 @@ from sandbox.dynamics.http import ApiRequest, ApiResponse
 from sandbox.dynamics.options import ALIASES, aliases, check_options, unsupported
 from sandbox.dynamics.org import Org
 from sandbox.dynamics.query import Getter, Resolver, compile_filter, query_error
+from sandbox.dynamics.relationships import relationships_of
 from sandbox.dynamics.schema import Column, KeyDef, Table, metadata_id
 from sandbox.dynamics.values import is_guid, parse_key_segment, split_top_level
 
@@ -82,6 +83,16 @@ def entity_resolver(sample: dict[str, Any]) -> Resolver:
         return (lambda d: d.get(prop)), kind
 
     return resolve
+
+
+def metadata_body(req: ApiRequest, kind: str) -> dict[str, Any]:
+    """The JSON object a metadata write carries (no query options are taken on writes)."""
+    check_options(req, ())
+    body = req.json()
+    if not isinstance(body, dict):
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise bad_request(f"The request body must be {article} {kind} object.")
+    return body
 
 
 def label(text: str) -> dict[str, Any]:
@@ -238,7 +249,28 @@ class MetadataApi:
                 return self._create_key(req, table)
             self._get_only(req)
             return self._keys(req, table, sub_key)
+        if name in ("ManyToOneRelationships", "OneToManyRelationships", "ManyToManyRelationships") \
+                and sub_key is None and len(rest) == 1:
+            self._get_only(req)
+            return self._relationships(req, table, name)
         raise segment_not_found(name)
+
+    def _relationships(self, req: ApiRequest, table: Table, kind: str) -> ApiResponse:
+        params = check_options(req, ("$select", "$filter", ALIASES))
+        rows = relationships_of(self.org, table, kind)
+        if params.get("$filter"):
+            def resolve(name: str) -> tuple[Getter, str]:
+                if not rows or name not in rows[0] or isinstance(rows[0][name], dict):
+                    raise query_error(f"Could not find a property named '{name}' on type "
+                                      "'Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata'.")
+                return (lambda d: d.get(name)), "bool" if isinstance(rows[0][name], bool) else "str"
+
+            pred = compile_filter(params["$filter"], resolve, aliases(params))
+            rows = [r for r in rows if pred(r)]
+        select = _split(params.get("$select"))
+        return ApiResponse.of_json({
+            "@odata.context": f"{self._base(req)}$metadata#EntityDefinitions('{table.logical}')/{kind}",
+            "value": [_select(r, select) for r in rows]})
 
     @staticmethod
     def _get_only(req: ApiRequest) -> None:
@@ -363,11 +395,15 @@ class MetadataApi:
             cols = [c for c in cols if CLASS_OF.get(c.type) == cast]
         if options.get("$filter"):
             def resolve(name: str) -> tuple[Getter, str]:
-                if name not in BASE_ATTRIBUTE_PROPS:
+                prop, _, sub = name.partition("/")
+                if prop not in BASE_ATTRIBUTE_PROPS or prop in ("DisplayName", "Description") or (
+                        sub and (prop != "RequiredLevel" or sub != "Value")):
                     raise query_error(f"Could not find a property named '{name}' on type "
                                       "'Microsoft.Dynamics.CRM.AttributeMetadata'.")
-                kind = "bool" if name.startswith("Is") else "str"
-                return (lambda d: d.get(name)), kind
+                if sub:  # a managed property: the documented RequiredLevel/Value path
+                    return (lambda d: (d.get(prop) or {}).get("Value")), "str"
+                kind = "bool" if prop.startswith("Is") else "guid" if prop == "MetadataId" else "str"
+                return (lambda d: d.get(prop)), kind
 
             pred = compile_filter(options["$filter"], resolve, aliases(options))
             cols = [c for c in cols if pred(attribute_body(table, c, None, {}))]
@@ -429,28 +465,19 @@ class MetadataApi:
 
     # -- writes -----------------------------------------------------------------------------------------------
     def _create_table(self, req: ApiRequest) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an EntityMetadata object.")
+        body = metadata_body(req, "EntityMetadata")
         table = self.org.add_custom_table(body)
         return ApiResponse.empty(204, {"OData-EntityId": f"{self._base(req)}EntityDefinitions({table.metadata_id})"})
 
     def _create_column(self, req: ApiRequest, table: Table) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an AttributeMetadata object.")
+        body = metadata_body(req, "AttributeMetadata")
         logical = self.org.add_custom_column(table, body)
         return ApiResponse.empty(204, {
             "OData-EntityId": f"{self._base(req)}EntityDefinitions(LogicalName='{table.logical}')/Attributes("
                               f"{metadata_id(table.logical, logical)})"})
 
     def _create_key(self, req: ApiRequest, table: Table) -> ApiResponse:
-        check_options(req, ())
-        body = req.json()
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be an EntityKeyMetadata object.")
+        body = metadata_body(req, "EntityKeyMetadata")
         key = self.org.add_custom_key(table, body)
         return ApiResponse.empty(204, {
             "OData-EntityId": f"{self._base(req)}EntityDefinitions(LogicalName='{table.logical}')/Keys("
@@ -470,10 +497,7 @@ class RelationshipApi:
         base = f"{req.base_url}{DATA_PREFIX}"
         if key is None:
             if req.method == "POST":
-                check_options(req, ())
-                body = req.json()
-                if not isinstance(body, dict):
-                    raise bad_request("The request body must be a RelationshipMetadataBase object.")
+                body = metadata_body(req, "RelationshipMetadataBase")
                 rel = self.org.add_relationship(body)
                 return ApiResponse.empty(204, {"OData-EntityId": f"{base}RelationshipDefinitions({rel['MetadataId']})"})
             MetadataApi._get_only(req)

@@ -797,3 +797,381 @@ def test_relationship_definitions_create_custom_lookups(dataverse: httpx.Client)
     direct = dataverse.post("EntityDefinitions(LogicalName='incident')/Attributes", json={
         "@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata", "SchemaName": "flit_DirectId"})
     assert direct.status_code == 400 and "RelationshipDefinitions" in _error(direct)["message"]
+
+
+# -- issue 14: refusals, FetchXML, bulk actions, metadata, OpenID discovery -------------------------------------
+
+
+@pytest.mark.parametrize(("params", "code", "message"), [
+    ({"$apply": "groupby((statecode),aggregate($count as n))"}, "0x80060888", "The query parameter $apply is not "
+     "supported"),
+    ({"$compute": "revenue mul 2 as doubled"}, "0x80060888", "The query parameter $compute is not supported"),
+    ({"$expand": "primarycontactid($select=fullname)"}, "0x80060888", "The query parameter $expand is not supported"),
+    ({"$skip": "10"}, "0x80060888", "The query parameter $skip is not supported"),
+    ({"$search": "contoso"}, "0x80060888", "The query parameter $search is not supported"),
+    ({"$select": "name", "utm_source": "FetchXMLBuilder"}, "0x0", "The query parameter utm_source is not supported"),
+    ({"sql": "SELECT TOP 10 accountid, name FROM account"}, "0x0", "The query parameter sql is not supported"),
+    ({"savedQuery": str(uuid.uuid4())}, "0x0", "The query parameter savedQuery is not supported"),
+])
+def test_unimplemented_query_options_are_refused_not_ignored(dataverse: httpx.Client, params: dict[str, str],
+                                                             code: str, message: str) -> None:
+    # GIVEN a table with rows WHEN a client sends an option the stand-in does not implement
+    _create(dataverse, "accounts", {"name": "Refusal probe"})
+    response = dataverse.get("accounts", params=params)
+    # THEN Dataverse's refusal comes back instead of the whole table
+    assert response.status_code == 400, response.text
+    assert _error(response) == {"code": code, "message": message}
+
+
+def test_refusals_on_single_records_writes_and_filters(dataverse: httpx.Client) -> None:
+    account = _create(dataverse, "accounts", {"name": "Single"})
+    expand = dataverse.get(f"accounts({account})", params={"$select": "name", "$expand": "primarycontactid"})
+    assert expand.status_code == 400 and _error(expand)["message"] == "The query parameter $expand is not supported"
+    write = dataverse.post("accounts", params={"$filter": "name eq 'x'"}, json={"name": "Nope"})
+    assert write.status_code == 400 and "$filter" in _error(write)["message"]
+    assert _count(dataverse, "accounts", "name", "Nope") == 0
+    # the shared-variable parameter of Microsoft's examples is accepted
+    assert dataverse.post("accounts", params={"tag": "migration"}, json={"name": "Tagged"}).status_code == 204
+    # unsupported functions in $filter are refused with OData's wording or the stand-in's list
+    unknown = dataverse.get("accounts", params={"$filter": "substring(name,1) eq 'x'"})
+    assert unknown.status_code == 400 and "An unknown function with name 'substring' was found" in \
+        _error(unknown)["message"]
+    last_days = dataverse.get("accounts", params={"$filter": "Microsoft.Dynamics.CRM.LastXDays(PropertyName="
+                                                             "'createdon',PropertyValue=7)"})
+    assert last_days.status_code == 400 and "LastXDays" in _error(last_days)["message"]
+    lambda_any = dataverse.get("accounts", params={"$filter": "contact_customer_accounts/any(c:c/firstname eq 'x')"})
+    assert lambda_any.status_code == 400
+    bad_count = dataverse.get("accounts", params={"$count": "yes"})
+    bad_token = dataverse.get("accounts", params={"$skiptoken": "garbage"})
+    assert bad_count.status_code == 400 and bad_token.status_code == 400
+    batch = dataverse.post("$batch", params={"$filter": "x"}, content=b"",
+                           headers={"Content-Type": "multipart/mixed; boundary=batch_x"})
+    assert batch.status_code == 400 and _error(batch)["message"] == "The query parameter $filter is not supported"
+    # parameter aliases are honoured in $filter
+    aliased = dataverse.get("accounts", params={"$filter": "name eq @n", "@n": "'Single'", "$select": "name"})
+    assert aliased.status_code == 200 and [r["name"] for r in aliased.json()["value"]] == ["Single"]
+
+
+def _fetch(client: httpx.Client, entity_set: str, xml: str, annotations: bool = True) -> httpx.Response:
+    headers = {"Prefer": 'odata.include-annotations="Microsoft.Dynamics.CRM.fetchxmlpagingcookie,'
+                         'Microsoft.Dynamics.CRM.morerecords"'} if annotations else {}
+    return client.get(entity_set, params={"fetchXml": xml}, headers=headers)
+
+
+def test_fetchxml_filters_orders_and_omits_nulls(dataverse: httpx.Client) -> None:
+    # GIVEN accounts with ticker symbols, one without
+    tag = uuid.uuid4().hex[:8]
+    for name, ticker, staff in (("Ann", "BUY", 10), ("Bob", None, 20), ("Cid", "OWN", 30), ("Dee", "BAX", 40)):
+        _create(dataverse, "accounts", {"name": f"{name}-{tag}", "tickersymbol": ticker, "numberofemployees": staff})
+    xml = (f"<fetch><entity name='account'><attribute name='name'/><attribute name='tickersymbol'/>"
+           f"<filter type='and'><condition attribute='name' operator='like' value='%-{tag}'/>"
+           "<filter type='or'><condition attribute='tickersymbol' operator='like' value='b%'/>"
+           "<condition attribute='tickersymbol' operator='null'/></filter></filter>"
+           "<order attribute='name' descending='true'/></entity></fetch>")
+    # WHEN the query is sent as fetchXml THEN the filter, the order and the null-free rows match FetchXML
+    response = _fetch(dataverse, "accounts", xml, annotations=False)
+    assert response.status_code == 200, response.text
+    rows = response.json()["value"]
+    assert [r["name"] for r in rows] == [f"Dee-{tag}", f"Bob-{tag}", f"Ann-{tag}"]
+    assert "tickersymbol" not in rows[1] and rows[0]["tickersymbol"] == "BAX" and "accountid" in rows[0]
+    assert "numberofemployees" not in rows[0]
+    in_query = (f"<fetch><entity name='account'><attribute name='name'/><filter>"
+                f"<condition attribute='name' operator='ends-with' value='-{tag}'/>"
+                f"<condition attribute='name' operator='in'><value>ann-{tag}</value><value>Cid-{tag}</value>"
+                "</condition><condition attribute='numberofemployees' operator='ge' value='10'/>"
+                "<condition attribute='tickersymbol' operator='not-null'/></filter></entity></fetch>")
+    got = _fetch(dataverse, "accounts", in_query).json()["value"]
+    assert sorted(r["name"] for r in got) == [f"Ann-{tag}", f"Cid-{tag}"]
+
+
+def test_fetchxml_paging_cookie_and_morerecords(dataverse: httpx.Client) -> None:
+    tag = uuid.uuid4().hex[:8]
+    for n in range(7):
+        _create(dataverse, "accounts", {"name": f"P{tag}-{n}"})
+    base = (f"<entity name='account'><attribute name='name'/><filter><condition attribute='name' "
+            f"operator='begins-with' value='P{tag}'/></filter><order attribute='name'/></entity>")
+    seen: list[str] = []
+    page, cookie = 1, None
+    while True:
+        attrs = f"count='3' page='{page}'"
+        if cookie:
+            inner = re.search(r'pagingcookie="([^"]+)"', cookie).group(1)  # type: ignore[union-attr]
+            from urllib.parse import unquote
+            from xml.sax.saxutils import quoteattr
+            attrs += f" paging-cookie={quoteattr(unquote(unquote(inner)))}"
+        body = _fetch(dataverse, "accounts", f"<fetch {attrs}>{base}</fetch>").json()
+        seen += [r["name"] for r in body["value"]]
+        if not body["@Microsoft.Dynamics.CRM.morerecords"]:
+            assert "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie" not in body
+            break
+        cookie = body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"]
+        assert cookie.startswith(f'<cookie pagenumber="{page + 1}" pagingcookie="%253ccookie%2520page%253d%2522')
+        page += 1
+    assert seen == [f"P{tag}-{n}" for n in range(7)] and page == 3
+    # simple paging (no cookie) and the annotations only when asked for
+    plain = _fetch(dataverse, "accounts", f"<fetch count='3' page='3'>{base}</fetch>", annotations=False).json()
+    assert [r["name"] for r in plain["value"]] == [f"P{tag}-6"] and "@Microsoft.Dynamics.CRM.morerecords" not in plain
+
+
+@pytest.mark.parametrize(("xml", "fragment"), [
+    ("<fetch><entity name='account'><link-entity name='contact' from='parentcustomerid' to='accountid'/>"
+     "</entity></fetch>", "link-entity"),
+    ("<fetch aggregate='true'><entity name='account'><attribute name='accountid' aggregate='count' alias='n'/>"
+     "</entity></fetch>", "aggregate"),
+    ("<fetch><entity name='account'><filter><condition attribute='createdon' operator='last-x-days' value='3'/>"
+     "</filter></entity></fetch>", "last-x-days"),
+    ("<fetch><entity name='account'><filter><condition attribute='name' operator='contains' value='x'/>"
+     "</filter></entity></fetch>", "Unknown Condition Operator: contains"),
+    ("<fetch><entity name='account'><attribute name='nosuch'/></entity></fetch>",
+     "'account' entity doesn't contain attribute with Name = 'nosuch' and NameMapping = 'Logical'."),
+    ("<fetch><entity name='contact'/></fetch>", "does not match the entity set 'accounts'"),
+    ("<fetch count='5001'><entity name='account'/></fetch>", "count"),
+    ("<fetch top='5' count='2'><entity name='account'/></fetch>", "top"),
+    ("<fetch count='5000' page='11'><entity name='account'/></fetch>", "50,000"),
+    ("<fetch><entity name='account'>", "not valid XML"),
+])
+def test_fetchxml_it_cannot_honour_is_refused(dataverse: httpx.Client, xml: str, fragment: str) -> None:
+    response = _fetch(dataverse, "accounts", xml)
+    assert response.status_code == 400, response.text
+    assert fragment in _error(response)["message"]
+    both = dataverse.get("accounts", params={"fetchXml": "<fetch><entity name='account'/></fetch>", "$top": "1"})
+    assert both.status_code == 400 and _error(both)["message"] == "The query parameter $top is not supported"
+
+
+def _targets(logical: str, *records: dict[str, Any]) -> dict[str, Any]:
+    return {"Targets": [{"@odata.type": f"Microsoft.Dynamics.CRM.{logical}", **r} for r in records]}
+
+
+def test_create_multiple_returns_ids_and_is_all_or_nothing(dataverse: httpx.Client, dynamics_admin: httpx.Client,
+                                                           dynamics_knobs: Any) -> None:
+    tag = uuid.uuid4().hex[:8]
+    own = str(uuid.uuid4())
+    created = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+                             json=_targets("account", {"name": f"B{tag}-1"}, {"name": f"B{tag}-2", "accountid": own}))
+    assert created.status_code == 200, created.text
+    body = created.json()
+    assert body["@odata.context"].endswith("$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse")
+    assert len(body["Ids"]) == 2 and body["Ids"][1] == own and re.fullmatch(GUID, body["Ids"][0])
+    # one failing record fails the whole request with that record's error, nothing written
+    failing = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json=_targets(
+        "account", {"name": f"B{tag}-3"}, {"name": f"B{tag}-4", "industrycode": 999}))
+    assert failing.status_code == 400 and _error(failing)["code"] == "0x8004431a"
+    assert _count(dataverse, "accounts", "name", f"B{tag}-3") == 0
+    duplicate = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+                               json=_targets("account", {"name": f"B{tag}-5"}, {"name": "dup", "accountid": own}))
+    assert duplicate.status_code == 412 and _count(dataverse, "accounts", "name", f"B{tag}-5") == 0
+    # every item needs its @odata.type, of the entity set's table
+    untyped = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": [{"name": "x"}]})
+    wrong = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+                           json=_targets("contact", {"lastname": "x"}))
+    assert untyped.status_code == 400 and "@odata.type" in _error(untyped)["message"]
+    assert wrong.status_code == 400 and "Microsoft.Dynamics.CRM.contact" in _error(wrong)["message"]
+    # the per-request record limit (a knob; none by default) and unsupported tables
+    dynamics_knobs(bulk_max_targets=2, bulk_unsupported_tables=["annotation"])
+    over = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+                          json=_targets("account", *({"name": f"B{tag}-over"} for _ in range(3))))
+    assert over.status_code == 500 and "SQL timeout expired" in _error(over)["message"]
+    assert _count(dataverse, "accounts", "name", f"B{tag}-over") == 0
+    notes = dataverse.post("annotations/Microsoft.Dynamics.CRM.CreateMultiple", json=_targets("annotation", {}))
+    assert notes.status_code == 400 and "MessageProcessor.Empty" in _error(notes)["message"]
+    # one request for the service protection limits and in the statistics
+    stats = dynamics_admin.get("/__standin/stats").json()["by_request"]
+    assert stats["POST accounts/CreateMultiple"] >= 3
+
+
+def test_update_and_upsert_multiple(dataverse: httpx.Client, dynamics_schema: None) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ids = dataverse.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json=_targets(
+        "account", {"name": f"U{tag}-1"}, {"name": f"U{tag}-2"})).json()["Ids"]
+    updated = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", json=_targets(
+        "account", {"accountid": ids[0], "telephone1": "1"}, {"accountid": ids[1], "telephone1": "2"}))
+    assert updated.status_code == 204 and not updated.content
+    assert dataverse.get(f"accounts({ids[1]})", params={"$select": "telephone1"}).json()["telephone1"] == "2"
+    ghost = str(uuid.uuid4())
+    missing = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", json=_targets(
+        "account", {"accountid": ids[0], "telephone1": "changed"}, {"accountid": ghost, "telephone1": "x"}))
+    assert missing.status_code == 404 and _error(missing)["message"] == f"account With Ids = {ghost} Do Not Exist"
+    assert dataverse.get(f"accounts({ids[0]})", params={"$select": "telephone1"}).json()["telephone1"] == "1"
+    # upsert by @odata.id with the alternate key, by key attributes in the body, and by primary key
+    upsert = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account",
+        {"name": f"U{tag}-new", "@odata.id": f"accounts(flit_sercomid='S-{tag}')"},
+        {"name": f"U{tag}-body", "flit_sercomid": f"T-{tag}"},
+        {"name": f"U{tag}-1 renamed", "accountid": ids[0]}))
+    assert upsert.status_code == 204, upsert.text
+    again = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account", {"telephone1": "9", "@odata.id": f"accounts(flit_sercomid='S-{tag}')"},
+        {"telephone1": "8", "flit_sercomid": f"T-{tag}"}))
+    assert again.status_code == 204
+    by_key = dataverse.get(f"accounts(flit_sercomid='S-{tag}')", params={"$select": "name,telephone1"}).json()
+    assert by_key["name"] == f"U{tag}-new" and by_key["telephone1"] == "9"
+    assert _count(dataverse, "accounts", "flit_sercomid", f"T-{tag}") == 1
+    assert dataverse.get(f"accounts({ids[0]})", params={"$select": "name"}).json()["name"] == f"U{tag}-1 renamed"
+    # all or nothing: a bad key value rolls the earlier upserts back
+    rolled = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account", {"name": "kept?", "@odata.id": f"accounts(flit_sercomid='R-{tag}')"},
+        {"name": "x" * 200, "@odata.id": f"accounts(flit_sercomid='R2-{tag}')"}))
+    assert rolled.status_code == 400 and _error(rolled)["code"] == "0x80044331"
+    assert _count(dataverse, "accounts", "flit_sercomid", f"R-{tag}") == 0
+
+
+def test_entity_metadata_properties_and_filters(dataverse: httpx.Client) -> None:
+    listed = dataverse.get("EntityDefinitions", params={
+        "$select": "LogicalName,IsPrivate,IsCustomizable,IsIntersect,OwnershipType",
+        "$filter": "IsPrivate eq false and IsIntersect eq false and IsCustomizable/Value eq true and "
+                   "OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'"})
+    assert listed.status_code == 200, listed.text
+    rows = {r["LogicalName"]: r for r in listed.json()["value"]}
+    assert "account" in rows and "transactioncurrency" not in rows
+    assert rows["account"]["IsCustomizable"]["Value"] is True and rows["account"]["IsPrivate"] is False
+    activities = dataverse.get("EntityDefinitions", params={"$select": "LogicalName", "$filter": "IsActivity eq true"})
+    assert {"task", "phonecall"} <= {r["LogicalName"] for r in activities.json()["value"]}
+    # the documented enum and managed-property paths on attributes
+    required = dataverse.get("EntityDefinitions(LogicalName='account')/Attributes", params={
+        "$select": "LogicalName", "$filter": "RequiredLevel/Value eq "
+                                             "Microsoft.Dynamics.CRM.AttributeRequiredLevel'ApplicationRequired'"})
+    assert [a["LogicalName"] for a in required.json()["value"]] == ["name"]
+    picklists = dataverse.get("EntityDefinitions(LogicalName='account')", params={
+        "$select": "LogicalName", "$expand": "Attributes($select=LogicalName;$filter=AttributeType eq "
+                                             "Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')"}).json()
+    assert {a["LogicalName"] for a in picklists["Attributes"]} == {"customertypecode", "industrycode"}
+    for params in ({"$filter": "DisplayName eq 'x'"}, {"$top": "5"}, {"$orderby": "LogicalName"},
+                   {"$filter": "IsCustomizable eq true"}):
+        refused = dataverse.get("EntityDefinitions", params=params)
+        assert refused.status_code == 400, params
+
+
+def _metadata_changes(client: httpx.Client, query: dict[str, Any], stamp: str | None = None) -> httpx.Response:
+    args = "Query=@p1" + (",ClientVersionStamp=@p2" if stamp else "")
+    params = {"@p1": json.dumps(query), **({"@p2": f"'{stamp}'"} if stamp else {})}
+    return client.get(f"RetrieveMetadataChanges({args})", params=params)
+
+
+def test_retrieve_metadata_changes(dataverse: httpx.Client) -> None:
+    query = {
+        "Criteria": {"FilterOperator": "Or", "Conditions": [
+            {"ConditionOperator": "Equals", "PropertyName": "LogicalName",
+             "Value": {"Type": "System.String", "Value": "account"}},
+            {"ConditionOperator": "Equals", "PropertyName": "LogicalName",
+             "Value": {"Type": "System.String", "Value": "contact"}}]},
+        "Properties": {"AllProperties": False, "PropertyNames": ["SchemaName", "Attributes"]},
+        "AttributeQuery": {"Properties": {"AllProperties": False, "PropertyNames": ["LogicalName"]},
+                           "Criteria": {"FilterOperator": "And", "Conditions": [
+                               {"ConditionOperator": "Equals", "PropertyName": "IsValidForCreate",
+                                "Value": {"Type": "System.Boolean", "Value": "True"}}]}},
+        "LabelQuery": {"FilterLanguages": [1033], "MissingLabelBehavior": 0},
+    }
+    response = _metadata_changes(dataverse, query)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["@odata.context"].endswith("$metadata#Microsoft.Dynamics.CRM.RetrieveMetadataChangesResponse")
+    assert body["DeletedMetadata"] == {"Count": 0, "IsReadOnly": False, "Keys": [], "Values": []}
+    entities = {e["LogicalName"]: e for e in body["EntityMetadata"]}
+    assert set(entities) == {"account", "contact"}
+    account = entities["account"]
+    assert account["SchemaName"] == "Account" and account["EntitySetName"] is None and account["HasChanged"] is None
+    names = {a["LogicalName"] for a in account["Attributes"]}
+    assert "name" in names and "createdon" not in names
+    name = next(a for a in account["Attributes"] if a["LogicalName"] == "name")
+    assert name["MaxLength"] is None and name["@odata.type"] == "#Microsoft.Dynamics.CRM.StringAttributeMetadata"
+    # a later call with the stamp returns only what changed since
+    stamp = body["ServerVersionStamp"]
+    assert re.fullmatch(r"\d+!\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", stamp)
+    column = dataverse.post("EntityDefinitions(LogicalName='contact')/Attributes",
+                            json=_attribute({"SchemaName": f"flit_Delta{uuid.uuid4().hex[:6]}"}))
+    assert column.status_code == 204
+    delta = _metadata_changes(dataverse, query, stamp).json()["EntityMetadata"]
+    assert [e["LogicalName"] for e in delta] == ["contact"] and delta[0]["HasChanged"] is True
+    assert [a["LogicalName"].startswith("flit_delta") for a in delta[0]["Attributes"]] == [True]
+    # IsPrivate filters (what metadata-syncing tools send) and refusals
+    private = {"Criteria": {"FilterOperator": "And", "Conditions": [
+        {"ConditionOperator": "Equals", "PropertyName": "IsPrivate", "Value": {"Type": "System.Boolean",
+                                                                               "Value": "false"}},
+        {"ConditionOperator": "In", "PropertyName": "LogicalName",
+         "Value": {"Type": "System.String[]", "Value": "['account','task']"}}]},
+        "Properties": {"AllProperties": False, "PropertyNames": ["LogicalName", "IsPrivate"]}}
+    got = _metadata_changes(dataverse, private).json()["EntityMetadata"]
+    assert sorted(e["LogicalName"] for e in got) == ["account", "task"] and got[0]["Attributes"] is None
+    for bad in ({**query, "RelationshipQuery": {"Properties": {"AllProperties": True}}},
+                {**query, "Properties": {"AllProperties": False, "PropertyNames": ["SchemaName"]}},
+                {"Criteria": {"Conditions": [{"ConditionOperator": "Equals", "PropertyName": "DisplayName",
+                                              "Value": {"Type": "System.String", "Value": "x"}}]}}):
+        assert _metadata_changes(dataverse, bad).status_code == 400
+    expired = _metadata_changes(dataverse, query, "not-a-stamp")
+    assert expired.status_code == 400 and _error(expired)["code"] == "0x80044352"
+
+
+def test_openid_discovery_documents(dynamics_standin: RunningStandin) -> None:
+    url, tenant, ca = dynamics_standin.url, dynamics_standin.info["tenant_id"], dynamics_standin.ca_path
+    v2 = httpx.get(f"{url}/{tenant}/v2.0/.well-known/openid-configuration", verify=ca).json()
+    v1 = httpx.get(f"{url}/{tenant}/.well-known/openid-configuration", verify=ca).json()
+    assert v2["token_endpoint"] == f"{url}/{tenant}/oauth2/v2.0/token" and v2["issuer"] == f"{url}/{tenant}/v2.0"
+    assert v1["token_endpoint"] == f"{url}/{tenant}/oauth2/token"
+    assert httpx.get(v2["jwks_uri"], verify=ca).json() == {"keys": []}
+    unknown = httpx.get(f"{url}/{uuid.uuid4()}/v2.0/.well-known/openid-configuration", verify=ca)
+    assert unknown.status_code == 400 and "AADSTS90002" in unknown.json()["error_description"]
+    found = httpx.get(f"{url}/common/discovery/instance", verify=ca, params={
+        "api-version": "1.1", "authorization_endpoint": f"{url}/{tenant}/oauth2/v2.0/authorize"}).json()
+    assert found["tenant_discovery_endpoint"] == f"{url}/{tenant}/v2.0/.well-known/openid-configuration"
+    foreign = httpx.get(f"{url}/common/discovery/instance", verify=ca, params={
+        "api-version": "1.1", "authorization_endpoint": "https://evil.example/t/oauth2/v2.0/authorize"})
+    assert foreign.status_code == 400 and foreign.json()["error"] == "invalid_instance"
+    # the v1 token endpoint takes resource=
+    form = {"grant_type": "client_credentials", **dynamics_standin.info["credentials"], "resource": url}
+    v1_token = httpx.post(v1["token_endpoint"], data=form, verify=ca).json()
+    assert v1_token["resource"] == url and v1_token["expires_in"] == "3599" and v1_token["access_token"]
+
+
+def test_msal_signs_in_and_calls_the_web_api(dynamics_standin: RunningStandin) -> None:
+    import msal
+    import requests
+
+    url, info = dynamics_standin.url, dynamics_standin.info
+    authority = f"{url}/{info['tenant_id']}"
+    cid, secret = info["credentials"]["client_id"], info["credentials"]["client_secret"]
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE must not override the stand-in's CA
+    session.verify = dynamics_standin.ca_path
+    # GIVEN Microsoft's identity library with the stand-in as authority (its OpenID document gives the token URL)
+    app = msal.ConfidentialClientApplication(cid, client_credential=secret, authority=authority,
+                                             http_client=session, validate_authority=False)
+    # WHEN it signs in with client credentials
+    result = app.acquire_token_for_client(scopes=[f"{url}/.default"])
+    assert "access_token" in result, result
+    # THEN the token calls the Web API
+    who = session.get(f"{url}/api/data/v9.2/WhoAmI", headers={"Authorization": f"Bearer {result['access_token']}",
+                                                               "Accept": "application/json"})
+    assert who.status_code == 200 and who.json()["OrganizationId"] == info["org_id"]
+    wrong = msal.ConfidentialClientApplication(cid, client_credential="wrong", authority=authority,
+                                               http_client=session, validate_authority=False)
+    assert wrong.acquire_token_for_client(scopes=[f"{url}/.default"])["error"] == "invalid_client"
+    # authority validation through the stand-in's instance discovery: its own host is known, others are not
+    validated = msal.ConfidentialClientApplication(cid, client_credential=secret, authority=authority,
+                                                   http_client=session,
+                                                   instance_discovery=f"{url}/common/discovery/instance")
+    assert validated.authority.token_endpoint == f"{authority}/oauth2/v2.0/token"
+    with pytest.raises(ValueError, match="invalid_instance"):
+        msal.ConfidentialClientApplication(cid, client_credential=secret, authority="https://crm.example.invalid/t",
+                                           http_client=session, instance_discovery=f"{url}/common/discovery/instance")
+    session.close()
+
+
+def test_many_to_one_relationships_name_the_navigation_properties(dataverse: httpx.Client) -> None:
+    # GIVEN a custom lookup whose SchemaName keeps its case (the navigation property keeps it too)
+    created = dataverse.post("RelationshipDefinitions", json=_relationship(
+        f"flit_account_contact_rel{uuid.uuid4().hex[:4]}", "account", "contact", "flit_HomeSiteId"))
+    assert created.status_code == 204, created.text
+    # WHEN a client lists the contact's many-to-one relationships (what the connector reads)
+    response = dataverse.get("EntityDefinitions(LogicalName='contact')/ManyToOneRelationships", params={
+        "$select": "ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName"})
+    assert response.status_code == 200, response.text
+    navs = {(r["ReferencingAttribute"], r["ReferencedEntity"]): r["ReferencingEntityNavigationPropertyName"]
+            for r in response.json()["value"]}
+    # THEN each lookup and target is there with the name to bind through
+    assert navs[("flit_homesiteid", "account")] == "flit_HomeSiteId"
+    assert navs[("parentcustomerid", "account")] == "parentcustomerid_account"
+    assert navs[("parentcustomerid", "contact")] == "parentcustomerid_contact"
+    incoming = dataverse.get("EntityDefinitions(LogicalName='account')/OneToManyRelationships",
+                             params={"$filter": "ReferencingEntity eq 'contact'"}).json()["value"]
+    assert {r["ReferencingAttribute"] for r in incoming} >= {"flit_homesiteid", "parentcustomerid"}
+    assert dataverse.get("EntityDefinitions(LogicalName='account')/ManyToManyRelationships").json()["value"] == []
