@@ -27,11 +27,11 @@ from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
 from shared import connections
+from shared.connectors.sercom.client import SercomSource
 from shared.domain import transform
 from shared.executions import migration_start, rollback_start
 from shared.models import Endpoint, RunOptions, RunRef
 from shared.settings import get_approval_settings
-from shared.sources.sercom import SercomSource
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connections import open_source
+from shared.connectors import registry
 from shared.domain import extract
 from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
@@ -24,8 +25,7 @@ def _plan(step: RunOnly) -> dict[str, Any]:
     """The partitions to read, and how many at once: the source's declared parallel-read limit
     (the Extract Map's MaxConcurrencyPath reads it)."""
     stores().runs.update(step.run.run_id, step="Extract")
-    with open_source(step.run.source) as source:
-        parallel = source.limits.max_parallel_reads
+    parallel = registry.source(step.run.source.kind).limits.max_parallel_reads
     return {**extract.plan(step.run, stores().blobs), "max_concurrency": parallel}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connections import open_destination, open_source
+from shared.connectors import registry
 from shared.domain import load, sample
 from shared.domain.keys import FULL
 from shared.handler import Op, lambda_handler, stores
@@ -33,7 +34,7 @@ def _plan_level(step: LevelIn) -> dict[str, Any]:
     stores().runs.update(step.run.run_id, step=f"LoadLevel {step.index}" + (
         "" if step.phase == FULL else f" ({step.phase})"))
     # The LoadLevel Map runs as many batches at once as the destination declares it takes.
-    parallel = open_destination(step.run.destination).limits.max_parallel_loads
+    parallel = registry.destination(step.run.destination.kind).capabilities.max_parallel_loads
     return {**load.plan_level(step.run, step.index, stores(), step.phase), "max_concurrency": parallel}
 
 

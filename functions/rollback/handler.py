@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connections import open_destination
+from shared.connectors import registry
 from shared.domain import rollback
 from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
@@ -28,7 +29,7 @@ def _plan(step: RunOnly) -> dict[str, Any]:
 
 def _plan_level(step: IndexIn) -> dict[str, Any]:
     # The UndoLevel Map deletes/restores as many work items at once as the destination takes loads.
-    parallel = open_destination(step.run.destination).limits.max_parallel_loads
+    parallel = registry.destination(step.run.destination.kind).capabilities.max_parallel_loads
     return {**rollback.plan_level(step.run, step.index, stores()), "max_concurrency": parallel}
 
 

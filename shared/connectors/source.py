@@ -44,6 +44,10 @@ class Source(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Source: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
     def catalog(self) -> SourceCatalog:
         """Objects with standard and tenant-defined fields (custom fields and custom objects), pick-list
         values and record counts."""

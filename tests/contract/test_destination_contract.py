@@ -30,8 +30,9 @@ def test_implements_the_protocol(destination: Any) -> None:
 
 def test_declares_its_limits_as_data(destination: Any) -> None:
     _, conn = destination
-    assert conn.limits.write_batch_max > 0 and conn.limits.bulk_batch_max >= conn.limits.write_batch_max
-    assert conn.limits.max_parallel_loads >= 1 and conn.limits.read_page > 0
+    caps = conn.capabilities
+    assert caps.write_batch_max > 0 and caps.bulk_batch_max >= caps.write_batch_max
+    assert conn.capabilities.max_parallel_loads >= 1 and conn.capabilities.read_page > 0
 
 
 def test_describes_objects_and_users(destination: Any) -> None:
