@@ -45,8 +45,8 @@ BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
 
 
 def _dynamics_token(rt: LocalRuntime) -> tuple[dict[str, Any], str]:
-    assert rt.dynamics is not None
-    info = rt.dynamics.info
+    assert rt.destination_standin is not None
+    info = rt.destination_standin.info
     with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False) as c:
         token = c.post(f"/{info['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "client_credentials", **info["credentials"], "scope": f"{info['url']}/.default"})
@@ -62,8 +62,8 @@ def _dynamics(rt: LocalRuntime, path: str) -> Any:
 def _stats(rt: LocalRuntime) -> dict[str, Any]:
     if rt.destination == "dynamics":
         return dict(_dynamics(rt, "/__standin/stats"))
-    assert rt.salesforce is not None
-    info = rt.salesforce.info
+    assert rt.destination_standin is not None
+    info = rt.destination_standin.info
     creds = info["credentials"]
     with httpx.Client(verify=info["ca_path"], base_url=info["url"]) as c:
         token = c.post("/services/oauth2/token", data={"grant_type": "password", **{

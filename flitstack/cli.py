@@ -1,13 +1,13 @@
 """The ``flitstack`` command: local mode (up, demo, status) and the stand-ins.
 
-    flitstack demo [--dest salesforce|dynamics] [--approve auto|manual] [--records N] [--seed S] [--tenant DIR] [--json]
-    flitstack up [--records N] [--seed S] [--tenant DIR]
+    flitstack demo [--source KIND] [--dest KIND] [--approve auto|manual] [--records N] [--seed S] [--json]
+    flitstack up [--source KIND] [--dest KIND] [--records N] [--seed S] [--tenant DIR]
     flitstack status RUN
     flitstack outbox [--run RUN] [--json]          # local mail: sign-off requests and their links
     flitstack approve RUN                          # approve the sign-off RUN waits for
     flitstack reject RUN --reason TEXT             # reject it (the run ends; a sample is removed)
     flitstack rollback RUN [--json]
-    flitstack sandbox serve {salesforce,dynamics,sercom,slack} --state PATH [stand-in options...]
+    flitstack sandbox serve KIND --state PATH [stand-in options...]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from shared.connectors import registry
 
 HOME = Path(os.environ.get("FLITSTACK_HOME", ".flitstack"))
 
@@ -90,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     manual = args.approve == "manual"
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant, with_slack=manual,
-                           **({"destination": args.dest} if args.dest != "salesforce" else {}))
+                           source=args.source, destination=args.dest)
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
@@ -99,8 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              approvers=args.approver or (["admin@example.com"] if manual else []),
                              approval_timeout_s=args.approval_timeout)
         run = runtime.run_ref(run_id, options)
-        dest = _destination_standin(runtime)
-        assert runtime.sercom is not None and dest is not None
+        dest = runtime.destination_standin
         if manual:
             api = runtime.start_api()
             api_file = folder / "api.json"
@@ -108,8 +109,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             api_file.write_text(json.dumps({**api, "slack": {"url": slack.url, "ca_path": slack.ca_path} if slack
                                             else None}))
             api_file.chmod(0o600)
-        console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: Sercom ({runtime.sercom.url}) -> "
-                      f"{args.dest} ({dest.url}), approvals: {'manual' if manual else 'automatic'}")
+        console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: {registry.source(args.source).label} "
+                      f"({runtime.source_standin.url}) -> {registry.destination(args.dest).label} ({dest.url}), "
+                      f"approvals: {'manual' if manual else 'automatic'}")
         arn = runtime.start_migration(run)
         with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
@@ -134,6 +136,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "status": summary.get("status", "failed"), "seconds": round(time.monotonic() - started, 1),
         "counts": summary.get("objects", {}), "rejected": summary.get("rejected"),
         "reports": {p.name: str(p) for p in sorted(reports)},
+        "source": args.source,
         "destination": args.dest,
         "standins": {
             args.dest: {"state_path": str(folder / "standins" / f"{args.dest}.sqlite"),
@@ -151,10 +154,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _print_summary(console, result)
     ok = desc["status"] == "SUCCEEDED" and result["status"] in ("succeeded", "rejected")
     return 0 if ok else 1
-
-
-def _destination_standin(runtime: Any) -> Any:
-    return getattr(runtime, getattr(runtime, "destination", "salesforce"), None)
 
 
 def _read_json(path: Path) -> Any:
@@ -265,7 +264,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.monotonic()
     saved = _read_json(folder / "run.json") or {}
     # the stand-ins' saved states are served again as they are
-    runtime = LocalRuntime(folder=folder, destination=str(saved.get("destination", "salesforce")))
+    runtime = LocalRuntime(folder=folder, source=str(saved.get("source", "sercom")),
+                           destination=str(saved.get("destination", "salesforce")))
     with console.status("starting the saved stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
@@ -319,14 +319,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     folder = (HOME / "up").resolve()
     local_environment(folder / "logs" / "lambda.jsonl")
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed,
-                           tenant=Path(args.tenant).resolve() if args.tenant else None)
+                           tenant=Path(args.tenant).resolve() if args.tenant else None, source=args.source,
+                           destination=args.dest)
     runtime.start()
     assert runtime.engine is not None and runtime.engine.stack is not None
     info = {"aws_endpoint": runtime.engine.endpoint_url, "stack": runtime.engine.stack.to_dict(),
-            "sercom": runtime.sercom.info if runtime.sercom else None,
-            "salesforce": {k: v for k, v in (runtime.salesforce.info if runtime.salesforce else {}).items()
-                           if k != "credentials"},
-            "secrets": ["flitstack/local/sercom", "flitstack/local/salesforce"],
+            "pair": runtime.run_ref("up-info").pair,
+            "source": {"kind": args.source, **runtime.source_standin.info},
+            "destination": {"kind": args.dest, **{k: v for k, v in runtime.destination_standin.info.items()
+                                                  if k != "credentials"}},
+            "secrets": [runtime.secret_name(args.source), runtime.secret_name(args.dest)],
             "api": runtime.start_api()}
     (folder / "up.json").write_text(json.dumps(info, indent=2))
     print(json.dumps(info), flush=True)
@@ -350,6 +352,14 @@ def cmd_sandbox(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _standin_kinds() -> list[str]:
+    """Every stand-in under ``sandbox/`` (a package with a ``__main__``)."""
+    import sandbox
+
+    root = Path(sandbox.__file__).parent
+    return sorted(p.parent.name for p in root.glob("*/__main__.py"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flitstack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -357,18 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("demo", "up"):
         p = sub.add_parser(name, help="run a whole migration locally" if name == "demo" else
                            "start local mode and keep it running")
-        p.add_argument("--records", type=int, default=5000, help="size of the generated Sercom tenant")
+        p.add_argument("--records", type=int, default=5000, help="size of the generated source tenant")
+        p.add_argument("--source", choices=registry.kinds("source"), default="sercom",
+                       help="source system (default: sercom)")
+        p.add_argument("--dest", choices=registry.kinds("destination"), default="salesforce",
+                       help="destination CRM (default: salesforce)")
         p.add_argument("--seed", type=int, default=7, help="seed of the generated tenant")
         p.add_argument("--tenant", help="serve this tenant dump directory instead of a generated tenant")
         if name == "demo":
             p.add_argument("--json", action="store_true", help="end by printing one JSON object")
-            p.add_argument("--fallback-owner", help="email of the Salesforce user who owns unmatched records")
+            p.add_argument("--fallback-owner", help="email of the destination user who owns unmatched records")
             p.add_argument("--delta-window", type=int, default=0, metavar="SECONDS",
                            help="keep picking up source changes this long after the full load (default: none)")
             p.add_argument("--delta-poll", type=int, default=30, metavar="SECONDS",
                            help="time between delta passes (default: 30)")
-            p.add_argument("--dest", choices=["salesforce", "dynamics"], default="salesforce",
-                           help="destination CRM (default: salesforce)")
             p.add_argument("--approve", choices=["auto", "manual"], default="auto",
                            help="manual: pause for the mapping and sample sign-offs (email link, Slack, CLI)")
             p.add_argument("--approver", action="append", metavar="EMAIL", help="who gets the sign-off mail")
@@ -390,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="the stand-ins")
     sandbox = p.add_subparsers(dest="action", required=True)
     serve = sandbox.add_parser("serve", help="serve a stand-in (a saved state is served again as it is)")
-    serve.add_argument("kind", choices=["salesforce", "dynamics", "sercom", "slack"])
+    serve.add_argument("kind", choices=_standin_kinds())
     serve.add_argument("--state", required=True)
     return parser
 

@@ -27,10 +27,12 @@ from flitstack.local.engine import LocalEngine
 from infra import resources
 from sandbox.serve import RunningStandin, start_standin
 from shared import connections
-from shared.connectors.sercom.client import SercomSource
+from shared.connectors import registry
+from shared.connectors.source import Source
 from shared.domain import transform
 from shared.executions import migration_start, rollback_start
 from shared.models import Endpoint, RunOptions, RunRef
+from shared.pairs import pair_name, pairs
 from shared.settings import get_approval_settings
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -47,26 +49,21 @@ def local_environment(log_file: Path | None) -> None:
         os.environ["FLITSTACK_LOG_FILE"] = str(log_file)
 
 
-def salesforce_users_for(technicians: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Users the demo org already has: most technicians, by email, a few inactive, some missing.
+def demo_people(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The users a demo destination already has: most of the source's people, by e-mail, a few inactive,
+    some missing (neutral shape; each destination's registry entry turns it into its users file).
 
     This is what a real org looks like before a migration, so owner matching, the fallback
     owner and the unmatched-technicians report all have something to show.
     """
     users = []
-    for i, tech in enumerate(sorted(technicians, key=lambda t: str(t["id"]))):
-        email = str(tech.get("email") or "").strip()
+    for i, person in enumerate(sorted(people, key=lambda t: str(t["id"]))):
+        email = str(person.get("email") or "").strip()
         if not email or i % 7 == 6:
             continue
-        users.append({"FirstName": tech.get("first_name") or "", "LastName": tech.get("last_name") or "Tech",
-                      "Email": email.lower(), "IsActive": i % 10 != 9})
+        users.append({"first_name": person.get("first_name") or "", "last_name": person.get("last_name") or "Tech",
+                      "email": email.lower(), "active": i % 10 != 9})
     return users
-
-
-def dynamics_users_for(technicians: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The same demo users as :func:`salesforce_users_for`, in Dataverse's systemuser shape."""
-    return [{"firstname": u["FirstName"], "lastname": u["LastName"], "internalemailaddress": u["Email"],
-             "isdisabled": not u["IsActive"]} for u in salesforce_users_for(technicians)]
 
 
 _HREF = re.compile(r'href="([^"]+)"')
@@ -93,57 +90,65 @@ def local_outbox() -> list[dict[str, Any]]:
 
 @dataclass
 class LocalRuntime:
-    """Everything a local migration needs, started in order and stopped in reverse."""
+    """Everything a local migration needs, started in order and stopped in reverse.
+
+    Which stand-ins run comes from the registry: the source's and the destination's (``source`` and
+    ``destination`` are registered kinds), each started as its own HTTPS process.
+    """
 
     folder: Path
     records: int = 5000
     seed: int = 7
     tenant: Path | None = None
-    salesforce_args: list[str] = field(default_factory=list)
-    sercom_args: list[str] = field(default_factory=list)
+    #: Extra ``serve`` arguments of the source / destination stand-in (faults, quotas, permissions).
+    source_args: list[str] = field(default_factory=list)
+    destination_args: list[str] = field(default_factory=list)
     engine: LocalEngine | None = None
-    sercom: RunningStandin | None = None
-    salesforce: RunningStandin | None = None
     dispatcher: dict[str, Any] | None = None
-    salesforce_timeout_s: float = 120.0
+    #: Each destination call's deadline (the secret's ``timeout_s``).
+    call_timeout_s: float = 120.0
     api: RunningApi | None = None
     #: Start the Slack stand-in too (sign-offs post their Approve / Reject buttons there).
     with_slack: bool = False
     slack: RunningStandin | None = None
-    #: The destination the local stack migrates into: "salesforce" or "dynamics" (Dataverse stand-in).
+    source: str = "sercom"
+    #: The destination the local stack migrates into (a registered destination kind).
     destination: str = "salesforce"
-    dynamics: RunningStandin | None = None
+    standins: dict[str, RunningStandin] = field(default_factory=dict)
 
     @property
     def tls_dir(self) -> Path:
         return self.folder / "tls"
 
+    @property
+    def source_standin(self) -> RunningStandin:
+        return self.standins[self.source]
+
+    @property
+    def destination_standin(self) -> RunningStandin:
+        return self.standins[self.destination]
+
     def start(self) -> LocalRuntime:
+        dest_entry = registry.destination(self.destination)
         standins = self.folder / "standins"
         standins.mkdir(parents=True, exist_ok=True)
-        source_args = ["--state", str(standins / "sercom.sqlite"), "--tls-dir", str(self.tls_dir)]
+        source_args = ["--state", str(standins / f"{self.source}.sqlite"), "--tls-dir", str(self.tls_dir)]
         if self.tenant is not None:
             source_args += ["--tenant", str(self.tenant)]
         else:
             source_args += ["--records", str(self.records), "--seed", str(self.seed)]
-        self.sercom = start_standin("sercom", source_args + self.sercom_args)
-        src = self._source_client()
+        self.standins[self.source] = start_standin(self.source, source_args + self.source_args)
+        src = self.source_client()
         try:
-            technicians = src.read_all("technicians")
+            people = src.users()
         finally:
             src.close()
-        if self.destination == "dynamics":
-            users_file = standins / "dynamics-users.json"
-            users_file.write_text(json.dumps(dynamics_users_for(technicians), indent=1))
-            self.dynamics = start_standin("dynamics", [
-                "--state", str(standins / "dynamics.sqlite"), "--tls-dir", str(self.tls_dir),
-                "--users-file", str(users_file)])
-        else:
-            users_file = standins / "salesforce-users.json"
-            users_file.write_text(json.dumps(salesforce_users_for(technicians), indent=1))
-            self.salesforce = start_standin("salesforce", [
-                "--state", str(standins / "salesforce.sqlite"), "--tls-dir", str(self.tls_dir),
-                "--users-file", str(users_file), *self.salesforce_args])
+        dest_args = ["--state", str(standins / f"{self.destination}.sqlite"), "--tls-dir", str(self.tls_dir)]
+        if dest_entry.standin_users is not None:
+            users_file = standins / f"{self.destination}-users.json"
+            users_file.write_text(json.dumps(dest_entry.standin_users(demo_people(people)), indent=1))
+            dest_args += ["--users-file", str(users_file)]
+        self.standins[self.destination] = start_standin(self.destination, dest_args + self.destination_args)
         if self.with_slack:
             self.slack = start_standin("slack", ["--state", str(standins / "slack.sqlite"),
                                                  "--tls-dir", str(self.tls_dir)])
@@ -171,41 +176,33 @@ class LocalRuntime:
         assert self.engine is not None
         return local_outbox()
 
-    def _source_client(self) -> SercomSource:
-        assert self.sercom is not None
-        return SercomSource(self.sercom.url, str(self.sercom.info["api_key"]),
-                            Path(self.sercom.ca_path).read_text())
+    def source_client(self) -> Source:
+        """A client of the source stand-in (tests and the CLI read the tenant through it)."""
+        return registry.open_source(self.source, "local",
+                                    registry.source(self.source).standin_secret(self.source_standin.info))
+
+    def secret_name(self, kind: str) -> str:
+        return f"flitstack/local/{kind}"
 
     def _put_secrets(self) -> None:
-        assert self.engine and self.sercom and (self.salesforce or self.dynamics)
-        values: dict[str, dict[str, Any]] = {
-            "flitstack/local/sercom": {"url": self.sercom.url, "api_key": self.sercom.info["api_key"],
-                                       "ca_pem": Path(self.sercom.ca_path).read_text()},
-        }
-        if self.salesforce is not None:
-            creds = self.salesforce.info["credentials"]
-            values["flitstack/local/salesforce"] = {
-                "url": self.salesforce.url, "client_id": creds["client_id"], "client_secret": creds["client_secret"],
-                "username": creds["username"], "password": creds["password"],
-                "ca_pem": Path(self.salesforce.ca_path).read_text(), "timeout_s": self.salesforce_timeout_s}
-        if self.dynamics is not None:
-            creds = self.dynamics.info["credentials"]
-            values["flitstack/local/dynamics"] = {
-                "url": self.dynamics.url, "tenant_id": self.dynamics.info["tenant_id"],
-                "client_id": creds["client_id"], "client_secret": creds["client_secret"],
-                "ca_pem": Path(self.dynamics.ca_path).read_text(), "timeout_s": self.salesforce_timeout_s}
+        assert self.engine is not None
+        src = registry.source(self.source).standin_secret(self.source_standin.info)
+        dest = {**registry.destination(self.destination).standin_secret(self.destination_standin.info),
+                "timeout_s": self.call_timeout_s}
         sm = self.engine.client("secretsmanager")
-        for name, value in values.items():
-            sm.create_secret(Name=name, SecretString=json.dumps(value))
+        for kind, value in ((self.source, src), (self.destination, dest)):
+            sm.create_secret(Name=self.secret_name(kind), SecretString=json.dumps(value))
         parameters.clear_caches()  # type: ignore[no-untyped-call]  # in-process Lambdas must not keep old secrets
         # ...nor specs cached by S3 key from an earlier engine, whose bucket may have held the same run id
         transform.clear_caches()
 
     def run_ref(self, run_id: str, options: RunOptions | None = None) -> RunRef:
-        kind = "dynamics" if self.destination == "dynamics" else "salesforce"
-        return RunRef(run_id=run_id, pair=f"sercom-{kind}",
-                      source=Endpoint(kind="sercom", secret_name="flitstack/local/sercom"),
-                      destination=Endpoint(kind=kind, secret_name=f"flitstack/local/{kind}"),
+        pair = pair_name(self.source, self.destination)
+        if pair is None:
+            raise ValueError(f"no pair migrates {self.source} into {self.destination} (pairs: {pairs()})")
+        return RunRef(run_id=run_id, pair=pair,
+                      source=Endpoint(kind=self.source, secret_name=self.secret_name(self.source)),
+                      destination=Endpoint(kind=self.destination, secret_name=self.secret_name(self.destination)),
                       options=options or RunOptions())
 
     def start_migration(self, run: RunRef) -> str:
@@ -274,9 +271,10 @@ class LocalRuntime:
         if self.engine is not None:
             self.engine.stop()
         connections.close_all()
-        for standin in (self.slack, self.dynamics, self.salesforce, self.sercom):
+        for standin in [self.slack, *reversed(list(self.standins.values()))]:
             if standin is not None:
                 standin.stop()
+        self.standins.clear()
 
     def __enter__(self) -> LocalRuntime:
         try:

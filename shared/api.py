@@ -22,7 +22,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ValidationError
 
 from shared.executions import ExecutionStart, migration_start, rollback_start
-from shared.models import PAIRS, Endpoint, RunOptions, RunRef, Strict, is_run_id
+from shared.models import Endpoint, RunOptions, RunRef, Strict, is_run_id
+from shared.pairs import pair_name, pairs
 
 Workflow = Literal["migrate", "rollback"]
 
@@ -222,9 +223,9 @@ def parse_start_request(body: Any) -> RunRef:
         request = StartMigrationRequest.model_validate(body)
     except ValidationError as exc:
         raise InvalidRequest(field_errors(exc, StartMigrationRequest)) from exc
-    pair = PAIRS.get((request.source.kind, request.destination.kind))
+    pair = pair_name(request.source.kind, request.destination.kind)
     if pair is None:
-        allowed = ", ".join(f"{s} -> {d}" for s, d in sorted(PAIRS))
+        allowed = ", ".join(p.replace("-", " -> ", 1) for p in pairs())
         raise InvalidRequest([{
             "field": "source.kind/destination.kind",
             "message": f"{request.source.kind} -> {request.destination.kind} is not supported; "

@@ -13,11 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.mapping.infer import FieldSample
 
-SourceKind = Literal["sercom"]
-DestinationKind = Literal["salesforce", "dynamics"]
-PAIRS: dict[tuple[str, str], str] = {("sercom", "salesforce"): "sercom-salesforce",
-                                     ("sercom", "dynamics"): "sercom-dynamics"}
-
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,79}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SECRET_NAME = re.compile(r"^flitstack/[A-Za-z0-9/_+=.@-]{1,200}$")

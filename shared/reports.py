@@ -15,6 +15,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from shared import report_html
+from shared.connectors import registry
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, SourceCatalog
 
@@ -32,13 +33,16 @@ def _md_escape(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-DESTINATION_NAMES = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
+def _labels(pair: str) -> tuple[str, str, Any]:
+    """``sercom-dynamics`` -> (``Sercom``, ``Dynamics 365``, its capabilities), from the registry."""
+    source_kind, _, dest_kind = pair.partition("-")
+    dest = registry.destination(dest_kind)
+    return registry.source(source_kind).label, dest.label, dest.capabilities
 
 
 def destination_name(pair: str) -> str:
     """``sercom-dynamics`` -> ``Dynamics 365`` (what the documents call the destination)."""
-    kind = pair.rsplit("-", 1)[-1]
-    return DESTINATION_NAMES.get(kind, kind)
+    return _labels(pair)[1]
 
 
 def mapping_html(markdown: str, title: str) -> str:
@@ -57,21 +61,23 @@ th{background:#f0f0f0} code{font-size:12px}"""
 
 def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatalog) -> str:
     """The field-level mapping document reviewed and approved before any record moves."""
-    where = destination_name(spec.pair)
+    source_label, where, caps = _labels(spec.pair)
+    ts = caps.timestamps
     counts = {o.name: o.count for o in source.objects}
     lines = [
         f"# Mapping document — {spec.pair}",
         "",
         f"Destination: {dest.instance}. External id on every object: `{spec.external_id_field}` "
-        "(value `<sercom object>:<sercom id>`, so reruns upsert and never duplicate).",
+        f"(value `<{source_label} object>:<{source_label} id>`, so reruns upsert and never duplicate).",
         "",
-        "Original timestamps: " + ("CreatedDate/LastModifiedDate set on insert (org permission present)"
-                                   if spec.audit_fields else
-                                   "Original_Created_Date__c / Original_Modified_Date__c (no audit-field permission)"),
+        "Original timestamps: " + (
+            f"{'/'.join(n for n in (ts.native_created, ts.native_modified) if n)} set on insert (permission present)"
+            if spec.audit_fields else
+            f"{ts.custom_created[0]} / {ts.custom_modified[0]} (no permission to set the platform's own)"),
         "",
         "## Objects",
         "",
-        f"| # | Sercom object | records | {where} object | notes |",
+        f"| # | {source_label} object | records | {where} object | notes |",
         "|---|---|---|---|---|",
     ]
     for i, m in enumerate(spec.mappings, 1):
@@ -112,8 +118,9 @@ def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
     return "\n".join(lines)
 
 
-def automation_rules_markdown(source: SourceCatalog) -> str:
-    lines = ["# Sercom automation rules to rebuild as Salesforce Flows", "",
+def automation_rules_markdown(source: SourceCatalog, pair: str) -> str:
+    source_label, where, _ = _labels(pair)
+    lines = [f"# {source_label} automation rules to rebuild natively in {where}", "",
              "Workflows are not migrated; this is the reference for rebuilding them natively.", ""]
     for rule in source.automation_rules:
         lines += [f"## {rule.get('name')} ({rule.get('object')}, {rule.get('trigger')}, "

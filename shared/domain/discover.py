@@ -32,7 +32,7 @@ def resolve_owners(technicians: list[dict[str, Any]], users: list[DestUser], pla
                    ) -> OwnerResolution:
     """Technician -> user by case-insensitive email; every miss is reported with its reason.
 
-    ``platform`` names the destination in the reasons ("no Salesforce user has this email").
+    ``platform`` names the destination in the reasons ("no <destination> user has this email").
     """
     by_email: dict[str, list[DestUser]] = {}
     for u in users:
@@ -121,7 +121,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     blobs.put_text(keys.report("unmatched-technicians.csv"),
                    csv_text(owners.unmatched, ["technician_id", "name", "email", "active_in_source", "reason"]),
                    "text/csv")
-    blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog),
+    blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog, run.pair),
                    "text/markdown; charset=utf-8")
     for name, (text, content_type) in template.extra_reports(spec, catalog, dcat, extras).items():
         blobs.put_text(keys.report(name), text, content_type)

@@ -28,7 +28,6 @@ from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
 from shared.timeutil import parse_time
 
-AUDIT_FIELDS_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
@@ -72,7 +71,7 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
 
 
 def match_default(dest: Destination, key: str, values: dict[str, str]) -> str:
-    """The id of the seeded record a ``match`` default names (e.g. Dataverse's "Default Unit" group).
+    """The id of the seeded record a ``match`` default names (e.g. a platform's seeded default unit group).
 
     The record is looked up by the listed fields and their values in the spec; it is never created
     or updated, so a missing one stops the run here, naming what was looked for.
@@ -221,7 +220,7 @@ def _conflicts(run: RunRef, dest: Destination, stores: Stores, obj: str, known: 
                ) -> dict[str, dict[str, str]]:
     """Records a person changed in the destination after this run last wrote them (delta passes).
 
-    The destination's modification stamp (Salesforce SystemModstamp, Dataverse modifiedon) later
+    The destination's modification stamp (the platform's system modification stamp) later
     than our last write (the crosswalk's time, plus a small clock tolerance) means someone else
     edited the record: it is reported, not overwritten.
     """
@@ -275,7 +274,7 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         before = before_images(dest, mapping.dest_object, [known[r[ext]] for r in records if r[ext] in known],
                                fields)
         written = dest.upsert(mapping.dest_object, ext, records, allow_bulk=True) if records else []
-        refused = {w.key for w in written if w.error_code == AUDIT_FIELDS_REFUSED}
+        refused = {w.key for w in written if dest.capabilities.reason(w.error_code) == "insert_only_field"}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
             again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
             written = [w for w in written if w.key not in refused] + dest.upsert(
@@ -290,7 +289,7 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     rejects += [RecordReject(mapping.source_object, r[ext].split(":", 1)[1], mapping.dest_object,
                              "the destination returned no result for this record", "NO_RESULT")
                 for r in records if r[ext] not in handled]
-    # A record the destination created but refused to finish (a Dataverse case written, then not
+    # A record the destination created but refused to finish (a case written, then not
     # resolved) is a reject *and* a write: audited as created, so rollback deletes it.
     partial = {k: r for k, r in results.items() if not r.ok and r.id and r.created}
     ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, {**ok, **partial}, None, before)

@@ -16,10 +16,10 @@ destination holds for exactly those records. Insert-only fields (audit timestamp
 record was sent without — it existed already — are left out of that record's comparison on
 both sides, and records the destination holds from earlier runs are counted but not profiled.
 
-Cost: the destination side is one read per mapping (Salesforce: one SOQL query, its pages of
-2,000 rows; Dataverse: one ``$filter`` read, pages of 5,000), or for objects without the external
-id one read per chunk of recorded ids (400 in Salesforce). Long text and file
-content are not selected (Salesforce cuts query pages to 200 rows when two long text fields
+Cost: the destination side is one read per mapping (one query in the platform's
+language, paged as its capabilities declare), or for objects without the external
+id one read per chunk of recorded ids (the connector's IN-list size). Long text and file
+content are not selected (some platforms cut query pages to 200 rows when two long text fields
 are selected); they are listed as not profiled, with the reason.
 """
 
@@ -101,7 +101,7 @@ def profiled_fields(mapping: ObjectMapping, thresholds: Thresholds) -> tuple[lis
         if lk.deferred:
             skipped[lk.dest] = "filled by the fix-up pass, after what was sent"
             continue
-        # A lookup named per target (Dataverse: objectid_account, regardingobjectid_incident_task) is
+        # A lookup named per target (objectid_account, regardingobjectid_incident_task) is
         # profiled under each name a record may carry; the rule's own name only where a target uses it.
         targets = lk.all_targets()
         own = not targets or any(t.dest is None for t in targets) or not lk.source
@@ -150,7 +150,7 @@ class FieldProfile:
     def add(self, f: ProfiledField, value: object) -> None:
         self.records += 1
         if f.transform == "boolean" and value in (None, ""):
-            value = False  # a Salesforce checkbox is never empty: nothing sent is stored as false
+            value = False  # a checkbox that is never empty on the platform: nothing sent is stored as false
         if value is None or value == "":
             self.empty += 1
             if f.kind == "histogram":

@@ -75,7 +75,7 @@ def _profile(blobs: BlobStore, keys: Keys, fields: list[ProfiledField], batch_id
 def carries_key(spec: MigrationSpec, dest_object: str) -> bool:
     """Whether records of ``dest_object`` carry the external id (the spec creates it there, or it is native).
 
-    Objects that cannot (Dataverse notes and queue items, written with deterministic ids) are
+    Objects that cannot (notes and queue items on some platforms, written with deterministic ids) are
     counted and profiled through the ids the run recorded instead of a read by key prefix.
     """
     ext = spec.external_id_field

@@ -12,8 +12,8 @@ What is undone is decided from the audit log alone (one item per destination wri
 Order (phases, one Distributed Map each):
 
 1. every restore first, so records that existed before the run stop pointing at records the
-   run created (in Salesforce, deleting an Account deletes the Contacts, Cases... that look
-   it up, including pre-existing ones the run re-parented; Dataverse cascades the same way);
+   run created (on the platforms we serve, deleting an account deletes the contacts, cases... that look
+   it up, including pre-existing ones the run re-parented);
 2. deletes by mapping level in reverse (children before parents);
 3. the run's default records (e.g. the default Account) last.
 
@@ -43,11 +43,8 @@ from shared.errors import ContractError, IncompleteStepError
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
 
-#: Work items hold at most this many records (one Bulk API 2.0 job each).
+#: Work items hold at most this many records (the largest high-volume write a destination declares).
 CHUNK = 10_000
-#: Salesforce's system fields, under the name tests import; the verification uses the connector's own
-#: ``system_fields`` (what the platform moves on every write: a restored record cannot keep them).
-SYSTEM_FIELDS = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
 #: How many examples of each kind of problem the report lists (the counts are always complete).
 REPORT_EXAMPLES = 200
 

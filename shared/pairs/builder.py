@@ -22,8 +22,19 @@ from typing import Any
 from shared.connectors.destination import Capabilities
 from shared.errors import MappingError
 from shared.mapping.infer import inferred
-from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec, FieldRule, LookupTarget, MigrationSpec, ObjectMapping
+from shared.mapping.spec import (
+    CustomFieldSpec,
+    CustomObjectSpec,
+    FieldRule,
+    LookupTarget,
+    MigrationSpec,
+    ObjectMapping,
+    OwnerRule,
+)
 from shared.models import DestCatalog, DestField, DestObject, RunOptions, SourceCatalog, SourceObject
+
+#: What a pair file needs besides the spec's rule classes (re-exported for pairs that import them from here).
+__all__ = ["MigrationSpec", "ObjectMapping", "OwnerRule", "SpecBuilder", "stage_map", "target", "title_map"]
 
 
 def target(source: str, dest: str, field: str | None = None) -> LookupTarget:
@@ -128,6 +139,10 @@ class SpecBuilder:
              on_invalid: str = "null", default: int | None = None) -> FieldRule:
         return FieldRule(dest=dest, source=source, transform=transform, required=required,  # type: ignore[arg-type]
                          max_length=self.length(obj, dest, default), on_invalid=on_invalid)  # type: ignore[arg-type]
+
+    def rows(self, obj: str, dest_from_source: dict[str, str]) -> list[FieldRule]:
+        """Plain rows, destination field <- source field, each as long as the destination allows."""
+        return [self.text(obj, dest, source) for dest, source in dest_from_source.items()]
 
     def custom_text(self, obj: str, name: str, label: str, source: str, length: int = 100) -> FieldRule:
         self.custom(obj, name, label, "Text", length=length)

@@ -170,8 +170,7 @@ def build_spec(
     type_options = b.choice_column("account", "flit_accounttype", "Sercom Account Type",
                                    [*(_label(v) for v in with_types), "Location"], source="customers.account_type")
     industry = b.native_or_custom("account", "flit_industry", "flit_industry", "Industry", "Text", length=100)
-    b.add(ObjectMapping(
-        name="customers->account", source_object="customers", dest_object="account",
+    b.add(ObjectMapping(name="customers->account", source_object="customers", dest_object="account",
         description="Service accounts, one per name + domain; hierarchy through parentaccountid (second pass)",
         fields=[
             b.text("account", "name", "name", required=True),
@@ -185,11 +184,13 @@ def build_spec(
             b.text("account", "websiteurl", "website"),
             FieldRule(dest=industry, source="industry", max_length=b.length("account", industry, 100)),
             FieldRule(dest="revenue", source="annual_revenue", transform="currency"),
-            b.text("account", "address1_line1", "billing_street"),
-            b.text("account", "address1_city", "billing_city"),
-            b.text("account", "address1_stateorprovince", "billing_state"),
-            b.text("account", "address1_postalcode", "billing_zip"),
-            b.text("account", "address1_country", "billing_country"),
+            *b.rows("account", {
+                "address1_line1": "billing_street",
+                "address1_city": "billing_city",
+                "address1_stateorprovince": "billing_state",
+                "address1_postalcode": "billing_zip",
+                "address1_country": "billing_country",
+            }),
             *b.tenant_fields("customers", "account"),
         ],
         lookups=[LookupRule(dest="parentaccountid", source="parent_id", target=cust, deferred=True)],
@@ -201,8 +202,7 @@ def build_spec(
         location_type = (b.option("account", "customertypecode", "Location", CUSTOMER_TYPE_OTHER)
                          if b.has_label("account", "customertypecode", "Location")
                          else b.option("account", "customertypecode", "Other", CUSTOMER_TYPE_OTHER))
-        if b.add(ObjectMapping(
-            name="locations->account", source_object="locations", dest_object="account",
+        if b.add(ObjectMapping(name="locations->account", source_object="locations", dest_object="account",
             description="Each service location is an account of type Location under its customer "
                         "(flit_accounttype = Location; customertypecode Location if the option set has it, "
                         "else Other)",
@@ -210,18 +210,19 @@ def build_spec(
                 b.text("account", "name", "name", required=True),
                 FieldRule(dest="customertypecode", transform="constant", constant=location_type),
                 FieldRule(dest="flit_accounttype", transform="constant", constant=type_options["Location"]),
-                b.text("account", "address1_line1", "street"),
-                b.text("account", "address1_city", "city"),
-                b.text("account", "address1_stateorprovince", "state"),
-                b.text("account", "address1_postalcode", "zip"),
-                b.text("account", "address1_country", "country"),
+                *b.rows("account", {
+                    "address1_line1": "street",
+                    "address1_city": "city",
+                    "address1_stateorprovince": "state",
+                    "address1_postalcode": "zip",
+                    "address1_country": "country",
+                }),
             ],
             lookups=[LookupRule(dest="parentaccountid", source="customer_id", target=cust, on_missing="reject")],
         )):
             location_target = target("locations", "account")
     else:
-        b.add(ObjectMapping(
-            name="locations->customeraddress", source_object="locations", dest_object="customeraddress",
+        b.add(ObjectMapping(name="locations->customeraddress", source_object="locations", dest_object="customeraddress",
             description="Each service location becomes an address of its customer account (More Addresses)",
             fields=[
                 b.text("customeraddress", "name", "name", default=200),
@@ -238,8 +239,7 @@ def build_spec(
     # --- products ---------------------------------------------------------------------------
     defaults[UOM_SCHEDULE_KEY] = {"object": "uomschedule", "name": UOM_SCHEDULE_NAME, "match": "name"}
     defaults[UOM_KEY] = {"object": "uom", "name": UOM_NAME, "match": "name"}
-    product_added = b.add(ObjectMapping(
-        name="products->product", source_object="products", dest_object="product",
+    product_added = b.add(ObjectMapping(name="products->product", source_object="products", dest_object="product",
         description="Products and service types, matched by name; non-inventoried; bound to the seeded unit group",
         natural_key=["name"],
         fields=[
@@ -262,17 +262,14 @@ def build_spec(
     role_options = b.choice_column("contact", "flit_sercomrole", "Sercom Role", [_label(r) for r in roles],
                                    source="contacts.role")
     b.custom("contact", "flit_isprospect", "Prospect", "Checkbox")
-    b.add(ObjectMapping(
-        name="contacts->contact", source_object="contacts", dest_object="contact",
+    b.add(ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
         description="Contacts without a (loaded) account attach to the placeholder account",
         fields=[
             b.text("contact", "firstname", "first_name"),
             b.text("contact", "lastname", "last_name", required=True),
             FieldRule(dest="emailaddress1", source="email", transform="email",
                       max_length=b.length("contact", "emailaddress1", 100)),
-            b.text("contact", "telephone1", "phone"),
-            b.text("contact", "mobilephone", "mobile"),
-            b.text("contact", "jobtitle", "title"),
+            *b.rows("contact", {"telephone1": "phone", "mobilephone": "mobile", "jobtitle": "title"}),
             FieldRule(dest="flit_sercomrole", source="role", transform="choice",
                       value_map={r: str(role_options[_label(r)]) for r in roles}),
             FieldRule(dest="flit_isprospect", source="is_prospect", transform="boolean"),
@@ -307,16 +304,14 @@ def build_spec(
     if location_target is not None:
         b.custom(asset_table, "flit_locationid", "Location", "Lookup", reference_to="account")
         asset_lookups.append(LookupRule(dest="flit_locationid", source="location_id", target=location_target))
-    asset_added = b.add(ObjectMapping(
-        name=f"assets->{asset_table}", source_object="assets", dest_object=asset_table,
+    asset_added = b.add(ObjectMapping(name=f"assets->{asset_table}", source_object="assets", dest_object=asset_table,
         description=("Field Service customer assets" if asset_table == FIELD_SERVICE_ASSET else
                      "The custom Asset table (Field Service is not installed)") + " on their customer account",
         fields=[*asset_fields, *b.tenant_fields("assets", asset_table)],
         lookups=asset_lookups,
     ))
     if asset_added:
-        b.add(ObjectMapping(
-            name="assets.maintenance_history->task", source_object="assets", dest_object="task",
+        b.add(ObjectMapping(name="assets.maintenance_history->task", source_object="assets", dest_object="task",
             description="Each maintenance-history entry becomes a completed task on its asset",
             explode="maintenance_history", timestamps=("date", "date"),
             fields=[
@@ -431,8 +426,7 @@ def build_spec(
     if dyn.fallback_queue and incident_added:
         closed = [r.value for r in srows if (t := r.targets(False)) is not None and t[0] != 0]
         defaults[QUEUE_KEY] = {"object": "queue", "name": dyn.fallback_queue, "match": "name"}
-        b.add(ObjectMapping(
-            name="work_orders->queueitem", source_object="work_orders", dest_object="queueitem",
+        b.add(ObjectMapping(name="work_orders->queueitem", source_object="work_orders", dest_object="queueitem",
             description=f"Open cases whose technician has no Dynamics user are queued in {dyn.fallback_queue!r} "
                         "for manual routing (they are owned by the fallback user meanwhile)",
             insert_only=True,
@@ -466,8 +460,7 @@ def build_spec(
             fields += [FieldRule(dest="scheduledstart", source="started_at", transform="datetime", required=True),
                        FieldRule(dest="scheduledend", sources=["started_at", "duration_minutes"],
                                  transform="add_minutes", required=True)]
-        b.add(ObjectMapping(
-            name=f"activities->{table}", source_object="activities", dest_object=table,
+        b.add(ObjectMapping(name=f"activities->{table}", source_object="activities", dest_object=table,
             description={"appointment": "Site visits and meetings, completed, at their original times",
                          "phonecall": "Calls, completed (Made), at their original times",
                          "task": "E-mails and every other activity type, completed"}[table],
@@ -492,8 +485,7 @@ def build_spec(
         return LookupRule(dest="objectid", source="parent_id", type_field="parent_type", targets=parents,
                           on_missing="reject")
 
-    b.add(ObjectMapping(
-        name="notes->annotation", source_object="notes", dest_object="annotation",
+    b.add(ObjectMapping(name="notes->annotation", source_object="notes", dest_object="annotation",
         description="Inline notes on their record", insert_only=True,
         fields=[
             b.text("annotation", "subject", "title", default=500),
@@ -503,8 +495,7 @@ def build_spec(
         lookups=[parent()],
         owner=OwnerRule(dest="ownerid", source="author_id"),
     ))
-    b.add(ObjectMapping(
-        name="attachments->annotation", source_object="attachments", dest_object="annotation",
+    b.add(ObjectMapping(name="attachments->annotation", source_object="attachments", dest_object="annotation",
         description="Files, with their bytes (base64 documentbody), on their record", insert_only=True,
         attachment_source="documentbody",
         fields=[

@@ -28,18 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connectors import registry
-from shared.mapping.spec import (
-    CustomObjectSpec,
-    FieldRule,
-    LookupCandidate,
-    LookupRule,
-    LookupTarget,
-    MigrationSpec,
-    ObjectMapping,
-    OwnerRule,
-)
+from shared.mapping.spec import CustomObjectSpec, FieldRule, LookupCandidate, LookupRule, LookupTarget
 from shared.models import DestCatalog, RunOptions, SourceCatalog
-from shared.pairs.builder import SpecBuilder, stage_map, target, title_map
+from shared.pairs.builder import MigrationSpec, ObjectMapping, OwnerRule, SpecBuilder, stage_map, target, title_map
 
 PAIR = "sercom-salesforce"
 SOURCE, DESTINATION = "sercom", "salesforce"
@@ -163,16 +154,17 @@ def build_spec(
             FieldRule(dest="Type", transform="constant", constant="Customer - Direct"),
             FieldRule(dest="Customer_Segment__c", source="account_type", transform="picklist",
                       value_map=title_map(["commercial", "residential", "government", "industrial"])),
-            b.text("Account", "Phone", "phone"),
-            b.text("Account", "Website", "website"),
+            *b.rows("Account", {"Phone": "phone", "Website": "website"}),
             FieldRule(dest="Sercom_Email__c", source="email", transform="email"),
             b.free_picklist("Account", "Industry", "industry"),
             FieldRule(dest="AnnualRevenue", source="annual_revenue", transform="currency"),
-            b.text("Account", "BillingStreet", "billing_street"),
-            b.text("Account", "BillingCity", "billing_city"),
-            b.text("Account", "BillingState", "billing_state"),
-            b.text("Account", "BillingPostalCode", "billing_zip"),
-            b.text("Account", "BillingCountry", "billing_country"),
+            *b.rows("Account", {
+                "BillingStreet": "billing_street",
+                "BillingCity": "billing_city",
+                "BillingState": "billing_state",
+                "BillingPostalCode": "billing_zip",
+                "BillingCountry": "billing_country",
+            }),
             *b.tenant_fields("customers", "Account"),
         ],
         lookups=[LookupRule(dest="ParentId", source="parent_id", target=cust, deferred=True)],
@@ -183,11 +175,13 @@ def build_spec(
         fields=[
             b.text("Account", "Name", "name", required=True),
             FieldRule(dest="Type", transform="constant", constant="Other"),
-            b.text("Account", "ShippingStreet", "street"),
-            b.text("Account", "ShippingCity", "city"),
-            b.text("Account", "ShippingState", "state"),
-            b.text("Account", "ShippingPostalCode", "zip"),
-            b.text("Account", "ShippingCountry", "country"),
+            *b.rows("Account", {
+                "ShippingStreet": "street",
+                "ShippingCity": "city",
+                "ShippingState": "state",
+                "ShippingPostalCode": "zip",
+                "ShippingCountry": "country",
+            }),
         ],
         lookups=[LookupRule(dest="ParentId", source="customer_id", target=cust, **on_parent)],  # type: ignore[arg-type]
     ))
@@ -208,9 +202,7 @@ def build_spec(
             b.text("Contact", "FirstName", "first_name"),
             b.text("Contact", "LastName", "last_name", required=True),
             FieldRule(dest="Email", source="email", transform="email", max_length=80),
-            b.text("Contact", "Phone", "phone"),
-            b.text("Contact", "MobilePhone", "mobile"),
-            b.text("Contact", "Title", "title"),
+            *b.rows("Contact", {"Phone": "phone", "MobilePhone": "mobile", "Title": "title"}),
             FieldRule(dest="Is_Prospect__c", source="is_prospect", transform="boolean"),
             FieldRule(dest="Sercom_Role__c", source="role", max_length=40),
             *b.tenant_fields("contacts", "Contact"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.contract.conftest import sha256
@@ -27,28 +28,44 @@ def test_pages_yield_every_record_exactly_once_and_match_the_count(source: Any) 
 
 
 def test_updated_since_returns_exactly_the_later_records(source: Any) -> None:
-    _, conn, _ = source
-    records = [r for page in conn.pages("work_orders") for r in page]
+    kit, conn, _ = source
+    records = [r for page in conn.pages(kit.delta_object) for r in page]
     stamps = sorted(r["updated_at"] for r in records)
     since = stamps[len(stamps) // 2]
-    later = [r for page in conn.pages("work_orders", updated_since=since) for r in page]
+    later = [r for page in conn.pages(kit.delta_object, updated_since=since) for r in page]
     assert {r["id"] for r in later} == {r["id"] for r in records if r["updated_at"] >= since}
-    assert conn.count("work_orders", updated_since=since) == len(later)
+    assert conn.count(kit.delta_object, updated_since=since) == len(later)
 
 
 def test_attachment_content_streams_intact(source: Any) -> None:
     kit, conn, _ = source
     for att in conn.read_all(kit.attachment_object)[:5]:
         content = conn.attachment(att["id"])
-        assert len(content) == att["size_bytes"]
-        assert sha256(content) == att["sha256"]
+        assert len(content) == att[kit.attachment_size_field]
+        assert sha256(content) == att[kit.attachment_hash_field]
 
 
 def test_throttling_is_absorbed_by_the_retry_policy(source: Any) -> None:
     kit, conn, standin = source
+    smallest = min((o for o in conn.catalog().objects if o.count >= 10), key=lambda o: o.count).name
     kit.throttle(standin, 3)
     try:
-        pages = [len(p) for p in conn.pages("customers", page_size=5)]
+        pages = [len(p) for p in conn.pages(smallest, page_size=5)]
     finally:
         kit.throttle(standin, 0)
-    assert sum(pages) == conn.count("customers")
+    assert sum(pages) == conn.count(smallest)
+
+
+def test_users_are_the_people_records_are_assigned_to(source: Any) -> None:
+    _, conn, _ = source
+    people = conn.users()
+    assert people and all(p.get("id") for p in people)
+    assert any(p.get("email") for p in people)
+
+
+def test_facts_are_json_ready_and_hold_no_records(source: Any) -> None:
+    _, conn, _ = source
+    catalog = conn.catalog()
+    facts = conn.facts(catalog)
+    json.dumps(facts)
+    assert len(json.dumps(facts)) < 200_000

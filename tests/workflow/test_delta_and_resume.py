@@ -23,13 +23,13 @@ pytestmark = pytest.mark.slow
 
 
 def _sercom(runtime: Any) -> httpx.Client:
-    info = runtime.sercom.info
+    info = runtime.source_standin.info
     return httpx.Client(base_url=info["url"], verify=info["ca_path"], headers={"X-Api-Key": info["api_key"]},
                         timeout=30)
 
 
 def _salesforce_admin(runtime: Any) -> httpx.Client:
-    info = runtime.salesforce.info
+    info = runtime.destination_standin.info
     token = httpx.post(f"{info['url']}/services/oauth2/token", verify=info["ca_path"],
                        data={"grant_type": "password", **info["credentials"]}).json()["access_token"]
     return httpx.Client(base_url=info["url"], verify=info["ca_path"],

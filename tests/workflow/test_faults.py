@@ -23,11 +23,11 @@ pytestmark = pytest.mark.slow
 def runtime(runtime_factory: Any) -> Any:
     return runtime_factory(
         records=10_000, seed=21,
-        salesforce_args=["--fault-5xx-rate", "0.03", "--fault-limit-rate", "0.03", "--fault-lock-row-rate", "0.03",
+        destination_args=["--fault-5xx-rate", "0.03", "--fault-limit-rate", "0.03", "--fault-lock-row-rate", "0.03",
                          "--fault-timeout-rate", "0.01", "--fault-timeout-s", "4",
                          "--fault-seed", "5", "--fault-retry-after-s", "2"],
-        salesforce_timeout_s=3,
-        sercom_args=["--fault-5xx-rate", "0.05", "--rate-limit-per-s", "40", "--fault-seed", "5"],
+        call_timeout_s=3,
+        source_args=["--fault-5xx-rate", "0.05", "--rate-limit-per-s", "40", "--fault-seed", "5"],
     )
 
 
@@ -58,7 +58,7 @@ def test_faulty_apis_lose_nothing_duplicate_nothing_and_keep_links(runtime: Any)
 
 
 def _faults_off(runtime: Any) -> None:
-    info = runtime.salesforce.info
+    info = runtime.destination_standin.info
     token = httpx.post(f"{info['url']}/services/oauth2/token", verify=info["ca_path"],
                        data={"grant_type": "password", **info["credentials"]}).json()["access_token"]
     httpx.post(f"{info['url']}/__standin/config", verify=info["ca_path"], headers={"Authorization": f"Bearer {token}"},

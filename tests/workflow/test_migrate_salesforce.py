@@ -22,7 +22,7 @@ RECORDS = 1200
 
 
 def _source(runtime: LocalRuntime, obj: str) -> dict[str, dict[str, Any]]:
-    src = runtime._source_client()
+    src = runtime.source_client()
     try:
         return {r["id"]: r for r in src.read_all(obj)}
     finally:

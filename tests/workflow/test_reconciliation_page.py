@@ -178,8 +178,8 @@ def test_a_destination_changed_behind_the_run_fails_the_checks_that_see_it(run: 
     sf.Opportunity.update(deals[0]["Id"], {"Amount": deals[0]["Amount"] + 1000})
 
     # WHEN reconciliation runs again
-    assert runtime.engine is not None and runtime.engine.stack is not None and runtime.salesforce is not None
-    stack, info = runtime.engine.stack, runtime.salesforce.info
+    assert runtime.engine is not None and runtime.engine.stack is not None and runtime.destination_standin is not None
+    stack, info = runtime.engine.stack, runtime.destination_standin.info
     stores = SimpleNamespace(blobs=BlobStore(stack.bucket, client=runtime.engine.client("s3")),
                              runs=RunStore(stack.tables["RunsTable"], client=runtime.engine.client("dynamodb")))
     creds = info["credentials"]

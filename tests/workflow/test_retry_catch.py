@@ -79,7 +79,7 @@ def scripted_load(event: dict[str, Any], context: Any) -> Any:
 def runtime(runtime_factory: Any) -> Any:
     # An org without the "Set Audit Fields upon Record Creation" permission.
     return runtime_factory(records=300, seed=3, dispatcher={"load": scripted_load, "extract": scripted_extract},
-                           salesforce_args=["--no-audit-fields-permission"])
+                           destination_args=["--no-audit-fields-permission"])
 
 
 def test_a_load_that_dies_after_writing_converges_when_retried(runtime: Any) -> None:
@@ -119,7 +119,7 @@ def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: A
 def test_without_audit_permission_original_timestamps_land_in_custom_fields(runtime: Any) -> None:
     # GIVEN the migration above ran against an org without the audit-field permission
     sf = salesforce_client(runtime)
-    src = runtime._source_client()
+    src = runtime.source_client()
     try:
         customers = {r["id"]: r for r in src.read_all("customers")}
     finally:

@@ -24,11 +24,12 @@ from simple_salesforce import Salesforce
 
 from flitstack.runtime import LocalRuntime
 from sandbox.salesforce import snapshot
-from shared.domain.rollback import SYSTEM_FIELDS
+from shared.connectors.salesforce.client import SalesforceDestination
 from shared.handler import stores
 from shared.models import RunOptions
 from tests.workflow.conftest import s3_json, salesforce_client
 
+SYSTEM_FIELDS = SalesforceDestination.system_fields
 pytestmark = pytest.mark.slow
 RECORDS = 300
 _EXT = {"label": "Sercom Id", "type": "Text", "length": 80, "externalId": True, "unique": True,
@@ -44,8 +45,8 @@ def live_records(runtime: LocalRuntime, checkboxes_since: set[str] | None = None
     checkboxes are never null), so with ``checkboxes_since`` (the custom fields before the run),
     false values of checkboxes created since are left out too.
     """
-    assert runtime.salesforce is not None
-    snap = snapshot(runtime.salesforce.info["state_path"])
+    assert runtime.destination_standin is not None
+    snap = snapshot(runtime.destination_standin.info["state_path"])
     new_checkboxes = {name for name, f in snap["schema"]["custom_fields"].items()
                       if f["metadata"].get("type") == "Checkbox" and name not in (checkboxes_since or set(snap[
                           "schema"]["custom_fields"]))}
@@ -58,8 +59,8 @@ def live_records(runtime: LocalRuntime, checkboxes_since: set[str] | None = None
 
 
 def custom_fields(runtime: LocalRuntime) -> set[str]:
-    assert runtime.salesforce is not None
-    return set(snapshot(runtime.salesforce.info["state_path"])["schema"]["custom_fields"])
+    assert runtime.destination_standin is not None
+    return set(snapshot(runtime.destination_standin.info["state_path"])["schema"]["custom_fields"])
 
 
 def _diff(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
@@ -92,10 +93,9 @@ def _rollback(runtime: LocalRuntime, run_id: str) -> dict[str, Any]:
 
 
 def _rename_customer(runtime: LocalRuntime, customer_id: str, name: str) -> None:
-    assert runtime.sercom is not None
-    resp = requests.post(f"{runtime.sercom.url}/__standin/records/customers", json={"id": customer_id, "name": name},
-                         headers={"X-Api-Key": str(runtime.sercom.info["api_key"])}, verify=runtime.sercom.ca_path,
-                         timeout=30)
+    src = runtime.source_standin
+    resp = requests.post(f"{src.url}/__standin/records/customers", json={"id": customer_id, "name": name},
+                         headers={"X-Api-Key": str(src.info["api_key"])}, verify=src.ca_path, timeout=30)
     assert resp.status_code == 200, resp.text
 
 
@@ -112,7 +112,7 @@ def test_rollback_of_two_runs_restores_the_org_exactly(runtime: LocalRuntime) ->
         result = sf.toolingexecute("sobjects/CustomField", method="POST",
                                    data={"FullName": f"{obj}.Sercom_Id__c", "Metadata": _EXT})
         assert result["success"], result
-    src = runtime._source_client()
+    src = runtime.source_client()
     try:
         customers = src.read_all("customers")[:4]
         contacts = [c for c in src.read_all("contacts") if c.get("customer_id")][:3]

@@ -150,8 +150,8 @@ def test_delta_window_picks_up_a_source_change_and_rollback_restores_it(rt: Loca
     probe = Probe(rt)
     spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
     mapping, title = _contact_title_field(spec)
-    assert rt.sercom is not None
-    info = rt.sercom.info
+    assert rt.source_standin is not None
+    info = rt.source_standin.info
     arn = rt.start_migration(rt.run_ref("sn-delta", RunOptions(batch_size=500, delta_window_s=6, delta_poll_s=2,
                                                                delta_overlap_s=60)))
     deadline = time.monotonic() + 600

@@ -1,0 +1,71 @@
+"""Test kits: what the shared suites need to know about one connector, one file per connector.
+
+``tests/kits/<kind>.py`` declares ``KIT``: a :class:`SourceKit` or a :class:`DestinationKit` (how to start
+its stand-in, open the connector, the few platform facts the contract suite needs) and, for a
+destination, its independent **probe** (a reader and editor of the stand-in that does not use our
+connector: simple-salesforce, plain OData...). The contract, safety-net and sign-off suites run for
+every registered connector through :func:`kit`; none of them names a connector.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandbox.serve import RunningStandin
+
+
+class Probe(Protocol):
+    """An independent reader and editor of a destination stand-in, as a person or a report tool would use it.
+
+    Rows come back keyed by the engine's source key (``customers:42``) with the fields asked for,
+    named as the spec names them.
+    """
+
+    def rows(self, obj: str, ext: str, source_object: str, fields: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def ids(self, obj: str) -> set[str]: ...
+
+    def edit(self, obj: str, dest_id: str, field: str, value: Any) -> None: ...
+
+
+@dataclass
+class SourceKit:
+    name: str
+    start: Callable[[Path], RunningStandin]
+    connect: Callable[[RunningStandin], Any]
+    throttle: Callable[[RunningStandin, int], None]
+    attachment_object: str
+    #: An object whose records carry ``updated_at`` (the delta contract pages it with ``updated_since``).
+    delta_object: str
+    #: The attachment record's fields that give its content's size and SHA-256.
+    attachment_size_field: str = "size_bytes"
+    attachment_hash_field: str = "sha256"
+
+
+@dataclass
+class DestinationKit:
+    """What the destination suites need to know about one platform (names and sizes, no behaviour)."""
+
+    name: str
+    start: Callable[[Path], RunningStandin]
+    connect: Callable[[RunningStandin], Any]
+    writable_object: str
+    required: dict[str, Any]  # fields every record of writable_object carries
+    text_field: str
+    ext_field: str  # the external-id field the suite creates
+    required_on_create: tuple[str, list[str]]  # an object and fields its describe must flag required
+    refused: dict[str, Any]  # fields that make the platform refuse a record of writable_object
+    missing_object: str
+    #: The independent client of the migrated destination (given the running local runtime).
+    probe: Callable[[Any], Probe]
+    #: (id, records, allow_bulk): write sizes that take each of the connector's write paths
+    write_sizes: list[tuple[str, int, bool]] = field(default_factory=list)
+
+
+def kit(kind: str) -> Any:
+    """The kit of a registered connector (``tests/kits/<kind>.py``)."""
+    return importlib.import_module(f"{__name__}.{kind}").KIT

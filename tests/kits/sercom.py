@@ -1,0 +1,27 @@
+"""Sercom's test kit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from sandbox.serve import RunningStandin, start_standin
+from shared.connectors.sercom.client import SercomSource
+from tests.kits import SourceKit
+
+
+def _throttle(standin: RunningStandin, per_s: int) -> None:
+    httpx.post(standin.url + "/__standin/config", json={"rate_limit_per_s": per_s}, verify=standin.ca_path,
+               headers={"X-Api-Key": standin.info["api_key"]}).raise_for_status()
+
+
+KIT = SourceKit(
+    name="sercom",
+    start=lambda d: start_standin("sercom", ["--state", str(d / "s.sqlite"), "--records", "400", "--seed", "2",
+                                             "--rate-limit-per-s", "0"]),
+    connect=lambda s: SercomSource(s.url, s.info["api_key"], Path(s.ca_path).read_text()),
+    throttle=_throttle,
+    attachment_object="attachments",
+    delta_object="work_orders",
+)
