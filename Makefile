@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench lint synth clean chromium
+.PHONY: demo test bench lint synth clean chromium asl
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared functions flitstack
+
+# Regenerate the workflows from their builder (infra/asl.py); a test checks the committed files match.
+asl: $(STAMP)
+	$(PY) -m infra.asl
 
 synth: $(STAMP)
 	$(PY) app.py

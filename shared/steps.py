@@ -52,7 +52,7 @@ class UndoItem(_Model):
 
     batch_id: str
     level: int
-    attempt: int
+    attempt: str
     action: Literal["delete", "restore"]
     dest_object: str
     work_key: str

@@ -115,8 +115,8 @@ class SpecBuilder:
 
     # --- schema -----------------------------------------------------------------------------
     def custom(self, obj: str, name: str, label: str, type_: str, **kw: Any) -> str:
-        spec = CustomFieldSpec(object=obj, name=name, label=label[: self.caps.naming.label_max],  # type: ignore[arg-type]
-                               type=type_, **kw)
+        spec = CustomFieldSpec(object=obj, name=name, label=label[: self.caps.naming.label_max],
+                               type=type_, **kw)  # type: ignore[arg-type]
         self.fields.setdefault((obj, name), spec)
         return name
 
