@@ -33,6 +33,14 @@ from shared.connectors import registry
 HOME = Path(os.environ.get("FLITSTACK_HOME", ".flitstack"))
 
 
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file holding a key or secret readable by its owner only (0600, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
 def _runs_dir() -> Path:
     return HOME / "runs"
 
@@ -106,9 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             api = runtime.start_api()
             api_file = folder / "api.json"
             slack = runtime.slack
-            api_file.write_text(json.dumps({**api, "slack": {"url": slack.url, "ca_path": slack.ca_path} if slack
-                                            else None}))
-            api_file.chmod(0o600)
+            write_private(api_file, json.dumps({**api, "slack": {"url": slack.url, "ca_path": slack.ca_path}
+                                                if slack else None}))
         console.print(f"[bold]FlitStack demo[/] run [cyan]{run_id}[/]: {registry.source(args.source).label} "
                       f"({runtime.source_standin.url}) -> {registry.destination(args.dest).label} ({dest.url}), "
                       f"approvals: {'manual' if manual else 'automatic'}")
@@ -330,7 +337,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                                                   if k != "credentials"}},
             "secrets": [runtime.secret_name(args.source), runtime.secret_name(args.dest)],
             "api": runtime.start_api()}
-    (folder / "up.json").write_text(json.dumps(info, indent=2))
+    write_private(folder / "up.json", json.dumps(info, indent=2))
     print(json.dumps(info), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

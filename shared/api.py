@@ -339,7 +339,7 @@ class MigrationsApi:
                                status_url=self.links(base_url, run_id).self)
 
     def report(self, run_id: str, name: str) -> Report:
-        if not _REPORT_NAME.match(name):
+        if not _REPORT_NAME.fullmatch(name):
             raise ReportNotFound(f"no report {name!r}: names are file names under the run's reports/")
         self._find(run_id)
         names = self.reports.names(run_id)

@@ -20,7 +20,7 @@ _SECRET_NAME = re.compile(r"^flitstack/[A-Za-z0-9/_+=.@-]{1,200}$")
 
 def is_run_id(value: str) -> bool:
     """Whether ``value`` follows the run id rules (checked before using it in a key or a name)."""
-    return bool(_RUN_ID.match(value))
+    return bool(_RUN_ID.fullmatch(value))
 
 
 class Strict(BaseModel):
@@ -38,7 +38,7 @@ class Endpoint(Strict):
     @field_validator("secret_name")
     @classmethod
     def _secret_name(cls, value: str) -> str:
-        if not _SECRET_NAME.match(value):
+        if not _SECRET_NAME.fullmatch(value):
             raise ValueError("must be a Secrets Manager name under 'flitstack/' (letters, digits, /_+=.@-)")
         return value
 
@@ -98,7 +98,7 @@ class RunOptions(Strict):
     @field_validator("approvers")
     @classmethod
     def _approvers(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not _EMAIL.match(v)]
+        bad = [v for v in value if not _EMAIL.fullmatch(v)]
         if bad:
             raise ValueError(f"not e-mail addresses: {bad}")
         return [v.strip().lower() for v in value]
@@ -116,7 +116,7 @@ class RunRef(Strict):
     @field_validator("run_id")
     @classmethod
     def _run_id(cls, value: str) -> str:
-        if not _RUN_ID.match(value):
+        if not _RUN_ID.fullmatch(value):
             raise ValueError("3-80 characters: letters, digits, '-' and '_', starting with a letter or digit")
         return value
 

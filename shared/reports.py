@@ -19,13 +19,23 @@ from shared.connectors import registry
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, SourceCatalog
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula: a string starting with =, +, -, @, tab or CR
+    gets a leading ``'`` (OWASP's CSV-injection advice); numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
 
 def csv_text(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buf.getvalue()
 
 

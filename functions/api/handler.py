@@ -101,9 +101,13 @@ def start_rollback(run_id: str) -> Response[str]:
 
 
 @app.get("/migrations/<run_id>/reports/<name>")
-def get_report(run_id: str, name: str) -> Response[bytes]:
+def get_report(run_id: str, name: str) -> Response[Any]:
     report = migrations().report(run_id, name)
-    return Response(status_code=200, content_type=report.content_type, body=report.body)
+    body: Any = report.body
+    if isinstance(body, bytes) and "json" in report.content_type:
+        # Powertools re-serialises a JSON response whose body is not a str (bytes -> 500).
+        body = body.decode("utf-8", "replace")
+    return Response(status_code=200, content_type=report.content_type, body=body)
 
 
 @app.get("/migrations/<run_id>/mapping")

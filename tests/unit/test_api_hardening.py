@@ -1,0 +1,67 @@
+"""Issue 14's adversarial probe of the local API and CLI, each finding replayed with the probe's input.
+
+GIVEN the API handler (with the fakes of test_api_validation) or the function under test, WHEN the
+probe's input arrives, THEN the answer is a download, a 4xx naming the problem, or a neutralised value.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flitstack.cli import write_private
+from shared.api import Report
+from shared.models import is_run_id
+from shared.reports import csv_text
+from tests.unit.test_api_validation import call, fakes, start_body  # noqa: F401  (fixture)
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "body"),
+    [
+        ("summary.json", "application/json", b'{"ok": true}'),
+        ("rejects.csv", "text/csv; charset=utf-8", b"a,b\n1,2\n"),
+        ("mapping.md", "text/markdown; charset=utf-8", b"# Mapping\n"),
+        ("reconciliation.html", "text/html; charset=utf-8", b"<html></html>"),
+    ],
+)
+def test_reports_of_every_type_download(fakes: Any, name: str, content_type: str, body: bytes) -> None:  # noqa: F811
+    executions, _, reports = fakes
+    call("POST", "/migrations", start_body(run_id="run-42"))
+    executions.finish("run-42")
+    reports.files[("run-42", name)] = Report(body, content_type)
+    status, headers, got = call("GET", f"/migrations/run-42/reports/{name}")
+    assert status == 200, got
+    assert headers["content-type"] == content_type
+    assert (got == {"ok": True}) if name.endswith(".json") else (got == body)
+
+
+def test_a_run_id_ending_in_a_newline_is_refused(fakes: Any) -> None:  # noqa: F811
+    assert not is_run_id("run-42\n")
+    status, _, body = call("POST", "/migrations", start_body(run_id="run-42\n"))
+    assert status == 400
+    assert any(e["field"] == "run_id" for e in body["errors"])
+    bad_secret = start_body(source={"kind": "sercom", "secret_name": "flitstack/t1/sercom\n"})
+    assert call("POST", "/migrations", bad_secret)[0] == 400
+    bad_mail = start_body(options={"approval": "manual", "approvers": ["a@example.com\n"]})
+    assert call("POST", "/migrations", bad_mail)[0] == 400
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
+    rows = [{"name": "=HYPERLINK(\"http://x\")", "note": "+1", "a": "-2+3", "b": "@SUM(A1)", "n": -5, "ok": "fine"}]
+    text = csv_text(rows, ["name", "note", "a", "b", "n", "ok"])
+    line = text.splitlines()[1]
+    assert line == "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2+3,'@SUM(A1),-5,fine"
+
+
+def test_secret_holding_files_are_written_0600(tmp_path: Path) -> None:
+    target = tmp_path / "up.json"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    write_private(target, '{"api": {"key": "k"}}')
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text() == '{"api": {"key": "k"}}'
