@@ -12,6 +12,7 @@ previous rollback of it is still running; responses carry secret *names* only.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -71,6 +72,56 @@ class InvalidRequest(ApiError):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, "errors": self.errors}
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body the API reads (1 MiB; a migration request or a mapping edit is a few KiB)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects and arrays a JSON body may have."""
+
+
+def check_body_size(size: int) -> None:
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {size} bytes; at most {MAX_BODY_BYTES} bytes are accepted")
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of objects/arrays in ``text`` (a linear scan; strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_body(text: str) -> Any:
+    """A request body as JSON, refused with a 413 when too large and a 400 when too deep or not JSON."""
+    check_body_size(len(text.encode("utf-8", "replace")))
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidRequest([{"field": "body",
+                               "message": f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted"}])
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest([{"field": "body", "message": "must be valid JSON"}]) from exc
 
 
 class RunNotFound(ApiError):

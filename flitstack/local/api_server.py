@@ -32,6 +32,7 @@ import uvicorn
 from flitstack.local import dispatch, naming
 from infra import resources
 from infra.resources import PUBLIC_ROUTES
+from shared.api import MAX_BODY_BYTES, PayloadTooLarge
 
 API_KEY_HEADER = "x-api-key"
 LOCAL_STAGE = "local"
@@ -117,6 +118,13 @@ class ApiGatewayAsgi:
         while True:
             message = await receive()
             body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                # Stop reading: a body over the cap is refused before it is held in memory whole.
+                refusal = PayloadTooLarge(f"request body is over {MAX_BODY_BYTES} bytes; "
+                                          f"at most {MAX_BODY_BYTES} bytes are accepted")
+                await self._send(send, refusal.status, [("content-type", "application/json")],
+                                 json.dumps(refusal.body()).encode())
+                return
             if not message.get("more_body"):
                 break
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]

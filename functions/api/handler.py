@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from shared.api import ApiError, InvalidRequest, MigrationsApi
+from shared.api import ApiError, MigrationsApi, PayloadTooLarge, check_body_size, parse_json_body
 from shared.approvals import ApprovalStore
 from shared.aws import BlobStore, RunReports, RunStore, StepFunctionsExecutions, StepFunctionsTasks
 from shared.notify import approval_config
@@ -73,10 +73,8 @@ def _base_url() -> str:
 
 
 def _body() -> Any:
-    try:
-        return app.current_event.json_body
-    except ValueError as exc:
-        raise InvalidRequest([{"field": "body", "message": "must be valid JSON"}]) from exc
+    """The JSON body, capped in size and nesting (413 / 400 naming the problem, never a 500)."""
+    return parse_json_body(app.current_event.decoded_body or "")
 
 
 @app.post("/migrations")
@@ -161,4 +159,10 @@ app.exception_handler(ApiError)(api_error)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        raw_size = len(event.get("body") or "")
+        check_body_size(raw_size * 3 // 4 if event.get("isBase64Encoded") else raw_size)
+    except PayloadTooLarge as exc:
+        return {"statusCode": exc.status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps(exc.body()), "isBase64Encoded": False}
     return app.resolve(event, context)

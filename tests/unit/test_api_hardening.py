@@ -65,3 +65,39 @@ def test_secret_holding_files_are_written_0600(tmp_path: Path) -> None:
     write_private(target, '{"api": {"key": "k"}}')
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert target.read_text() == '{"api": {"key": "k"}}'
+
+
+def test_json_nested_1000_deep_is_400_naming_the_problem(fakes: Any) -> None:  # noqa: F811
+    status, _, body = call("POST", "/migrations", raw=b"[" * 1000 + b"]" * 1000)
+    assert status == 400
+    assert body["errors"][0]["field"] == "body"
+    assert "nested deeper than" in body["errors"][0]["message"]
+
+
+def test_a_50_mb_body_is_413(fakes: Any) -> None:  # noqa: F811
+    status, _, body = call("POST", "/migrations", raw=b'{"x": "' + b"a" * (50 * 1024 * 1024) + b'"}')
+    assert status == 413
+    assert body["error"] == "payload_too_large"
+
+
+def test_the_local_server_stops_reading_a_body_over_the_cap() -> None:
+    import asyncio
+
+    from flitstack.local.api_server import ApiGatewayAsgi
+    from shared.api import MAX_BODY_BYTES
+
+    called: list[Any] = []
+    app = ApiGatewayAsgi(lambda event, context: called.append(event) or {}, "key", lambda: None)
+    chunks = [{"type": "http.request", "body": b"a" * (MAX_BODY_BYTES // 2 + 1), "more_body": True}] * 50
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/migrations", "headers": [(b"x-api-key", b"key")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert len(chunks) == 48 and not called
