@@ -74,6 +74,35 @@ class InvalidRequest(ApiError):
         return {"error": self.code, "message": self.message, "errors": self.errors}
 
 
+_PATH = re.compile(r"""(?:[A-Za-z]:)?(?:[\\/][^\s"'\\/:,)]+)+[\\/]?""")
+
+
+def one_line_cause(cause: object) -> str:
+    """What a failure's ``cause`` may show a caller: the error class and a one-line message, no traceback
+    and no local paths. Lambda's ``{"errorType", "errorMessage", "stackTrace"}`` and plain tracebacks
+    both reduce to ``Type: message``."""
+    text = str(cause or "")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and ("errorType" in parsed or "errorMessage" in parsed):
+        kind, message = str(parsed.get("errorType") or ""), str(parsed.get("errorMessage") or "")
+        text = f"{kind}: {message}" if kind else message
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback"):
+        lines = lines[-1:]  # the exception line ends a traceback
+    first = lines[0] if lines else ""
+    return _PATH.sub("<path>", first)[:500]
+
+
+def public_failure(failure: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's failure record as the API shows it: error name, one-line cause without paths, when."""
+    shown = {k: v for k, v in failure.items() if k in ("error", "at", "run_id")}
+    shown["cause"] = one_line_cause(failure.get("cause"))
+    return shown
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     code = "payload_too_large"
@@ -361,7 +390,7 @@ class MigrationsApi:
             started_at=execution.started_at if execution else None,
             stopped_at=execution.stopped_at if execution else None,
             summary=summary if isinstance(summary, dict) else None,
-            failure=failure if isinstance(failure, dict) else None,
+            failure=public_failure(failure) if isinstance(failure, dict) else None,
             reports=names,
             rollback=rollback,
             links=self.links(base_url, run_id, names),
@@ -399,6 +428,13 @@ class MigrationsApi:
         report = self.reports.get(run_id, name)
         if report is None:
             raise ReportNotFound(f"run {run_id!r} has no report {name!r}")
+        if name == "failure.json":
+            try:
+                stored = json.loads(report.body)
+            except ValueError:
+                stored = {}
+            safe = public_failure(stored if isinstance(stored, dict) else {})
+            return Report(json.dumps(safe, indent=2).encode(), report.content_type)
         return report
 
     def _find(self, run_id: str) -> tuple[Execution | None, dict[str, Any]]:

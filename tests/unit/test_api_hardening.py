@@ -101,3 +101,29 @@ def test_the_local_server_stops_reading_a_body_over_the_cap() -> None:
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert len(chunks) == 48 and not called
+
+
+TRACEBACK = ('Traceback (most recent call last):\n  File "/work/main/shared/domain/load.py", line 12, in run\n'
+             '    raise SchemaError(x)\n'
+             'shared.errors.SchemaError: field missing in /home/op/.flitstack/runs/r/spec.json')
+LAMBDA_CAUSE = ('{"errorMessage": "cannot open /work/main/.flitstack/x.sqlite\\nsecond line", '
+                '"errorType": "OSError", "stackTrace": ["  File \\"/work/main/functions/load/handler.py\\", line 3"]}')
+
+
+@pytest.mark.parametrize("cause", [TRACEBACK, LAMBDA_CAUSE])
+def test_failure_cause_has_no_traceback_or_local_path(fakes: Any, cause: str) -> None:  # noqa: F811
+    import json
+
+    executions, runs, reports = fakes
+    call("POST", "/migrations", start_body(run_id="run-42"))
+    executions.finish("run-42", "FAILED")
+    failure = {"error": "States.TaskFailed", "cause": cause, "at": "2026-01-01T00:00:00Z"}
+    runs.update("run-42", status="failed", failure=failure)
+    reports.files[("run-42", "failure.json")] = Report(json.dumps(failure).encode(), "application/json")
+    _, _, view = call("GET", "/migrations/run-42")
+    _, _, report = call("GET", "/migrations/run-42/reports/failure.json")
+    for shown in (view["failure"], report):
+        text = shown["cause"]
+        assert "Traceback" not in text and "/work/" not in text and "/home/" not in text and "\n" not in text
+        assert text.startswith(("shared.errors.SchemaError: field missing", "OSError: cannot open"))
+        assert shown["error"] == "States.TaskFailed"
