@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -240,7 +241,8 @@ def cmd_reject(args: argparse.Namespace) -> int:
 def _print_summary(console: Console, result: dict[str, Any]) -> None:
     table = Table(title=f"Run {result['run_id']} — {result['status']} in {result['seconds']} s")
     if result.get("ended"):
-        console.print(f"[bold]Run {result['run_id']} ended without the full load[/]: {result['ended']['reason']}")
+        console.print(f"[bold]Run {result['run_id']} ended without the full load[/]: "
+                      f"{escape(str(result['ended']['reason']))}")
         return
     for col in ("mapping", "source", "loaded", "rejected", "filtered out", f"in {result['destination']}"):
         table.add_column(col, justify="left" if col == "mapping" else "right")

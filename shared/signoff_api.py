@@ -33,6 +33,8 @@ from shared.mapping.validate import parse_spec, validate_against
 from shared.models import DestCatalog, RunRef, SourceCatalog, is_run_id
 from shared.reports import mapping_html, mapping_markdown
 
+MAX_REASON_CHARS = 500
+"""Longest reason a decision may carry (it is stored and shown as given)."""
 
 class Refused(ApiError):
     """An approval link or Slack request that must not move the run."""
@@ -142,6 +144,9 @@ class SignOffApi:
             reason = cast(str | None, body.get("reason"))
         elif body is not None:
             raise InvalidRequest([{"field": "body", "message": "must be a JSON object like {\"reason\": \"...\"}"}])
+        if reason is not None and len(reason) > MAX_REASON_CHARS:
+            raise InvalidRequest([{"field": "reason",
+                                   "message": f"{len(reason)} characters; at most {MAX_REASON_CHARS} are allowed"}])
         if decision == "reject" and not (reason or "").strip():
             raise InvalidRequest([{"field": "reason", "message": "a rejection needs a reason"}])
         return self._decide(self._pending(run_id, stage), run_id, decision, "api", by, reason)
@@ -155,8 +160,10 @@ class SignOffApi:
                 raise ApprovalRefused("forged", "the link names no decision")
             verify_link(self.link_keys(), approval_id=approval_id, decision=decision, run=run,
                         stage=query.get("stage"), exp=query.get("exp"), sig=query.get("sig"), now=time.time())
+            # The signature covers run, stage, decision and expiry only: a ``reason`` appended to the link
+            # is nobody's word, so it is not taken (give a reason with `flitstack reject` or the API).
             result = self._decide(approval_id, run, cast(Decision, decision), "email", "e-mail link",
-                                  query.get("reason") or None)
+                                  "rejected with the e-mail link" if decision == "reject" else None)
         except Refused as exc:
             return exc.status, _page("This link cannot be used", exc.message, False)
         except ApprovalRefused as exc:
