@@ -16,6 +16,10 @@ from shared.errors import MappingError
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, SourceCatalog
 
+#: The longest text any supported destination stores in one field (Salesforce's long text area);
+#: a length above it is a typo, not a setting.
+MAX_FIELD_LENGTH = 131_072
+
 #: Fields a source record always has, whatever the catalog lists.
 _IMPLICIT_SOURCE = {"id", "created_at", "updated_at"}
 
@@ -58,6 +62,13 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
     for pm in proposed.mappings:
         proposed_fields.setdefault(pm.dest_object, set()).update(
             [r.dest for r in pm.fields] + [lk.dest for lk in pm.lookups] + ([pm.owner.dest] if pm.owner else []))
+    if not spec.mappings and proposed.mappings:
+        err("mappings", f"is empty: the proposal has {len(proposed.mappings)} mappings; an edit keeps at least one "
+                        "(reject the sign-off to migrate nothing)")
+    for k, cf in enumerate(spec.custom_fields):
+        if cf.length is not None and not 1 <= cf.length <= MAX_FIELD_LENGTH:
+            err(f"custom_fields[{k}].length", f"{cf.length} is not a length; allowed: 1 to {MAX_FIELD_LENGTH}")
+    proposed_by_name = {pm.name: pm for pm in proposed.mappings}
     names = [m.name for m in spec.mappings]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         err("mappings", f"mapping name {dup!r} is used twice; names must be unique")
@@ -80,6 +91,19 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
                 err(where, f"{path!r} is not a field of source object {m.source_object!r}; "
                            f"allowed: {_allowed(src_fields)}")
 
+        before = proposed_by_name.get(m.name)
+        if not m.fields and before is not None and before.fields:
+            err(f"{at}.fields", f"is empty: the proposal maps {len(before.fields)} fields of {m.name!r}; "
+                                "keep at least one, or remove the mapping")
+        for field in m.where:
+            source_ok(f"{at}.where.{field}", field)
+        for k, field in enumerate(m.require_present):
+            source_ok(f"{at}.require_present[{k}]", field)
+        for c, condition in enumerate(m.unless):
+            for field in condition.where:
+                source_ok(f"{at}.unless[{c}].where.{field}", field)
+            for k, field in enumerate(condition.present):
+                source_ok(f"{at}.unless[{c}].present[{k}]", field)
         for j, rule in enumerate(m.fields):
             where = f"{at}.fields[{j}]"
             if rule.dest not in dest_fields:
@@ -95,6 +119,14 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
                     err(f"{where}.value_map", f"{bad} are not values of the restricted pick-list "
                                               f"{m.dest_object}.{rule.dest}; allowed: "
                                               f"{_allowed(set(target.picklist_values), 30)}")
+            if rule.max_length is not None:
+                custom = next((cf for cf in spec.custom_fields if cf.object == m.dest_object and cf.name == rule.dest),
+                              None)
+                room = (target.length if target is not None and target.length > 0
+                        else custom.length if custom is not None and custom.length else MAX_FIELD_LENGTH)
+                if not 1 <= rule.max_length <= room:
+                    err(f"{where}.max_length", f"{rule.max_length} is not a length for {m.dest_object}.{rule.dest}; "
+                                               f"allowed: 1 to {room}")
             if target is not None and not target.createable and not target.updateable:
                 err(f"{where}.dest", f"{m.dest_object}.{rule.dest} is read-only in the destination")
         for j, lk in enumerate(m.lookups):
