@@ -16,9 +16,9 @@ from shared.errors import MappingError
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, SourceCatalog
 
-#: The longest text any supported destination stores in one field (Salesforce's long text area);
+#: The longest text any supported destination stores in one field (Dataverse's multi-line text, 1 MiB);
 #: a length above it is a typo, not a setting.
-MAX_FIELD_LENGTH = 131_072
+MAX_FIELD_LENGTH = 1_048_576
 
 #: Fields a source record always has, whatever the catalog lists.
 _IMPLICIT_SOURCE = {"id", "created_at", "updated_at"}
