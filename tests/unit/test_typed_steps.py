@@ -42,7 +42,7 @@ SAMPLES: dict[str, Any] = {
     "answer": {"decision": "reject", "stage": "mapping", "by": "ann", "via": "api", "reason": "no"},
     "discarded": {"passed": True},
 }
-UNDO_ITEM = {"batch_id": "U00-Account-00000", "level": 0, "attempt": 1, "action": "delete",
+UNDO_ITEM = {"batch_id": "U00-Account-00000", "level": 0, "attempt": "1", "action": "delete",
              "dest_object": "Account", "work_key": "w", "count": 1}
 
 

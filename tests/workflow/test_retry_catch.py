@@ -17,8 +17,7 @@ import pytest
 
 from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
-from shared.connectors.salesforce.client import SalesforceDestination
-from shared.connectors.sercom.client import SercomSource
+from shared.connectors import registry
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
 from shared.models import Endpoint
@@ -153,9 +152,12 @@ def test_fatal_error_is_caught_recorded_and_fails_the_run(runtime: Any) -> None:
 
 def test_map_concurrency_is_the_connectors_declared_limit(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a source declaring 3 parallel reads and a destination declaring 2 parallel loads
-    monkeypatch.setattr(SercomSource, "limits", dataclasses.replace(SercomSource.limits, max_parallel_reads=3))
-    monkeypatch.setattr(SalesforceDestination, "limits",
-                        dataclasses.replace(SalesforceDestination.limits, max_parallel_loads=2))
+    declared = registry._all()  # the registry the handlers read (a new connector's entry would be here)
+    src, dest = declared["sercom"], declared["salesforce"]
+    monkeypatch.setitem(declared, "sercom", dataclasses.replace(
+        src, declared=dataclasses.replace(src.declared, max_parallel_reads=3)))
+    monkeypatch.setitem(declared, "salesforce", dataclasses.replace(
+        dest, declared=dataclasses.replace(dest.declared, max_parallel_loads=2)))
     monkeypatch.setitem(SCRIPT, "hold_s", 0.3)
     PEAK.clear()
     # WHEN a migration runs (each partition read and batch load held open a moment)
