@@ -36,6 +36,8 @@ class FunctionDef:
     timeout_s: int = 900
     tables: tuple[str, ...] = ()
     reads_secrets: bool = True
+    #: State machines (logical ids) this function starts: it gets their ARNs and states:StartExecution.
+    starts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("ExtractFunction", "extract", tables=_ALL_TABLES),
     FunctionDef("TransformFunction", "transform", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
-    FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES),
+    FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES, starts=("RollbackStateMachine",)),
     FunctionDef("RollbackFunction", "rollback", tables=_ALL_TABLES),
     FunctionDef("ApprovalFunction", APPROVAL_FOLDER, timeout_s=60, tables=_ALL_TABLES),
     FunctionDef("ApiFunction", API_FOLDER, timeout_s=29, tables=_ALL_TABLES),

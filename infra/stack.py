@@ -133,6 +133,9 @@ class FlitStackStack(cdk.Stack):
         self.api = self._api(self.functions[API_FOLDER]) if API_FOLDER in self.functions else None
         if APPROVAL_FOLDER in self.functions:
             self._grant_approval_function(self.functions[APPROVAL_FOLDER])
+        for definition in self.function_defs:
+            if definition.starts and definition.folder != API_FOLDER:
+                self._grant_starts(definition)
         self._outputs()
 
     def _context_flag(self, key: str, *, default: bool) -> bool:
@@ -644,6 +647,18 @@ class FlitStackStack(cdk.Stack):
                 "Executions are named by run id (migrate) or run id and time (rollback) when the API "
                 "starts them; DescribeExecution only, on this machine's executions only.",
             )
+
+    def _grant_starts(self, definition: FunctionDef) -> None:
+        """A step that starts another workflow (a failed reconciliation starting the rollback) gets its ARN
+        and StartExecution on that machine only."""
+        machines = [m for m in self.machine_defs if m.logical_id in definition.starts]
+        for machine in machines:
+            self.functions[definition.folder].add_environment(state_machine_arn_env(machine.logical_id),
+                                                              self.state_machine_arn(machine))
+        if machines:
+            self.function_policies[definition.folder].add_statements(iam.PolicyStatement(
+                sid="StartWorkflows", actions=["states:StartExecution"],
+                resources=[self.state_machine_arn(m) for m in machines]))
 
     def _grant_approval_function(self, function: lambda_.Function) -> None:
         """The sign-off Task mails approvers (SES) and links them to the API's public routes."""

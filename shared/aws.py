@@ -227,8 +227,9 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 class StepFunctionsExecutions:
     """The migrate and rollback workflows, for the API (:class:`shared.api.Executions`)."""
 
-    def __init__(self, migrate_arn: str, rollback_arn: str, client: Any | None = None) -> None:
-        self.machines = {"migrate": migrate_arn, "rollback": rollback_arn}
+    def __init__(self, machines: dict[str, str], client: Any | None = None) -> None:
+        """``machines``: workflow (migrate, rollback) -> state machine ARN, those this caller may start."""
+        self.machines = machines
         self.sfn = client or _client("stepfunctions")
 
     def start(self, workflow: str, start: ExecutionStart) -> str:

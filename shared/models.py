@@ -93,6 +93,12 @@ class RunOptions(Strict):
                                  description="who gets the approval e-mail (approval 'manual')")
     approval_timeout_s: int = Field(default=3 * 86400, ge=1, le=30 * 86400,
                                     description="how long a sign-off may wait before the run ends unapproved")
+    on_failed_reconciliation: Literal["hold", "rollback"] = Field(
+        default="hold", description="when reconciliation fails: 'hold' keeps what was loaded for a person to "
+        "look at; 'rollback' starts the rollback by itself, reverting the target to its pre-migration state")
+    rollback_schema: bool = Field(
+        default=False, description="rollback also removes the custom fields and objects this run created, once "
+        "they hold no data (where the destination connector can remove schema)")
     dynamics: DynamicsOptions = DynamicsOptions()
 
     @field_validator("approvers")

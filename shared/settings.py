@@ -35,6 +35,15 @@ class ApiSettings(BaseSettings):
     rollback_state_machine_arn: str = Field(alias="ROLLBACK_STATE_MACHINE_ARN")
 
 
+class RollbackStartSettings(BaseSettings):
+    """The rollback workflow, for a step that starts it (a failed reconciliation with
+    ``on_failed_reconciliation: rollback``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    rollback_state_machine_arn: str = Field(alias="ROLLBACK_STATE_MACHINE_ARN")
+
+
 class ApprovalSettings(BaseSettings):
     """Where sign-off requests go and how their links are signed (approval and API functions)."""
 

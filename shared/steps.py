@@ -258,6 +258,10 @@ class StatusOut(_Model):
     status: str
 
 
+class RollbackStartedOut(_Model):
+    rollback_id: str
+
+
 class EndUnapprovedOut(_Model):
     status: str
     reason: str

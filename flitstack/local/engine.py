@@ -310,7 +310,9 @@ class LocalEngine:
         names: dict[str, str] = {}
         arns: dict[str, str] = {}
         for fn in fns:
-            fn_env = {**machine_env, **(extra_env or {})} if fn.folder == resources.API_FOLDER else extra_env
+            starts = machine_env if fn.folder == resources.API_FOLDER else {
+                resources.state_machine_arn_env(m): machine_env[resources.state_machine_arn_env(m)] for m in fn.starts}
+            fn_env = {**starts, **(extra_env or {})}
             env = self.function_environment(fn, fn_env)
             env_union.update(env)
             names[fn.folder] = naming.function_name(fn, self.prefix)

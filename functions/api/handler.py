@@ -31,7 +31,7 @@ app = APIGatewayRestResolver()
 def migrations() -> MigrationsApi:
     settings, api = get_settings(), ApiSettings()  # type: ignore[call-arg]
     return MigrationsApi(
-        StepFunctionsExecutions(api.migrate_state_machine_arn, api.rollback_state_machine_arn),
+        StepFunctionsExecutions({"migrate": api.migrate_state_machine_arn, "rollback": api.rollback_state_machine_arn}),
         RunStore(settings.runs_table),
         RunReports(BlobStore(settings.data_bucket)),
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.aws import StepFunctionsExecutions
 from shared.connections import open_destination
 from shared.domain import reconcile
+from shared.executions import ExecutionStart
 from shared.handler import Op, lambda_handler, stores
-from shared.steps import FailureIn, FinalizeOut, ReconcileOut, RunOnly, StatusOut
+from shared.settings import RollbackStartSettings
+from shared.steps import FailureIn, FinalizeOut, ReconcileOut, RollbackStartedOut, RunOnly, StatusOut
 
 
 def _reconcile(step: RunOnly) -> dict[str, Any]:
@@ -22,10 +25,21 @@ def _failure(step: FailureIn) -> dict[str, Any]:
     return reconcile.record_failure(step.run, step.error.model_dump(by_alias=True), stores())
 
 
+def _start_rollback(step: RunOnly) -> dict[str, Any]:
+    rollback_arn = RollbackStartSettings().rollback_state_machine_arn  # type: ignore[call-arg]
+    executions = StepFunctionsExecutions({"rollback": rollback_arn})
+
+    def start(what: ExecutionStart) -> str:
+        return executions.start("rollback", what)
+
+    return reconcile.start_rollback(step.run, stores(), start)
+
+
 OPS: dict[str, Op[Any, Any]] = {
     "reconcile": Op(RunOnly, ReconcileOut, _reconcile),
     "finalize": Op(RunOnly, FinalizeOut, _finalize),
     "record_failure": Op(FailureIn, StatusOut, _failure),
+    "start_rollback": Op(RunOnly, RollbackStartedOut, _start_rollback),
 }
 
 handler = lambda_handler(OPS)

@@ -122,6 +122,33 @@ class Org:
             self._replace_object(objdef)
             return oid
 
+    def remove_custom_field(self, fid: str) -> bool:
+        """Delete a custom field by its Tooling id; False when no field has it."""
+        with self.schema_lock:
+            hit = next(((o, n) for o, n, i, _m, _d in self.store.custom_fields() if i[:15] == fid[:15]), None)
+            if hit is None:
+                return False
+            obj, name = hit
+            self.store.remove_custom_field(obj, name)
+            objdef = self.schema.get(obj)
+            if objdef is not None:
+                new_obj = objdef.copy()
+                new_obj.fields.pop(name, None)
+                new_obj.reindex()
+                self._replace_object(new_obj)
+            return True
+
+    def remove_custom_object(self, oid: str) -> bool:
+        """Delete a custom object (its fields and records with it) by its Tooling id; False when none has it."""
+        with self.schema_lock:
+            name = next((n for n, i, _p, _m, _d in self.store.custom_objects() if i[:15] == oid[:15]), None)
+            if name is None:
+                return False
+            self.store.remove_custom_object(name)
+            objects = {k: v for k, v in self.schema.objects.items() if k != name}
+            self.schema = Schema(objects)
+            return True
+
     def _replace_object(self, objdef: ObjectDef) -> None:
         objects = dict(self.schema.objects)
         objects[objdef.name] = objdef

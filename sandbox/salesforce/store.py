@@ -221,6 +221,21 @@ class Store(SqliteStore):
                 (obj, name, fid, _dumps(metadata), sf_datetime()),
             )
 
+    def remove_custom_field(self, obj: str, name: str) -> None:
+        """The field is gone with its values (a field created again later starts empty)."""
+        with self.tx() as c:
+            c.execute("DELETE FROM custom_fields WHERE object = ? AND name = ?", (obj, name))
+            c.execute("UPDATE records SET data = json_remove(data, ?) WHERE object = ?", (f'$."{name}"', obj))
+            c.execute("DELETE FROM record_keys WHERE object = ? AND field = ?", (obj, name))
+
+    def remove_custom_object(self, name: str) -> None:
+        """The object is gone with its fields and records."""
+        with self.tx() as c:
+            c.execute("DELETE FROM custom_objects WHERE name = ?", (name,))
+            c.execute("DELETE FROM custom_fields WHERE object = ?", (name,))
+            c.execute("DELETE FROM records WHERE object = ?", (name,))
+            c.execute("DELETE FROM record_keys WHERE object = ?", (name,))
+
     # -- tokens ---------------------------------------------------------------------------------
     def add_token(self, token: str, user_id: str) -> float:
         issued = time.time()

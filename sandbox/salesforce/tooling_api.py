@@ -111,6 +111,18 @@ def read(kind: str, record_id: str, request: Request) -> Response:
     raise not_found()
 
 
+@router.delete(T + "/sobjects/{kind}/{record_id}")
+def delete(kind: str, record_id: str, request: Request) -> Response:
+    """Delete a custom field (its values go with it) or a custom object (its fields and records go with it)."""
+    if kind not in _TOOLING_TYPES:
+        raise not_found()
+    org = org_of(request)
+    removed = org.remove_custom_field(record_id) if kind == "CustomField" else org.remove_custom_object(record_id)
+    if not removed:
+        raise ApiError.of(404, "NOT_FOUND", "The requested resource does not exist")
+    return Response(status_code=204)
+
+
 @router.get(T + "/query")
 def tooling_query(request: Request) -> Response:
     org = org_of(request)

@@ -159,6 +159,8 @@ class Capabilities:
     default_lengths: Mapping[str, int] = field(default_factory=dict)
     #: The platform's record-level codes -> the neutral reason the engine acts on.
     error_reasons: Mapping[str, Reason] = field(default_factory=dict)
+    #: Whether the connector implements :class:`SchemaRemoval` (rollback with ``rollback_schema``).
+    removes_schema: bool = False
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""
@@ -169,6 +171,22 @@ class Capabilities:
         if code is None:
             return None
         return self.error_reasons.get(code, "other")
+
+
+class SchemaRemoval(Protocol):
+    """A destination that can remove the custom schema a run created (``Capabilities.removes_schema``).
+
+    Rollback asks only after every record the run wrote is gone, and removes a field or an object only
+    when it holds no data, so nothing a person entered meanwhile is lost with it.
+    """
+
+    def holds_data(self, obj: str, field_name: str | None = None) -> bool:
+        """Whether any record of ``obj`` exists (``field_name`` None) or holds a value in ``field_name``."""
+        ...
+
+    def drop_custom_field(self, obj: str, field_name: str) -> None: ...
+
+    def drop_custom_object(self, obj: str) -> None: ...
 
 
 @runtime_checkable

@@ -34,6 +34,8 @@ class Keys:
     levels = property(lambda self: f"{self.p}/levels.json")
     extract_started = property(lambda self: f"{self.p}/extract/started.json")
     defaults = property(lambda self: f"{self.p}/xwalk-merged/__defaults__.json")
+    #: The custom objects and fields this run created (rollback with rollback_schema removes them).
+    created_schema = property(lambda self: f"{self.p}/prepare/created-schema.json")
 
     proposed_spec = property(lambda self: f"{self.p}/discovery/spec.proposed.json")
     sample_manifest = property(lambda self: f"{self.p}/sample/manifest.json")

@@ -35,17 +35,25 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     """Create missing custom objects and fields (idempotent) and the run's default records."""
     spec = load_spec(stores.blobs, run)
     created: list[str] = []
+    keys = Keys(run)
+    # What this run created (kept across retries of this step): rollback_schema removes exactly that.
+    schema: dict[str, list[Any]] = (stores.blobs.get_json(keys.created_schema)
+                                    if stores.blobs.exists(keys.created_schema) else {"objects": [], "fields": []})
     described = {name: dest.describe(name) for name in {m.dest_object for m in spec.mappings}}
     for obj in spec.custom_objects:
         if described.get(obj.name) is None:
             dest.create_custom_object(obj)
             created.append(obj.name)
+            schema["objects"].append(obj.name)
+            stores.blobs.put_json(keys.created_schema, schema)
             described[obj.name] = dest.describe(obj.name)
     for field in spec.custom_fields:
         have = described.get(field.object)
         if have is None or field.name not in have.fields:
             dest.create_custom_field(field)
             created.append(f"{field.object}.{field.name}")
+            schema["fields"].append([field.object, field.name])
+            stores.blobs.put_json(keys.created_schema, schema)
     adopted = adopt_existing(run, dest, stores, spec)
     defaults: dict[str, str] = {}
     for key, values in spec.default_records.items():

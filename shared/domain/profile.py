@@ -46,7 +46,7 @@ CONTENT_TRANSFORMS = frozenset({"base64_text"})
 
 Kind = Literal["histogram", "sum", "dates", "value"]
 CheckName = Literal["accounted", "count", "found", "null_rate", "histogram", "sum", "date_range", "orphans",
-                    "rejected_orphans"]
+                    "rejected_orphans", "source_histogram", "source_sum"]
 CheckValue = int | float | str | dict[str, int] | dict[str, str | None] | None
 
 
@@ -197,6 +197,7 @@ class Pair:
     held: Profile
     accepted: int  # records sent and not refused by the destination
     missing: list[str]  # of those, the keys the destination does not hold
+    compared: frozenset[str] = frozenset()  # the keys profiled on both sides
 
 
 def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any]], key_field: str,
@@ -238,7 +239,8 @@ def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any
     for f in fields:
         sent.of(f.name)
         held.of(f.name)
-    return Pair(sent, held, len(seen), sorted(missing))
+    gone = set(missing)
+    return Pair(sent, held, len(seen), sorted(missing), frozenset(k for k in seen if k not in gone))
 
 
 # --- the destination side ------------------------------------------------------------------------------
@@ -349,4 +351,140 @@ def compare(fields: list[ProfiledField], pair: Pair, thresholds: Thresholds, rej
     checks.append(Check(check="rejected_orphans", source=rejected_orphans, limit=limit,
                         passed=t.rejected_orphans is None or rejected_orphans <= t.rejected_orphans,
                         note="rejected before loading: the parent was not loaded (rejects.csv, code orphan)"))
+    return checks
+
+
+# --- the source side -----------------------------------------------------------------------------------
+#
+# What the run sent is already translated: a translation that merges two source values (two statuses
+# landing on one, an unmapped value swallowed by a default it should not have reached) leaves sent and
+# held equal. So for every field filled from one raw source value, the raw values of the same records are
+# profiled too, translated *as the confirmed mapping declares* (value maps, their default), and the
+# destination must hold exactly that distribution; numeric fields must sum to the raw source's sum.
+
+SOURCE_HISTOGRAM_TRANSFORMS = frozenset({"picklist", "choice"})
+SOURCE_SUM_TRANSFORMS = frozenset({"number", "currency"})
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """A destination field whose value follows from one raw source value, as the mapping declares it."""
+
+    dest: str
+    source: str
+    kind: Literal["histogram", "sum"]
+    value_map: Mapping[str, str] | None = None
+    default: str | None = None
+    max_length: int | None = None
+
+    def raw(self, record: Mapping[str, Any]) -> Any:
+        cur: Any = record
+        for part in self.source.split("."):
+            if not isinstance(cur, Mapping):
+                return None
+            cur = cur.get(part)
+        return cur
+
+    def expected(self, raw: Any) -> str:
+        """The destination label the declared map gives ``raw`` (exact key, then trimmed and case-folded)."""
+        if raw is None or raw == "":
+            return EMPTY
+        key = _label(raw)
+        vm = self.value_map or {}
+        hit = vm.get(key)
+        if hit is None:
+            folded = key.strip().casefold()
+            hit = next((v for k, v in vm.items() if k.casefold() == folded), None)
+        if hit is None:  # the default, or (no default) left empty and reported as a field issue
+            hit = self.default if self.default is not None else EMPTY
+        return hit[:self.max_length] if self.max_length and hit != EMPTY else hit
+
+
+def source_fields(mapping: ObjectMapping) -> list[SourceField]:
+    """The mapping's fields reconciled against raw source values (single source, not insert-only)."""
+    out: list[SourceField] = []
+    if mapping.explode:  # one record per list element: the raw record is not the destination record's
+        return out
+    for rule in mapping.fields:
+        if not rule.source or rule.insert_only:
+            continue
+        if rule.transform in SOURCE_HISTOGRAM_TRANSFORMS:
+            out.append(SourceField(rule.dest, rule.source, "histogram", rule.value_map, rule.default,
+                                   rule.max_length))
+        elif rule.transform in SOURCE_SUM_TRANSFORMS:
+            out.append(SourceField(rule.dest, rule.source, "sum"))
+    return out
+
+
+@dataclass
+class SourceSide:
+    """Raw source values of the compared records: raw histogram, what the map expects, what is held."""
+
+    raw: dict[str, Counter[str]] = field(default_factory=dict)
+    expected: dict[str, Counter[str]] = field(default_factory=dict)
+    held: dict[str, Counter[str]] = field(default_factory=dict)
+    sums: dict[str, list[float]] = field(default_factory=dict)  # dest -> [raw sum, held sum, raw numbers]
+
+
+def _number(value: object) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def profile_source(fields: list[SourceField], raw_records: Iterable[Mapping[str, Any]], key_of: Any,
+                   compared: frozenset[str], rows_by_key: Mapping[str, Mapping[str, Any]]) -> SourceSide:
+    """Profile the raw source records whose key (``key_of(record)``) was compared on both sides."""
+    side = SourceSide()
+    seen: set[str] = set()
+    for rec in raw_records:
+        key = key_of(rec)
+        if key not in compared or key in seen:
+            continue
+        seen.add(key)
+        row = rows_by_key[key]
+        for f in fields:
+            raw = f.raw(rec)
+            if f.kind == "histogram":
+                side.raw.setdefault(f.dest, Counter())[EMPTY if raw in (None, "") else _label(raw)] += 1
+                side.expected.setdefault(f.dest, Counter())[f.expected(raw)] += 1
+                held = row.get(f.dest)
+                side.held.setdefault(f.dest, Counter())[EMPTY if held in (None, "") else _label(held)] += 1
+            else:
+                sums = side.sums.setdefault(f.dest, [0.0, 0.0, 0.0])
+                mine, theirs = _number(raw), _number(row.get(f.dest))
+                if mine is not None:
+                    sums[0] += mine
+                    sums[2] += 1
+                sums[1] += theirs or 0.0
+    return side
+
+
+def compare_source(side: SourceSide, thresholds: Thresholds) -> list[Check]:
+    """The destination against the raw source translated as declared (a merging translation fails here)."""
+    t = thresholds
+    checks: list[Check] = []
+    for dest, expected in sorted(side.expected.items()):
+        held = side.held.get(dest, Counter())
+        values = sorted(set(expected) | set(held))
+        worst = max((abs(expected[v] - held[v]) for v in values), default=0)
+        moved = [v for v in values if expected[v] != held[v]]
+        raw = side.raw.get(dest, Counter())
+        checks.append(Check(
+            check="source_histogram", field=dest, source=dict(sorted(raw.items())),
+            destination=dict(sorted(held.items())), difference=float(worst),
+            limit=f"each value within {t.histogram_difference} records of the raw source through the declared map",
+            passed=worst <= t.histogram_difference,
+            note=(f"expected {dict(sorted(expected.items()))}; differs for " + ", ".join(moved[:6])) if moved
+            else f"{len(raw)} source values -> {len(held)} destination values, as the mapping declares"))
+    for dest, (raw_sum, held_sum, numbers) in sorted(side.sums.items()):
+        gap = abs(held_sum - raw_sum)
+        allowed = max(t.sum_absolute, t.sum_relative * abs(raw_sum))
+        checks.append(Check(check="source_sum", field=dest, source=_round(raw_sum), destination=_round(held_sum),
+                            difference=_round(gap), limit=f"<= max({t.sum_absolute}, {t.sum_relative} * raw sum)",
+                            passed=gap <= allowed + 1e-9, note=f"{int(numbers)} raw source values"))
     return checks

@@ -15,6 +15,7 @@ objects without the external id — the same calls the counts needed before, plu
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared.aws import BlobStore, Stores, now_iso
@@ -28,10 +29,15 @@ from shared.domain.profile import (
     ProfiledField,
     Thresholds,
     compare,
+    compare_source,
     destination_rows,
     profile_pair,
+    profile_source,
     profiled_fields,
+    source_fields,
 )
+from shared.executions import ExecutionStart, rollback_start
+from shared.mapping.engine import source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
 from shared.reports import ISSUE_COLUMNS, REJECT_COLUMNS, csv_text, reconciliation_html
@@ -51,12 +57,12 @@ def _outcomes(stores: Stores, keys: Keys) -> list[dict[str, Any]]:
     return out
 
 
-def _batches(blobs: BlobStore, keys: Keys) -> dict[str, list[str]]:
-    """Mapping name -> the batch ids of its loads, from the level manifests."""
-    out: dict[str, list[str]] = {}
+def _batches(blobs: BlobStore, keys: Keys) -> dict[str, list[dict[str, Any]]]:
+    """Mapping name -> the work items of its loads (batch id, source batches), from the level manifests."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for index in range(len(blobs.get_json(keys.levels))):
         for item in blobs.get_json(keys.level_manifest(index)):
-            out.setdefault(str(item["mapping"]), []).append(str(item["batch_id"]))
+            out.setdefault(str(item["mapping"]), []).append(item)
     return out
 
 
@@ -83,9 +89,22 @@ def carries_key(spec: MigrationSpec, dest_object: str) -> bool:
     return not declared or any(f.object == dest_object for f in declared)
 
 
+def _against_source(blobs: BlobStore, m: ObjectMapping, items: list[dict[str, Any]], pair: Pair,
+                    rows_by_key: dict[str, dict[str, Any]], thresholds: Thresholds) -> list[Check]:
+    """The destination against the raw source values of the same records, translated as the mapping declares."""
+    fields = source_fields(m)
+    if not fields:
+        return []
+    raw = (r for item in items for k in dict.fromkeys(item.get("source_keys", [])) for r in blobs.get_lines(str(k)))
+    side = profile_source(fields, raw, lambda r: source_key(m.source_object, str(r.get("id"))), pair.compared,
+                          rows_by_key)
+    return compare_source(side, thresholds)
+
+
 def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
-                       batch_ids: list[str], dest: ProfileDestination, blobs: BlobStore, keys: Keys,
+                       items: list[dict[str, Any]], dest: ProfileDestination, blobs: BlobStore, keys: Keys,
                        thresholds: Thresholds) -> dict[str, Any]:
+    batch_ids = [str(i["batch_id"]) for i in items]
     ext = spec.external_id_field
     fields, skipped = profiled_fields(m, thresholds)
     source = totals["input"] if m.explode else extracted  # exploded: one record per list element
@@ -111,6 +130,7 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
               passed=abs(in_dest - loaded) <= thresholds.count_difference,
               note="records loaded (or already there) against records the destination holds"),
         *compare(fields, pair, thresholds, rejected_orphans),
+        *_against_source(blobs, m, items, pair, rows_by_key, thresholds),
     ]
     return {"mapping": m.name, "dest_object": m.dest_object, "source": source, "filtered_out": totals["filtered_out"],
             "loaded": loaded, "rejected": rejected, "destination": in_dest,
@@ -148,6 +168,18 @@ def reconcile(run: RunRef, dest: ReconcileDestination, stores: Stores, threshold
     summary["mappings"] = [{k: v for k, v in r.items() if k not in ("checks", "not_profiled")} for r in rows]
     stores.runs.update(run.run_id, step="Reconcile", reconciliation=summary)
     return {"report_key": keys.report("reconciliation.json"), "passed": passed}
+
+
+def start_rollback(run: RunRef, stores: Stores, start_execution: Callable[[ExecutionStart], str]) -> dict[str, Any]:
+    """Reconciliation failed and the run asked for ``on_failed_reconciliation: rollback``: start the
+    rollback workflow (the same one a person starts) and record it on the run, so the status view
+    shows it and a second rollback is refused while it runs."""
+    start = rollback_start(run)
+    arn = start_execution(start)
+    stores.runs.update(run.run_id, rollback_execution=arn,
+                       auto_rollback={"reason": "reconciliation failed (on_failed_reconciliation: rollback)",
+                                      "rollback_id": start.name, "at": now_iso()})
+    return {"rollback_id": start.name}
 
 
 def _gather(stores: Stores, prefix: str) -> list[dict[str, Any]]:

@@ -31,11 +31,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from shared import planner
 from shared.aws import BlobStore, Stores, now_iso
-from shared.connectors.destination import ID, Destination
+from shared.connectors.destination import ID, Destination, SchemaRemoval
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.transform import crosswalk_scope
@@ -305,6 +305,9 @@ def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
                                        "want": want, "got": row.get(name)})
     unrestorable = the_plan["unrestorable"]
     passed = not (failed or still_there or mismatched or unrestorable)
+    schema: dict[str, Any] = remove_schema(run, dest, stores) if passed else {
+        "asked": run.options.rollback_schema, "removed": [], "kept": [],
+        "reason": "records were not all undone: schema left in place"}
     report = {
         "run_id": run.run_id, "attempt": the_plan["attempt"], "verified_at": now_iso(), "passed": passed,
         "status": "rolled_back" if passed else "rollback_incomplete",
@@ -318,10 +321,12 @@ def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
         "mismatched": mismatched[:REPORT_EXAMPLES], "unrestorable": unrestorable[:REPORT_EXAMPLES],
         "phases": the_plan["levels"],
         "not_compared": list(system),
+        "schema": schema,
         "notes": [
             dest.delete_note,
             f"System fields ({', '.join(system)}) move on every write; restored records are compared without them.",
-            "Schema is not rolled back: custom objects and fields the run created stay.",
+            ("Schema: " + schema["reason"]) if schema["reason"] else
+            f"Schema: removed {len(schema['removed'])} custom fields and objects this run created.",
         ],
     }
     key = Keys(run).report("rollback.json")
@@ -330,6 +335,40 @@ def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
                                              "at": report["verified_at"], "report_key": key,
                                              "totals": report["totals"]})
     return {"passed": passed, "status": report["status"], "report_key": key, **report["totals"]}
+
+
+def remove_schema(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
+    """With ``rollback_schema``: remove the custom fields, then the custom objects, this run created,
+    each only once it holds no data (a value a person entered meanwhile keeps its field)."""
+    keys = Keys(run)
+    if not run.options.rollback_schema:
+        return {"asked": False, "removed": [], "kept": [],
+                "reason": "not asked (rollback_schema): custom objects and fields the run created stay"}
+    created: dict[str, list[Any]] = (stores.blobs.get_json(keys.created_schema)
+                                     if stores.blobs.exists(keys.created_schema) else {"objects": [], "fields": []})
+    names = [".".join(f) for f in created["fields"]] + list(created["objects"])
+    if not dest.capabilities.removes_schema:
+        return {"asked": True, "removed": [], "kept": names,
+                "reason": f"the {dest.label} connector does not remove schema: remove these by hand"}
+    remover = cast(SchemaRemoval, dest)
+    removed: list[str] = []
+    kept: list[dict[str, str]] = []
+    gone_objects = set(created["objects"])
+    for obj, name in created["fields"]:
+        if obj in gone_objects:
+            continue  # removed with its object below
+        if remover.holds_data(obj, name):
+            kept.append({"name": f"{obj}.{name}", "reason": "holds data"})
+            continue
+        remover.drop_custom_field(obj, name)
+        removed.append(f"{obj}.{name}")
+    for obj in created["objects"]:
+        if remover.holds_data(obj):
+            kept.append({"name": obj, "reason": "holds records"})
+            continue
+        remover.drop_custom_object(obj)
+        removed.append(obj)
+    return {"asked": True, "removed": removed, "kept": kept, "reason": ""}
 
 
 def record_failure(run: RunRef, error: dict[str, Any], stores: Stores) -> dict[str, Any]:

@@ -129,6 +129,38 @@ def test_second_run_creates_nothing(rt: LocalRuntime) -> None:
     assert _counts(probe, spec) == before
 
 
+def _forget(dest_objects: set[str]) -> int:
+    """Drop the crosswalk's entries for ``dest_objects``, as if the run that inserted them had been
+    abandoned between its inserts and its crosswalk write."""
+    table = stores().crosswalk
+    items = [i for page in table.ddb.get_paginator("scan").paginate(TableName=table.name) for i in page["Items"]
+             if i["scope"]["S"].rsplit("#", 1)[1] in dest_objects]
+    by_scope: dict[str, list[str]] = {}
+    for item in items:
+        by_scope.setdefault(item["scope"]["S"], []).append(item["source_key"]["S"])
+    for scope, keys in by_scope.items():
+        table.delete_many(scope, keys)
+    return len(items)
+
+
+def test_a_new_run_after_an_abandoned_one_inserts_no_file_twice(rt: LocalRuntime) -> None:
+    # GIVEN the files and notes (inserted once, never updated) of a run that was abandoned before it
+    # recorded them in the crosswalk
+    probe = Probe(rt)
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    once = {m.dest_object for m in spec.mappings if m.insert_only}
+    assert once, "the pair has insert-only mappings (files, notes)"
+    before = {obj: probe.ids(obj) for obj in sorted(once)}
+    assert _forget(once) > 0
+    # WHEN a new run (not a resume) migrates the same tenant
+    _run(rt, "sn-reborn")
+    # THEN it finds them in the destination by the source key they carry and inserts none twice
+    outcomes = [s3_json(rt, k) for k in _keys(rt, "runs/sn-reborn/levels/") if "/outcomes/" in k]
+    assert sum(int(o["created"]) for o in outcomes) == 0
+    assert sum(int(o["load_rejected"]) for o in outcomes) == 0, "refused as duplicates is not finding them"
+    assert {obj: probe.ids(obj) for obj in sorted(once)} == before
+
+
 def _keys(rt: LocalRuntime, prefix: str) -> list[str]:
     assert rt.engine is not None and rt.engine.stack is not None
     s3 = rt.engine.client("s3")

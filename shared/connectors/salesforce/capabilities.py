@@ -10,6 +10,7 @@ CAPABILITIES = Capabilities(
     # Above 1,000 records one Bulk job (5 calls) costs fewer API calls than Collections (>= 6).
     bulk_threshold=1_000,
     max_parallel_loads=4,
+    removes_schema=True,  # Tooling API DELETE on CustomField / CustomObject (rollback_schema)
     read_page=2_000,
     # VersionData is binary: Bulk API 2.0's CSV cannot carry it, so files go through Collections.
     # ContentDocument (what deleting a file means) is deleted through Collections too.

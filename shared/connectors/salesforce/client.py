@@ -267,6 +267,46 @@ class SalesforceDestination:
         if not (isinstance(result, dict) and result.get("success")):
             raise ContractError(f"Salesforce did not create {what}: {json.dumps(result)[:300]}")
 
+    # --- schema removal (rollback with rollback_schema) --------------------------------------------
+    def holds_data(self, obj: str, field_name: str | None = None) -> bool:
+        where = ""
+        described = self.describe(obj)
+        if described is None:
+            return False
+        if field_name is not None:
+            if field_name not in described.fields:
+                return False
+            checkbox = described.fields[field_name].type == "boolean"  # never null: false is "empty"
+            where = f" WHERE {field_name} = true" if checkbox else f" WHERE {field_name} != null"
+        soql = f"SELECT COUNT() FROM {obj}{where}"  # noqa: S608 - names from the run's own spec
+        result = self._call(f"count {obj}", lambda: self.sf.query(soql))
+        return int(result.get("totalSize") or 0) > 0
+
+    def _tooling_id(self, kind: str, developer_name: str, table: str | None = None) -> str | None:
+        where = f"DeveloperName = {_literal(developer_name)}"
+        if table is not None:
+            where += f" AND TableEnumOrId = {_literal(table)}"
+        soql = f"SELECT Id FROM {kind} WHERE {where}"  # noqa: S608 - literals escaped
+        rows = self._call(f"find {kind} {developer_name}", lambda: self.sf.toolingexecute(
+            "query", params={"q": soql})).get("records") or []
+        return str(rows[0]["Id"]) if rows else None
+
+    def drop_custom_field(self, obj: str, field_name: str) -> None:
+        """Delete a custom field through the Tooling API (by its id: DeveloperName on its table)."""
+        table = obj
+        if obj.endswith("__c"):  # a custom object's fields are filed under the object's id
+            table = self._tooling_id("CustomObject", obj.removesuffix("__c")) or obj
+        fid = self._tooling_id("CustomField", field_name.removesuffix("__c"), table)
+        if fid is not None:
+            self._call(f"delete {obj}.{field_name}",
+                       lambda: self.sf.toolingexecute(f"sobjects/CustomField/{fid}", method="DELETE"))
+
+    def drop_custom_object(self, obj: str) -> None:
+        oid = self._tooling_id("CustomObject", obj.removesuffix("__c"))
+        if oid is not None:
+            self._call(f"delete {obj}", lambda: self.sf.toolingexecute(f"sobjects/CustomObject/{oid}",
+                                                                        method="DELETE"))
+
     # --- writes ----------------------------------------------------------------------------------
     def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool) -> list[WriteResult]:
         """Upsert on ``ext_field``; records failing with a lock conflict are retried (bounded)."""
