@@ -68,6 +68,7 @@ from shared.errors import (
 )
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
+from shared.observability import logger
 from shared.tls import ssl_context
 
 T = TypeVar("T")
@@ -929,6 +930,9 @@ class DynamicsDestination:
                 [read, _Part("POST", action, {"Targets": [self._target(table, ext_field, w) for w in writes]}), read],
                 f"upsert {table.logical} (UpsertMultiple)")
             if not done.ok:
+                # the code only: Dataverse's message may quote the record's values
+                logger.info("UpsertMultiple refused, chunk re-sent as $batch PATCHes", extra={
+                    "table": table.logical, "records": len(chunk), "code": done.error()[0]})
                 fallback += self._upsert_batch(table, ext_field, chunk)
                 continue
             for reply in (before, after):
