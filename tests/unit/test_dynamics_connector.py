@@ -18,7 +18,10 @@ import pytest
 from sandbox.serve import RunningStandin, start_standin
 from shared.connectors.destination import ID
 from shared.connectors.dynamics.client import DynamicsDestination, decode_key, encode_key
-from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
+from shared.domain import load
+from shared.domain.keys import Keys
+from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec, FieldRule, MigrationSpec, ObjectMapping
+from tests.unit.test_load_merged_and_matched import RUN, staged
 
 EXT = "flit_sercomid"
 USERS = [{"firstname": "Ann", "lastname": "Tech", "internalemailaddress": "Ann@Example.io", "isdisabled": False},
@@ -496,3 +499,28 @@ def test_bulk_loads_of_closed_cases_take_fewer_requests(dv: DynamicsDestination,
     assert all(w.ok and not w.created for w in again) and [w.id for w in again] == [w.id for w in written[:200]]
     assert dv.retrieve("incident", [str(written[3].id)], ["title", "statecode"])[0] == {"title": "Case 3 v2",
                                                                                        "statecode": 1}
+
+
+def test_a_load_batch_with_one_bad_row_rejects_only_it_with_its_reason(dv: DynamicsDestination, admin: Admin) -> None:
+    # GIVEN a load-ready batch of 250 accounts (the engine's loader, fake stores, the real connector), one of
+    # them with a name Dataverse refuses
+    mapping = ObjectMapping(name="customers->account", source_object="customers", dest_object="account",
+                            fields=[FieldRule(dest="name", source="name")])
+    stores = staged(MigrationSpec(pair="sercom-dynamics", external_id_field=EXT, mappings=[mapping],
+                                  fallback_owner_id=dv.integration_user_id, audit_fields=True))
+    keys = Keys(RUN)
+    stores.blobs.put_lines("load/B7.jsonl", [{EXT: f"customers:lb{i}", "name": "x" * 200 if i == 42 else f"LB {i}"}
+                                             for i in range(250)])
+    stores.blobs.put_json(keys.already_loaded("B7"), {})
+    stores.blobs.put_json(keys.existing("B7"), {})
+    before = admin.stats()
+    # WHEN it is loaded
+    outcome = load.load_batch(RUN, {"mapping": mapping.name, "batch_id": "B7", "level": 0},
+                              {"load_key": "load/B7.jsonl"}, dv, stores)  # type: ignore[arg-type]
+    # THEN the UpsertMultiple fell back to $batch and the reject report holds that row alone, with its reason
+    assert _delta(before, admin.stats(), "POST accounts/UpsertMultiple") == 1
+    [reject] = stores.blobs.get_lines(keys.rejects("B7.load"))
+    assert (reject["source_id"], reject["code"]) == ("lb42", "0x80044331")
+    assert "exceeded the maximum allowed length of '160'" in reject["reason"]
+    assert outcome["loaded"] == outcome["created"] == 249 and outcome["load_rejected"] == 1
+    assert sum(len(ids) for ids in stores.crosswalk.data.values()) == 249
