@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.dynamics.batch import BatchRunner
-from sandbox.dynamics.bulk import BULK_ACTIONS
+from sandbox.dynamics.bulk import request_key
 from sandbox.dynamics.config import API_VERSION, DATA_PREFIX, DynamicsStandinConfig
 from sandbox.dynamics.data_api import DataApi
 from sandbox.dynamics.errors import THROTTLE_REQUESTS, UNEXPECTED, DataverseError
@@ -92,15 +92,6 @@ def _unauthorized(org: Org, base: str) -> Response:
                             f"authorize, resource_id={base}/"})
 
 
-def _request_key(method: str, path: str) -> str:
-    """``POST accounts`` for statistics; bulk actions keep their name (``POST accounts/UpsertMultiple``)."""
-    parts = path.strip("/").split("/")
-    head = parts[0].split("(")[0]
-    if len(parts) == 2 and parts[1].removeprefix("Microsoft.Dynamics.CRM.") in BULK_ACTIONS:
-        return f"{method} {head}/{parts[1].removeprefix('Microsoft.Dynamics.CRM.')}"
-    return f"{method} {head}"
-
-
 async def web_api(request: Request) -> Response:
     """Every ``/api/data/v9.2/*`` call (and ``$batch``)."""
     app = request.app
@@ -161,7 +152,7 @@ async def web_api(request: Request) -> Response:
                 extra = max(0, outcome.inner_requests - 1)
             resp = outcome.response
         else:
-            stats.request(_request_key(request.method, path))
+            stats.request(request_key(request.method, path))
             resp = await run_in_threadpool(api.handle, req)
         return _from_response(resp, protection.headers(user, cfg))
     finally:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from sandbox.dynamics.bulk import request_key
 from sandbox.dynamics.config import DATA_PREFIX
 from sandbox.dynamics.errors import DataverseError, bad_request
 from sandbox.dynamics.http import STATUS_TEXT, ApiRequest, ApiResponse
@@ -213,7 +214,7 @@ class BatchRunner:
         # percent-decoded like a top-level request's path (the query is parsed the same way in both)
         path = unquote(path)
         req = ApiRequest(item.method, path, query, item.headers, body, outer.caller, outer.base_url, in_batch=True)
-        keys.append(f"{item.method} {path.split('(')[0].split('/')[0]}")
+        keys.append(request_key(item.method, path))
         resp = self.dispatch(req)
         if item.content_id and "OData-EntityId" in resp.headers:
             ids[item.content_id] = resp.headers["OData-EntityId"]

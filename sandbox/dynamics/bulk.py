@@ -11,8 +11,15 @@ As Microsoft documents them ("Use bulk operation messages", the ``UpsertMultiple
   primary keys are kept); ``UpdateMultiple`` → 204 (each item names its record by primary key;
   a missing one → 404 "<table> With Ids = <id> Do Not Exist", the documented message);
   ``UpsertMultiple`` → 204, each item addressed by ``@odata.id`` (``set(key='v')`` or ``set(<guid>)``,
-  relative or absolute), by its primary key, or by the values of an alternate key in the body;
-  an item naming no record is created.
+  a **relative** URL as in Microsoft's example), by its primary key, or by the values of an alternate
+  key in the body; an item naming no record is created. Lookups bind with ``nav@odata.bind`` as in a
+  single create or update (microsoft/PowerPlatform-DataverseClient-Python#137 fixed the casing of
+  such binds in its UpsertMultiple targets).
+* What Dataverse refuses in UpsertMultiple targets, as clients found out: an absolute ``@odata.id``
+  (the server expects a relative URI: an OData payload error, AleksandrRogov/DynamicsWebApi#195;
+  the rest of the wording is the stand-in's), and an alternate-key column sent in the body as well
+  as in ``@odata.id`` when the record does not exist yet (400 ``0x80040216`` "An unexpected error
+  occurred."; the update path tolerates it — microsoft/PowerPlatform-DataverseClient-Python#127).
 * One request for the service-protection limits however many Targets (the front door counts it).
 * "There's no set limit on the number of records" for standard tables — what fails is the message
   size and the time a large request takes. ``bulk_max_targets`` (0 = no limit, the default) makes a
@@ -27,13 +34,31 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.dynamics.config import DATA_PREFIX
-from sandbox.dynamics.errors import INVALID_ARGUMENT, NOT_FOUND, DataverseError, bad_request
+from sandbox.dynamics.errors import (
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    PAYLOAD_ERROR,
+    PAYLOAD_HELP,
+    UNEXPECTED,
+    DataverseError,
+    bad_request,
+)
 from sandbox.dynamics.http import ApiRequest, ApiResponse
 from sandbox.dynamics.records import Engine
 from sandbox.dynamics.schema import Table
 
 BULK_ACTIONS = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"})
 SQL_TIMEOUT = "0x80044151"  # CRM ErrorCode -2147204783 ("SQL timeout expired")
+
+
+def request_key(method: str, path: str) -> str:
+    """``POST accounts`` for statistics; bulk actions keep their name (``POST accounts/UpsertMultiple``),
+    top-level or inside a ``$batch``."""
+    parts = path.strip("/").split("/")
+    head = parts[0].split("(")[0]
+    if len(parts) == 2 and parts[1].removeprefix("Microsoft.Dynamics.CRM.") in BULK_ACTIONS:
+        return f"{method} {head}/{parts[1].removeprefix('Microsoft.Dynamics.CRM.')}"
+    return f"{method} {head}"
 
 
 def _targets(req: ApiRequest, table: Table, action: str, limit: int) -> list[dict[str, Any]]:
@@ -101,6 +126,10 @@ class BulkActions:
         """The record a target names: ``@odata.id``, else its primary key, else a complete alternate key."""
         ref = target.get("@odata.id")
         if ref is not None:
+            if "://" in str(ref):
+                raise bad_request(PAYLOAD_HELP.format(
+                    entity=table.entity_set, inner=f"The @odata.id '{ref}' is an absolute URI; a target of "
+                    f"UpsertMultiple is identified by a relative one ('{table.entity_set}(<key>)')."), PAYLOAD_ERROR)
             ref_table, key = self.engine.parse_ref(str(ref))
             if ref_table is not table:
                 raise bad_request(f"The @odata.id '{ref}' does not address the table '{table.logical}'.",
@@ -124,6 +153,9 @@ class BulkActions:
             self.engine.create(table, body, req.caller, record_id=key)
         elif isinstance(key, dict):
             self.engine.key_of(table, key)
+            if "@odata.id" in target and any(a in body for a in key):
+                # the create path refuses a key column named twice (PowerPlatform-DataverseClient-Python#127)
+                raise DataverseError(400, UNEXPECTED, "An unexpected error occurred.")
             self.engine.create(table, body, req.caller, key_values=key)
         else:
             self.engine.create(table, body, req.caller)

@@ -83,5 +83,6 @@ KIT = DestinationKit(
     refused={"name": "x" * 200},  # longer than the column's MaxLength (160)
     missing_object="flit_nosuchtable",
     probe=DataverseProbe,
-    write_sizes=[("one-batch", 250, False), ("three-batches", 2_100, True)],
+    # $batch PATCHes (no bulk asked), UpsertMultiple (3 requests of 1,000 targets), a small bulk load ($batch)
+    write_sizes=[("one-batch", 250, False), ("upsertmultiple", 2_100, True), ("small-bulk", 60, True)],
 )

@@ -1015,6 +1015,40 @@ def test_update_and_upsert_multiple(dataverse: httpx.Client, dynamics_schema: No
     assert _count(dataverse, "accounts", "flit_sercomid", f"R-{tag}") == 0
 
 
+def test_upsert_multiple_targets_as_dataverse_takes_them(dataverse: httpx.Client, dynamics_schema: None,
+                                                         dynamics_admin: httpx.Client) -> None:
+    # GIVEN a parent account to bind to, and keys no record has yet
+    tag = uuid.uuid4().hex[:8]
+    parent = dataverse.post("accounts", json={"name": f"P{tag}"}).headers["OData-EntityId"].rsplit("(", 1)[1][:-1]
+    # WHEN the alternate key is also sent in the body of a target that does not exist yet
+    twice = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account", {"name": "a", "@odata.id": f"accounts(flit_sercomid='K1-{tag}')"},
+        {"name": "b", "flit_sercomid": f"K2-{tag}", "@odata.id": f"accounts(flit_sercomid='K2-{tag}')"}))
+    # THEN the create path refuses it like Dataverse (an unexpected error), and nothing is written
+    assert twice.status_code == 400 and _error(twice)["code"] == "0x80040216", twice.text
+    assert _count(dataverse, "accounts", "flit_sercomid", f"K1-{tag}") == 0
+    # WHEN an @odata.id is an absolute URL THEN it is an OData payload error (a relative URI is expected)
+    absolute = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account", {"name": "c", "@odata.id": f"{dataverse.base_url}accounts(flit_sercomid='K3-{tag}')"}))
+    assert absolute.status_code == 400 and "relative" in _error(absolute)["message"], absolute.text
+    assert _count(dataverse, "accounts", "flit_sercomid", f"K3-{tag}") == 0
+    # WHEN targets bind lookups with @odata.bind, keyed by @odata.id only, inside a $batch
+    reply = _batch(dataverse, [_part("POST", "/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.UpsertMultiple", _targets(
+        "account", {"name": f"C{tag}", "parentaccountid@odata.bind": f"/accounts({parent})",
+                    "@odata.id": f"accounts(flit_sercomid='K4-{tag}')"}))], prefer="odata.continue-on-error")
+    assert _statuses(reply) == [204], reply.text
+    # THEN the record carries its key and the binding, and the key already in place may be named twice on update
+    row = dataverse.get(f"accounts(flit_sercomid='K4-{tag}')", params={"$select": "name,_parentaccountid_value"})
+    assert row.json()["_parentaccountid_value"] == parent
+    update = dataverse.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json=_targets(
+        "account", {"name": "renamed", "flit_sercomid": f"K4-{tag}",
+                    "@odata.id": f"accounts(flit_sercomid='K4-{tag}')"}))
+    assert update.status_code == 204, update.text
+    # AND a bulk action inside a $batch is counted under its own name
+    stats = dynamics_admin.get("/__standin/stats").json()["by_request"]
+    assert stats["POST accounts/UpsertMultiple"] >= 4
+
+
 def test_entity_metadata_properties_and_filters(dataverse: httpx.Client) -> None:
     listed = dataverse.get("EntityDefinitions", params={
         "$select": "LogicalName,IsPrivate,IsCustomizable,IsIntersect,OwnershipType",

@@ -18,7 +18,10 @@ import pytest
 from sandbox.serve import RunningStandin, start_standin
 from shared.connectors.destination import ID
 from shared.connectors.dynamics.client import DynamicsDestination, decode_key, encode_key
-from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
+from shared.domain import load
+from shared.domain.keys import Keys
+from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec, FieldRule, MigrationSpec, ObjectMapping
+from tests.unit.test_load_merged_and_matched import RUN, staged
 
 EXT = "flit_sercomid"
 USERS = [{"firstname": "Ann", "lastname": "Tech", "internalemailaddress": "Ann@Example.io", "isdisabled": False},
@@ -313,19 +316,21 @@ def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDe
 
 
 def test_closes_ride_in_the_upsert_batch_bound_by_the_alternate_key(dv: DynamicsDestination, admin: Admin) -> None:
-    # GIVEN 1,500 new cases, 1,000 of them resolved: 2,500 operations
+    # GIVEN 1,500 new cases, 1,000 of them resolved: 2,500 operations, written through $batch PATCHes
     acct = accounts(dv, "inline", 1)["inline:0"]
     cases = [{EXT: f"inline_cases:{i}", "title": f"Case {i}", "customerid_account": acct,
               **({"statecode": 1, "statuscode": 5} if i % 3 else {"statecode": 0, "statuscode": 1})}
              for i in range(1_500)]
     resolutions = len(admin.records("incidentresolution"))
     before = admin.stats()
-    written = dv.upsert("incident", EXT, cases, allow_bulk=True)
+    written = dv.upsert("incident", EXT, cases, allow_bulk=False)
     after = admin.stats()
     # THEN each $batch carries its read, its PATCHes and its closes: ceil((N + C + chunks) / 1,000) requests
     assert all(w.ok and w.created and w.id for w in written), [w for w in written if not w.ok][:3]
     assert after["batch_requests"] - before["batch_requests"] == math.ceil((1_500 + 1_000 + 3) / 1_000) == 3
-    assert dv.calls_needed("incident", 1_500, True) >= 3
+    assert after["by_request"].get("POST incidents/UpsertMultiple", 0) == before["by_request"].get(
+        "POST incidents/UpsertMultiple", 0)
+    assert dv.calls_needed("incident", 1_500, False) >= 3
     rows = dv.retrieve("incident", [str(w.id) for w in written], ["statecode", "statuscode"])
     assert [(r or {}).get("statecode") for r in rows] == [1 if i % 3 else 0 for i in range(1_500)]
     assert len(admin.records("incidentresolution")) == resolutions + 1_000
@@ -389,11 +394,12 @@ def test_delete_converges_and_retrieve_keeps_the_order(dv: DynamicsDestination) 
 def test_requests_per_large_upsert_are_one_batch_per_999_records(dv: DynamicsDestination, admin: Admin) -> None:
     before, calls = admin.stats(), dv.calls
     written = dv.upsert("account", EXT, [{EXT: f"bulk:{i}", "name": f"Bulk {i}"} for i in range(2_500)],
-                        allow_bulk=True)
+                        allow_bulk=False)
     after = admin.stats()
     assert len(written) == 2_500 and all(w.ok and w.created for w in written)
     expected = math.ceil(2_500 / 999)
-    assert after["batch_requests"] - before["batch_requests"] == expected == dv.calls_needed("account", 2_500, True)
+    assert after["batch_requests"] - before["batch_requests"] == expected == dv.calls_needed("account", 2_500, False)
+    assert after["batch_inner_requests"] - before["batch_inner_requests"] == 2_500 + expected
     assert dv.calls - calls == after["total_requests"] - before["total_requests"] == expected
 
 
@@ -410,3 +416,111 @@ def test_throttling_is_honoured_and_the_call_still_succeeds(dv: DynamicsDestinat
     finally:
         admin.config(requests_per_window=6000, window_s=300.0)
     dv.check_quota(10_000)  # no daily cap: never a stop
+
+
+# --- UpsertMultiple --------------------------------------------------------------------------------------------------
+def _delta(before: dict[str, Any], after: dict[str, Any], request: str) -> int:
+    return int(after["by_request"].get(request, 0)) - int(before["by_request"].get(request, 0))
+
+
+#: Columns two writes of the same values still differ in (ids, keys, times, versions).
+_MOVING = frozenset({"contactid", EXT, "createdon", "modifiedon", "versionnumber", "overriddencreatedon"})
+
+
+def test_large_upserts_go_through_upsertmultiple_with_the_same_lookups(dv: DynamicsDestination, admin: Admin) -> None:
+    # GIVEN 1,200 contacts bound to parent accounts and to an owner: a load above the bulk threshold
+    parents = accounts(dv, "um_parent", 2)
+    people = [{EXT: f"um_contacts:{i}", "lastname": f"Um {i}", "jobtitle": "Tech",
+               "parentcustomerid_account": parents[f"um_parent:{i % 2}"], "ownerid": dv.integration_user_id}
+              for i in range(1_200)]
+    before, calls = admin.stats(), dv.calls
+    first = dv.upsert("contact", EXT, people, allow_bulk=True)
+    after = admin.stats()
+    # THEN two UpsertMultiple requests wrote them (each one $batch with two reads), no PATCH
+    assert _delta(before, after, "POST contacts/UpsertMultiple") == 2 and _delta(before, after, "PATCH contacts") == 0
+    assert after["batch_requests"] - before["batch_requests"] == 2 == dv.calls_needed("contact", 1_200, True)
+    assert after["batch_inner_requests"] - before["batch_inner_requests"] == 6 and dv.calls - calls == 2
+    assert len(first) == 1_200 and all(w.ok and w.created and w.id for w in first), [w for w in first if not w.ok][:3]
+    assert dv.find_by_key("contact", EXT, [p[EXT] for p in people[:3]]) == {w.key: w.id for w in first[:3]}
+    # AND they hold what the $batch PATCHes write for the same values, lookups included
+    twins = dv.upsert("contact", EXT, [{**p, EXT: f"pb_contacts:{i}"} for i, p in enumerate(people[:150])],
+                      allow_bulk=False)
+    stored = {str(r["contactid"]): r for r in admin.records("contact")}
+    for bulk, batch in zip(first[:150], twins, strict=True):
+        assert ({k: v for k, v in stored[str(bulk.id)].items() if k not in _MOVING}
+                == {k: v for k, v in stored[str(batch.id)].items() if k not in _MOVING})
+    row = dv.retrieve("contact", [str(first[1].id)], ["parentcustomerid_account", "ownerid"])[0]
+    assert row == {"parentcustomerid_account": parents["um_parent:1"], "ownerid": dv.integration_user_id}
+    # WHEN they are written again THEN they are updated in place, not created
+    again = dv.upsert("contact", EXT, [{**p, "jobtitle": "Lead"} for p in people], allow_bulk=True)
+    assert all(w.ok and not w.created for w in again) and [w.id for w in again] == [w.id for w in first]
+    assert dv.retrieve("contact", [str(first[7].id)], ["jobtitle"])[0] == {"jobtitle": "Lead"}
+
+
+def test_one_bad_row_in_upsertmultiple_falls_back_to_batch_and_only_it_is_refused(dv: DynamicsDestination,
+                                                                                 admin: Admin) -> None:
+    # GIVEN 300 accounts, one of them with a name longer than the column allows
+    records = [{EXT: f"um_fall:{i}", "name": "x" * 200 if i == 137 else f"Fall {i}"} for i in range(300)]
+    before = admin.stats()
+    results = {w.key: w for w in dv.upsert("account", EXT, records, allow_bulk=True)}
+    after = admin.stats()
+    # THEN the UpsertMultiple wrote nothing (all or nothing) and the chunk went again through $batch PATCHes
+    assert _delta(before, after, "POST accounts/UpsertMultiple") == 1
+    assert _delta(before, after, "PATCH accounts") == 300 and after["batch_requests"] - before["batch_requests"] == 2
+    # AND only that row is refused, with Dataverse's reason; every other one is written once
+    bad = results.pop("um_fall:137")
+    assert not bad.ok and bad.id is None and not bad.created and bad.error_code == "0x80044331"
+    assert "exceeded the maximum allowed length of '160'" in (bad.error_message or "")
+    assert len(results) == 299 and all(r.ok and r.created and r.id for r in results.values())
+    assert dv.find_by_key_prefix("account", EXT, "um_fall:") == {k: r.id for k, r in results.items()}
+
+
+def test_bulk_loads_of_closed_cases_take_fewer_requests(dv: DynamicsDestination, admin: Admin) -> None:
+    # GIVEN 1,000 new cases, all resolved: $batch carries 499 records and their closes a request (3 requests)
+    acct = accounts(dv, "um_closing", 1)["um_closing:0"]
+    cases = [{EXT: f"um_cases:{i}", "title": f"Case {i}", "customerid_account": acct, "statecode": 1,
+              "statuscode": 5 if i % 2 else 1000} for i in range(1_000)]
+    assert dv.calls_needed("incident", 1_000, False) == 3
+    resolutions = len(admin.records("incidentresolution"))
+    before = admin.stats()
+    written = dv.upsert("incident", EXT, cases, allow_bulk=True)
+    after = admin.stats()
+    # THEN one UpsertMultiple and one $batch of closes
+    assert _delta(before, after, "POST incidents/UpsertMultiple") == 1 and _delta(before, after, "POST CloseIncident") \
+        == 1_000
+    assert after["batch_requests"] - before["batch_requests"] == 2 == dv.calls_needed("incident", 1_000, True)
+    assert all(w.ok and w.created and w.id for w in written), [w for w in written if not w.ok][:3]
+    rows = dv.retrieve("incident", [str(w.id) for w in written], ["statecode", "statuscode"])
+    assert [(r or {}).get("statuscode") for r in rows] == [5 if i % 2 else 1000 for i in range(1_000)]
+    assert len(admin.records("incidentresolution")) == resolutions + 1_000
+    # AND a rerun that changes them: the closed (read-only) records sink the bulk message, the $batch path
+    # reopens, writes and closes them again, each with its result
+    again = dv.upsert("incident", EXT, [{**c, "title": c["title"] + " v2"} for c in cases[:200]], allow_bulk=True)
+    assert all(w.ok and not w.created for w in again) and [w.id for w in again] == [w.id for w in written[:200]]
+    assert dv.retrieve("incident", [str(written[3].id)], ["title", "statecode"])[0] == {"title": "Case 3 v2",
+                                                                                       "statecode": 1}
+
+
+def test_a_load_batch_with_one_bad_row_rejects_only_it_with_its_reason(dv: DynamicsDestination, admin: Admin) -> None:
+    # GIVEN a load-ready batch of 250 accounts (the engine's loader, fake stores, the real connector), one of
+    # them with a name Dataverse refuses
+    mapping = ObjectMapping(name="customers->account", source_object="customers", dest_object="account",
+                            fields=[FieldRule(dest="name", source="name")])
+    stores = staged(MigrationSpec(pair="sercom-dynamics", external_id_field=EXT, mappings=[mapping],
+                                  fallback_owner_id=dv.integration_user_id, audit_fields=True))
+    keys = Keys(RUN)
+    stores.blobs.put_lines("load/B7.jsonl", [{EXT: f"customers:lb{i}", "name": "x" * 200 if i == 42 else f"LB {i}"}
+                                             for i in range(250)])
+    stores.blobs.put_json(keys.already_loaded("B7"), {})
+    stores.blobs.put_json(keys.existing("B7"), {})
+    before = admin.stats()
+    # WHEN it is loaded
+    outcome = load.load_batch(RUN, {"mapping": mapping.name, "batch_id": "B7", "level": 0},
+                              {"load_key": "load/B7.jsonl"}, dv, stores)  # type: ignore[arg-type]
+    # THEN the UpsertMultiple fell back to $batch and the reject report holds that row alone, with its reason
+    assert _delta(before, admin.stats(), "POST accounts/UpsertMultiple") == 1
+    [reject] = stores.blobs.get_lines(keys.rejects("B7.load"))
+    assert (reject["source_id"], reject["code"]) == ("lb42", "0x80044331")
+    assert "exceeded the maximum allowed length of '160'" in reject["reason"]
+    assert outcome["loaded"] == outcome["created"] == 249 and outcome["load_rejected"] == 1
+    assert sum(len(ids) for ids in stores.crosswalk.data.values()) == 249

@@ -8,8 +8,11 @@ from shared.connectors.destination import Capabilities, NamingRule, TimestampStr
 CAPABILITIES = Capabilities(
     # ≤ 1,000 requests per $batch; one of them is the read that tells created from updated.
     write_batch_max=999,
-    bulk_batch_max=10_000,  # a load of 10,000 records is 11 $batch requests; there is no bulk API
-    bulk_threshold=None,
+    bulk_batch_max=10_000,  # a load of 10,000 records: 10 UpsertMultiple requests (11 $batch of PATCHes)
+    # Loads above 100 records upsert through UpsertMultiple (1,000 targets in one $batch between two reads)
+    # where that costs no more requests than the $batch PATCHes; smaller ones save nothing by it, and a
+    # refused row would cost them a second request (the all-or-nothing message falls back to $batch).
+    bulk_threshold=100,
     max_parallel_loads=4,  # 52 concurrent requests per user, but each $batch spends execution time
     read_page=5_000,  # odata.maxpagesize is capped at 5,000
     quota_model="rolling_requests",  # service protection: 6,000 requests / 5 min per user, 429 + Retry-After
