@@ -285,11 +285,12 @@ class SignOffApi:
         except ApprovalRefused as exc:
             return exc.http_status, _page("This link cannot be used", exc.message, False)
         stage_ = cast(Stage, stage)
-        forms = {d: {"run": run, "stage": stage, "exp": exp,
-                     "sig": link_signature(self.link_keys(), approval_id=approval_id, run_id=run, stage=stage_,
-                                           decision=d, expires_at=int(exp))}
-                 for d in DECISIONS}
-        return 200, confirmation_page(run_id=run, stage=stage_, chosen=cast(Decision, decision), forms=forms,
+        forms: dict[str, dict[str, str]] = {
+            d: {"run": run, "stage": stage, "exp": exp,
+                "sig": link_signature(self.link_keys(), approval_id=approval_id, run_id=run, stage=stage_, decision=d,
+                                      expires_at=int(exp))}
+            for d in DECISIONS}
+        return 200, confirmation_page(run_id=run, stage=stage_, chosen=decision, forms=forms,
                                       destination=self._destination_label(run), expires_at=state["expires_at"])
 
     def link_decision(self, approval_id: str, decision: str, form: Mapping[str, str]) -> tuple[int, str]:
@@ -302,7 +303,7 @@ class SignOffApi:
                         stage=form.get("stage"), exp=form.get("exp"), sig=form.get("sig"), now=time.time())
             # The signature covers run, stage, decision and expiry only: a ``reason`` added to the form
             # is nobody's word, so it is not taken (give a reason with `flitstack reject` or the API).
-            result = self._decide(approval_id, run, cast(Decision, decision), "email", "e-mail link",
+            result = self._decide(approval_id, run, decision, "email", "e-mail link",
                                   "rejected with the e-mail link" if decision == "reject" else None)
         except Refused as exc:
             return exc.status, _page("This answer cannot be taken", exc.message, False)
