@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 
+import httpx
+
+from flitstack.local.api_server import start_api_server
 from functions.api import openapi
 
 
@@ -41,6 +44,26 @@ def test_every_route_is_documented_with_its_refusals() -> None:
 
 def test_the_docs_page_is_self_contained() -> None:
     page = openapi.docs_page()
-    assert "SwaggerUIBundle" in page and json.dumps(openapi.TITLE) in page or openapi.TITLE in page
+    assert "SwaggerUIBundle" in page and openapi.TITLE in page
     assert "<script src=" not in page and "<link rel='stylesheet'" not in page, "no asset from a CDN"
     assert "https://cdn" not in page and "unpkg.com" not in page
+
+
+def test_the_local_server_serves_the_document_and_the_page_without_a_key() -> None:
+    calls: list[dict[str, object]] = []
+
+    def handler(event: dict[str, object], _context: object) -> dict[str, object]:
+        calls.append(event)
+        return {"statusCode": 200, "body": "{}"}
+
+    server = start_api_server(handler, api_key="the-key")
+    try:
+        doc = httpx.get(f"{server.url}/openapi.json", trust_env=False, timeout=30)
+        assert doc.status_code == 200 and doc.headers["content-type"] == "application/json"
+        assert doc.json() == json.loads(openapi.document_json())
+        page = httpx.get(f"{server.url}/docs", trust_env=False, timeout=30)
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+        assert httpx.get(f"{server.url}/migrations/x", trust_env=False, timeout=30).status_code == 403
+        assert calls == [], "the contract is served by the local server, not the Lambda"
+    finally:
+        server.stop()
