@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench lint synth clean chromium asl
+.PHONY: demo test bench lint synth clean chromium asl openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(STAMP)
 # Regenerate the workflows from their builder (infra/asl.py); a test checks the committed files match.
 asl: $(STAMP)
 	$(PY) -m infra.asl
+
+# Regenerate the HTTP API's OpenAPI document (docs/contracts/openapi.json); a test checks it is current.
+openapi: $(STAMP)
+	$(PY) -m functions.api.openapi
 
 synth: $(STAMP)
 	$(PY) app.py

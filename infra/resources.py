@@ -73,7 +73,8 @@ APPROVAL_FOLDER = "approval"
 #: API routes that skip IAM authorization: the handler verifies a signature instead (approval
 #: links are HMAC-signed, Slack callbacks carry X-Slack-Signature). Everything else is a
 #: management route and needs IAM (an API key locally).
-PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/approvals/{proxy+}"), ("POST", "/slack/actions"))
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/approvals/{proxy+}"), ("POST", "/approvals/{proxy+}"),
+                                              ("POST", "/slack/actions"))
 _ALL_TABLES = tuple(t.logical_id for t in TABLES)
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("DiscoverFunction", "discover", tables=_ALL_TABLES),

@@ -12,6 +12,7 @@ previous rollback of it is still running; responses carry secret *names* only.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -151,6 +152,68 @@ def parse_json_body(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest([{"field": "body", "message": "must be valid JSON"}]) from exc
+
+
+def check_body_text(event: Mapping[str, Any]) -> None:
+    """A proxy event's body, before anything parses it: UTF-8 text, and JSON no deeper than the cap.
+
+    Form bodies (approval buttons, Slack) are not JSON and are not depth-checked.
+    """
+    raw = event.get("body") or ""
+    if not raw:
+        return
+    if event.get("isBase64Encoded"):
+        try:
+            text = base64.b64decode(raw).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest([{"field": "body", "message": "must be UTF-8 text"}]) from exc
+    else:
+        text = str(raw)
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").strip().lower()
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidRequest([{"field": "body",
+                               "message": f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted"}])
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: ``error`` (machine-readable kind), ``message``; a 400 lists each bad field."""
+
+    error: str
+    message: str
+    errors: list[FieldError] | None = None
+
+
+def validation_field_errors(errors: Sequence[Mapping[str, Any]], model: type | None) -> list[dict[str, str]]:
+    """Powertools' request-validation errors (pydantic's, located under ``body``/``path``/``query``) as
+    ``{"field", "message"}`` rows like :func:`field_errors`: the field inside the body, or the parameter's
+    name; unknown keys say what is allowed; the input is never echoed."""
+    out: list[dict[str, str]] = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        where, path = (loc[0], loc[1:]) if loc else ("body", [])
+        if error.get("type") == "json_invalid":
+            out.append({"field": "body", "message": "must be valid JSON"})
+            continue
+        if error.get("type") == "unsupported_content_type":
+            out.append({"field": "content-type", "message": "must be application/json (forms: "
+                                                           "application/x-www-form-urlencoded)"})
+            continue
+        message = str(error.get("msg") or "is not valid")
+        if error.get("type") == "extra_forbidden" and isinstance(model, type) and issubclass(model, BaseModel):
+            allowed = _allowed_fields(model, path[:-1])
+            message = f"unknown field; allowed: {', '.join(allowed)}" if allowed else "unknown field"
+        elif error.get("type") == "missing" and where == "body" and not path:
+            message = "a JSON body is required"
+        out.append({"field": ".".join(path) or where, "message": message})
+    return out or [{"field": "body", "message": "is not valid"}]
 
 
 class RunNotFound(ApiError):

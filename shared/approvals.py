@@ -127,6 +127,19 @@ def _link_sig(key: bytes, approval_id: str, run_id: str, stage: str, decision: s
     return _b64(hmac.new(key, _canonical(approval_id, run_id, stage, decision, expires_at), hashlib.sha256).digest())
 
 
+def link_signature(key: bytes | Sequence[bytes], *, approval_id: str, run_id: str, stage: Stage, decision: Decision,
+                   expires_at: int) -> str:
+    """The ``sig`` a link (or the confirmation page's form) carries for these fields, with the first key.
+
+    The confirmation page of a verified link signs the *other* decision of the same approval with the
+    same expiry, so its Reject button works from the Approve link and vice versa: both links went to
+    the same approvers, and the claim stays single-use whichever is posted.
+    """
+    if stage not in STAGES or decision not in DECISIONS:
+        raise ValueError(f"stage must be one of {STAGES} and decision one of {DECISIONS}")
+    return _link_sig(_key_list(key)[0], approval_id, run_id, stage, decision, int(expires_at))
+
+
 def make_link(
     base_url: str,
     key: bytes | Sequence[bytes],
@@ -273,7 +286,8 @@ def approval_email(
     ]
     if report_url:
         text_lines.append(f"Report:  {report_url}")
-    text_lines += ["", f"The links work once and expire at {until}."]
+    text_lines += ["", f"Each link opens a page where you confirm with a button; the links work once and "
+                   f"expire at {until}."]
     e = html.escape
     items = "".join(f"<li>{e(line)}</li>" for line in summary_lines)
     report = f'<p><a href="{e(report_url)}">Open the report</a></p>' if report_url else ""
@@ -282,7 +296,8 @@ def approval_email(
         f"<p>Run <strong>{e(run_id)}</strong> is waiting for your approval of {e(what)}.</p>"
         f"<ul>{items}</ul>{report}"
         f'<p><a href="{e(approve_url)}">Approve</a> &nbsp;|&nbsp; <a href="{e(reject_url)}">Reject</a></p>'
-        f"<p><small>The links work once and expire at {e(until)}.</small></p>"
+        f"<p><small>Each link opens a page where you confirm with a button; the links work once and expire at "
+        f"{e(until)}.</small></p>"
         "</body></html>"
     )
     return EmailMessageParts(subject=subject, text="\n".join(text_lines) + "\n", html=body)

@@ -3,7 +3,9 @@
 Operators (management routes, IAM / API key): ``GET|PUT /migrations/{id}/mapping``,
 ``POST /migrations/{id}/mapping/approve``, ``POST /migrations/{id}/approve|reject``.
 Approvers (public routes, verified here): ``GET /approvals/{approval_id}/{decision}?...``
-(a signed e-mail link) and ``POST /slack/actions`` (a Slack button, X-Slack-Signature).
+(a signed e-mail link: a confirmation page that decides nothing), ``POST /approvals/{approval_id}/{decision}``
+(that page's button, the signed fields in the form body) and ``POST /slack/actions`` (a Slack button,
+X-Slack-Signature).
 
 Every decision goes through :func:`shared.domain.approval.decide`: one conditional claim,
 then SendTaskSuccess. Nothing here logs or returns a task token, a key or a signature.
@@ -16,11 +18,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from pydantic import BaseModel, Field, model_validator
+
 from shared.api import ApiError, InvalidRequest, RunConflict, RunNotFound
 from shared.approvals import (
+    DECISIONS,
     ApprovalRefused,
     ApprovalStore,
+    ApprovalSummary,
     Decision,
+    Stage,
+    link_signature,
     parse_slack_action,
     verify_link,
     verify_slack_request,
@@ -30,11 +38,59 @@ from shared.domain import approval
 from shared.domain.keys import Keys
 from shared.mapping.spec import MigrationSpec
 from shared.mapping.validate import parse_spec, validate_against
-from shared.models import DestCatalog, RunRef, SourceCatalog, is_run_id
+from shared.models import DestCatalog, RunRef, SourceCatalog, Strict, is_run_id
 from shared.reports import mapping_html, mapping_markdown
 
 MAX_REASON_CHARS = 500
 """Longest reason a decision may carry (it is stored and shown as given)."""
+
+
+class DecisionRequest(Strict):
+    """``POST /migrations/{id}/approve|reject`` body (optional for approve; a reject needs the reason)."""
+
+    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
+
+
+class DecisionView(BaseModel):
+    id: str
+    stage: str
+    decision: str
+    by: str
+    via: str
+    reason: str = ""
+
+
+class MappingView(BaseModel):
+    id: str
+    sign_off: str
+    editable: bool
+    edited: bool
+    spec: dict[str, Any]
+    document: str
+
+
+class MappingEdited(BaseModel):
+    id: str
+    sign_off: str
+    edited: bool
+    mappings: int
+
+
+class MappingEdit(MigrationSpec):
+    """``PUT /migrations/{id}/mapping`` body: a spec, or ``{"spec": ...}`` as ``GET …/mapping`` shows it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "spec" in value and "mappings" not in value:
+            return value["spec"]
+        return value
+
+
+class SlackReply(BaseModel):
+    replace_original: bool
+    text: str
+
 
 class Refused(ApiError):
     """An approval link or Slack request that must not move the run."""
@@ -50,6 +106,66 @@ def _page(title: str, message: str, ok: bool) -> str:
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" + html.escape(title) +
             "</title></head><body style='font-family:system-ui,sans-serif;max-width:640px;margin:48px auto'>"
             f"<h1 style='color:{colour}'>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>")
+
+
+#: What answering does, per stage and decision (shown on the confirmation page before anything is decided).
+EFFECTS: dict[str, dict[str, str]] = {
+    "mapping": {
+        "approve": "The run goes on with this mapping: it creates the mapping's custom fields and objects in "
+                   "{dest}, then loads a sample of records there and asks for a second sign-off on the sample.",
+        "reject": "The run ends here. Nothing has been written to {dest}.",
+    },
+    "sample": {
+        "approve": "The full migration starts: every record is loaded into {dest} (the sample records are "
+                   "updated in place), then reconciled.",
+        "reject": "The sample records are removed from {dest} and the run ends.",
+    },
+}
+#: Headers of the approval pages: never cached (they carry signed fields), no referrer (the link's query
+#: is a capability), never framed (clickjacking a button), forms post back to this origin only.
+PAGE_HEADERS: dict[str, str] = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def confirmation_page(*, run_id: str, stage: Stage, chosen: Decision, forms: Mapping[str, Mapping[str, str]],
+                      destination: str | None, expires_at: int) -> str:
+    """The page an e-mailed link opens: run, stage, what each answer does, and one POST form per answer.
+
+    Each form posts to the relative URL of its decision (``approve`` / ``reject`` beside this page, so
+    it works under any API stage prefix); the signed fields travel in the body, no cookie is set.
+    """
+    e = html.escape
+    dest = destination or "the destination"
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_at))
+    buttons = []
+    for decision in sorted(forms, key=lambda d: d != chosen):  # the clicked link's answer first
+        hidden = "".join(f"<input type='hidden' name='{e(k)}' value='{e(v)}'>" for k, v in forms[decision].items())
+        colour = "#2e7d32" if decision == "approve" else "#c62828"
+        label = "Approve" if decision == "approve" else "Reject"
+        effect = EFFECTS[stage][decision].format(dest=dest)
+        buttons.append(
+            f"<form method='post' action='{e(decision)}' id='{e(decision)}-form' style='margin:24px 0'>{hidden}"
+            f"<p data-effect='{e(decision)}'>{e(effect)}</p>"
+            f"<button type='submit' name='decision' value='{e(decision)}' style='background:{colour};color:#fff;"
+            f"border:0;padding:10px 24px;font-size:16px;border-radius:4px'>{label} the {e(stage)}</button></form>")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
+            f"<title>Sign-off: run {e(run_id)}, {e(stage)}</title></head>"
+            "<body style='font-family:system-ui,sans-serif;max-width:640px;margin:48px auto'>"
+            f"<h1>Sign-off for run <span id='run'>{e(run_id)}</span></h1>"
+            f"<p>Stage: <strong id='stage'>{e(stage)}</strong> (the {e(_STAGE_WHAT[stage])}). "
+            f"Destination: {e(dest)}.</p>"
+            "<p>Nothing is decided until you press a button below.</p>"
+            + "".join(buttons) +
+            f"<p><small>The answer can be given once, until {e(until)}.</small></p></body></html>")
+
+
+_STAGE_WHAT: dict[str, str] = {"mapping": "proposed field mapping", "sample": "sample load and its field-level diff"}
 
 
 class SignOffApi:
@@ -151,26 +267,68 @@ class SignOffApi:
             raise InvalidRequest([{"field": "reason", "message": "a rejection needs a reason"}])
         return self._decide(self._pending(run_id, stage), run_id, decision, "api", by, reason)
 
-    # --- approvers -------------------------------------------------------------------------------
-    def link(self, approval_id: str, decision: str, query: Mapping[str, str]) -> tuple[int, str]:
-        """An approve/reject link from the e-mail: verify, decide, answer with a small page."""
-        run = query.get("run") or ""
+    # --- approvers ---------------------------------------------------------------------------------
+    def confirm_page(self, approval_id: str, decision: str, query: Mapping[str, str]) -> tuple[int, str]:
+        """``GET`` of an e-mailed link: verify it and show what answering does, with two ``POST`` buttons.
+
+        Decides nothing (mail scanners open every link with ``GET``/``HEAD``): the page names the run,
+        the stage and the effect of each answer; each button posts the signed fields of its decision
+        (the other decision's signature is minted here for the same approval and expiry).
+        """
+        run, stage, exp = query.get("run") or "", query.get("stage") or "", query.get("exp") or ""
         try:
-            if decision not in ("approve", "reject"):
+            if decision not in DECISIONS:
                 raise ApprovalRefused("forged", "the link names no decision")
             verify_link(self.link_keys(), approval_id=approval_id, decision=decision, run=run,
                         stage=query.get("stage"), exp=query.get("exp"), sig=query.get("sig"), now=time.time())
-            # The signature covers run, stage, decision and expiry only: a ``reason`` appended to the link
-            # is nobody's word, so it is not taken (give a reason with `flitstack reject` or the API).
-            result = self._decide(approval_id, run, cast(Decision, decision), "email", "e-mail link",
-                                  "rejected with the e-mail link" if decision == "reject" else None)
-        except Refused as exc:
-            return exc.status, _page("This link cannot be used", exc.message, False)
+            state = self._approval_state(approval_id, run)
         except ApprovalRefused as exc:
             return exc.http_status, _page("This link cannot be used", exc.message, False)
+        stage_ = cast(Stage, stage)
+        forms: dict[str, dict[str, str]] = {
+            d: {"run": run, "stage": stage, "exp": exp,
+                "sig": link_signature(self.link_keys(), approval_id=approval_id, run_id=run, stage=stage_, decision=d,
+                                      expires_at=int(exp))}
+            for d in DECISIONS}
+        return 200, confirmation_page(run_id=run, stage=stage_, chosen=decision, forms=forms,
+                                      destination=self._destination_label(run), expires_at=state["expires_at"])
+
+    def link_decision(self, approval_id: str, decision: str, form: Mapping[str, str]) -> tuple[int, str]:
+        """``POST`` from the confirmation page: verify the signed fields in the body, then decide (once)."""
+        run = form.get("run") or ""
+        try:
+            if decision not in DECISIONS:
+                raise ApprovalRefused("forged", "the form names no decision")
+            verify_link(self.link_keys(), approval_id=approval_id, decision=decision, run=run,
+                        stage=form.get("stage"), exp=form.get("exp"), sig=form.get("sig"), now=time.time())
+            # The signature covers run, stage, decision and expiry only: a ``reason`` added to the form
+            # is nobody's word, so it is not taken (give a reason with `flitstack reject` or the API).
+            result = self._decide(approval_id, run, decision, "email", "e-mail link",
+                                  "rejected with the e-mail link" if decision == "reject" else None)
+        except Refused as exc:
+            return exc.status, _page("This answer cannot be taken", exc.message, False)
+        except ApprovalRefused as exc:
+            return exc.http_status, _page("This answer cannot be taken", exc.message, False)
         verb, effect = ("approved", "the migration continues") if decision == "approve" else ("rejected",
                                                                                             "the run ends")
         return 200, _page(f"Run {run}: {result['stage']} {verb}", f"The {result['stage']} is {verb}: {effect}.", True)
+
+    def _approval_state(self, approval_id: str, run_id: str) -> ApprovalSummary:
+        """The approval a verified link names, still pending; else the refusal a claim would give."""
+        found = next((a for a in self.approvals.approvals_of(run_id) if a["approval_id"] == approval_id), None)
+        if found is None:
+            raise ApprovalRefused("unknown", "no such approval for this run")
+        if found["status"] in ("approved", "rejected"):
+            raise ApprovalRefused("already_decided", f"this approval was already {found['status']}")
+        if found["status"] == "expired" or found["expires_at"] <= time.time():
+            raise ApprovalRefused("expired", "this approval has expired")
+        return found
+
+    def _destination_label(self, run_id: str) -> str | None:
+        item = self.runs.get(run_id) if is_run_id(run_id) else None
+        run = item.get("run") if isinstance(item, dict) else None
+        destination = run.get("destination") if isinstance(run, dict) else None
+        return str(destination.get("kind")) if isinstance(destination, dict) and destination.get("kind") else None
 
     def slack(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         lower = {k.lower(): v for k, v in headers.items()}

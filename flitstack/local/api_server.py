@@ -9,6 +9,9 @@ IAM (SigV4) authorization: without the right key the answer is API Gateway's own
     server = start_api_server()
     httpx.get(f"{server.url}/migrations/r1", headers={"x-api-key": server.api_key})
     server.stop()
+
+``GET /openapi.json`` (the API's OpenAPI document) and ``GET /docs`` (a Swagger UI page, assets inlined)
+are answered by this server without a key: they describe the API and hold no run data.
 """
 
 from __future__ import annotations
@@ -44,6 +47,22 @@ Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _FORBIDDEN = json.dumps({"message": "Forbidden"}).encode()
+
+
+def _openapi_json() -> tuple[str, str]:
+    from functions.api.openapi import document_json  # noqa: PLC0415 - imports the handler
+
+    return "application/json", document_json()
+
+
+def _docs_page() -> tuple[str, str]:
+    from functions.api.openapi import docs_page  # noqa: PLC0415 - imports the handler
+
+    return "text/html; charset=utf-8", docs_page()
+
+
+#: The API's contract and its docs page, served by the local server itself (no key: they hold no data).
+DOC_ROUTES: dict[str, Callable[[], tuple[str, str]]] = {"/openapi.json": _openapi_json, "/docs": _docs_page}
 
 
 def is_public(method: str, path: str) -> bool:
@@ -127,6 +146,11 @@ class ApiGatewayAsgi:
                 return
             if not message.get("more_body"):
                 break
+        if scope["method"] == "GET" and scope["path"] in DOC_ROUTES:
+            content_type, text = DOC_ROUTES[scope["path"]]()
+            await self._send(send, 200, [("content-type", content_type), ("cache-control", "no-cache")],
+                             text.encode())
+            return
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         given = next((v for k, v in headers if k == API_KEY_HEADER), "")
         if not is_public(scope["method"], scope["path"]) and not hmac.compare_digest(given.encode(),

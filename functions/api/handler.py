@@ -3,28 +3,85 @@
 Routes only: each one calls one :class:`shared.api.MigrationsApi` operation and dumps its
 model. Errors are :class:`shared.api.ApiError` subclasses, mapped to their status here.
 The human-in-the-loop routes (approvals, Slack) are added to the same resolver.
+
+Request validation is Powertools' (``enable_validation=True``): every route declares its path,
+query, form and body parameters with pydantic models, the same models the OpenAPI document
+(:mod:`functions.api.openapi`, ``docs/contracts/openapi.json``) is generated from. A request the
+models refuse answers ``400 invalid_request`` naming each field (:func:`validation_error`), as
+the domain's own refusals do; the body's size and nesting caps are checked before any parsing.
 """
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ValidationException
+from aws_lambda_powertools.event_handler.openapi.params import Body, Form
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from shared.api import ApiError, MigrationsApi, PayloadTooLarge, check_body_size, parse_json_body
+from shared.api import (
+    ApiError,
+    ErrorBody,
+    InvalidRequest,
+    MigrationsApi,
+    MigrationView,
+    StartedMigration,
+    StartedRollback,
+    StartMigrationRequest,
+    check_body_size,
+    check_body_text,
+    validation_field_errors,
+)
 from shared.approvals import ApprovalStore
 from shared.aws import BlobStore, RunReports, RunStore, StepFunctionsExecutions, StepFunctionsTasks
 from shared.notify import approval_config
 from shared.observability import bind, logger, tracer
 from shared.settings import ApiSettings, get_settings
-from shared.signoff_api import SignOffApi
+from shared.signoff_api import (
+    PAGE_HEADERS,
+    DecisionRequest,
+    DecisionView,
+    MappingEdit,
+    MappingEdited,
+    MappingView,
+    SignOffApi,
+    SlackReply,
+)
 
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(enable_validation=True)
+
+LinkDecision = Literal["approve", "reject"]
+
+_JSON = content_types.APPLICATION_JSON
+_HTML = "text/html; charset=utf-8"
+
+
+def _refusals(*statuses: int) -> dict[int, Any]:
+    """OpenAPI entries for the JSON refusals a route may answer (``{"error", "message", "errors"?}``)."""
+    what = {400: "invalid request: each bad field named", 403: "no or wrong API key", 404: "no such run",
+            409: "conflict: the run's state forbids it", 413: "body over 1 MiB"}
+    return {s: {"description": what[s], "content": {_JSON: {"model": ErrorBody}}} for s in statuses}
+
+
+def _ok(status: int, model: type[BaseModel], description: str) -> dict[int, Any]:
+    return {status: {"description": description, "content": {_JSON: {"model": model}}}}
+
+
+_PAGE = {"content": {_HTML: {"schema": {"type": "string"}}}}
+_APPROVAL_PAGES: dict[int, Any] = {
+    200: {"description": "the page", **_PAGE},
+    400: {"description": "a form field missing or malformed", "content": {_JSON: {"model": ErrorBody}}},
+    403: {"description": "forged: the signature does not match", **_PAGE},
+    404: {"description": "unknown approval, or another run's (a page); a path no route serves (JSON)",
+          "content": {**_PAGE["content"], _JSON: {"model": ErrorBody}}},
+    409: {"description": "already decided", **_PAGE},
+    410: {"description": "expired", **_PAGE},
+}
 
 
 @lru_cache(maxsize=1)
@@ -52,13 +109,13 @@ def _caller() -> str:
     return str(identity.user_arn or identity.caller or identity.user or "operator")
 
 
-def _optional_body() -> Any:
-    return _body() if (app.current_event.body or "").strip() else None
-
-
 def _json(status: int, body: BaseModel | dict[str, Any]) -> Response[str]:
     text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
+    return Response(status_code=status, content_type=_JSON, body=text)
+
+
+def _html(status: int, page: str) -> Response[str]:
+    return Response(status_code=status, content_type=_HTML, body=page, headers=dict(PAGE_HEADERS))
 
 
 def _base_url() -> str:
@@ -72,25 +129,27 @@ def _base_url() -> str:
     return f"{scheme}://{host}{stage_prefix}"
 
 
-def _body() -> Any:
-    """The JSON body, capped in size and nesting (413 / 400 naming the problem, never a 500)."""
-    return parse_json_body(app.current_event.decoded_body or "")
+def _dump(body: BaseModel | None) -> dict[str, Any] | None:
+    return None if body is None else body.model_dump(exclude_unset=True)
 
 
-@app.post("/migrations")
-def start_migration() -> Response[str]:
-    started = migrations().start(_body(), _base_url())
+@app.post("/migrations", summary="Start a migration", tags=["migrations"],
+          responses={**_ok(202, StartedMigration, "started"), **_refusals(400, 403, 409, 413)})
+def start_migration(body: Annotated[StartMigrationRequest, Body()]) -> Response[str]:
+    started = migrations().start(body.model_dump(exclude_unset=True), _base_url())
     bind(run_id=started.id)
     logger.info("migration started", extra={"execution_arn": started.execution_arn})
     return _json(202, started)
 
 
-@app.get("/migrations/<run_id>")
+@app.get("/migrations/<run_id>", summary="A run's state, step, counts, failure and reports", tags=["migrations"],
+         responses={**_ok(200, MigrationView, "the run"), **_refusals(403, 404)})
 def get_migration(run_id: str) -> Response[str]:
     return _json(200, migrations().get(run_id, _base_url()))
 
 
-@app.post("/migrations/<run_id>/rollback")
+@app.post("/migrations/<run_id>/rollback", summary="Roll a finished run back", tags=["migrations"],
+          responses={**_ok(202, StartedRollback, "rollback started"), **_refusals(403, 404, 409)})
 def start_rollback(run_id: str) -> Response[str]:
     started = migrations().rollback(run_id, _base_url())
     bind(run_id=run_id)
@@ -98,7 +157,11 @@ def start_rollback(run_id: str) -> Response[str]:
     return _json(202, started)
 
 
-@app.get("/migrations/<run_id>/reports/<name>")
+@app.get("/migrations/<run_id>/reports/<name>", summary="One report file, with its content type", tags=["migrations"],
+         responses={200: {"description": "the file", "content": {
+             ct: {"schema": {"type": "string"}} for ct in
+             ("text/markdown", "text/csv", "text/html", _JSON, "application/x-ndjson", "text/plain")}},
+             **_refusals(403, 404)})
 def get_report(run_id: str, name: str) -> Response[Any]:
     report = migrations().report(run_id, name)
     body: Any = report.body
@@ -108,40 +171,65 @@ def get_report(run_id: str, name: str) -> Response[Any]:
     return Response(status_code=200, content_type=report.content_type, body=body)
 
 
-@app.get("/migrations/<run_id>/mapping")
+@app.get("/migrations/<run_id>/mapping", summary="The proposed (or edited) mapping and its sign-off state",
+         tags=["sign-off"], responses={**_ok(200, MappingView, "the mapping"), **_refusals(403, 404, 409)})
 def get_mapping(run_id: str) -> Response[str]:
     return _json(200, signoffs().mapping(run_id))
 
 
-@app.put("/migrations/<run_id>/mapping")
-def put_mapping(run_id: str) -> Response[str]:
-    return _json(200, signoffs().put_mapping(run_id, _body()))
+@app.put("/migrations/<run_id>/mapping", summary="Replace the mapping while the run waits for its sign-off",
+         tags=["sign-off"],
+         responses={**_ok(200, MappingEdited, "the edit is kept"), **_refusals(400, 403, 404, 409, 413)})
+def put_mapping(run_id: str, body: Annotated[MappingEdit, Body()]) -> Response[str]:
+    return _json(200, signoffs().put_mapping(run_id, body.model_dump(exclude_unset=True)))
 
 
-@app.post("/migrations/<run_id>/mapping/approve")
-def approve_mapping(run_id: str) -> Response[str]:
-    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _optional_body(), stage="mapping"))
+_DECISION_RESPONSES = {**_ok(200, DecisionView, "decided"), **_refusals(400, 403, 404, 409, 413)}
 
 
-@app.post("/migrations/<run_id>/approve")
-def approve(run_id: str) -> Response[str]:
-    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _optional_body()))
+@app.post("/migrations/<run_id>/mapping/approve", summary="Approve the mapping sign-off", tags=["sign-off"],
+          responses=_DECISION_RESPONSES)
+def approve_mapping(run_id: str, body: Annotated[DecisionRequest | None, Body()] = None) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _dump(body), stage="mapping"))
 
 
-@app.post("/migrations/<run_id>/reject")
-def reject(run_id: str) -> Response[str]:
-    return _json(200, signoffs().operator_decision(run_id, "reject", _caller(), _optional_body()))
+@app.post("/migrations/<run_id>/approve", summary="Approve the sign-off the run waits for", tags=["sign-off"],
+          responses=_DECISION_RESPONSES)
+def approve(run_id: str, body: Annotated[DecisionRequest | None, Body()] = None) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "approve", _caller(), _dump(body)))
 
 
-@app.get("/approvals/<approval_id>/<decision>")
-def approval_link(approval_id: str, decision: str) -> Response[str]:
-    query = {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if isinstance(v, str)}
-    status, page = signoffs().link(approval_id, decision, query)
-    logger.info("approval link", extra={"status": status, "decision": decision})
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=page)
+@app.post("/migrations/<run_id>/reject", summary="Reject the sign-off the run waits for (a reason is required)",
+          tags=["sign-off"], responses=_DECISION_RESPONSES)
+def reject(run_id: str, body: Annotated[DecisionRequest | None, Body()] = None) -> Response[str]:
+    return _json(200, signoffs().operator_decision(run_id, "reject", _caller(), _dump(body)))
 
 
-@app.post("/slack/actions")
+@app.get("/approvals/<approval_id>/<decision>", summary="An e-mailed link: a confirmation page (decides nothing)",
+         tags=["approvers"], responses=_APPROVAL_PAGES)
+def approval_page(approval_id: str, decision: LinkDecision, run: str = "", stage: str = "", exp: str = "",
+                  sig: str = "") -> Response[str]:
+    status, page = signoffs().confirm_page(approval_id, decision, {"run": run, "stage": stage, "exp": exp,
+                                                                   "sig": sig})
+    logger.info("approval page", extra={"status": status, "decision": decision})
+    return _html(status, page)
+
+
+@app.post("/approvals/<approval_id>/<decision>", summary="The confirmation page's button: decides, once",
+          tags=["approvers"], responses=_APPROVAL_PAGES)
+def approval_decision(approval_id: str, decision: LinkDecision, run: Annotated[str, Form()],
+                      stage: Annotated[str, Form()], exp: Annotated[str, Form()],
+                      sig: Annotated[str, Form()]) -> Response[str]:
+    status, page = signoffs().link_decision(approval_id, decision, {"run": run, "stage": stage, "exp": exp,
+                                                                    "sig": sig})
+    logger.info("approval decision", extra={"status": status, "decision": decision})
+    return _html(status, page)
+
+
+@app.post("/slack/actions", summary="Slack's interactivity callback (X-Slack-Signature verified)", tags=["approvers"],
+          responses={**_ok(200, SlackReply, "decided; the message is replaced"), **_refusals(400, 404, 409),
+                     401: {"description": "bad signature or stale timestamp",
+                           "content": {_JSON: {"model": ErrorBody}}}})
 def slack_action() -> Response[str]:
     event = app.current_event
     return _json(200, signoffs().slack(event.decoded_body.encode() if isinstance(event.decoded_body, str)
@@ -153,7 +241,25 @@ def api_error(exc: ApiError) -> Response[str]:
     return _json(exc.status, exc.body())
 
 
+def validation_error(exc: ValidationException) -> Response[str]:
+    """Powertools' request validation refusals, as the API's own: 400, each field named, input never echoed."""
+    route = app.context.get("_route")
+    bodies = route.dependant.body_params if route is not None and route.dependant else []
+    model = bodies[0].field_info.annotation if len(bodies) == 1 else None
+    refused = InvalidRequest(validation_field_errors(exc.errors(), model if isinstance(model, type) else None))
+    return api_error(refused)
+
+
+def no_route(_exc: Exception) -> Response[str]:
+    """A path or method no route serves: the API's JSON refusal (not Powertools' own body)."""
+    event = app.current_event
+    return _json(404, {"error": "not_found", "message": f"no route {event.http_method} {event.path}"})
+
+
+app.not_found(no_route)
 app.exception_handler(ApiError)(api_error)
+app.exception_handler(RequestValidationError)(validation_error)
+app.exception_handler(ValidationException)(validation_error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
@@ -162,7 +268,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         raw_size = len(event.get("body") or "")
         check_body_size(raw_size * 3 // 4 if event.get("isBase64Encoded") else raw_size)
-    except PayloadTooLarge as exc:
-        return {"statusCode": exc.status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        check_body_text(event)
+    except ApiError as exc:  # 413 too large, 400 too deeply nested: refused before any parsing
+        return {"statusCode": exc.status, "headers": {"Content-Type": _JSON},
                 "body": json.dumps(exc.body()), "isBase64Encoded": False}
     return app.resolve(event, context)

@@ -13,7 +13,10 @@ from shared.steps import DiscoverOut, RunOnly
 def _discover(step: RunOnly) -> dict[str, Any]:
     with open_source(step.run.source) as source:
         result = discover(step.run, source, open_destination(step.run.destination), stores().blobs)
-    stores().runs.update(step.run.run_id, step="Discover", status="running", discovery=result)
+    # ``run`` is what the sign-off routes and operator commands read: recorded here too, so a run started
+    # without the API (`flitstack demo`, a bare StartExecution) answers them like one the API started.
+    stores().runs.update(step.run.run_id, step="Discover", status="running", discovery=result,
+                         run=step.run.model_dump(mode="json"))
     return result
 
 

@@ -43,9 +43,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> tuple[SignOffApi, list[str | None]]:
     return service, decided
 
 
-def test_a_reason_appended_to_a_signed_link_is_not_taken(api: Any) -> None:
+def test_a_reason_added_to_the_signed_form_is_not_taken(api: Any) -> None:
     service, decided = api
-    status, _ = service.link("ap-1", "reject", {"run": "run-42", "stage": "sample", "exp": "9", "sig": "x",
+    status, _ = service.link_decision("ap-1", "reject", {"run": "run-42", "stage": "sample", "exp": "9", "sig": "x",
                                                 "reason": "[bold red]approved by the CFO[/] " + "x" * 10_000})
     assert status == 200
     assert decided == ["rejected with the e-mail link"]

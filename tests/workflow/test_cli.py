@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import time
@@ -84,21 +85,32 @@ def test_demo_with_manual_approval_resumes_from_the_mailed_link_and_the_slack_bu
             assert out.returncode == 0, out.stderr
             return list(json.loads(out.stdout))
 
-        # the run pauses at the mapping: its mail lands in the outbox; the approve link, opened with curl, resumes it
+        # the run pauses at the mapping: its mail lands in the outbox; opening its links (as a mail scanner
+        # would: GET, HEAD, following redirects) decides nothing
         first = _wait_for(lambda: [m for m in outbox() if "mapping" in m["subject"]], "the mapping sign-off mail")[0]
         run_id = first["run"]
-        curl = shutil.which("curl") or "curl"
-        done = subprocess.run([curl, "-sS", "-w", "\n%{http_code}", first["links"]["approve"]], capture_output=True,
-                              text=True, timeout=60, check=True)
-        assert done.stdout.rstrip().endswith("200"), done.stdout
-        # then at the sample: the Slack button resumes it
-        _wait_for(lambda: [m for m in outbox() if "sample" in m["subject"]], "the sample sign-off mail")
         api = json.loads((home / "runs" / run_id / "api.json").read_text())
-        slack = httpx.Client(base_url=api["slack"]["url"], verify=api["slack"]["ca_path"], trust_env=False, timeout=30)
-        message = next(m for m in slack.get("/__standin/messages").json() if "sample" in m["text"])
-        click = slack.post("/__standin/click", json={"message_id": message["id"], "action_id": "flitstack_approve",
-                                                     "user": {"id": "U7", "name": "sam"}}).json()
-        assert click["status"] == 200, click
+        client = httpx.Client(base_url=api["url"], headers={api["api_key_header"]: api["api_key"]}, trust_env=False,
+                              timeout=60)
+        for link in (first["links"]["approve"], first["links"]["reject"]):
+            assert httpx.get(link, trust_env=False, timeout=60, follow_redirects=True).status_code == 200
+            assert httpx.head(link, trust_env=False, timeout=60).status_code != 500
+        # the operator commands and mapping routes answer for a run the demo started (issue 14: they were 404)
+        mapping = client.get(f"/migrations/{run_id}/mapping")
+        assert mapping.status_code == 200 and mapping.json()["sign_off"] == "awaiting_approval", mapping.text
+        assert client.get(f"/migrations/{run_id}").json()["state"] == "awaiting_approval"
+        approved = _run(["flitstack", "approve", run_id], home)
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert json.loads(approved.stdout)["stage"] == "mapping"
+        # then at the sample: the mailed link's page, its Approve button (a POST of the signed form) resumes it
+        sample = _wait_for(lambda: [m for m in outbox() if "sample" in m["subject"]], "the sample sign-off mail")[0]
+        page = httpx.get(sample["links"]["approve"], trust_env=False, timeout=60)
+        assert page.status_code == 200 and run_id in page.text and "sample" in page.text
+        form = dict(re.findall(r"<input type='hidden' name='(\w+)' value='([^']*)'>",
+                               page.text.split("id='approve-form'", 1)[1].split("</form>", 1)[0]))
+        form = {k: html.unescape(v) for k, v in form.items()}
+        posted = httpx.post(sample["links"]["approve"].split("?", 1)[0], data=form, trust_env=False, timeout=60)
+        assert posted.status_code == 200 and "approved" in posted.text, posted.text
         stdout, _ = demo.communicate(timeout=600)
     finally:
         if demo.poll() is None:

@@ -4,7 +4,9 @@ SES (moto) mail, the Slack stand-in over HTTPS and a real browser.
 GIVEN a run with ``approval: manual``:
 - it pauses at the mapping; the mapping is readable and editable (bad edits get 400s naming
   the field); forged, expired, other-run links and unauthenticated calls are refused; the
-  e-mailed approve link, opened with curl, resumes it, and cannot be replayed;
+  e-mailed links, opened with GET / HEAD / redirects as a mail scanner would, decide nothing; the page
+  they open (rendered in headless Chromium) names the run and stage, and its POST button resumes the run
+  once;
 - it pauses again at the sample, whose diff page (opened in headless Chromium, screenshot in
   the run folder) shows the flagged fields; Slack clicks with a bad signature or a stale
   timestamp are refused, a good click resumes the run, which then completes;
@@ -15,7 +17,9 @@ GIVEN a run with ``approval: manual``:
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -30,7 +34,7 @@ import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.approvals import make_link
-from tests.workflow.conftest import DESTINATIONS, browse, dest_record_count, s3_json
+from tests.workflow.conftest import CHROMIUM_FLAGS, DESTINATIONS, browse, chromium, dest_record_count, s3_json
 
 pytestmark = pytest.mark.slow
 RECORDS = 400
@@ -97,9 +101,9 @@ class Harness:
         return [k.encode() for k in json.loads(secret["SecretString"])["link_keys"]]
 
 
-def curl(url: str) -> tuple[int, str]:
-    done = subprocess.run([CURL, "-sS", "-o", "-", "-w", "\n%{http_code}", url], capture_output=True, text=True,
-                          timeout=60, check=True)
+def curl(url: str, *flags: str) -> tuple[int, str]:
+    done = subprocess.run([CURL, "-sS", *flags, "-o", "-", "-w", "\n%{http_code}", url], capture_output=True,
+                          text=True, timeout=60, check=True)
     body, _, code = done.stdout.rpartition("\n")
     return int(code), body
 
@@ -209,10 +213,28 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
     assert curl(other)[0] == 404
     assert harness.view(run)["state"] == "awaiting_approval"
 
-    # the real link, opened with curl, resumes the run; a replay is refused
+    # every link of the mail opened as a mail scanner would (GET, HEAD, following redirects): the run still waits
+    for link in mail["links"].values():
+        assert link
+        for flags in ([], ["-I"], ["-L"]):
+            assert curl(link, *flags)[0] < 500
     status, page = curl(approve)
-    assert status == 200 and "approved" in page
+    assert status == 200 and run in page and "mapping" in page and "method='post'" in page
+    time.sleep(2)
+    assert harness.view(run)["state"] == "awaiting_approval"
+    assert harness.view(run)["current_step"] == "Awaiting mapping sign-off"
+    # the page, in a real browser, names the run and the stage and offers the two POST buttons
+    check_confirmation_page(harness, approve, run, "mapping")
+    # a POST from the page decides (its signed fields in the body); a replay is refused, the page says so
+    form = page_form(page, "approve")
+    assert set(form) == {"run", "stage", "exp", "sig"}
+    posted = httpx.post(approve.split("?", 1)[0], data=form, trust_env=False, timeout=60)
+    assert posted.status_code == 200 and "approved" in posted.text, posted.text
+    assert httpx.post(approve.split("?", 1)[0], data=form, trust_env=False, timeout=60).status_code == 409
     assert curl(approve)[0] == 409
+    # a form whose signed fields were altered decides nothing
+    assert httpx.post(approve.split("?", 1)[0], data={**form, "stage": "sample"}, trust_env=False,
+                      timeout=60).status_code == 403
 
     harness.wait_signoff(run, "sample")
     assert s3_json(harness.runtime, f"runs/{run}/spec.json")["mappings"][
@@ -242,6 +264,27 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
               for c in r.get("checks", []) if not c["passed"]] if done["state"] != "succeeded" else []
     assert done["state"] == "succeeded", failed[:5]
     scan_for_secrets(harness, run)
+
+
+def page_form(page: str, decision: str) -> dict[str, str]:
+    """The hidden fields of the confirmation page's form for ``decision``."""
+    section = page.split(f"id='{decision}-form'", 1)[1].split("</form>", 1)[0]
+    return {k: html.unescape(v) for k, v in re.findall(r"<input type='hidden' name='(\w+)' value='([^']*)'>", section)}
+
+
+def check_confirmation_page(harness: Harness, url: str, run: str, stage: str) -> None:
+    """Headless Chromium loads the link (a GET, as a person's browser would) and renders run, stage, buttons."""
+    profile = harness.runtime.folder / "chromium"
+    done = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert f'<span id="run">{run}</span>' in dom and f'<strong id="stage">{stage}</strong>' in dom, dom[:2000]
+    for decision in ("approve", "reject"):
+        assert re.search(rf'<form method="post" action="{decision}" id="{decision}-form"', dom), dom[:2000]
+        assert f'data-effect="{decision}"' in dom
+    assert "Nothing is decided until you press a button" in dom
+    assert harness.view(run)["state"] == "awaiting_approval"
 
 
 def check_diff_page(harness: Harness, run: str, diff: dict[str, Any]) -> None:
