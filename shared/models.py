@@ -144,6 +144,8 @@ class SourceField(BaseModel):
     references: str | None = None
     custom: bool = False
     sample: FieldSample | None = None
+    #: Why the field has this type (and these pick-list values): the schema's word, the data's, or both.
+    evidence: str = ""
 
 
 class SourceObject(BaseModel):

@@ -30,6 +30,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.sercom",
     "shared.connectors.salesforce",
     "shared.connectors.dynamics",
+    "shared.connectors.servicetracker",
 )
 
 Role = Literal["source", "destination"]
