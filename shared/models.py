@@ -71,6 +71,19 @@ class DynamicsOptions(Strict):
     dedupe_accounts: bool = Field(default=True, description="merge customers with the same name and domain")
 
 
+class ServiceTrackerOptions(Strict):
+    """Choices of the ServiceTracker pairs, made at the discovery report (seed 003).
+
+    ServiceTracker projects have no direct destination equivalent: seed 003 recommends a sales record
+    (Opportunity) for projects with billable revenue and a custom project object for the rest. The
+    person starting the migration sets the rule.
+    """
+
+    projects_as: Literal["billable_as_opportunity", "all_opportunity", "all_project"] = Field(
+        default="billable_as_opportunity",
+        description="billable projects -> Opportunity and the rest -> Project__c (default), or all one way")
+
+
 class RunOptions(Strict):
     """What the person starting a migration may choose."""
 
@@ -94,6 +107,7 @@ class RunOptions(Strict):
     approval_timeout_s: int = Field(default=3 * 86400, ge=1, le=30 * 86400,
                                     description="how long a sign-off may wait before the run ends unapproved")
     dynamics: DynamicsOptions = DynamicsOptions()
+    servicetracker: ServiceTrackerOptions = ServiceTrackerOptions()
 
     @field_validator("approvers")
     @classmethod

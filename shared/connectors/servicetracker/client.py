@@ -138,6 +138,8 @@ class ServiceTrackerSource:
         def normalise(rec: dict[str, Any]) -> dict[str, Any]:
             rec["id"] = str(rec["id"])
             rec["updated_at"] = rec.get("modified_at")
+            if rec.get("custom_fields") == {}:
+                rec["custom_fields"] = None  # a form left empty carries no custom fields
             for ref in refs:
                 if rec.get(ref) is not None:
                     rec[ref] = str(rec[ref])
