@@ -100,6 +100,9 @@ class RunOptions(Strict):
                                  description="how far before the watermark each pass re-reads (late commits)")
     quota_pause_s: int = Field(default=3600, ge=1, le=86400,
                                description="pause before resuming a run stopped by an exhausted daily quota")
+    preflight_poll_s: int = Field(default=900, ge=1, le=86400,
+                                  description="while the source's pre-flight blocks the full run (unsynced mobile "
+                                  "devices), how long to wait before checking again")
     sample_size: int = Field(default=300, ge=20, le=500,
                              description="records in the sample migration (approval 'manual'), parents included")
     approvers: list[str] = Field(default_factory=list, max_length=20,

@@ -92,21 +92,16 @@ def _project_routes(options: RunOptions) -> tuple[dict[str, list[str]], list[Con
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
     """The plan's flags: files over Salesforce's 25 MB default (not loaded; verify/upload after raising the
-    limit), the custom fields found only on the records (with their evidence), and the mobile pre-flight."""
+    limit) and every custom field with the evidence of its type (the pre-flight is ``preflight.json``)."""
     large = [{**row, "reason": "over Salesforce's 25 MB default file size: not loaded, upload after raising the "
                                "limit and verify it renders"} for row in extras.get("large_files", [])]
     evidence = [{"object": o.name, "field": f.name, "type": f.type, "picklist_values": "; ".join(f.picklist_values),
                  "evidence": f.evidence} for o in catalog.objects for f in o.fields if f.custom]
-    pre = extras.get("preflight") or {}
-    lines = ["# Pre-flight: mobile sync", "", str(pre.get("message") or "not checked"), ""]
-    lines += [f"- device `{d['device_id']}` (technician {d['technician_id']}): {d['unsynced_changes']} changes since "
-              f"{d['oldest_unsynced_change_at']}" for d in pre.get("devices") or []]
     return {
         "large-files.csv": (csv_text(large, ["id", "file_name", "size_bytes", "parent_type", "parent_id", "reason"]),
                             "text/csv"),
         "custom-fields.csv": (csv_text(evidence, ["object", "field", "type", "picklist_values", "evidence"]),
                               "text/csv"),
-        "preflight.md": ("\n".join(lines) + "\n", "text/markdown; charset=utf-8"),
     }
 
 

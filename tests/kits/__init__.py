@@ -44,6 +44,11 @@ class SourceKit:
     #: The attachment record's fields that give its content's size and SHA-256.
     attachment_size_field: str = "size_bytes"
     attachment_hash_field: str = "sha256"
+    #: Changes one source record as a user of the source would (the delta-window suites):
+    #: ``edit(standin, object, record_id, {field: value})``.
+    edit: Callable[[RunningStandin, str, str, dict[str, Any]], None] | None = None
+    #: The source's schema endpoint lists only part of its custom fields (the rest are on the records).
+    partial_custom_field_schema: bool = False
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,6 +17,17 @@ def _throttle(standin: RunningStandin, per_s: int) -> None:
                headers={"Authorization": f"Bearer {standin.info['api_token']}"}).raise_for_status()
 
 
+def _edit(standin: RunningStandin, obj: str, record_id: str, changes: dict[str, Any]) -> None:
+    """Change a record through the stand-in's admin route (``modified_at`` moves to now)."""
+    with httpx.Client(base_url=standin.url, verify=standin.ca_path, timeout=30, trust_env=False,
+                      headers={"Authorization": f"Bearer {standin.info['api_token']}"}) as api:
+        path = obj.replace("_", "-")
+        record = api.get(f"/v2/{path}/{record_id}")
+        record.raise_for_status()
+        fresh = {k: v for k, v in record.json().items() if k not in ("created_at", "modified_at")}
+        api.post(f"/__standin/records/{obj}", json={**fresh, **changes}).raise_for_status()
+
+
 KIT = SourceKit(
     name="servicetracker",
     start=lambda d: start_standin("servicetracker", ["--state", str(d / "s.sqlite"), "--records", "400", "--seed", "2",
@@ -24,4 +36,6 @@ KIT = SourceKit(
     throttle=_throttle,
     attachment_object="attachments",
     delta_object="work_orders",
+    edit=_edit,
+    partial_custom_field_schema=True,
 )

@@ -33,4 +33,7 @@ def _standin_secret(info: dict[str, Any]) -> dict[str, Any]:
 
 CONNECTOR = Connector(kind="servicetracker", label="ServiceTracker", role="source", secret=ServiceTrackerSecret,
                       open=_open, declared=LIMITS, standin="sandbox.servicetracker",
-                      standin_secret=_standin_secret)
+                      standin_secret=_standin_secret,
+                      # local mode's tenant: every device synced, so an unattended demo is not held by the
+                      # pre-flight (tests that exercise it serve --unsynced-devices N after these)
+                      standin_local_args=("--unsynced-devices", "0"))

@@ -29,7 +29,7 @@ import httpx
 from shared import retry
 from shared.connectors.servicetracker import LIMITS
 from shared.connectors.servicetracker.discovery import build_catalog
-from shared.connectors.servicetracker.normalise import discovery_facts
+from shared.connectors.servicetracker.normalise import discovery_facts, preflight
 from shared.errors import ContractError, ThrottledError, error_for_status, transport_error
 from shared.models import SourceCatalog
 from shared.tls import ssl_context
@@ -260,6 +260,10 @@ class ServiceTrackerSource:
     def sync_status(self) -> dict[str, Any]:
         """``GET /v2/mobile/sync-status``: devices holding offline changes the server has not received."""
         return dict(self._get("/mobile/sync-status"))
+
+    def preflight(self) -> dict[str, Any]:
+        """Mobile devices holding offline changes block the full run (``normalise.preflight``)."""
+        return preflight(self)
 
     def facts(self, catalog: SourceCatalog) -> dict[str, Any]:
         """Distinct values, duplicates, sites per client, files over 25 MB, the pre-flight (``normalise.py``)."""

@@ -8,10 +8,11 @@ The facts discovery reads beyond the catalog (JSON-ready, never records):
 - projects: how many are billable (Opportunity) and how many are not (``Project__c``);
 - clients: duplicates by name + domain, and the clients with more than one location (their
   locations become site records; a single site is the Account's shipping address);
-- attachments: the files above Salesforce's 25 MB default, flagged for the plan;
-- ``preflight``: the mobile devices holding offline changes the server has not received. While any
-  device holds some, the full run is blocked (``blocking``) until they sync or a person overrides it
-  at the sample sign-off (``shared.domain.preflight``).
+- attachments: the files above Salesforce's 25 MB default, flagged for the plan.
+
+:func:`preflight` (the connector's ``preflight()``): the mobile devices holding offline changes the server
+has not received. While any device holds some, the full run is blocked (``blocking``) until they sync or
+a person overrides it at the sample sign-off (``shared.domain.preflight``).
 """
 
 from __future__ import annotations
@@ -81,5 +82,4 @@ def discovery_facts(source: ServiceTrackerSource, catalog: SourceCatalog) -> dic
         "customers": customer_duplicates(_read(source, catalog, "clients")),
         "multi_site_clients": sorted((c for c, n in sites.items() if n > 1), key=lambda c: (len(c), c)),
         "large_files": large,
-        "preflight": preflight(source),
     }
