@@ -28,6 +28,14 @@ def _edit(standin: RunningStandin, obj: str, record_id: str, changes: dict[str, 
         api.post(f"/__standin/records/{obj}", json={**fresh, **changes}).raise_for_status()
 
 
+def _listed(standin: RunningStandin) -> set[tuple[str, str]]:
+    """The custom fields ``GET /v2/custom-fields`` lists (only part of those on the records)."""
+    answer = httpx.get(standin.url + "/v2/custom-fields", verify=standin.ca_path, timeout=30,
+                       headers={"Authorization": f"Bearer {standin.info['api_token']}"})
+    answer.raise_for_status()
+    return {(str(d["object"]), str(d["key"])) for d in answer.json()["data"]}
+
+
 KIT = SourceKit(
     name="servicetracker",
     start=lambda d: start_standin("servicetracker", ["--state", str(d / "s.sqlite"), "--records", "400", "--seed", "2",
@@ -37,5 +45,6 @@ KIT = SourceKit(
     attachment_object="attachments",
     delta_object="work_orders",
     edit=_edit,
-    partial_custom_field_schema=True,
+    listed_custom_fields=_listed,
+    blocking_args=["--unsynced-devices", "2"],
 )

@@ -189,6 +189,8 @@ class ServiceTrackerSource:
         if job.get("state") == "in_progress":
             time.sleep(float(job.get("retry_after_s") or 1))
         job = retry.call(lambda: self._poll(str(job["id"])), attempts=retry.MAX_ATTEMPTS * 2)
+        if int(job.get("record_count") or 0) == 0:
+            return  # an empty cut: its one (empty) result page is not worth a call
         for path in job.get("results") or []:
             resp = self._result_page(str(path))
             yield [json.loads(line) for line in resp.text.splitlines() if line.strip()]
