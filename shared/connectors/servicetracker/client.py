@@ -38,6 +38,22 @@ API = "/v2"
 #: REST's largest page (``max_page_size``): a delta read of at most this many changes is one call.
 REST_PAGE = 200
 CUSTOM_PREFIX = "custom_"
+#: Every standard object and its reference fields (docs/servicetracker-api.md, "Objects and fields").
+REFERENCES: dict[str, list[str]] = {
+    "clients": [], "technicians": [], "inventory_items": [],
+    "locations": ["client_id"],
+    "client_contacts": ["client_id", "default_location_id"],
+    "assets": ["client_id", "location_id", "inventory_item_id"],
+    "contracts": ["client_id"],
+    "projects": ["client_id", "manager_id"],
+    "work_orders": ["client_id", "location_id", "contact_id", "asset_id", "project_id", "contract_id",
+                    "technician_id"],
+    "work_order_tasks": ["work_order_id", "technician_id"],
+    "parts_used": ["work_order_id", "asset_id", "inventory_item_id"],
+    "invoices": ["client_id", "work_order_id", "contract_id"],
+    "notes": ["work_order_id", "author_id"],
+    "attachments": ["parent_id", "uploaded_by"],
+}
 
 
 class ExportNotReady(ThrottledError):
@@ -113,26 +129,25 @@ class ServiceTrackerSource:
         return self._schema
 
     def path_of(self, obj: str) -> str:
+        """The REST path of an object: kebab-case resources, custom tables by key (no schema call: the
+        extraction of one partition must cost the export's calls and nothing else)."""
         if obj.startswith(CUSTOM_PREFIX):
             return f"/custom-tables/{obj[len(CUSTOM_PREFIX):]}/records"
-        for o in self.schema()["objects"]:
-            if o["name"] == obj:
-                return str(o["path"]).removeprefix(API)
-        raise ContractError(f"ServiceTracker has no object {obj!r}")
+        if obj not in REFERENCES:
+            raise ContractError(f"ServiceTracker has no object {obj!r} (objects: {sorted(REFERENCES)})")
+        return "/" + obj.replace("_", "-")
 
-    def references(self, obj: str) -> list[str]:
-        """The reference fields of ``obj`` (normalised to strings like the ids they hold)."""
-        schema = self.schema()
+    @staticmethod
+    def references(obj: str, record: dict[str, Any]) -> list[str]:
+        """The reference fields of ``obj`` (normalised to strings like the ids they hold): the API's
+        documented ones; a custom table's are its ``*_id`` columns holding integer ids."""
         if obj.startswith(CUSTOM_PREFIX):
-            key = obj[len(CUSTOM_PREFIX):]
-            cols: list[dict[str, Any]] = next((t["columns"] for t in schema["custom_tables"] if t["key"] == key), [])
-            return [c["key"] for c in cols if c.get("type") == "reference"]
-        fields: list[dict[str, Any]] = next((o["fields"] for o in schema["objects"] if o["name"] == obj), [])
-        return [f["name"] for f in fields if f.get("type") == "reference"]
+            return [k for k, v in record.items() if k.endswith("_id") and isinstance(v, int)
+                    and not isinstance(v, bool)]
+        return REFERENCES.get(obj, [])
 
     # --- records ---------------------------------------------------------------------------
     def _normaliser(self, obj: str) -> Any:
-        refs = self.references(obj)
         sites = self._site_index() if obj == "clients" else None
 
         def normalise(rec: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +155,7 @@ class ServiceTrackerSource:
             rec["updated_at"] = rec.get("modified_at")
             if rec.get("custom_fields") == {}:
                 rec["custom_fields"] = None  # a form left empty carries no custom fields
-            for ref in refs:
+            for ref in self.references(obj, rec):
                 if rec.get(ref) is not None:
                     rec[ref] = str(rec[ref])
             if obj == "projects":
