@@ -109,7 +109,12 @@ def build_catalog(source: ServiceTrackerSource) -> SourceCatalog:
     for obj in schema["objects"]:
         fields = [SourceField(name=f["name"], type=TYPES.get(f["type"], "text"), label=f["name"],
                               required=bool(f.get("required")), picklist_values=list(f.get("options") or []),
-                              references=f.get("references")) for f in obj["fields"] if f["name"] != "custom_fields"]
+                              references=f.get("references")) for f in obj["fields"]]
+        if obj["name"] == "clients":  # the connector's own normalisation adds these (client.py)
+            fields += [SourceField(name="site_count", type="number", label="Sites",
+                                   evidence="derived by the connector: the client's locations"),
+                       SourceField(name="primary_site", type="object", label="Primary site",
+                                   evidence="derived by the connector: the client's primary (else first) location")]
         if any(f["name"] == "custom_fields" for f in obj["fields"]):
             declared = {str(d["key"]): _declared(d) for d in obj.get("custom_fields") or []}
             profiles, lists, records = _profile(source, obj["name"], int(obj.get("count", 0)))
