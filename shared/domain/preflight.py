@@ -43,7 +43,7 @@ def check(run: RunRef, source: Source, stores: Stores) -> dict[str, Any]:
                                   "application/json")
             raise SourceNotReadyError(str(result.get("message") or "the source is not ready for the full run"))
         result["overridden"] = override
-        stores.runs.update(run.run_id, status="running")
+    stores.runs.update(run.run_id, status="running")  # no longer waiting for the source
     stores.blobs.put_text(Keys(run).report("preflight.json"), json.dumps(result, indent=2, default=str),
                           "application/json")
     return {"blocking": bool(result.get("blocking")), "overridden": "overridden" in result}
