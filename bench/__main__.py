@@ -15,7 +15,10 @@ Sercom records):
   more requests) and once with ``$batch`` PATCHes only (the connection's ``bulk_upsert: false``),
   so the two rows compare the requests and the operations inside them;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
-  what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS.
+  what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS;
+- source API calls used for extraction (``--source servicetracker``): every partition records what
+  reading it cost; the minimum ServiceTracker's bulk export allows is, per object of n records,
+  1 export job + 1 status poll + ceil(n / 10,000) result pages (none for an empty cut).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import httpx
 from aws_lambda_powertools.utilities import parameters
 
 from flitstack.runtime import LocalRuntime, local_environment
+from shared.connectors import registry
 from shared.mapping.engine import CompiledMapping
 from shared.mapping.spec import MigrationSpec
 
@@ -46,6 +50,12 @@ NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in B
 
 
 BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
+EXPORT_PAGE = 10_000  # ServiceTracker: records per export result page (docs/servicetracker-api.md)
+
+
+def minimum_export_calls(counts: dict[str, int]) -> int:
+    """What ServiceTracker's export API allows at best: per object, a job, one poll, its result pages."""
+    return sum(2 + math.ceil(n / EXPORT_PAGE) for n in counts.values())
 
 
 def _dynamics_token(rt: LocalRuntime) -> tuple[dict[str, Any], str]:
@@ -181,13 +191,14 @@ def _by_request(before: dict[str, Any], after: dict[str, Any], suffix: str, meth
                if k.startswith(method + " ") and k.endswith(suffix))
 
 
-def run_size(n: int, seed: int, destination: str = "salesforce", writes: str | None = None) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix=f"flitstack-bench-{destination}-{n}-"))
-    with LocalRuntime(folder=folder, records=n, seed=seed, destination=destination) as rt:
+def run_size(n: int, seed: int, destination: str = "salesforce", source: str = LocalRuntime.source,
+             writes: str | None = None) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"flitstack-bench-{source}-{destination}-{n}-"))
+    with LocalRuntime(folder=folder, records=n, seed=seed, source=source, destination=destination) as rt:
         if writes is not None:
             _set_bulk_upsert(rt, DYNAMICS_WRITES[writes])
         before = _stats(rt)
-        run_id = f"bench-{destination}-{n}"
+        run_id = f"bench-{source}-{destination}-{n}"
         started = time.perf_counter()
         desc = rt.wait(rt.start_migration(rt.run_ref(run_id)), timeout_s=7200, poll_s=1.0)
         elapsed = time.perf_counter() - started
@@ -201,8 +212,12 @@ def run_size(n: int, seed: int, destination: str = "salesforce", writes: str | N
             Bucket=bucket, Prefix=f"runs/{run_id}/levels/") for o in page.get("Contents", [])
             if "/outcomes/" in o["Key"]]
         rate, transformed, peak_mib = transform_rate(rt, run_id)
-        extracted = sum(_json(rt, o["Key"])["count"] for o in s3.list_objects_v2(
-            Bucket=bucket, Prefix=f"runs/{run_id}/extract/outcomes/").get("Contents", []))
+        partitions = [_json(rt, o["Key"]) for o in s3.list_objects_v2(
+            Bucket=bucket, Prefix=f"runs/{run_id}/extract/outcomes/").get("Contents", [])]
+        extracted = sum(p["count"] for p in partitions)
+        extract_calls = sum(int(p.get("calls", 0)) for p in partitions)
+        extract_minimum = minimum_export_calls({p["object"]: p["count"] for p in partitions}) \
+            if source == "servicetracker" else None
         if destination == "dynamics":
             closed = _closed(rt, spec)
             fixed_up = int(_fixed_up(rt, run_id))
@@ -227,14 +242,16 @@ def run_size(n: int, seed: int, destination: str = "salesforce", writes: str | N
         minimum = minimum_load_calls(outcomes, spec)
         total = sum(by_category.values())
     return {
-        "destination": destination, **({"writes": writes} if writes else {}), "records": n, "seed": seed,
-        "status": summary["status"],
+        "source": source, "destination": destination, **({"writes": writes} if writes else {}), "records": n,
+        "seed": seed, "status": summary["status"],
         "end_to_end_seconds": round(elapsed, 1),
         "end_to_end_records_per_s": round(extracted / elapsed, 1),
         "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
         "api_calls_load": load_calls, "api_calls_load_minimum": minimum,
         "api_calls_ratio": round(load_calls / minimum, 3) if minimum else None,
         "api_calls_total": total, "api_calls_by_category": by_category,
+        "extract_calls": extract_calls, "extract_calls_minimum": extract_minimum,
+        "extract_calls_ratio": round(extract_calls / extract_minimum, 3) if extract_minimum else None,
         "peak_batch_heap_mib": round(peak_mib, 1),
         "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -254,7 +271,7 @@ def _fixed_up(rt: LocalRuntime, run_id: str) -> int:
 def previous_rows() -> list[dict[str, Any]]:
     """The raw JSON rows of the committed RESULTS.md (rows from before destinations were named are Salesforce's)."""
     rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.startswith('{"')]
-    return [{"destination": "salesforce", **r} for r in rows if "records" in r]
+    return [{"source": LocalRuntime.source, "destination": "salesforce", **r} for r in rows if "records" in r]
 
 
 def write_results(rows: list[dict[str, Any]]) -> None:
@@ -262,17 +279,20 @@ def write_results(rows: list[dict[str, Any]]) -> None:
         "# Benchmark results", "",
         f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
         "2 cores. Produced by `make bench` (local mode: moto + stand-ins over HTTPS on loopback).", "",
-        "| destination | N | e2e s | e2e records/s | transform records/s/core | load API calls | minimum | ratio | "
-        "batch heap MiB | process RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| source | destination | N | e2e s | e2e records/s | transform records/s/core | load API calls | minimum | "
+        "ratio | batch heap MiB | process RSS MiB | extract calls | minimum | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        extract = (f"{r['extract_calls']} | {r['extract_calls_minimum']} | {r['extract_calls_ratio']}"
+                   if r.get("extract_calls_minimum") else "- | - | -")
         label = f"{r['destination']} ({r['writes']})" if r.get("writes") else r["destination"]
-        lines.append(f"| {label} | {r['records']:,} | {r['end_to_end_seconds']} | "
+        lines.append(f"| {r.get('source', LocalRuntime.source)} | {label} | {r['records']:,} | "
+                     f"{r['end_to_end_seconds']} | "
                      f"{r['end_to_end_records_per_s']} | "
                      f"{r['transform_records_per_s_one_core']:,} | {r['api_calls_load']} | "
                      f"{r['api_calls_load_minimum']} | {r['api_calls_ratio']} | {r['peak_batch_heap_mib']} | "
-                     f"{r['peak_process_rss_mib']} |")
+                     f"{r['peak_process_rss_mib']} | {extract} |")
     lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Dynamics 365 counts `$batch` "
               "requests (the minimum: one per 1,000 operations, see bench/__main__.py).",
               ""]
@@ -289,7 +309,10 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                          f"{c.get('upsert_multiple', 0)} | {c.get('patch', 0):,} | {c['batch_inner']:,} | "
                          f"{c['closed']:,} | {c['fixed_up']} | {r['end_to_end_seconds']} |")
         lines.append("")
-    lines += ["Targets: transform >= 20,000 records/s/core; load API calls <= 1.1 x minimum; peak memory "
+    lines += ["Extract calls (ServiceTracker): source API calls the extraction partitions made, against the "
+              "minimum its bulk export allows (per object: a job, one poll, one call per 10,000-record result "
+              "page); target <= 1.1 x minimum.",
+              "", "Targets: transform >= 20,000 records/s/core; load API calls <= 1.1 x minimum; peak memory "
               "< 1 GiB at 100,000 and not growing with N (the per-batch heap is bounded by the batch size; the "
               "process RSS of local mode also holds moto's in-memory S3 and DynamoDB, which a Lambda does not).",
               "", "Raw JSON lines:", "", "```"]
@@ -311,6 +334,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--dest", default="salesforce,dynamics", help="destinations, comma-separated")
+    parser.add_argument("--source", default=LocalRuntime.source, choices=registry.kinds("source"),
+                        help="source system (its pairs with --dest)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--merge", action="store_true",
@@ -322,14 +347,17 @@ def main() -> int:
         for n in (int(s) for s in args.sizes.split(",")):
             # Dynamics 365: both write paths over the same records, one migration each
             for writes in list(DYNAMICS_WRITES) if destination == "dynamics" else [None]:
-                row = {**run_size(n, args.seed, destination, writes), "commit": _commit()}
+                row = {**run_size(n, args.seed, destination, args.source, writes), "commit": _commit()}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     if args.merge and RESULTS.exists():
-        measured = {(r["destination"], r["records"]) for r in rows}
-        rows += [r for r in previous_rows() if (r["destination"], r["records"]) not in measured]
+        def key(r: dict[str, Any]) -> tuple[Any, ...]:
+            return r.get("source", LocalRuntime.source), r["destination"], r["records"], r.get("writes")
+        measured = {key(r) for r in rows}
+        rows += [r for r in previous_rows() if key(r) not in measured]
     if not args.no_write:
-        write_results(sorted(rows, key=lambda r: (str(r["destination"]), int(r["records"]), str(r.get("writes")))))
+        write_results(sorted(rows, key=lambda r: (str(r.get("source", LocalRuntime.source)), str(r["destination"]),
+                                                  int(r["records"]), str(r.get("writes")))))
     return 0
 
 

@@ -149,7 +149,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "standins": {
             args.dest: {"state_path": str(folder / "standins" / f"{args.dest}.sqlite"),
                         "serve": f"flitstack sandbox serve {args.dest} --state {folder}/standins/{args.dest}.sqlite"},
-            "sercom": {"state_path": str(folder / "standins" / "sercom.sqlite")},
+            args.source: {"state_path": str(folder / "standins" / f"{args.source}.sqlite")},
         },
     }
     ended = summary.get("ended") or _read_json(folder / "reports" / "ended.json")

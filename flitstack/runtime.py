@@ -137,6 +137,7 @@ class LocalRuntime:
             source_args += ["--tenant", str(self.tenant)]
         else:
             source_args += ["--records", str(self.records), "--seed", str(self.seed)]
+        source_args += registry.source(self.source).standin_local_args
         self.standins[self.source] = start_standin(self.source, source_args + self.source_args)
         src = self.source_client()
         try:

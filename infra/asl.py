@@ -27,6 +27,7 @@ from shared.errors import (
     IncompleteStepError,
     MappingError,
     QuotaExhaustedError,
+    SourceNotReadyError,
     ThrottledError,
     TransientError,
 )
@@ -37,7 +38,7 @@ State = dict[str, Any]
 LAMBDA_TRANSIENT = ("Lambda.TooManyRequestsException", "Lambda.ServiceException", "Lambda.SdkClientException")
 RETRIABLE = (ThrottledError.__name__, TransientError.__name__, *LAMBDA_TRANSIENT)
 FATAL = tuple(c.__name__ for c in (ConfigurationError, AuthenticationError, ContractError, MappingError,
-                                   QuotaExhaustedError, IncompleteStepError))
+                                   QuotaExhaustedError, SourceNotReadyError, IncompleteStepError))
 #: The step-level retry (the call-level one is ``shared.retry``): 2, 4, 8, 16 s, full jitter, ≤ 60 s.
 RETRY: list[State] = [{
     "ErrorEquals": list(RETRIABLE),
@@ -210,7 +211,12 @@ def migrate() -> State:
         "PlanLevel": lambda_task("load", "plan_level", {**RUN, "index.$": "$.cursor.index",
                                                         "phase.$": "$.cursor.phase"},
                                  result=selector("manifest_key", "items", "index", "phase", "max_concurrency"),
-                                 result_path="$.level", next_state="LoadLevel", on_failure=fail),
+                                 result_path="$.level", next_state="LoadLevel", on_failure=fail,
+                                 catches=[catch([SourceNotReadyError.__name__], "SourceNotReadyPause", "$.not_ready")]),
+        "SourceNotReadyPause": {"Type": "Wait",
+                                "Comment": "The source's pre-flight blocks the full run (offline mobile data not yet "
+                                           "synced, no override at sign-off): wait, then check again.",
+                                "SecondsPath": "$.run.options.preflight_poll_s", "Next": "PlanLevel"},
         "LoadLevel": distributed_map(
             "LoadLevel", "LoadLevel: transform then load every batch of one dependency level", "$.level.manifest_key",
             {"TransformBatch": lambda_task("transform", "transform_batch", {**RUN, "item.$": "$.item"},

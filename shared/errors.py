@@ -59,6 +59,11 @@ class QuotaExhaustedError(FatalError):
     """A daily quota is used up; the run must pause and resume from its checkpoint later."""
 
 
+class SourceNotReadyError(FatalError):
+    """The source's pre-flight check blocks the full run (mobile devices hold offline changes not yet synced):
+    the run pauses and checks again, until the source is ready or a person overrides it at the sample sign-off."""
+
+
 class IncompleteStepError(FatalError):
     """A fan-out step finished with items that did not record success (nothing is skipped silently)."""
 
@@ -72,6 +77,7 @@ FATAL_NAMES = frozenset(
         ContractError,
         MappingError,
         QuotaExhaustedError,
+        SourceNotReadyError,
         IncompleteStepError,
     )
 )

@@ -71,6 +71,19 @@ class DynamicsOptions(Strict):
     dedupe_accounts: bool = Field(default=True, description="merge customers with the same name and domain")
 
 
+class ServiceTrackerOptions(Strict):
+    """Choices of the ServiceTracker pairs, made at the discovery report (seed 003).
+
+    ServiceTracker projects have no direct destination equivalent: seed 003 recommends a sales record
+    (Opportunity) for projects with billable revenue and a custom project object for the rest. The
+    person starting the migration sets the rule.
+    """
+
+    projects_as: Literal["billable_as_opportunity", "all_opportunity", "all_project"] = Field(
+        default="billable_as_opportunity",
+        description="billable projects -> Opportunity and the rest -> Project__c (default), or all one way")
+
+
 class RunOptions(Strict):
     """What the person starting a migration may choose."""
 
@@ -87,6 +100,9 @@ class RunOptions(Strict):
                                  description="how far before the watermark each pass re-reads (late commits)")
     quota_pause_s: int = Field(default=3600, ge=1, le=86400,
                                description="pause before resuming a run stopped by an exhausted daily quota")
+    preflight_poll_s: int = Field(default=900, ge=1, le=86400,
+                                  description="while the source's pre-flight blocks the full run (unsynced mobile "
+                                  "devices), how long to wait before checking again")
     sample_size: int = Field(default=300, ge=20, le=500,
                              description="records in the sample migration (approval 'manual'), parents included")
     approvers: list[str] = Field(default_factory=list, max_length=20,
@@ -100,6 +116,7 @@ class RunOptions(Strict):
         default=False, description="rollback also removes the custom fields and objects this run created, once "
         "they hold no data (where the destination connector can remove schema)")
     dynamics: DynamicsOptions = DynamicsOptions()
+    servicetracker: ServiceTrackerOptions = ServiceTrackerOptions()
 
     @field_validator("approvers")
     @classmethod
@@ -150,6 +167,8 @@ class SourceField(BaseModel):
     references: str | None = None
     custom: bool = False
     sample: FieldSample | None = None
+    #: Why the field has this type (and these pick-list values): the schema's word, the data's, or both.
+    evidence: str = ""
 
 
 class SourceObject(BaseModel):

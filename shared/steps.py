@@ -157,6 +157,7 @@ class DiscoverOut(_Model):
     source_counts: dict[str, int]
     unmatched_technicians: int
     audit_fields: bool
+    preflight_blocking: bool = False
 
 
 class PlanExtractionOut(_Model):

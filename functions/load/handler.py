@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.connections import open_destination, open_source
 from shared.connectors import registry
-from shared.domain import load, sample
+from shared.domain import load, preflight, sample
 from shared.domain.keys import FULL
 from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
@@ -33,6 +33,9 @@ def _prepare(step: RunOnly) -> dict[str, Any]:
 def _plan_level(step: LevelIn) -> dict[str, Any]:
     stores().runs.update(step.run.run_id, step=f"LoadLevel {step.index}" + (
         "" if step.phase == FULL else f" ({step.phase})"))
+    if step.phase == FULL and step.index == 0:
+        with open_source(step.run.source) as source:  # the full run starts here: the source must be ready
+            preflight.check(step.run, source, stores())
     # The LoadLevel Map runs as many batches at once as the destination declares it takes.
     parallel = registry.destination(step.run.destination.kind).capabilities.max_parallel_loads
     return {**load.plan_level(step.run, step.index, stores(), step.phase), "max_concurrency": parallel}

@@ -30,6 +30,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.sercom",
     "shared.connectors.salesforce",
     "shared.connectors.dynamics",
+    "shared.connectors.servicetracker",
 )
 
 Role = Literal["source", "destination"]
@@ -67,6 +68,9 @@ class Connector:
     #: Extra arguments of the stand-in's ``serve`` (a destination: its users file, made from the
     #: source's people by :attr:`standin_users`).
     standin_users: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    #: Extra ``serve`` arguments of the stand-in in local mode (a source: a tenant an unattended run is not
+    #: held up by, e.g. ServiceTracker's mobile devices synced); tests add theirs after, which win.
+    standin_local_args: tuple[str, ...] = ()
     #: Objects/secret facts shown in messages people read.
     notes: dict[str, str] = field(default_factory=dict)
 

@@ -75,6 +75,12 @@ class Source(Protocol):
         distinct values actually used, duplicates it knows how to find, pipeline stages."""
         ...
 
+    def preflight(self) -> dict[str, Any]:
+        """What must be true before the full run, checked live right before it: ``{"check", "blocking",
+        "message", ...}``. While ``blocking``, the full load waits (and checks again) unless a person
+        overrode it at the sample sign-off (``shared.domain.preflight``)."""
+        ...
+
     def users(self) -> list[dict[str, Any]]:
         """The people records are assigned to (technicians, staff): ``id``, ``name``, ``email``, ``active``."""
         ...

@@ -69,8 +69,13 @@ def _summary_lines(run: RunRef, stage: str, stores: Stores) -> list[str]:
                 f"pair {run.pair}: {run.source.kind} -> {run.destination.kind}"]
     report = stores.blobs.get_json(keys.report("sample-diff.json"))["summary"]
     flags = ", ".join(f"{k} {v}" for k, v in report["by_flag"].items() if v) or "nothing flagged"
-    return [f"{report['records']} sample records loaded and read back ({report['files']} with files)",
-            f"{report['flagged']} of {report['fields']} fields flagged: {flags}"]
+    lines = [f"{report['records']} sample records loaded and read back ({report['files']} with files)",
+             f"{report['flagged']} of {report['fields']} fields flagged: {flags}"]
+    ready = stores.blobs.get_json(keys.report("preflight.json")) if stores.blobs.exists(
+        keys.report("preflight.json")) else {}
+    if ready.get("blocking"):  # shared.domain.preflight: approving is the person's override
+        lines.append(f"Pre-flight BLOCKS the full run: {ready.get('message')}. Approving overrides it.")
+    return lines
 
 
 def request(run: RunRef, stage: Stage, task_token: str, stores: Stores, approvals: ApprovalStore,

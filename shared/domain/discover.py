@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.aws import BlobStore
+from shared.aws import BlobStore, now_iso
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
 from shared.domain.keys import Keys
@@ -98,6 +98,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     catalog: SourceCatalog = source.catalog()
     sample_data(source, catalog)
     extras = source.facts(catalog)
+    ready = {**source.preflight(), "checked_at": now_iso()}  # shown in the plan and at the sample sign-off
     technicians = source.users()
     dcat = dest_catalog(dest, template.DEST_OBJECTS)
     owners = resolve_owners(technicians, dcat.users, dest.label)
@@ -111,6 +112,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     spec: MigrationSpec = template.build_spec(catalog, dcat, run.options, extras=extras, owners=owners.owners,
                                               fallback_owner_id=fallback)
     blobs.put_json(keys.source_catalog, catalog.model_dump())
+    blobs.put_json(keys.report("preflight.json"), ready)
     blobs.put_json(keys.dest_catalog, dcat.model_dump())
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
@@ -128,4 +130,4 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     counts = {o.name: o.count for o in catalog.objects}
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
             "source_counts": counts, "unmatched_technicians": len(owners.unmatched),
-            "audit_fields": dcat.audit_fields_settable}
+            "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking"))}

@@ -80,6 +80,7 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
     count = 0
     mark = mark or _Watermark(None, run.options.delta_overlap_s)
 
+    calls_before = source.calls
     mappings = [m for m in load_spec(blobs, run).mappings if m.source_object == obj]
     sizes: dict[str, list[int]] = {m.name: [] for m in mappings}
 
@@ -100,7 +101,9 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
                 flush()
     if batch or (not batch_keys and phase == FULL):
         flush()
-    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes, "mark": mark.state()}
+    # calls: what reading this partition cost the source's API (the bench holds it to the API's minimum)
+    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes, "mark": mark.state(),
+               "calls": source.calls - calls_before}
     blobs.put_json(keys.extract_outcome(obj), outcome)
     return {"object": obj, "count": count, "batches": len(batch_keys)}
 

@@ -372,20 +372,26 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         duplicates = spec.merged.get(mapping.source_object, {})
         for lk in (lk for lk in mapping.lookups if lk.deferred):
             assert lk.target is not None
-            targets = stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
+            # tried in order, as in the first pass: the rule's target, then its alternatives (each may name
+            # its own destination field: a project landed as an Opportunity or as a Project__c)
+            tried = [(lk.source, lk.target), *((c.source, c.target) for c in lk.or_else)]
+            targets = {t.dest_object: stores.blobs.get_json(keys.xwalk_merged(t.dest_object)) for _, t in tried}
             for rec in _source_records(stores, keys, mapping.source_object):
                 if str(rec.get("id")) in duplicates:
                     continue  # merged into its survivor: its own key aliases the survivor's record
-                ref = rec.get(lk.source)
                 own_id = own.get(source_key(mapping.source_object, str(rec["id"])))
-                if not ref or own_id is None:
+                refs = [(rec.get(src), t) for src, t in tried if rec.get(src) not in (None, "")]
+                if not refs or own_id is None:
                     continue
-                target_id = targets.get(source_key(lk.target.source_object, str(ref)))
-                if target_id is None:
+                hit = next(((t, targets[t.dest_object].get(source_key(t.source_object, str(ref))))
+                            for ref, t in refs if targets[t.dest_object].get(source_key(t.source_object, str(ref)))),
+                           None)
+                if hit is None:
+                    names = " or ".join(dict.fromkeys(t.dest_object for _, t in refs))
                     issues.append(Issue(mapping.source_object, str(rec["id"]), mapping.dest_object, lk.dest,
-                                        "lookup_missing", f"no {lk.target.dest_object} for {ref!r}; left empty"))
+                                        "lookup_missing", f"no {names} for {refs[0][0]!r}; left empty"))
                     continue
-                updates.append({ID: own_id, lk.dest: target_id})
+                updates.append({ID: own_id, hit[0].dest or lk.dest: hit[1]})
         deferred = sorted({k for u in updates for k in u} - {ID})
         before = before_images(dest, mapping.dest_object, [u[ID] for u in updates], deferred)
         results = dest.update(mapping.dest_object, updates)

@@ -90,6 +90,18 @@ def _getter(path: str) -> Getter:
     return getn
 
 
+def _word_getter(path: str) -> Getter:
+    """A getter for ``where`` tests, whose values are words: a JSON boolean reads as ``"true"`` / ``"false"``
+    (``where={"billable": ["true"]}``), any other value as it is."""
+    get = _getter(path)
+
+    def word(rec: Mapping[str, Any]) -> Any:
+        value = get(rec)
+        return ("true" if value else "false") if isinstance(value, bool) else value
+
+    return word
+
+
 def _to_date(value: Any) -> str:
     text = str(value).strip()
     try:
@@ -246,7 +258,7 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
     full-sized loads instead of one small load per source batch.
     """
     explode = _getter(mapping.explode) if mapping.explode else None
-    where = [(_getter(k), frozenset(v)) for k, v in mapping.where.items()]
+    where = [(_word_getter(k), frozenset(v)) for k, v in mapping.where.items()]
     present = [_getter(k) for k in mapping.require_present]
     unless = [_condition(c) for c in mapping.unless]
     n = 0
@@ -261,7 +273,7 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
 
 
 def _condition(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
-    where = [(_getter(k), frozenset(v)) for k, v in condition.where.items()]
+    where = [(_word_getter(k), frozenset(v)) for k, v in condition.where.items()]
     present = [_getter(k) for k in condition.present]
 
     def test(rec: Mapping[str, Any]) -> bool:
@@ -307,7 +319,7 @@ class CompiledMapping:
             _CompiledField(r, _getter(r.source) if r.source else None, self._convert_for(r)) for r in mapping.fields
         ]
         self.multi_getters = {r.dest: [_getter(s) for s in r.sources] for r in mapping.fields if r.sources}
-        self.where = [(_getter(k), frozenset(v)) for k, v in mapping.where.items()]
+        self.where = [(_word_getter(k), frozenset(v)) for k, v in mapping.where.items()]
         self.lookups = [
             (
                 lk,

@@ -211,6 +211,11 @@ class SpecBuilder:
                 name = naming.custom_name(f"cf_{f.name}")
             path = f"custom_fields.{f.name}"
             label = f.label or f.name
+            if f.type == "multi_select":  # a list of choices: one per line, in a long-text field
+                rules.append(self.memo(dest_obj, name, label, path, transform="lines_text"))
+                self.fields[(dest_obj, name)] = self.fields[(dest_obj, name)].model_copy(
+                    update={"source": f"{path} (multi-select: one value per line)"})
+                continue
             kind, why = inferred(f.type, f.sample)
             note = f"{path} ({why})"
             if kind == "picklist":
@@ -231,6 +236,35 @@ class SpecBuilder:
                                        ("scale", rule.scale)) if v is not None}
             self.custom(dest_obj, name, label, rule.field_type, source=note, **extra)
             rules.append(FieldRule(dest=name, source=path, transform=rule.transform,  # type: ignore[arg-type]
+                                   max_length=rule.length))
+        return rules
+
+    def table_fields(self, source_obj: str, dest_obj: str, skip: Iterable[str] = ()) -> list[FieldRule]:
+        """A tenant-defined table's columns -> custom fields of the custom object it lands in, 1:1, each typed
+        from its declared type through the platform's type table (pick-lists restricted to their options;
+        references are the pair's lookups, so they are skipped, as are ``skip`` and the system fields)."""
+        try:
+            sobj: SourceObject = self.source.object(source_obj)
+        except KeyError:
+            return []
+        rules: list[FieldRule] = []
+        left_out = {"id", "created_at", "modified_at", "updated_at", *skip}
+        for f in sobj.fields:
+            if f.name in left_out or f.type == "reference":
+                continue
+            name = self.caps.naming.custom_name(f.name)
+            note = f"{f.name} ({f.evidence or f.type})"
+            if f.type == "picklist":
+                self.custom(dest_obj, name, f.label or f.name, "Picklist", picklist_values=f.picklist_values,
+                            restricted=True, source=note)
+                rules.append(FieldRule(dest=name, source=f.name, transform="picklist",
+                                       value_map={v: v for v in f.picklist_values}))
+                continue
+            rule = self.caps.types.get(f.type) or self.caps.types["text"]
+            extra = {k: v for k, v in (("length", rule.length), ("precision", rule.precision),
+                                       ("scale", rule.scale)) if v is not None}
+            self.custom(dest_obj, name, f.label or f.name, rule.field_type, source=note, **extra)
+            rules.append(FieldRule(dest=name, source=f.name, transform=rule.transform,  # type: ignore[arg-type]
                                    max_length=rule.length))
         return rules
 

@@ -44,6 +44,14 @@ class SourceKit:
     #: The attachment record's fields that give its content's size and SHA-256.
     attachment_size_field: str = "size_bytes"
     attachment_hash_field: str = "sha256"
+    #: Changes one source record as a user of the source would (the delta-window suites):
+    #: ``edit(standin, object, record_id, {field: value})``.
+    edit: Callable[[RunningStandin, str, str, dict[str, Any]], None] | None = None
+    #: A source whose schema endpoint lists only part of its custom fields (the rest are on the records):
+    #: the (object, key) pairs it does list, read from the stand-in.
+    listed_custom_fields: Callable[[RunningStandin], set[tuple[str, str]]] | None = None
+    #: ``serve`` arguments of a tenant whose pre-flight blocks the full run (None: nothing ever blocks it).
+    blocking_args: list[str] | None = None
 
 
 @dataclass

@@ -100,3 +100,27 @@ def Probe(runtime: LocalRuntime) -> kits.Probe:
 
 
 DESTINATIONS = registry.kinds("destination")
+
+
+def _registered_pairs() -> list[tuple[str, str]]:
+    """(source, destination) of every pair template whose connectors are both registered."""
+    from shared.pairs import pairs
+
+    found = []
+    for name in pairs():
+        src, _, dst = name.partition("-")
+        if src in registry.kinds("source") and dst in DESTINATIONS:
+            found.append((src, dst))
+    return found
+
+
+#: Every (source, destination) pair the suites run for, from ``shared.pairs`` and the registry.
+PAIRS = _registered_pairs()
+#: The local runtime's default source: its pairs keep the destination alone as their test id.
+DEFAULT_SOURCE = LocalRuntime.source
+
+
+def pair_id(pair: tuple[str, str]) -> str:
+    """``salesforce`` for the default source's pair, ``servicetracker-salesforce`` for another source's."""
+    source, destination = pair
+    return destination if source == DEFAULT_SOURCE else f"{source}-{destination}"

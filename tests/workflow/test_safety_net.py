@@ -1,7 +1,8 @@
-"""Workflow: the safety net, the same for every destination (parametrized, not copied).
+"""Workflow: the safety net, the same for every pair (parametrized, not copied).
 
-For Salesforce and for Dynamics 365, through the real ASL on moto and the stand-ins over HTTPS,
-read back with an independent client (:class:`tests.workflow.conftest.Probe`):
+For every (source, destination) pair (``shared.pairs`` over the registered connectors), through the
+real ASL on moto and the stand-ins over HTTPS, read back with an independent client
+(:class:`tests.workflow.conftest.Probe`):
 
 1. a full load loses nothing and duplicates nothing (the destination holds exactly the records
    the run loaded, per mapping) and every lookup points where the run sent it, at a record of
@@ -9,7 +10,11 @@ read back with an independent client (:class:`tests.workflow.conftest.Probe`):
 2. a second run of the same tenant creates nothing;
 3. a change made in the source during the delta-pickup window reaches the destination;
 4. rolling back the delta run restores the value it overwrote; rolling back the first run
-   removes every record it created.
+   removes every record it created;
+5. a cycle between two source objects (a project lists its work orders, each points back) holds in
+   both directions after the fix-up pass;
+6. a source whose schema lists only part of its custom fields still has every one discovered,
+   mapped and migrated.
 
 The destination-specific details (SOQL, bulk jobs, ContentVersion) stay in
 ``test_migrate_salesforce.py`` / ``test_rollback.py`` / ``test_delta_and_resume.py``.
@@ -23,7 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
@@ -31,17 +35,19 @@ from shared.handler import stores
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunOptions
 from tests.golden import snapshot as golden
-from tests.workflow.conftest import DESTINATIONS, Probe, s3_json, s3_lines
+from tests.kits import SourceKit, kit
+from tests.workflow.conftest import PAIRS, Probe, pair_id, s3_json, s3_lines
 
 pytestmark = pytest.mark.slow
 RECORDS = 300
 
 
-@pytest.fixture(scope="module", params=DESTINATIONS)
+@pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
 def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    folder: Path = tmp_path_factory.mktemp(f"safety-{request.param}")
+    source, destination = request.param
+    folder: Path = tmp_path_factory.mktemp(f"safety-{pair_id(request.param)}")
     local_environment(folder / "lambda.jsonl")
-    with LocalRuntime(folder=folder, records=RECORDS, seed=21, destination=request.param) as runtime:
+    with LocalRuntime(folder=folder, records=RECORDS, seed=21, source=source, destination=destination) as runtime:
         yield runtime
 
 
@@ -169,8 +175,9 @@ def _keys(rt: LocalRuntime, prefix: str) -> list[str]:
             for o in page.get("Contents", [])]
 
 
-def _contact_title_field(spec: MigrationSpec) -> tuple[ObjectMapping, str]:
-    m = next(m for m in spec.mappings if m.source_object == "contacts" and not m.explode and not m.natural_key)
+def _title_field(spec: MigrationSpec) -> tuple[ObjectMapping, str]:
+    """A keyed mapping with a plain text field filled from the source's ``title`` (a contact's job title)."""
+    m = next(m for m in _keyed(spec) if not m.explode and any(r.source == "title" for r in m.fields))
     return m, next(r.dest for r in m.fields if r.source == "title")
 
 
@@ -181,31 +188,111 @@ def _step(run_id: str) -> str:
 def test_delta_window_picks_up_a_source_change_and_rollback_restores_it(rt: LocalRuntime) -> None:
     probe = Probe(rt)
     spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
-    mapping, title = _contact_title_field(spec)
-    assert rt.source_standin is not None
-    info = rt.source_standin.info
+    mapping, title = _title_field(spec)
+    source_kit: SourceKit = kit(rt.source)
+    assert rt.source_standin is not None and source_kit.edit is not None
     arn = rt.start_migration(rt.run_ref("sn-delta", RunOptions(batch_size=500, delta_window_s=6, delta_poll_s=2,
                                                                delta_overlap_s=60)))
     deadline = time.monotonic() + 600
     while not _step("sn-delta").startswith("DeltaPickup"):
         assert time.monotonic() < deadline, _step("sn-delta")
         time.sleep(0.2)
-    with httpx.Client(base_url=info["url"], verify=info["ca_path"], headers={"X-Api-Key": info["api_key"]},
-                      timeout=30, trust_env=False) as api:
-        held = probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])
-        contact = next(c for c in api.get("/api/v1/contacts", params={"limit": 100}).json()["data"]
-                       if f"contacts:{c['id']}" in held)
-        original = held[f"contacts:{contact['id']}"][title]
-        fresh = {k: v for k, v in contact.items() if k not in ("created_at", "updated_at")}
-        api.post("/__standin/records/contacts", json={**fresh, "title": "Changed in the window"}).raise_for_status()
+    held = probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])
+    key = sorted(held)[0]
+    original = held[key][title]
+    source_kit.edit(rt.source_standin, mapping.source_object, key.partition(":")[2], {"title": "Changed in the window"})
     assert rt.wait(arn, timeout_s=600)["status"] == "SUCCEEDED"
-    key = f"contacts:{contact['id']}"
-    assert probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])[key][title] == \
+    assert probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])[key][title] == \
         "Changed in the window"
     # rolling back the delta run puts back what it overwrote
     assert rt.wait(rt.start_rollback("sn-delta"), timeout_s=600)["status"] == "SUCCEEDED"
     assert s3_json(rt, "runs/sn-delta/reports/rollback.json")["passed"]
-    assert probe.rows(mapping.dest_object, spec.external_id_field, "contacts", [title])[key][title] == original
+    assert probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])[key][title] == \
+        original
+
+
+def _extracted(rt: LocalRuntime, run_id: str, obj: str) -> list[dict[str, Any]]:
+    """The source records the run extracted (its S3 batches)."""
+    outcome = s3_json(rt, f"runs/{run_id}/extract/outcomes/{obj}.json")
+    return [r for key in outcome["batches"] for r in s3_lines(rt, key)]
+
+
+def test_a_cycle_between_two_objects_holds_in_both_directions(rt: LocalRuntime) -> None:
+    """A deferred lookup to another source object (the cycle's broken edge, filled by the fix-up pass)
+    points at the record its source references; and each referenced record's children in the
+    destination are exactly the loaded source records that list it (the source's ``<child>_ids``)."""
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    cyclic = [(m, lk) for m in _keyed(spec) for lk in m.lookups
+              if lk.deferred and lk.target is not None and lk.target.source_object != m.source_object]
+    if not cyclic:
+        pytest.skip("no cycle between two source objects in this pair")
+    probe, ext = Probe(rt), spec.external_id_field
+    checked = 0
+    for m, lk in cyclic:
+        targets = [lk.target, *(c.target for c in lk.or_else)]
+        dests = list(dict.fromkeys(t.dest or lk.dest for t in targets if t is not None))
+        held = probe.rows(m.dest_object, ext, m.source_object, dests)
+        parent_ids: dict[str, str] = {}  # source key of the parent -> its destination id
+        for t in targets:
+            assert t is not None
+            parent_ids.update({k: r["Id"] for k, r in probe.rows(t.dest_object, ext, t.source_object, []).items()})
+        parent_object = targets[0].source_object if targets[0] else ""
+        children: dict[str, set[str]] = {}  # parent key -> children keys pointing at it in the destination
+        for key, row in held.items():
+            for field in dests:
+                if row.get(field):
+                    parent_key = next((k for k, v in parent_ids.items() if v == row[field]), None)
+                    assert parent_key is not None, (m.name, key, field)
+                    children.setdefault(parent_key, set()).add(key)
+        # forward: every loaded child whose source references a loaded parent points at that parent
+        for rec in _extracted(rt, "sn-full", m.source_object):
+            key, ref = f"{m.source_object}:{rec['id']}", rec.get(lk.source)
+            if key in held and ref not in (None, "") and f"{parent_object}:{ref}" in parent_ids:
+                assert key in children.get(f"{parent_object}:{ref}", set()), (m.name, key, ref)
+                checked += 1
+        # backward: the parent's own list of children, as loaded into this object, is what points at it
+        list_field = f"{m.source_object.removesuffix('s')}_ids"
+        for rec in _extracted(rt, "sn-full", parent_object):
+            if list_field not in rec:
+                continue
+            listed = {f"{m.source_object}:{i}" for i in rec.get(list_field) or []} & set(held)
+            assert children.get(f"{parent_object}:{rec['id']}", set()) == listed, (m.name, rec["id"])
+            checked += len(listed)
+    assert checked > 0
+
+
+def test_custom_fields_missing_from_the_schema_are_discovered_mapped_and_migrated(rt: LocalRuntime) -> None:
+    """Every ``custom_fields`` key on the source records, listed by the schema or not, has a custom field
+    in the spec and its values in the destination."""
+    source_kit: SourceKit = kit(rt.source)
+    if source_kit.listed_custom_fields is None:
+        pytest.skip("this source's schema lists all of its custom fields")
+    spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
+    probe, ext = Probe(rt), spec.external_id_field
+    catalog = s3_json(rt, "runs/sn-full/discovery/source-catalog.json")
+    assert rt.source_standin is not None
+    listed = source_kit.listed_custom_fields(rt.source_standin)
+    unlisted_seen = 0
+    for m in _keyed(spec):
+        rules = {r.source.removeprefix("custom_fields."): r.dest for r in m.fields
+                 if r.source and r.source.startswith("custom_fields.")}
+        if not rules:
+            continue
+        records = _extracted(rt, "sn-full", m.source_object)
+        on_records = {k for rec in records for k in rec.get("custom_fields") or {}}
+        assert on_records <= set(rules), (m.name, on_records - set(rules))
+        unlisted = {k for k in on_records if (m.source_object, k) not in listed}
+        held = probe.rows(m.dest_object, ext, m.source_object, [rules[k] for k in sorted(unlisted)])
+        for k in unlisted:  # the records this mapping loaded that carry a value of k hold it in Salesforce
+            carrying = [f"{m.source_object}:{rec['id']}" for rec in records
+                        if (rec.get("custom_fields") or {}).get(k) not in (None, "")
+                        and f"{m.source_object}:{rec['id']}" in held]
+            if carrying:
+                unlisted_seen += 1
+                assert any(held[key].get(rules[k]) not in (None, "") for key in carrying), (m.name, k)
+        assert all(any(f["name"] == k and f["custom"] and f["evidence"] for f in o["fields"])
+                   for o in catalog["objects"] if o["name"] == m.source_object for k in unlisted)
+    assert unlisted_seen > 0, "the tenant hides some custom fields from its schema"
 
 
 def test_rolling_back_the_first_run_removes_what_it_created(rt: LocalRuntime) -> None:

@@ -12,7 +12,11 @@ GIVEN a run with ``approval: manual``:
   timestamp are refused, a good click resumes the run, which then completes;
 - a run rejected at the sample ends cleanly and leaves nothing of the sample in the
   destination; a run nobody answers ends cleanly and says why;
-- no task token or secret appears in the logs, the state payloads, the reports or the run table.
+- no task token or secret appears in the logs, the state payloads, the reports or the run table;
+- (a source whose pre-flight can block the full run: its tenant holds unsynced mobile data) the
+  sample sign-off says the pre-flight blocks the full run, and approving it is the recorded override.
+
+Parametrized over every (source, destination) pair.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.approvals import make_link
-from tests.workflow.conftest import CHROMIUM_FLAGS, DESTINATIONS, browse, chromium, dest_record_count, s3_json
+from tests.kits import SourceKit, kit
+from tests.workflow.conftest import CHROMIUM_FLAGS, PAIRS, browse, chromium, dest_record_count, pair_id, s3_json
 
 pytestmark = pytest.mark.slow
 RECORDS = 400
@@ -114,11 +119,14 @@ def tampered(url: str, **changes: str) -> str:
     return parts._replace(query=urlencode(query)).geturl()
 
 
-@pytest.fixture(scope="module", params=DESTINATIONS)
+@pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
 def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    folder: Path = tmp_path_factory.mktemp(f"signoff-{request.param}")
+    source, destination = request.param
+    folder: Path = tmp_path_factory.mktemp(f"signoff-{pair_id(request.param)}")
     local_environment(folder / "lambda.jsonl")
-    with LocalRuntime(folder=folder, records=RECORDS, seed=5, with_slack=True, destination=request.param) as rt:
+    source_kit: SourceKit = kit(source)
+    with LocalRuntime(folder=folder, records=RECORDS, seed=5, with_slack=True, source=source,
+                      destination=destination, source_args=source_kit.blocking_args or []) as rt:
         yield Harness(rt)
 
 
@@ -249,6 +257,10 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
     # Slack: the message carries buttons; forged and stale clicks are refused, a good one resumes
     messages = harness.slack_messages(run)
     sample_msg = next(m for m in messages if "sample" in m["text"])
+    blocking = s3_json(harness.runtime, f"runs/{run}/reports/preflight.json")["blocking"]
+    assert blocking == (kit(harness.runtime.source).blocking_args is not None)
+    if blocking:  # the person sees what approving overrides
+        assert "Pre-flight BLOCKS the full run" in json.dumps(sample_msg), sample_msg
     bad = harness.click(sample_msg["id"], "flitstack_approve", sign_with="not-the-signing-secret")
     assert bad["status"] == 401, bad
     stale = harness.click(sample_msg["id"], "flitstack_approve", timestamp_offset_s=-600)
@@ -263,6 +275,9 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
     failed = [(r["mapping"], c) for r in s3_json(harness.runtime, f"runs/{run}/reports/reconciliation.json")["mappings"]
               for c in r.get("checks", []) if not c["passed"]] if done["state"] != "succeeded" else []
     assert done["state"] == "succeeded", failed[:5]
+    if blocking:  # the approval of the sample was the override, recorded with who and how
+        final = s3_json(harness.runtime, f"runs/{run}/reports/preflight.json")
+        assert final["blocking"] and final["overridden"]["decided_by"] == "dana", final
     scan_for_secrets(harness, run)
 
 
@@ -329,7 +344,8 @@ def scan_for_secrets(harness: Harness, run: str) -> None:
     assert tokens, "the approvals table keeps the task tokens"
     sm = rt.engine.client("secretsmanager")
     needles = list(tokens)
-    for name in ("flitstack/approvals", "flitstack/local/sercom", rt.run_ref(run).destination.secret_name):
+    ref = rt.run_ref(run)
+    for name in ("flitstack/approvals", ref.source.secret_name, ref.destination.secret_name):
         value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
         needles += [v for k, v in value.items() if k not in NOT_SECRET and isinstance(v, str) and len(v) >= 12]
         needles += [k for v in value.values() if isinstance(v, list) for k in v]

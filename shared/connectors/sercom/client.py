@@ -123,6 +123,10 @@ class SercomSource:
         """What discovery reads beyond the catalog (distinct values, duplicates, stages): ``normalise.py``."""
         return discovery_facts(self, catalog)
 
+    def preflight(self) -> dict[str, Any]:
+        """Sercom holds no offline data that could still arrive: nothing blocks the full run."""
+        return {"check": "none", "blocking": False, "message": "Sercom has no offline data to wait for"}
+
     def users(self) -> list[dict[str, Any]]:
         """Sercom's technicians (the people work orders and activities are assigned to)."""
         return self.read_all("technicians")

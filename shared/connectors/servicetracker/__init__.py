@@ -1,0 +1,39 @@
+"""ServiceTracker (field-service platform on the Salesforce platform), a source: its HTTPS API client
+(bulk export for volume, REST for the rest), its custom-field discovery, its normalisation and
+pre-flight check, its registry entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shared.connectors.registry import Connector, SecretModel
+from shared.connectors.source import SourceLimits
+
+
+class ServiceTrackerSecret(SecretModel):
+    api_token: str
+
+
+#: ServiceTracker runs at most 3 export jobs at once per tenant (docs/servicetracker-api.md, Limits:
+#: ``max_concurrent_exports``); one partition reader holds one job at a time, so three readers never
+#: meet EXPORT_LIMIT_EXCEEDED from each other.
+LIMITS = SourceLimits(max_parallel_reads=3)
+
+
+def _open(secret: ServiceTrackerSecret) -> Any:
+    from shared.connectors.servicetracker.client import ServiceTrackerSource
+
+    return ServiceTrackerSource(secret.url, secret.api_token, secret.ca_pem, timeout_s=min(secret.timeout_s, 60.0))
+
+
+def _standin_secret(info: dict[str, Any]) -> dict[str, Any]:
+    return {"url": info["url"], "api_token": info["api_token"], "ca_pem": Path(info["ca_path"]).read_text()}
+
+
+CONNECTOR = Connector(kind="servicetracker", label="ServiceTracker", role="source", secret=ServiceTrackerSecret,
+                      open=_open, declared=LIMITS, standin="sandbox.servicetracker",
+                      standin_secret=_standin_secret,
+                      # local mode's tenant: every device synced, so an unattended demo is not held by the
+                      # pre-flight (tests that exercise it serve --unsynced-devices N after these)
+                      standin_local_args=("--unsynced-devices", "0"))
