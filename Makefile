@@ -39,7 +39,7 @@ asl: $(STAMP)
 
 # Regenerate the HTTP API's OpenAPI document (docs/contracts/openapi.json); a test checks it is current.
 openapi: $(STAMP)
-	$(PY) -m functions.api.openapi
+	$(PY) -m flitstack.openapi
 
 synth: $(STAMP)
 	$(PY) app.py

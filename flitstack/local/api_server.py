@@ -50,13 +50,13 @@ _FORBIDDEN = json.dumps({"message": "Forbidden"}).encode()
 
 
 def _openapi_json() -> tuple[str, str]:
-    from functions.api.openapi import document_json  # noqa: PLC0415 - imports the handler
+    from flitstack.openapi import document_json  # noqa: PLC0415 - imports the handler
 
     return "application/json", document_json()
 
 
 def _docs_page() -> tuple[str, str]:
-    from functions.api.openapi import docs_page  # noqa: PLC0415 - imports the handler
+    from flitstack.openapi import docs_page  # noqa: PLC0415 - imports the handler
 
     return "text/html; charset=utf-8", docs_page()
 

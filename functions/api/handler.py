@@ -6,7 +6,7 @@ The human-in-the-loop routes (approvals, Slack) are added to the same resolver.
 
 Request validation is Powertools' (``enable_validation=True``): every route declares its path,
 query, form and body parameters with pydantic models, the same models the OpenAPI document
-(:mod:`functions.api.openapi`, ``docs/contracts/openapi.json``) is generated from. A request the
+(:mod:`flitstack.openapi`, ``docs/contracts/openapi.json``) is generated from. A request the
 models refuse answers ``400 invalid_request`` naming each field (:func:`validation_error`), as
 the domain's own refusals do; the body's size and nesting caps are checked before any parsing.
 """

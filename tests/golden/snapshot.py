@@ -35,6 +35,10 @@ GOLDEN = Path(__file__).parent
 _ORG_DOMAIN = re.compile(r"flitstack-?[a-z0-9]{6,8}(?=\.example\b|>|$)")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Date-only fields a stand-in stamps with the day of the write when the request leaves them out
+#: (Dataverse's ``WinOpportunity``/``LoseOpportunity`` without ``actualend``).
+STAMPED_DATES = frozenset({"actualclosedate"})
 #: Fields a stand-in fills by itself (row versions, auto-numbers): their values depend on write order.
 VOLATILE = frozenset({"versionnumber", "ticketnumber", "CaseNumber", "ContractNumber"})
 RUN_TIME = "<run time>"
@@ -67,8 +71,15 @@ def _scrub(value: Any, tokens: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_scrub(v, tokens) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub(v, tokens) for k, v in value.items()}
+        return {k: _stamped(k, v) or _scrub(v, tokens) for k, v in value.items()}
     return value
+
+
+def _stamped(key: str, value: Any) -> str | None:
+    """``<run time>`` for a date the stand-in stamped on the day of the run (after the tenant's ``AS_OF``)."""
+    if key in STAMPED_DATES and isinstance(value, str) and _DATE.match(value) and value > AS_OF[:10]:
+        return RUN_TIME
+    return None
 
 
 def _content(obj: str, fields: dict[str, Any], tokens: dict[str, str], own_id: str) -> dict[str, Any]:

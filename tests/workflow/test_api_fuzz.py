@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 
 from flitstack.local.api_server import RunningApi, start_api_server
 from flitstack.local.engine import LocalEngine
+from flitstack.openapi import CONTRACT
 from flitstack.runtime import local_environment
-from functions.api.openapi import CONTRACT
 from shared.settings import get_approval_settings
 
 pytestmark = pytest.mark.slow

@@ -197,6 +197,9 @@ def test_a_destination_changed_behind_the_run_fails_the_checks_that_see_it(run: 
         ("work_orders->Work_Order__c", "null_rate", "Asset__c"),  # one of ~44 records: > 0.5 points
         ("work_orders->Work_Order__c", "orphans", "Asset__c"),
         ("deals->Opportunity", "sum", "Amount"),
+        # the same two changes seen against the raw source (the run's translation applied to it)
+        ("work_orders->Case", "source_histogram", "Priority"),
+        ("deals->Opportunity", "source_sum", "Amount"),
     }
     calls = recon["destination_calls"]
     assert calls <= len(recon["mappings"]) + 2, calls  # one query per mapping at this size

@@ -12,8 +12,8 @@ Two edits on top of what Powertools generates, both to say what the API really a
 - the public routes (approval links, Slack) carry their own signatures, so they need no API key
   (``security: []``); every other route needs the key (IAM / SigV4 in the cloud).
 
-    python -m functions.api.openapi            # write docs/contracts/openapi.json
-    python -m functions.api.openapi --check    # exit 1 when the committed document is stale
+    python -m flitstack.openapi            # write docs/contracts/openapi.json
+    python -m flitstack.openapi --check    # exit 1 when the committed document is stale
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from functions.api.handler import app
 from infra.resources import PUBLIC_ROUTES
 
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contracts" / "openapi.json"
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contracts" / "openapi.json"
 TITLE = "FlitStack API"
 VERSION = "1"
 DESCRIPTION = (
@@ -86,7 +86,7 @@ def docs_page() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m functions.api.openapi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m flitstack.openapi", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed document is stale")
     args = parser.parse_args(argv)
     current = document_json()
