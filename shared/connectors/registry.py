@@ -30,6 +30,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.sercom",
     "shared.connectors.salesforce",
     "shared.connectors.dynamics",
+    "shared.connectors.zoho",
 )
 
 Role = Literal["source", "destination"]
