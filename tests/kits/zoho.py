@@ -25,7 +25,7 @@ def http(info: dict[str, Any]) -> httpx.Client:
 
 class ZohoProbe:
     """Reads and edits the migrated org with COQL and the records API. A lookup reads back as its id; a
-    per-target name (``What_Id.Accounts``) reads the lookup's id when it points into that module."""
+    per-target name (``What_Id__Accounts``) reads the lookup's id when it points into that module."""
 
     def __init__(self, runtime: Any) -> None:
         self.http = http(runtime.destination_standin.info)
@@ -44,11 +44,11 @@ class ZohoProbe:
 
     @staticmethod
     def _value(row: dict[str, Any], name: str) -> Any:
-        value = row.get(name.partition(".")[0])
+        value = row.get(name.partition("__")[0])
         return value.get("id") if isinstance(value, dict) else value
 
     def rows(self, obj: str, ext: str, source_object: str, fields: list[str]) -> dict[str, dict[str, Any]]:
-        names = ", ".join(dict.fromkeys([ext, *(f.partition(".")[0] for f in fields)]))
+        names = ", ".join(dict.fromkeys([ext, *(f.partition("__")[0] for f in fields)]))
         found = self._coql(f"select {names} from {obj} where {ext} like '{source_object}:%'")
         return {r[ext]: {**{f: self._value(r, f) for f in fields}, "Id": r["id"]} for r in found
                 if str(r[ext]).startswith(source_object + ":")}

@@ -19,7 +19,7 @@ What this connector keeps true (reference §3, ``docs/guarantees-zoho.md``):
 
 Neutral names the engine uses, translated here: ``Id`` <-> ``id``; a lookup holds the target id
 (sent as ``{"id": ...}``, read back from ``{"name", "id"}``); a polymorphic lookup is named per target
-module, ``What_Id.Accounts`` or ``Parent_Id.Deals`` (sent as ``What_Id`` + ``$se_module``, or Notes'
+module, ``What_Id__Accounts`` or ``Parent_Id__Deals`` (sent as ``What_Id`` + ``$se_module``, or Notes'
 ``Parent_Id {"module", "id"}``); a file's content arrives base64 in :data:`FILE_FIELD` and an attachment's
 id is ``<module>/<record id>/<attachment id>`` (Zoho deletes an attachment through its record).
 """
@@ -34,6 +34,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -100,8 +101,9 @@ def rest_credits(count: int) -> int:
 
 
 def _split(name: str) -> tuple[str, str | None]:
-    """``What_Id.Accounts`` -> (``What_Id``, ``Accounts``); a plain name -> (name, None)."""
-    base, _, module = name.partition(".")
+    """``What_Id__Accounts`` -> (``What_Id``, ``Accounts``); a plain name -> (name, None). Zoho's own names
+    never hold a double underscore (the API name joins a label's words with one)."""
+    base, _, module = name.partition("__")
     return base, module or None
 
 
@@ -315,6 +317,8 @@ class ZohoDestination:
         """Create the field from a label spelled like its name (Zoho derives the API name from the label), then
         read the name back: a field Zoho named differently is a contract error, never a silent mismatch."""
         dtype = FIELD_TYPES.get(spec.type)
+        if dtype == "double" and spec.scale == 0:  # a whole number: Zoho's integer (9 digits)
+            dtype = "integer"
         if dtype is None:
             raise ContractError(f"Zoho has no field type for {spec.type!r} ({spec.object}.{spec.name}); "
                                 f"allowed: {sorted(FIELD_TYPES)}")
@@ -370,6 +374,8 @@ class ZohoDestination:
                 out[name] = {"id": str(value)} if value not in (None, "") else None
             elif f is not None and f.type in NUMERIC and isinstance(value, str) and value:
                 out[name] = float(value)
+            elif f is not None and f.type == "datetime" and isinstance(value, str) and value:
+                out[name] = _zoho_datetime(value)
             elif f is not None and f.type == "multiselectpicklist" and isinstance(value, str):
                 out[name] = [v for v in value.split(";") if v]
             else:
@@ -623,28 +629,30 @@ class ZohoDestination:
                 found[str(raw["id"])] = self._row(obj, raw, names)
         return found
 
+    def _attachments(self, ids: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
+        """Attachments by composite id: one list call per parent record (Zoho lists a record's files)."""
+        found: dict[str, dict[str, Any]] = {}
+        by_parent: dict[tuple[str, str], list[str]] = {}
+        for composite in ids:
+            module, parent, att = [*composite.split("/"), "", "", ""][:3]
+            by_parent.setdefault((module, parent), []).append(att)
+        for (module, parent), atts in by_parent.items():
+            resp = self._request("GET", f"{API}/{module}/{parent}/Attachments", "read attachments",
+                                 params={"fields": "id,File_Name,Parent_Id,Size"},
+                                 ok=lambda s, b: s == 400 and isinstance(b, dict))
+            rows = {str(r["id"]): r for r in (_json(resp).get("data") or [])} if resp.status_code == 200 else {}
+            for att in atts:
+                if att in rows:
+                    composite = f"{module}/{parent}/{att}"
+                    found[composite] = {**self._row("Attachments", rows[att], names), ID: composite}
+        return found
+
     def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
-        if obj == "Attachments":
-            held = self.existing_ids(obj, ids)
-            return [{ID: i} if i in held else None for i in ids]
-        found = self._get_ids(obj, ids, fields)
+        found = self._attachments(ids, fields) if obj == "Attachments" else self._get_ids(obj, ids, fields)
         return [found.get(i) for i in ids]
 
     def existing_ids(self, obj: str, ids: list[str]) -> set[str]:
-        if obj == "Attachments":
-            held: set[str] = set()
-            by_parent: dict[tuple[str, str], list[str]] = {}
-            for composite in ids:
-                module, parent, att = ([*composite.split("/"), "", "", ""])[:3]
-                by_parent.setdefault((module, parent), []).append(att)
-            for (module, parent), atts in by_parent.items():
-                resp = self._request("GET", f"{API}/{module}/{parent}/Attachments", "read attachments",
-                                     params={"fields": "id,File_Name"},
-                                     ok=lambda s, b: s == 400 and isinstance(b, dict))
-                there = {str(r["id"]) for r in (_json(resp).get("data") or [])} if resp.status_code == 200 else set()
-                held |= {f"{module}/{parent}/{a}" for a in atts if a in there}
-            return held
-        return set(self._get_ids(obj, ids, []))
+        return set(self._attachments(ids, []) if obj == "Attachments" else self._get_ids(obj, ids, []))
 
     def find_by_key(self, obj: str, key_field: str, keys: list[str]) -> dict[str, str]:
         if obj in self.capabilities.no_custom_fields:
@@ -671,9 +679,8 @@ class ZohoDestination:
                 if str(r.get(key_field) or "").startswith(prefix)]
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
-        if obj == "Attachments":
-            return [{ID: i} for i in sorted(self.existing_ids(obj, ids))]
-        return list(self._get_ids(obj, ids, fields).values())
+        found = self._attachments(ids, fields) if obj == "Attachments" else self._get_ids(obj, ids, fields)
+        return list(found.values())
 
     def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
@@ -701,6 +708,17 @@ def _json(resp: httpx.Response) -> Any:
         return resp.json()
     except ValueError:
         return {}
+
+
+def _zoho_datetime(value: str) -> str:
+    """ISO 8601 as Zoho takes it: ``yyyy-MM-ddTHH:mm:ss±HH:mm`` (no fraction, no ``Z``); UTC when unzoned."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # Zoho answers INVALID_DATA for this record: a reject naming the field
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=0).isoformat()
 
 
 def _cell(value: Any) -> str:
