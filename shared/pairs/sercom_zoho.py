@@ -15,13 +15,15 @@ Covers every row of the pair's object table:
 | Task / Activity Log | Tasks (``Task_Type`` Call / Email / Visit, ``Duration_Minutes``, ``Outcome``) on the |
 |  | account, the contact or lead as ``Who_Id`` |
 | Meeting / Calendar Event | Events (start, end = start + duration, the contact or lead as ``Who_Id``) |
-| Attachment / Document | Attachments uploaded to their Account / Contact / Deal (over the size limit: a reject) |
-| Notes | Notes on their Account / Contact / Deal |
+| Attachment / Document | Attachments uploaded to their record (over the org's size limit: a reject) |
+| Notes | Notes on their Account / Contact / Deal / Work Order / Asset |
+| Work Order, Asset, Location | custom modules ``Work_Orders``, ``Service_Assets``, ``Service_Locations`` |
+|  | (Zoho's Custom Modules framework; 500 credits each to create, once) linked to their Account |
 | Custom Field Data | custom fields created before load, typed from the data (pick-lists as restricted pick-lists) |
 
 Original create/modify times go to ``Original_Created_Date`` / ``Original_Modified_Date`` (Zoho's own
-are read-only). Sercom objects the seed does not carry to Zoho (work orders, assets, locations...) are
-not part of this pair; notes and files attached to them are rejected with ``unknown_parent_type``.
+are read-only). Sercom's products, parts used, contracts and territories have no row in the seed's table and
+are not part of this pair (their records stay in Sercom; the mapping document lists what is carried).
 Polymorphic lookups are named per target module (``What_Id__Accounts``, ``Parent_Id__Deals``); the
 connector sends ``$se_module`` / ``Parent_Id.module`` from that name.
 """
@@ -32,7 +34,7 @@ from typing import Any
 
 from shared.connectors import registry
 from shared.connectors.zoho.client import FILE_FIELD
-from shared.mapping.spec import Condition, FieldRule, LookupCandidate, LookupRule, LookupTarget
+from shared.mapping.spec import Condition, CustomObjectSpec, FieldRule, LookupCandidate, LookupRule, LookupTarget
 from shared.models import DestCatalog, RunOptions, SourceCatalog
 from shared.pairs.builder import MigrationSpec, ObjectMapping, OwnerRule, SpecBuilder, stage_map, target, title_map
 
@@ -40,7 +42,18 @@ PAIR = "sercom-zoho"
 SOURCE, DESTINATION = "sercom", "zoho"
 DEFAULT_ACCOUNT_KEY = "flitstack:default-account"
 #: What discovery describes in the org.
-DEST_OBJECTS = ["Accounts", "Contacts", "Leads", "Deals", "Tasks", "Events", "Notes", "Attachments"]
+DEST_OBJECTS = ["Accounts", "Contacts", "Leads", "Deals", "Tasks", "Events", "Notes", "Attachments", "Work_Orders",
+                "Service_Assets", "Service_Locations"]
+#: Field-service records land in custom modules (created before load; ``Name`` is each one's mandatory field).
+CUSTOM_OBJECTS = [
+    CustomObjectSpec(name="Work_Orders", label="Work Order", plural_label="Work Orders"),
+    CustomObjectSpec(name="Service_Assets", label="Service Asset", plural_label="Service Assets"),
+    CustomObjectSpec(name="Service_Locations", label="Service Location", plural_label="Service Locations"),
+]
+WO_STATUS = ["new", "scheduled", "dispatched", "in_progress", "on_hold", "completed", "cancelled"]
+WO_PRIORITY = ["low", "normal", "high", "urgent"]
+SERVICE_TYPES = ["repair", "maintenance", "installation", "inspection", "emergency"]
+ASSET_STATUS = ["active", "installed", "in_repair", "retired"]
 
 #: Zoho's standard pipeline, open stages in order (``settings/pipeline``).
 OPEN_STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers", "Proposal/Price Quote",
@@ -60,6 +73,8 @@ PARENTS: dict[str, LookupTarget | list[LookupTarget]] = {
     "customer": _parent("customers", "Accounts"),
     "contact": [_parent("contacts", "Contacts"), _parent("contacts", "Leads")],
     "deal": _parent("deals", "Deals"),
+    "work_order": _parent("work_orders", "Work_Orders"),
+    "asset": _parent("assets", "Service_Assets"),
 }
 
 
@@ -96,7 +111,35 @@ def build_spec(
         b.custom(obj, "Duration_Minutes", "Duration Minutes", "Number", precision=9, scale=0)
         b.custom(obj, "Outcome", "Outcome", "Text", length=80)
 
+    wo, asset, loc = "Work_Orders", "Service_Assets", "Service_Locations"
+    for obj in (wo, asset, loc):
+        b.custom(obj, "Account", "Account", "Lookup", reference_to="Accounts")
+    for name in ("Street", "City", "State", "Zip_Code", "Country"):
+        b.custom(loc, name, name.replace("_", " "), "Text", length=100)
+    b.custom(asset, "Location", "Location", "Lookup", reference_to=loc)
+    b.custom(asset, "Serial_Number", "Serial Number", "Text", length=80)
+    b.custom(asset, "Asset_Status", "Asset Status", "Picklist", picklist_values=list(title_map(ASSET_STATUS).values()),
+             restricted=True)
+    b.custom(asset, "Install_Date", "Install Date", "Date")
+    b.custom(asset, "Warranty_End_Date", "Warranty End Date", "Date")
+    b.custom(wo, "Contact", "Contact", "Lookup", reference_to="Contacts")
+    b.custom(wo, "Asset", "Asset", "Lookup", reference_to=asset)
+    b.custom(wo, "Location", "Location", "Lookup", reference_to=loc)
+    b.custom(wo, "Subject", "Subject", "Text", length=255)
+    b.custom(wo, "Service_Type", "Service Type", "Picklist", picklist_values=list(title_map(SERVICE_TYPES).values()),
+             restricted=True)
+    b.custom(wo, "Work_Order_Status", "Work Order Status", "Picklist",
+             picklist_values=list(title_map(WO_STATUS).values()), restricted=True)
+    b.custom(wo, "Work_Order_Priority", "Work Order Priority", "Picklist",
+             picklist_values=list(title_map(WO_PRIORITY).values()), restricted=True)
+    b.custom(wo, "Scheduled_Date", "Scheduled Date", "Date")
+    b.custom(wo, "Completed_At", "Completed At", "DateTime")
+    b.custom(wo, "Labor_Hours", "Labor Hours", "Number", precision=8, scale=2)
+    b.custom(wo, "Revenue", "Revenue", "Currency", precision=16, scale=2)
+    b.custom(wo, "Resolution_Code", "Resolution Code", "Text", length=80)
+
     cust, contact = target("customers", "Accounts"), target("contacts", "Contacts")
+    on_account = LookupRule(dest="Account", source="customer_id", target=cust, on_missing="reject")
     lead = LookupCandidate(source="contact_id", target=target("contacts", "Leads"))
     person = [b.text("Contacts", "First_Name", "first_name"),
               b.text("Contacts", "Last_Name", "last_name", required=True),
@@ -155,6 +198,52 @@ def build_spec(
                  LookupRule(dest="Contact_Name", source="contact_id", target=contact)],
         owner=OwnerRule(dest="Owner", source="owner_id"),
     ))
+    b.add(ObjectMapping(
+        name="locations->Service_Locations", source_object="locations", dest_object=loc,
+        description="Service locations (custom module) under their account",
+        fields=[FieldRule(dest="Name", source="name", required=True, max_length=120),
+                *b.rows(loc, {"Street": "street", "City": "city", "State": "state", "Zip_Code": "zip",
+                              "Country": "country"})],
+        lookups=[on_account.model_copy()],
+    ))
+    b.add(ObjectMapping(
+        name="assets->Service_Assets", source_object="assets", dest_object=asset,
+        description="Installed equipment (custom module); maintenance history kept as JSON text",
+        fields=[FieldRule(dest="Name", source="name", required=True, max_length=120),
+                FieldRule(dest="Serial_Number", source="serial_number", max_length=80),
+                FieldRule(dest="Asset_Status", source="status", transform="picklist",
+                          value_map=title_map(ASSET_STATUS)),
+                FieldRule(dest="Install_Date", source="install_date", transform="date"),
+                FieldRule(dest="Warranty_End_Date", source="warranty_end_date", transform="date"),
+                b.memo(asset, "Maintenance_History", "Maintenance History", "maintenance_history", "json"),
+                *b.tenant_fields("assets", asset)],
+        lookups=[on_account.model_copy(), LookupRule(dest="Location", source="location_id", target=target(
+            "locations", loc))],
+    ))
+    b.add(ObjectMapping(
+        name="work_orders->Work_Orders", source_object="work_orders", dest_object=wo,
+        description="Work orders (custom module): status, priority, type, schedule, labour and revenue",
+        fields=[FieldRule(dest="Name", source="number", required=True, max_length=120),
+                FieldRule(dest="Subject", source="subject", max_length=255),
+                b.memo(wo, "Work_Description", "Work Description", "description"),
+                FieldRule(dest="Service_Type", source="type", transform="picklist", value_map=title_map(SERVICE_TYPES)),
+                FieldRule(dest="Work_Order_Status", source="status", transform="picklist",
+                          value_map=title_map(WO_STATUS)),
+                FieldRule(dest="Work_Order_Priority", source="priority", transform="picklist",
+                          value_map=title_map(WO_PRIORITY)),
+                FieldRule(dest="Scheduled_Date", source="scheduled_date", transform="date"),
+                FieldRule(dest="Completed_At", source="completed_at", transform="datetime"),
+                FieldRule(dest="Labor_Hours", source="labor_hours", transform="number"),
+                FieldRule(dest="Revenue", source="revenue", transform="currency"),
+                FieldRule(dest="Resolution_Code", source="resolution_code", max_length=80),
+                b.memo(wo, "Status_History", "Status History", "status_history", "json"),
+                *b.tenant_fields("work_orders", wo)],
+        lookups=[on_account.model_copy(),
+                 LookupRule(dest="Contact", source="contact_id", target=contact),
+                 LookupRule(dest="Asset", source="asset_id", target=target("assets", asset)),
+                 LookupRule(dest="Location", source="location_id", target=target("locations", loc))],
+        owner=OwnerRule(dest="Owner", source="technician_id"),
+    ))
     what = LookupRule(dest="What_Id", source="customer_id",
                       target=LookupTarget(source_object="customers", dest_object="Accounts",
                                           dest="What_Id__Accounts"))
@@ -207,5 +296,5 @@ def build_spec(
     b.conform_picklists()
     b.conform_updateable()
     b.check_required()
-    return b.finish(PAIR, custom_objects=[], owners=owners, fallback_owner_id=fallback_owner_id,
+    return b.finish(PAIR, custom_objects=CUSTOM_OBJECTS, owners=owners, fallback_owner_id=fallback_owner_id,
                     default_records={DEFAULT_ACCOUNT_KEY: {"object": "Accounts", "Account_Name": "Unassigned"}})
