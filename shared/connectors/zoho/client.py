@@ -241,6 +241,36 @@ class ZohoDestination:
             raise QuotaExhaustedError(f"Zoho API credits: {left} left in the rolling 24-hour window, {needed} "
                                       f"needed; pausing until the window frees them")
 
+    def plan_budget(self, needs: list[dict[str, Any]], *, new_objects: int, new_fields: int) -> dict[str, Any]:
+        """The run priced in credits before any write (``shared.domain.budget``): each mapping on the path it
+        will take, the schema (500 a custom module; a custom field is created and read back: 2), against what
+        the rolling window has left now (less the reserve kept for the org's other integrations)."""
+        self.limits_report()
+        rows = []
+        for need in needs:
+            obj, n, bulk = str(need["object"]), int(need["records"]), bool(need["bulk"])
+            path = "attachment upload" if obj == "Attachments" else (
+                "bulk write job" if bulk and self.use_bulk(obj, n) else "REST, batches of 100")
+            rows.append({"mapping": need["mapping"], "object": obj, "records": n, "path": path,
+                         "cost": self.credits_needed(obj, n, bulk), "calls": self.calls_needed(obj, n, bulk)})
+        schema = 500 * new_objects + 2 * new_fields
+        records = sum(r["cost"] for r in rows)
+        needed = schema + records
+        left = self.credits_remaining
+        reserve = int(self.credit_budget * self.capabilities.api_reserve_fraction) if self.credit_budget else 0
+        available = None if left is None else max(0, left - reserve)
+        per_window = self.credit_budget or (left or 0)
+        fits = available is None or needed <= available
+        windows = 1 if fits else 1 + math.ceil((needed - (available or 0)) / max(1, per_window - reserve))
+        notes = ["A write costs 1 credit per 10 records, rounded up per call: loads are packed into full calls "
+                 "of 100.", "Workflows, approvals and Blueprint do not fire on migrated records (trigger: [])."]
+        if any(r["path"] == "bulk write job" for r in rows):
+            notes.append("A bulk write job costs 500 credits whatever its size: used only where it is cheaper.")
+        notes.append("Lead conversion (5 credits a lead) is not part of this run: leads arrive unconverted.")
+        return {"unit": "credits", "needed": needed, "schema": schema, "records": records, "available": available,
+                "reserve": reserve, "budget": self.credit_budget, "window": "rolling 24 hours", "fits": fits,
+                "windows": windows, "by_mapping": rows, "notes": notes}
+
     def credits_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
         """The fewest credits a write of ``count`` records of ``obj`` costs (the plan and the bench read it)."""
         if count <= 0:
