@@ -28,7 +28,8 @@ CAPABILITIES = Capabilities(
     max_parallel_loads=4,
     read_page=2_000,  # COQL LIMIT maximum
     # Files go one multipart call each; notes and files carry no custom fields (no bulk CSV either).
-    no_bulk_objects=frozenset({"Notes", "Attachments"}),
+    # Multi-module lookups (What_Id + $se_module) do not travel in a bulk CSV: activities go through REST.
+    no_bulk_objects=frozenset({"Notes", "Attachments", "Tasks", "Events"}),
     # Share of the daily credits a migration leaves for the org's other integrations.
     api_reserve_fraction=0.05,
     quota_model="credits",

@@ -142,12 +142,11 @@ class ZohoDestination:
         self._lock = threading.Lock()
         self._gate = threading.BoundedSemaphore(MAX_INFLIGHT)
         self._describes: dict[str, DestObject | None] = {}
+        self._modules: list[str] | None = None
         self.http = httpx.Client(verify=ssl_context(ca_pem), timeout=timeout_s, trust_env=False)
         self._token, api_domain = self._fetch_token()
         self.instance_url = api_domain.rstrip("/")
-        me = self._get("users", "current user", params={"type": "CurrentUser"})
-        users = me.get("users") or [{}]
-        self.integration_user_id = str(users[0].get("id", ""))
+        self._me: str | None = None
 
     def __repr__(self) -> str:
         return f"ZohoDestination({self.instance_url})"
@@ -158,6 +157,15 @@ class ZohoDestination:
     @property
     def scope(self) -> str:
         return self.instance_url
+
+    @property
+    def integration_user_id(self) -> str:
+        """The token's user (asked on first use: opening a client spends no credit, so a load whose window
+        is spent fails at its first write, where the quota pause is recorded)."""
+        if self._me is None:
+            me = self._get("users", "current user", params={"type": "CurrentUser"})
+            self._me = str(((me.get("users") or [{}])[0]).get("id", ""))
+        return self._me
 
     # --- transport -----------------------------------------------------------------------------------------
     def _fetch_token(self) -> tuple[str, str]:
@@ -297,22 +305,42 @@ class ZohoDestination:
 
     # --- schema and users -----------------------------------------------------------------------------------
     def describe(self, obj: str) -> DestObject | None:
+        """The module's fields, or None when Zoho does not know it (``INVALID_MODULE``).
+
+        A polymorphic lookup (``What_Id``, a note's or file's ``Parent_Id``) is also described once per
+        record module it can point at, ``What_Id__Accounts``: the names the engine writes and reads.
+        """
         if obj in self._describes and self._describes[obj] is not None:
             return self._describes[obj]
         if obj == "Attachments":  # no settings/fields: a file, its name and its parent
-            found: DestObject | None = DestObject(name=obj, label="Attachments", fields={
+            fields: dict[str, DestField] | None = {
                 "File_Name": DestField(name="File_Name", type="text", length=255),
-                "Parent_Id": DestField(name="Parent_Id", type="lookup"),
-                FILE_FIELD: DestField(name=FILE_FIELD, type="file")})
+                "Parent_Id": DestField(name="Parent_Id", type="parent", nillable=False),
+                FILE_FIELD: DestField(name=FILE_FIELD, type="file")}
         else:
             resp = self._request("GET", f"{API}/settings/fields", f"describe {obj}", params={"module": obj},
                                  ok=lambda status, body: status == 400 and body.get("code") == "INVALID_MODULE")
-            body = _json(resp)
-            found = None if resp.status_code == 400 else DestObject(
-                name=obj, label=obj, custom=False,
-                fields={f["api_name"]: _dest_field(f) for f in body.get("fields") or []})
+            fields = None if resp.status_code == 400 else {
+                f["api_name"]: _dest_field(f) for f in _json(resp).get("fields") or []}
+        found = None
+        if fields is not None:
+            for name, f in list(fields.items()):
+                if f.type in ("multi_module_lookup", "parent"):
+                    for module in self._record_modules():
+                        per = f"{name}__{module}"
+                        fields[per] = DestField(name=per, type="lookup", label=f"{f.label or name} ({module})",
+                                                reference_to=[module])
+            found = DestObject(name=obj, label=obj, custom=False, fields=fields)
         self._describes[obj] = found
         return found
+
+    def _record_modules(self) -> list[str]:
+        """Modules whose records a polymorphic lookup can name (``settings/modules``, creatable ones)."""
+        if self._modules is None:
+            body = self._get("settings/modules", "modules")
+            self._modules = [str(m["api_name"]) for m in body.get("modules") or []
+                             if m.get("creatable", True) and m.get("api_supported", True)]
+        return self._modules
 
     def _fields_of(self, obj: str) -> dict[str, DestField]:
         d = self.describe(obj)
@@ -342,6 +370,7 @@ class ZohoDestination:
         if result.get("status") != "success":
             raise ContractError(f"Zoho did not create module {spec.name}: {result.get('code')} {result.get('message')}")
         self._describes.pop(spec.name, None)
+        self._modules = None
 
     def create_custom_field(self, spec: CustomFieldSpec) -> None:
         """Create the field from a label spelled like its name (Zoho derives the API name from the label), then
