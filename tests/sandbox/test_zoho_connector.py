@@ -122,3 +122,22 @@ def test_the_plan_prices_the_run_against_the_window(conn: ZohoDestination, zoho_
     zoho_knobs(credits_per_day=200)
     short = conn.plan_budget(needs, new_objects=3, new_fields=10)
     assert not short["fits"] and short["windows"] >= 2
+
+
+def test_a_big_load_goes_as_one_bulk_write_job_when_that_costs_fewer_credits(conn: ZohoDestination,
+                                                                             zoho: httpx.Client) -> None:
+    # GIVEN 5,100 records of one module (REST: 51 calls, 510 credits; one bulk job: 500 credits)
+    records = [{EXT: f"bulk:{i}", "Account_Name": f"Bulk {i}"} for i in range(5_100)]
+    records[7]["Account_Name"] = "x" * 300  # one row Zoho skips
+    jobs = zoho.get("/__standin/stats").json().get("POST crm/bulk/v8/write", 0)
+    seen = len(zoho.get("/__standin/credits").json()["ledger"])
+    # WHEN they are upserted with the bulk path allowed
+    results = conn.upsert("Accounts", EXT, records, allow_bulk=True)
+    # THEN one job wrote them for 500 credits, each row's outcome read from the result CSV
+    assert zoho.get("/__standin/stats").json().get("POST crm/bulk/v8/write", 0) == jobs + 1
+    spent = zoho.get("/__standin/credits").json()["ledger"][seen:]
+    writes = [e for e in spent if not e["api"].startswith(("GET settings", "GET users"))]
+    assert sum(e["cost"] for e in writes) == 500 and {e["api"] for e in writes} == {"POST bulk write"}
+    assert len(results) == 5_100 and sum(r.ok and r.created for r in results) == 5_099
+    [skipped] = [r for r in results if not r.ok]
+    assert (skipped.key, skipped.error_code, skipped.fields) == ("bulk:7", "INVALID_DATA", "Account_Name")
