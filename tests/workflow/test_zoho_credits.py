@@ -71,7 +71,9 @@ def test_credits_run_out_mid_load_the_run_pauses_and_resumes_as_the_window_rolls
                      ("Work_Orders", "work_orders")):
         rows = probe._coql(f"select Sercom_Id from {obj} where Sercom_Id like '{src}:%'")
         keys = [r["Sercom_Id"] for r in rows]
-        assert keys and len(keys) == len(set(keys)), obj
+        assert keys and len(keys) == len(set(keys)), (  # what the run says of the module, when it fails
+            obj, [m for m in recon["mappings"] if m["mapping"].startswith(src + "->")],
+            [r for r in s3_lines(runtime, "runs/zc-credits/rejects/") if r.get("dest_object") == obj][:5])
     # the stand-in refused what the budget could not cover, and never let a call overspend it
     credits = zoho.get("/__standin/credits").json()
     assert credits["used"] <= credits["budget"]
