@@ -1,6 +1,6 @@
 """Benchmarks: ``make bench`` prints one JSON line per measurement and rewrites bench/RESULTS.md.
 
-For each destination (default Salesforce and Dynamics 365) and N (default 20,000 and 100,000
+For each destination (default Salesforce, Dynamics 365 and Zoho CRM) and N (default 20,000 and 100,000
 Sercom records):
 - end-to-end records/s: a whole migration through the state machine on moto (local mode);
 - transform records/s on one core: every mapping over the run's own extracted batches;
@@ -14,6 +14,11 @@ Sercom records):
   ``make bench``): once with the connector's default writes (``UpsertMultiple`` where it costs no
   more requests) and once with ``$batch`` PATCHes only (the connection's ``bulk_upsert: false``),
   so the two rows compare the requests and the operations inside them;
+  Zoho CRM: write calls (REST upserts/inserts/updates, attachment uploads, bulk-write upload/create/poll/
+  download) and the **credits** they cost (the stand-in's ledger) against the minimum Zoho's pricing
+  allows for the same records: per mapping the cheaper of full REST calls of 100 (1 credit per 10
+  records, rounded up per call) and Bulk Write jobs (500 credits, 4 calls each: upload, create, one
+  poll, download), files one call and one credit each, plus the default records and the fix-up updates;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS;
 - source API calls used for extraction (``--source servicetracker``): every partition records what
@@ -51,6 +56,9 @@ NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in B
 
 BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
 EXPORT_PAGE = 10_000  # ServiceTracker: records per export result page (docs/servicetracker-api.md)
+ZOHO_CALL, ZOHO_PER_CREDIT, ZOHO_BULK_CREDITS, ZOHO_BULK_ROWS, ZOHO_BULK_CALLS = 100, 10, 500, 25_000, 4
+ZOHO_NO_BULK = frozenset({"Notes", "Attachments", "Tasks", "Events"})
+ZOHO_READS = ("settings", "coql", "users")
 
 
 def minimum_export_calls(counts: dict[str, int]) -> int:
@@ -73,7 +81,68 @@ def _dynamics(rt: LocalRuntime, path: str) -> Any:
         return c.get(path, headers={"Authorization": f"Bearer {token}"}).json()
 
 
+def _zoho(rt: LocalRuntime, path: str) -> Any:
+    """The Zoho stand-in's admin API (``/__standin/*`` takes any valid Zoho-oauthtoken)."""
+    assert rt.destination_standin is not None
+    info = rt.destination_standin.info
+    creds = info["credentials"]
+    with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False, timeout=60) as c:
+        token = c.post(f"{info['accounts_path']}/oauth/v2/token", data={
+            "grant_type": "refresh_token", "client_id": creds["client_id"], "client_secret": creds["client_secret"],
+            "refresh_token": creds["refresh_token"]}).json()["access_token"]
+        return c.get(path, headers={"Authorization": f"Zoho-oauthtoken {token}"}).json()
+
+
+def _zoho_write_call(key: str) -> bool:
+    """A stand-in stats key (``POST crm/v8/Accounts/upsert``) that writes records (or runs a bulk write)."""
+    method, _, path = key.partition(" ")
+    parts = path.split("/")
+    if "bulk" in parts or "upload" in parts or "bulk-write" in parts:
+        return True
+    return (method in ("POST", "PUT", "DELETE") and parts[:2] == ["crm", "v8"] and len(parts) > 2
+            and parts[2] not in ZOHO_READS)
+
+
+def _zoho_write_credit(api: str) -> bool:
+    """A ledger entry (``POST Accounts``, ``POST bulk write``) that paid for a write."""
+    method, _, what = api.partition(" ")
+    return method in ("POST", "PUT", "DELETE") and not what.startswith(ZOHO_READS)
+
+
+def minimum_zoho(outcomes: list[dict[str, Any]], spec: MigrationSpec, fixed_up: int) -> tuple[int, int]:
+    """(credits, calls) Zoho's pricing allows at best for the records written, per mapping."""
+    written = _written(outcomes)
+    credits = calls = 0
+
+    def rest(n: int) -> tuple[int, int]:
+        full, rest_n = divmod(n, ZOHO_CALL)
+        return full * ZOHO_CALL // ZOHO_PER_CREDIT + math.ceil(rest_n / ZOHO_PER_CREDIT), math.ceil(n / ZOHO_CALL)
+
+    for m in spec.mappings:
+        n = written.get(m.name, 0)
+        if not n:
+            continue
+        if m.dest_object == "Attachments":
+            options = [(n, n)]
+        else:
+            options = [rest(n)]
+            if m.dest_object not in ZOHO_NO_BULK:
+                jobs = math.ceil(n / ZOHO_BULK_ROWS)
+                options.append((jobs * ZOHO_BULK_CREDITS, jobs * ZOHO_BULK_CALLS))
+        best = min(options)
+        credits += best[0]
+        calls += best[1]
+    extra = rest(fixed_up) if fixed_up else (0, 0)
+    defaults = len(spec.default_records)  # one upsert each (1 credit, 1 call)
+    return credits + extra[0] + defaults, calls + extra[1] + defaults
+
+
 def _stats(rt: LocalRuntime) -> dict[str, Any]:
+    if rt.destination == "zoho":
+        ledger = _zoho(rt, "/__standin/credits")["ledger"]
+        return {"stats": _zoho(rt, "/__standin/stats"),
+                "credits": sum(int(e["cost"]) for e in ledger if _zoho_write_credit(str(e["api"]))),
+                "credits_all": sum(int(e["cost"]) for e in ledger)}
     if rt.destination == "dynamics":
         return dict(_dynamics(rt, "/__standin/stats"))
     assert rt.destination_standin is not None
@@ -220,8 +289,22 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
             if source == "servicetracker" else None
         if destination == "dynamics":
             closed = _closed(rt, spec)
+        if destination in ("dynamics", "zoho"):
             fixed_up = int(_fixed_up(rt, run_id))
-    if destination == "dynamics":
+    credit_fields: dict[str, Any] = {}
+    if destination == "zoho":
+        calls_by = {k: int(v) - int(before["stats"].get(k, 0)) for k, v in after["stats"].items()
+                    if isinstance(v, int) and k not in ("total_requests", "tokens", "throttled", "unauthorized")}
+        load_calls = sum(v for k, v in calls_by.items() if _zoho_write_call(k))
+        min_credits, minimum = minimum_zoho(outcomes, spec, fixed_up)
+        spent = int(after["credits"]) - int(before["credits"])
+        total = int(after["stats"].get("total_requests", 0)) - int(before["stats"].get("total_requests", 0))
+        by_category: dict[str, int] = {"write_calls": load_calls, "credits_write": spent,
+                       "credits_all": int(after["credits_all"]) - int(before["credits_all"]),
+                       "fixed_up": fixed_up}
+        credit_fields = {"credits_load": spent, "credits_load_minimum": min_credits,
+                         "credits_ratio": round(spent / min_credits, 3) if min_credits else None}
+    elif destination == "dynamics":
         # $batch requests that write: the load's upserts, inserts, closes, fix-up updates (metadata reads
         # travel in $batch too, like Salesforce's describes they are not load calls)
         def delta(name: str) -> int:
@@ -230,7 +313,7 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         load_calls = delta("write_batch_requests")
         minimum = minimum_batch_calls(outcomes, spec, closed, fixed_up)
         total = delta("total_requests")
-        by_category: dict[str, int] = {"write_batch": load_calls, "all_batch": delta("batch_requests"),
+        by_category = {"write_batch": load_calls, "all_batch": delta("batch_requests"),
                                        "batch_inner": delta("batch_inner_requests"),
                                        "upsert_multiple": _by_request(before, after, "/UpsertMultiple"),
                                        "patch": _by_request(before, after, "", method="PATCH"),
@@ -249,7 +332,7 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         "transform_records_per_s_one_core": round(rate), "transform_records": transformed,
         "api_calls_load": load_calls, "api_calls_load_minimum": minimum,
         "api_calls_ratio": round(load_calls / minimum, 3) if minimum else None,
-        "api_calls_total": total, "api_calls_by_category": by_category,
+        "api_calls_total": total, "api_calls_by_category": by_category, **credit_fields,
         "extract_calls": extract_calls, "extract_calls_minimum": extract_minimum,
         "extract_calls_ratio": round(extract_calls / extract_minimum, 3) if extract_minimum else None,
         "peak_batch_heap_mib": round(peak_mib, 1),
@@ -294,8 +377,14 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                      f"{r['api_calls_load_minimum']} | {r['api_calls_ratio']} | {r['peak_batch_heap_mib']} | "
                      f"{r['peak_process_rss_mib']} | {extract} |")
     lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Dynamics 365 counts `$batch` "
-              "requests (the minimum: one per 1,000 operations, see bench/__main__.py).",
-              ""]
+              "requests (the minimum: one per 1,000 operations, see bench/__main__.py); Zoho CRM counts write "
+              "calls (upserts, inserts, updates, file uploads, bulk-write calls).", ""]
+    zoho = [r for r in rows if r.get("destination") == "zoho"]
+    if zoho:
+        lines += ["Zoho CRM credits (the budget Zoho meters): " + "; ".join(
+            f"N {r['records']:,}: {r['credits_load']} spent on writes, minimum {r['credits_load_minimum']}, "
+            f"ratio {r['credits_ratio']}" for r in zoho) +
+            ". Targets: credits <= 1.05 x and write calls <= 1.1 x the minimum Zoho's pricing allows.", ""]
     paths = [r for r in rows if r.get("writes")]
     if paths:
         lines += ["Dataverse load by write path (same records, same `make bench`): `$batch` requests that write, "
@@ -333,7 +422,7 @@ def _commit() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
-    parser.add_argument("--dest", default="salesforce,dynamics", help="destinations, comma-separated")
+    parser.add_argument("--dest", default="salesforce,dynamics,zoho", help="destinations, comma-separated")
     parser.add_argument("--source", default=LocalRuntime.source, choices=registry.kinds("source"),
                         help="source system (its pairs with --dest)")
     parser.add_argument("--seed", type=int, default=5)

@@ -24,8 +24,12 @@ SORTABLE = {"id", "Created_Time", "Modified_Time"}
 
 
 def project(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The asked fields and ``id``; a multi-module ``What_Id`` comes with its ``$se_module``, as Zoho answers it
+    (the lookup's ``{"name", "id"}`` alone does not say which module the id belongs to)."""
     out = {name: record.get(name) for name in fields}
     out["id"] = record["id"]
+    if "What_Id" in fields and "$se_module" in record:
+        out["$se_module"] = record["$se_module"]
     return out
 
 

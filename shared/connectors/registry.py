@@ -31,6 +31,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.salesforce",
     "shared.connectors.dynamics",
     "shared.connectors.servicetracker",
+    "shared.connectors.zoho",
 )
 
 Role = Literal["source", "destination"]

@@ -13,6 +13,7 @@ from typing import Any
 from shared.aws import BlobStore, now_iso
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
+from shared.domain.budget import budget_markdown, budget_plan
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
 from shared.mapping.infer import sample_custom_fields
@@ -117,6 +118,11 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
     document = mapping_markdown(spec, catalog, dcat)
+    counts = {o.name: o.count for o in catalog.objects}
+    plan = budget_plan(spec, counts, dcat, dest)
+    if plan is not None:  # a metered destination: the cost against what is left, read at sign-off
+        document += "\n" + budget_markdown(plan)
+        blobs.put_json(keys.report("budget-plan.json"), plan)
     blobs.put_text(keys.report("mapping.md"), document, "text/markdown; charset=utf-8")
     blobs.put_text(keys.report("mapping.html"), mapping_html(document, f"Mapping {run.run_id}"),
                    "text/html; charset=utf-8")
@@ -127,7 +133,6 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
                    "text/markdown; charset=utf-8")
     for name, (text, content_type) in template.extra_reports(spec, catalog, dcat, extras).items():
         blobs.put_text(keys.report(name), text, content_type)
-    counts = {o.name: o.count for o in catalog.objects}
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
             "source_counts": counts, "unmatched_technicians": len(owners.unmatched),
             "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking"))}

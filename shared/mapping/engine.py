@@ -266,10 +266,17 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
         if explode is not None:
             items = explode(rec)
             n += len(items) if isinstance(items, list) else 0
-        elif (all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
+        elif (all(_allowed(g(rec), allowed) for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
               and not any(test(rec) for test in unless)):
             n += 1
     return n
+
+
+def _allowed(value: Any, allowed: frozenset[str]) -> bool:
+    """Whether a source value is one of a condition's values (a boolean matches ``"true"``/``"false"``)."""
+    if isinstance(value, bool):
+        return ("true" if value else "false") in allowed
+    return value in allowed
 
 
 def _condition(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
@@ -277,7 +284,7 @@ def _condition(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
     present = [_getter(k) for k in condition.present]
 
     def test(rec: Mapping[str, Any]) -> bool:
-        return all(g(rec) in allowed for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
+        return all(_allowed(g(rec), allowed) for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
 
     return test
 
@@ -352,7 +359,7 @@ class CompiledMapping:
         return _converter(rule)
 
     def matches(self, record: Mapping[str, Any]) -> bool:
-        return (all(get(record) in allowed for get, allowed in self.where)
+        return (all(_allowed(get(record), allowed) for get, allowed in self.where)
                 and all(get(record) not in (None, "") for get in self.present)
                 and not any(test(record) for test in self.unless))
 

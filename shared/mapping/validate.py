@@ -72,6 +72,10 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
     names = [m.name for m in spec.mappings]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         err("mappings", f"mapping name {dup!r} is used twice; names must be unique")
+    # Per-target lookup names the proposal itself writes are known good, also where the target is an object
+    # the run creates (a note's parent named per module, ``Parent_Id__Work_Orders``, before that module exists).
+    proposed_targets = {(pm.dest_object, t.dest) for pm in proposed.mappings for lk in pm.lookups
+                        for t in lk.all_targets() if t.dest}
     for i, m in enumerate(spec.mappings):
         at = f"mappings[{i}]"
         if m.source_object not in sources:
@@ -135,7 +139,7 @@ def validate_against(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
             # properties, regardingobjectid_account_task...) writes those, not ``dest``.
             per_target = [(k, t.dest) for k, t in enumerate(lk.all_targets()) if t.dest]
             for k, name in per_target:
-                if name not in dest_fields:
+                if name not in dest_fields and (m.dest_object, name) not in proposed_targets:
                     err(f"{where}.targets[{k}].dest", f"{name!r} is not a field of {m.dest_object!r}; "
                                                       f"allowed: {_allowed(dest_fields)}")
             uses_own = not per_target or any(not t.dest for t in lk.all_targets())

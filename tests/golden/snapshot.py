@@ -34,6 +34,8 @@ GOLDEN = Path(__file__).parent
 #: The org's random domain (the Salesforce stand-in names its users after its org id).
 _ORG_DOMAIN = re.compile(r"flitstack-?[a-z0-9]{6,8}(?=\.example\b|>|$)")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: A Zoho id naming no record (users, roles, profiles, layouts): its digits start with the org's random prefix.
+_ZOHO_ID = re.compile(r"^\d{16,19}$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Date-only fields a stand-in stamps with the day of the write when the request leaves them out
@@ -45,12 +47,14 @@ RUN_TIME = "<run time>"
 
 
 def _rows(state: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """(object, id, fields) of every live record of a Salesforce or Dataverse stand-in state."""
+    """(object, id, fields) of every live record of a Salesforce, Dataverse or Zoho stand-in state."""
     db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
     try:
         columns = {r[1] for r in db.execute("PRAGMA table_info(records)")}
         if "object" in columns:  # Salesforce stand-in
             sql = "SELECT object, id, data FROM records WHERE is_deleted = 0"
+        elif "module" in columns:  # Zoho stand-in (its users are records of module "users")
+            sql = "SELECT module, id, data FROM records"
         else:  # Dataverse stand-in
             sql = "SELECT tbl, id, data FROM records"
         return [(obj, rid, json.loads(data)) for obj, rid, data in db.execute(sql)]
@@ -64,6 +68,8 @@ def _scrub(value: Any, tokens: dict[str, str]) -> Any:
             return tokens[value]
         if _UUID.match(value):  # an id that names no record (an application id)
             return "<uuid>"
+        if _ZOHO_ID.match(value):
+            return "<zoho id>"
         value = _ORG_DOMAIN.sub("flitstack-<org>", value)
         if _ISO.match(value) and value[:19] > AS_OF[:19] and value[:10] > "2026-10-01":
             return RUN_TIME

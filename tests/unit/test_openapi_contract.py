@@ -11,8 +11,8 @@ import json
 
 import httpx
 
+from flitstack import openapi
 from flitstack.local.api_server import start_api_server
-from functions.api import openapi
 
 
 def test_the_committed_document_is_current() -> None:

@@ -1,0 +1,130 @@
+"""Unit: the Sercom -> Zoho CRM template covers seed 002 and transforms a generated tenant.
+
+GIVEN the Sercom catalog and facts of a generated tenant (the dynamics template test's builders) and Zoho
+describes made the way the connector reads ``settings/fields`` (the stand-in's standard modules, through
+the connector's own field translation), THEN the spec covers every row of the pair page and the engine
+turns the tenant's records into load-ready ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sandbox.zoho.schema import standard_modules
+from shared import planner
+from shared.connectors.zoho.client import FILE_FIELD, _dest_field
+from shared.mapping.engine import CompiledMapping, source_key
+from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions
+from shared.pairs import sercom_zoho as template
+from tests.unit.test_template_sercom_dynamics import extras, source_catalog, tenant
+
+OWNERS = {"tec_000001": "u-1", "tec_000002": "u-2"}
+RECORD_MODULES = ["Leads", "Contacts", "Accounts", "Deals", "Tasks", "Events", "Calls"]
+# Seed 002's object table: Sercom object -> the Zoho modules it must land in.
+SEED_002_ROWS = {
+    "contacts": {"Contacts", "Leads"},
+    "customers": {"Accounts"},
+    "deals": {"Deals"},
+    "activities": {"Tasks", "Events"},
+    "attachments": {"Attachments"},
+    "notes": {"Notes"},
+}
+
+
+def dest_catalog() -> DestCatalog:
+    objects: dict[str, DestObject] = {}
+    for name, mod in standard_modules(lambda kind, key: f"{kind}:{key}").items():
+        fields = {f.api_name: _dest_field(f.describe(name)) for f in mod.fields.values()}
+        for base, f in list(fields.items()):
+            if f.type in ("multi_module_lookup", "parent"):
+                fields.update({f"{base}__{m}": DestField(name=f"{base}__{m}", type="lookup", reference_to=[m])
+                               for m in RECORD_MODULES})
+        objects[name] = DestObject(name=name, fields=fields)
+    objects["Attachments"] = DestObject(name="Attachments", fields={
+        "File_Name": DestField(name="File_Name", type="text", length=255),
+        "Parent_Id": DestField(name="Parent_Id", type="parent", nillable=False),
+        FILE_FIELD: DestField(name=FILE_FIELD, type="file")})
+    return DestCatalog(instance="https://zoho.test", objects=objects,
+                       users=[DestUser(id="u-int", email="admin@example.com", active=True)],
+                       integration_user_id="u-int", audit_fields_settable=False)
+
+
+def build(**run: Any) -> Any:
+    return template.build_spec(source_catalog(tenant()), dest_catalog(), RunOptions(**run), extras=extras(),
+                               owners=OWNERS, fallback_owner_id="u-int")
+
+
+def test_every_row_of_seed_002_lands_where_the_pair_page_says() -> None:
+    spec = build()
+    lands: dict[str, set[str]] = {}
+    for m in spec.mappings:
+        lands.setdefault(m.source_object, set()).add(m.dest_object)
+    for source, modules in SEED_002_ROWS.items():
+        assert modules <= lands[source], (source, lands.get(source))
+    assert spec.external_id_field == "Sercom_Id"
+    assert {o.name for o in spec.custom_objects} == {"Work_Orders", "Service_Assets", "Service_Locations"}
+    # original times in custom datetime fields (Zoho's own are read-only), on every module that takes fields
+    for m in spec.mappings:
+        names = {r.dest for r in m.fields}
+        if m.dest_object in ("Notes", "Attachments"):
+            assert m.insert_only and "Original_Created_Date" not in names
+        else:
+            assert {"Original_Created_Date", "Original_Modified_Date"} <= names, m.name
+    created = {(f.object, f.name): f for f in spec.custom_fields}
+    assert created[("Accounts", "Original_Created_Date")].type == "DateTime"
+    assert created[("Accounts", "Sercom_Id")].external_id
+    assert not spec.audit_fields
+
+
+def test_prospects_are_leads_and_the_rest_contacts_exactly_once() -> None:
+    spec = build()
+    contacts, leads = (next(m for m in spec.mappings if m.dest_object == d) for d in ("Contacts", "Leads"))
+    crosswalk: dict[str, dict[str, str]] = {"__defaults__": {template.DEFAULT_ACCOUNT_KEY: "acc-default"}}
+    records = tenant().records["contacts"]
+    landed = Counter()
+    for m in (contacts, leads):
+        compiled = CompiledMapping(spec, m, crosswalk)
+        landed[m.dest_object] = len(compiled.apply(records).keys)
+    prospects = sum(1 for r in records if r.get("is_prospect") is True)
+    assert landed["Leads"] == prospects > 0
+    assert landed["Contacts"] + landed["Leads"] == len(records)
+
+
+def test_contacts_without_a_loaded_company_get_the_unassigned_account() -> None:
+    spec = build()
+    m = next(m for m in spec.mappings if m.dest_object == "Contacts")
+    crosswalk = {"__defaults__": {template.DEFAULT_ACCOUNT_KEY: "acc-default"}, "Accounts": {}}
+    result = CompiledMapping(spec, m, crosswalk).apply(tenant().records["contacts"][:50])
+    assert result.records and all(r["Account_Name"] == "acc-default" for r in result.records)
+    assert spec.default_records[template.DEFAULT_ACCOUNT_KEY]["Account_Name"] == "Unassigned"
+
+
+def test_deals_map_stages_value_by_value_on_the_standard_pipeline() -> None:
+    spec = build()
+    deals = next(m for m in spec.mappings if m.dest_object == "Deals")
+    rules = {r.dest: r for r in deals.fields}
+    assert rules["Pipeline"].constant == "Standard"
+    stages = set((rules["Stage"].value_map or {}).values())
+    allowed = set(dest_catalog().objects["Deals"].fields["Stage"].picklist_values)
+    assert stages <= allowed and {"Closed Won", "Closed Lost"} <= stages
+    assert "Probability" not in rules  # Zoho re-applies it from the stage
+    assert deals.owner is not None and deals.owner.dest == "Owner"
+
+
+def test_activities_link_their_account_per_module_and_load_after_it() -> None:
+    spec = build()
+    tasks = next(m for m in spec.mappings if m.dest_object == "Tasks")
+    what = next(lk for lk in tasks.lookups if lk.dest == "What_Id")
+    assert [t.dest for t in what.all_targets()] == ["What_Id__Accounts"]
+    who = next(lk for lk in tasks.lookups if lk.dest == "Who_Id")
+    assert {t.dest_object for t in who.all_targets()} == {"Contacts", "Leads"}
+    levels = planner.levels(spec)
+    level_of = {name: i for i, names in enumerate(levels) for name in names}
+    assert level_of["activities->Tasks"] > level_of["customers->Accounts"]
+    assert level_of["activities->Tasks"] > level_of["contacts->Leads"]
+    crosswalk = {"Accounts": {source_key("customers", r["id"]): f"a-{r['id']}"
+                              for r in tenant().records["customers"]}}
+    out = CompiledMapping(spec, tasks, crosswalk).apply(tenant().records["activities"][:200])
+    assert out.records and all(r.get("What_Id__Accounts", "").startswith("a-") for r in out.records)
+    assert {r["Task_Type"] for r in out.records} <= {"Call", "Email", "Visit"}
