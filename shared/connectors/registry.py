@@ -30,6 +30,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.sercom",
     "shared.connectors.salesforce",
     "shared.connectors.dynamics",
+    "shared.connectors.odoo",
 )
 
 Role = Literal["source", "destination"]
