@@ -56,6 +56,9 @@ IN_CHUNK = 1_000
 #: Fields every model has that the ORM fills itself and never lets a client set (§4.7).
 LOG_ACCESS = frozenset({"id", "display_name", "create_uid", "create_date", "write_uid", "write_date",
                         "__last_update"})
+#: Many2one targets written and read by their ISO code (``country_id: "US"``), as a person reads them:
+#: the ids of seeded rows differ between databases (reference §4.6: "look up by code").
+CODE_KEYED = frozenset({"res.country", "res.country.state"})
 #: The engine's neutral field types -> Odoo ``ttype`` (CustomFieldSpec.type).
 TTYPES = {"Text": "char", "LongTextArea": "text", "Number": "float", "Currency": "float", "Date": "date",
           "DateTime": "datetime", "Checkbox": "boolean", "Picklist": "selection", "Email": "char",
@@ -68,6 +71,14 @@ PARAMS: dict[str, tuple[str, ...]] = {
 }
 #: Exception class names a per-record refusal carries (fault 1's traceback names its class last).
 _LAST_LINE = re.compile(r"^([\w.]+(?:Error|Exception|Warning)):\s*(.*)$", re.MULTILINE)
+
+
+class Refused(Exception):
+    """A record this connector cannot send as it is (a code no row has): that record's result, not the call's."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class OdooFault(Exception):
@@ -291,6 +302,8 @@ class OdooDestination:
         self.integration_user_id = str(retry.call(self.transport.authenticate))
         self.instance_url = self.url
         self._fields: dict[str, dict[str, dict[str, Any]]] = {}
+        self._code_rows: dict[str, dict[str, list[tuple[int, int | None]]]] = {}
+        self._code_by_id: dict[str, dict[int, str]] = {}
 
     def __repr__(self) -> str:
         return f"OdooDestination({self.url}, {self.db}, {self.transport.name})"
@@ -394,19 +407,59 @@ class OdooDestination:
         self._fields.pop(spec.object, None)
 
     # --- values ------------------------------------------------------------------------------
+    def _codes(self, relation: str) -> dict[str, list[tuple[int, int | None]]]:
+        """Code -> [(id, country id)] of a code-keyed model (one read per connector)."""
+        if relation not in self._code_rows:
+            fields = ["code", "country_id"] if relation == "res.country.state" else ["code"]
+            rows = self._read_call(relation, "search_read", [], fields, context={"active_test": False})
+            table: dict[str, list[tuple[int, int | None]]] = {}
+            for r in rows:
+                country = r.get("country_id")
+                table.setdefault(str(r["code"]).upper(), []).append(
+                    (int(r["id"]), int(country[0]) if isinstance(country, list) else None))
+            self._code_rows[relation] = table
+        return self._code_rows[relation]
+
+    def _code_of(self, relation: str, rid: int) -> str:
+        if relation not in self._code_by_id:
+            self._code_by_id[relation] = {i: code for code, rows in self._codes(relation).items() for i, _ in rows}
+        return self._code_by_id[relation].get(rid, str(rid))
+
+    def _by_code(self, obj: str, name: str, relation: str, value: Any, record: Mapping[str, Any]) -> int:
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        rows = self._codes(relation).get(text.upper(), [])
+        if relation == "res.country.state" and len(rows) > 1:
+            country = record.get("country_id")
+            if country not in (None, "", False):
+                wanted = self._by_code(obj, "country_id", "res.country", country, record)
+                rows = [r for r in rows if r[1] == wanted]
+        if len(rows) != 1:
+            found = "no" if not rows else f"{len(rows)}"
+            raise Refused(name, f"{obj}.{name}: {found} {relation} with code {text!r}")
+        return rows[0][0]
+
     def _out(self, obj: str, record: Mapping[str, Any]) -> dict[str, Any]:
-        """A record as Odoo takes it: False for empty, integer many2one ids, ``YYYY-MM-DD HH:MM:SS`` datetimes."""
+        """A record as Odoo takes it: False for empty, integer many2one ids (code-keyed ones resolved),
+        ``YYYY-MM-DD HH:MM:SS`` datetimes. A value that cannot be sent raises :class:`Refused`."""
         fields = self.fields_of(obj)
         out: dict[str, Any] = {}
         for name, value in record.items():
             if name == ID:
                 continue
-            kind = fields.get(name, {}).get("type")
-            if value is None or (value == "" and kind in ("many2one", "date", "datetime", "integer", "float",
-                                                         "monetary", "selection")):
+            meta = fields.get(name, {})
+            kind = meta.get("type")
+            if value is None or (value == "" and kind in ("many2one", "many2one_reference", "date", "datetime",
+                                                         "integer", "float", "monetary", "selection")):
                 out[name] = False
-            elif kind == "many2one":
-                out[name] = int(value)
+            elif kind == "many2one" and meta.get("relation") in CODE_KEYED:
+                out[name] = self._by_code(obj, name, str(meta["relation"]), value, record)
+            elif kind in ("many2one", "many2one_reference"):
+                try:
+                    out[name] = int(value)
+                except (TypeError, ValueError):
+                    raise Refused(name, f"{obj}.{name}: {value!r} is not a record id") from None
             elif kind == "datetime":
                 out[name] = _odoo_datetime(str(value))
             elif kind == "date":
@@ -418,6 +471,18 @@ class OdooDestination:
             else:
                 out[name] = value
         return out
+
+    def _convert(self, obj: str, records: list[dict[str, Any]], key_of: Callable[[dict[str, Any]], str]
+                 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[WriteResult]]:
+        """(record, values to send) for each record that can be sent, and a result for each that cannot."""
+        ready: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        refused: list[WriteResult] = []
+        for rec in records:
+            try:
+                ready.append((rec, self._out(obj, rec)))
+            except Refused as exc:
+                refused.append(WriteResult(key_of(rec), None, False, "invalid_value", str(exc), exc.field))
+        return ready, refused
 
     def _in(self, obj: str, row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
         """A row read back as the engine compares it: ``Id`` and lookups as strings, None for empty."""
@@ -433,7 +498,11 @@ class OdooDestination:
             elif value is False or value is None:
                 out[name] = None
             elif kind == "many2one":
-                out[name] = str(value[0] if isinstance(value, list) else value)
+                rid = int(value[0] if isinstance(value, list) else value)
+                relation = fields.get(name, {}).get("relation")
+                out[name] = self._code_of(str(relation), rid) if relation in CODE_KEYED else str(rid)
+            elif kind == "many2one_reference":
+                out[name] = str(value) if value else None
             elif kind in ("one2many", "many2many"):
                 out[name] = [str(v) for v in value]
             else:
@@ -498,52 +567,56 @@ class OdooDestination:
             re.findall(r"Invalid field '(\w+)'", exc.message))
         return WriteResult(key, None, False, code, message, fields)
 
-    def _create(self, obj: str, key_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+    def _create(self, obj: str, key_field: str, records: list[dict[str, Any]], *, send_key: bool = True,
+                register: bool = True) -> list[WriteResult]:
         """Create in calls of ``write_batch_max``; a call refused as a whole is split into single creates.
 
-        A call retried after a lost answer first asks which of its keys already exist.
+        A call retried after a lost answer first asks which of its keys already exist (when the key is sent).
         """
-        out: list[WriteResult] = []
+        ready, out = self._convert(obj, records, lambda r: str(r[key_field]))
         made: dict[str, int] = {}
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
-            keys = [str(r[key_field]) for r in chunk]
+        for chunk in _chunks(ready, self.capabilities.write_batch_max):
+            keys = [str(r[key_field]) for r, _ in chunk]
+            vals = [v if send_key else {k: x for k, x in v.items() if k != key_field} for _, v in chunk]
             try:
-                ids = self._create_once(obj, key_field, chunk)
+                ids: list[int] | None = self._create_once(obj, key_field, keys, vals, find=send_key)
             except OdooFault:
                 ids = None
             if ids is not None:
                 made.update(zip(keys, ids, strict=True))
                 out += [WriteResult(k, str(i), True) for k, i in zip(keys, ids, strict=True)]
                 continue
-            for key, rec in zip(keys, chunk, strict=True):
+            for key, one in zip(keys, vals, strict=True):
                 try:
-                    [rid] = self._create_once(obj, key_field, [rec])
+                    [rid] = self._create_once(obj, key_field, [key], [one], find=send_key)
                 except OdooFault as exc:
                     out.append(self._result_of(key, exc))
                 else:
                     made[key] = rid
                     out.append(WriteResult(key, str(rid), True))
-        self._register(obj, made)
-        return out
+        if register:
+            self._register(obj, made)
+        order = {str(r[key_field]): i for i, r in enumerate(records)}
+        return sorted(out, key=lambda w: order.get(w.key, 0))
 
-    def _create_once(self, obj: str, key_field: str, chunk: list[dict[str, Any]]) -> list[int]:
-        sent = [self._out(obj, r) for r in chunk]
-        keys = [str(r[key_field]) for r in chunk]
+    def _create_once(self, obj: str, key_field: str, keys: list[str], vals: list[dict[str, Any]], *, find: bool
+                     ) -> list[int]:
+        """One ``create`` of a list under the retry policy; a retry first adopts what the lost call created."""
         attempts = {"n": 0}
 
         def attempt() -> list[int]:
             attempts["n"] += 1
-            todo = list(range(len(chunk)))
+            todo = list(range(len(vals)))
             held: dict[int, int] = {}
-            if attempts["n"] > 1:  # the previous answer was lost: the records may exist already
+            if attempts["n"] > 1 and find:  # the previous answer was lost: the records may exist already
                 there = self._by_key_field(obj, key_field, keys)
                 held = {i: there[k] for i, k in enumerate(keys) if k in there}
                 todo = [i for i in todo if i not in held]
             if todo:
-                got = self._once(obj, "create", [[sent[i] for i in todo]], {}, None)
+                got = self._once(obj, "create", [[vals[i] for i in todo]], {}, None)
                 new = got if isinstance(got, list) else [got]
                 held.update(zip(todo, (int(x) for x in new), strict=True))
-            return [held[i] for i in range(len(chunk))]
+            return [held[i] for i in range(len(vals))]
 
         return retry.call(attempt)
 
@@ -566,24 +639,10 @@ class OdooDestination:
 
     def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
-        """Create; with ``match_on`` the key is not sent and the records are matched on those fields."""
+        """Create; with ``match_on`` the key is not sent (nor registered) and records are matched on those fields."""
         if match_on is None:
             return self._create(obj, ext_field, records)
-        out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
-            bare = [{k: v for k, v in r.items() if k != ext_field} for r in chunk]
-            try:
-                ids = retry.call(lambda b=bare: self._once(obj, "create", [[self._out(obj, r) for r in b]], {},  # type: ignore[misc]
-                                                           None))
-                out += [WriteResult(str(r[ext_field]), str(i), True) for r, i in zip(chunk, ids, strict=True)]
-            except OdooFault:
-                for rec, one in zip(chunk, bare, strict=True):
-                    try:
-                        [rid] = self.rpc(obj, "create", [self._out(obj, one)])
-                        out.append(WriteResult(str(rec[ext_field]), str(rid), True))
-                    except OdooFault as exc:
-                        out.append(self._result_of(str(rec[ext_field]), exc))
-        return out
+        return self._create(obj, ext_field, records, send_key=False, register=False)
 
     def update(self, obj: str, records: list[dict[str, Any]], *, allow_bulk: bool = False) -> list[WriteResult]:
         """Write by :data:`ID`, only what changed; records changing the same way share one ``write``."""
@@ -593,6 +652,7 @@ class OdooDestination:
         current = {str(r[ID]): r for r in self.rows_by_id(obj, [str(r[ID]) for r in records], names)}
         groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
         results: dict[str, WriteResult] = {}
+        changed: list[dict[str, Any]] = []
         for rec in records:
             rid = str(rec[ID])
             held = current.get(rid)
@@ -600,12 +660,17 @@ class OdooDestination:
                 results[rid] = WriteResult(rid, rid, False, "odoo.exceptions.MissingError",
                                            "Record does not exist or has been deleted.")
                 continue
-            vals = self._out(obj, {k: v for k, v in rec.items() if not _same(v, held.get(k))})
-            if not vals:
+            diff = {k: v for k, v in rec.items() if k != ID and not _same(v, held.get(k))}
+            if not diff:
                 results[rid] = WriteResult(rid, rid, False)
                 continue
+            changed.append({**diff, ID: rid})
+        ready, refused = self._convert(obj, changed, lambda r: str(r[ID]))
+        results.update({w.key: WriteResult(w.key, w.key, False, w.error_code, w.error_message, w.fields)
+                        for w in refused})
+        for rec, vals in ready:
             sig = json.dumps(vals, sort_keys=True, default=str)
-            groups.setdefault(sig, (vals, []))[1].append(int(rid))
+            groups.setdefault(sig, (vals, []))[1].append(int(rec[ID]))
         for vals, ids in groups.values():
             for chunk in _chunks(ids, self.capabilities.write_batch_max):
                 try:
