@@ -50,6 +50,25 @@ class SecretModel(BaseModel):
 
 
 @dataclass(frozen=True)
+class StandinOption:
+    """A local-mode CLI option handed to this connector's stand-in (``--odoo-version 19`` -> ``serve --version 19``).
+
+    The CLI adds it to ``demo`` / ``up`` for every connector declaring it and passes it on only when the
+    connector is the run's source or destination, so no command names a connector.
+    """
+
+    flag: str
+    serve_flag: str
+    choices: tuple[str, ...]
+    help: str
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute (``--odoo-version`` -> ``odoo_version``)."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
 class Connector:
     """What the rest of the product needs to know about one connector."""
 
@@ -70,6 +89,17 @@ class Connector:
     standin_users: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     #: Objects/secret facts shown in messages people read.
     notes: dict[str, str] = field(default_factory=dict)
+    #: Options of ``flitstack demo`` / ``up`` passed to the stand-in (a version, an edition...).
+    standin_options: tuple[StandinOption, ...] = ()
+
+    def standin_args(self, values: Any) -> list[str]:
+        """The stand-in's ``serve`` arguments for the options given (``values``: an argparse namespace)."""
+        out: list[str] = []
+        for opt in self.standin_options:
+            value = getattr(values, opt.dest, None)
+            if value is not None:
+                out += [opt.serve_flag, str(value)]
+        return out
 
     def parse_secret(self, name: str, raw: dict[str, Any]) -> Any:
         try:
@@ -101,6 +131,11 @@ def _all() -> dict[str, Connector]:
             raise ConfigurationError(f"{module_name} declares no CONNECTOR")
         found[entry.kind] = entry
     return found
+
+
+def connectors() -> list[Connector]:
+    """Every registered connector, sorted by kind."""
+    return [c for _, c in sorted(_all().items())]
 
 
 def kinds(role: Role) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.connectors.odoo.capabilities import CAPABILITIES
-from shared.connectors.registry import Connector, SecretModel
+from shared.connectors.registry import Connector, SecretModel, StandinOption
 
 
 class OdooSecret(SecretModel):
@@ -31,10 +31,17 @@ def _standin_secret(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _standin_users(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"name": f"{p['first_name']} {p['last_name']}".strip(), "login": p["email"], "email": p["email"],
-             "active": p["active"]} for p in people]
+    """Odoo users log in by a unique login (the e-mail here): people sharing one e-mail are one user."""
+    users: dict[str, dict[str, Any]] = {}
+    for p in people:
+        users.setdefault(p["email"], {"name": f"{p['first_name']} {p['last_name']}".strip(), "login": p["email"],
+                                      "email": p["email"], "active": p["active"]})
+    return list(users.values())
 
 
 CONNECTOR = Connector(kind="odoo", label="Odoo", role="destination", secret=OdooSecret, open=_open,
                       declared=CAPABILITIES, standin="sandbox.odoo", standin_secret=_standin_secret,
-                      standin_users=_standin_users)
+                      standin_users=_standin_users,
+                      standin_options=(StandinOption("--odoo-version", "--version", ("17", "18", "19"),
+                                                     "Odoo version the local stand-in serves (default: 17); "
+                                                     "19 is spoken to over JSON-2"),))

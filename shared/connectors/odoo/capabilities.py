@@ -39,6 +39,8 @@ CAPABILITIES = Capabilities(
     platform_defaulted=frozenset({"type", "stage_id", "user_id", "team_id", "company_id", "active", "priority",
                                   "res_model", "message_type", "date"}),
     default_lengths={"name": 255},
+    # An empty float/monetary/integer field reads back as 0 (the ORM converts NULL to 0.0 / 0).
+    empty_numbers_read_as_zero=True,
     # Neutral reasons of the connector's record-level codes (the fault family, see client._record_code).
     error_reasons={
         "odoo.exceptions.ValidationError": "invalid_value",
