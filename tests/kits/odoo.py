@@ -30,16 +30,19 @@ class OdooProbe:
         return self.models.execute_kw(self.db, self.uid, self.key, model, method, list(args), kwargs)
 
     @staticmethod
-    def _value(value: Any) -> Any:
-        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int):
+    def _value(value: Any, kind: str) -> Any:
+        if kind == "many2one" and isinstance(value, list):  # [id, display name]
             return str(value[0])
-        return None if value is False else value
+        if kind == "many2one_reference":  # a bare id (res_id of a message or an attachment)
+            return str(value) if value else None
+        return None if value is False and kind != "boolean" else value
 
     def rows(self, obj: str, ext: str, source_object: str, fields: list[str]) -> dict[str, dict[str, Any]]:
+        types = {k: v["type"] for k, v in self.call(obj, "fields_get", attributes=["type"]).items()}
         found = self.call(obj, "search_read", [[ext, "=like", source_object + ":%"]], [ext, *fields],
                           context={"active_test": False})
-        return {str(r[ext]): {**{f: self._value(r.get(f)) for f in fields}, "Id": str(r["id"])} for r in found
-                if str(r[ext]).startswith(source_object + ":")}
+        return {str(r[ext]): {**{f: self._value(r.get(f), types.get(f, "")) for f in fields}, "Id": str(r["id"])}
+                for r in found if str(r[ext]).startswith(source_object + ":")}
 
     def ids(self, obj: str) -> set[str]:
         return {str(i) for i in self.call(obj, "search", [], context={"active_test": False})}

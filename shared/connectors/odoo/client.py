@@ -300,7 +300,8 @@ class OdooDestination:
                 major = _major(retry.call(self.transport.version).get("server_version_info"))
         self.version = major or 0
         self.integration_user_id = str(retry.call(self.transport.authenticate))
-        self.instance_url = self.url
+        #: The server and database (several databases may share a host): the crosswalk's scope too.
+        self.instance_url = f"{self.url}?db={db}"
         self._fields: dict[str, dict[str, dict[str, Any]]] = {}
         self._code_rows: dict[str, dict[str, list[tuple[int, int | None]]]] = {}
         self._code_by_id: dict[str, dict[int, str]] = {}
@@ -318,8 +319,8 @@ class OdooDestination:
 
     @property
     def scope(self) -> str:
-        """Crosswalk scope prefix: the server and database, so two databases never share ids."""
-        return f"{self.url}/{self.db}"
+        """Crosswalk scope prefix (the instance discovery records): two databases never share ids."""
+        return self.instance_url
 
     # --- calls ---------------------------------------------------------------------------
     def rpc(self, model: str, method: str, *args: Any, ids: list[int] | None = None, **kwargs: Any) -> Any:
