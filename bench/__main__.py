@@ -1,6 +1,6 @@
 """Benchmarks: ``make bench`` prints one JSON line per measurement and rewrites bench/RESULTS.md.
 
-For each destination (default Salesforce and Dynamics 365) and N (default 20,000 and 100,000
+For each destination (default Salesforce, Dynamics 365 and Odoo) and N (default 20,000 and 100,000
 Sercom records):
 - end-to-end records/s: a whole migration through the state machine on moto (local mode);
 - transform records/s on one core: every mapping over the run's own extracted batches;
@@ -10,7 +10,9 @@ Sercom records):
   records); files (ContentVersion) only through Collections. Dynamics 365: ``$batch``
   requests against one ``$batch`` per 1,000 operations, where the operations are the records
   written plus the close actions (CloseIncident, WinOpportunity, LoseOpportunity) and the
-  fix-up updates;
+  fix-up updates. Odoo: the ORM calls that write (``create``, ``write``, ``unlink`` on any model,
+  the ``ir.model.data`` external-id registrations included, custom-field creation excluded) against
+  one ``create`` per 50 records (the declared batch) per mapping plus one ``write`` per fix-up;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS.
 """
@@ -42,6 +44,9 @@ NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in B
 
 
 BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
+ODOO_WRITE_METHODS = ("create", "write", "unlink")
+#: Schema, not load: custom fields and models created at PrepareDestination.
+ODOO_SCHEMA_MODELS = frozenset({"ir.model", "ir.model.fields"})
 
 
 def _dynamics_token(rt: LocalRuntime) -> tuple[dict[str, Any], str]:
@@ -64,6 +69,10 @@ def _stats(rt: LocalRuntime) -> dict[str, Any]:
         return dict(_dynamics(rt, "/__standin/stats"))
     assert rt.destination_standin is not None
     info = rt.destination_standin.info
+    if rt.destination == "odoo":
+        with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False, timeout=120) as c:
+            return dict(c.get("/__standin/stats",
+                              headers={"Authorization": f"bearer {info['credentials']['api_key']}"}).json())
     creds = info["credentials"]
     with httpx.Client(verify=info["ca_path"], base_url=info["url"]) as c:
         token = c.post("/services/oauth2/token", data={"grant_type": "password", **{
@@ -112,6 +121,25 @@ def _closed(rt: LocalRuntime, spec: MigrationSpec) -> dict[str, int]:
             prefix = m.source_object + "."
             out[m.name] = sum(1 for r in rows if int(r.get("statecode") or 0) != 0
                               and str(r.get(spec.external_id_field) or "").startswith(prefix))
+    return out
+
+
+def minimum_odoo_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec, fixed_up: int, batch: int) -> int:
+    """Odoo: one ``create`` (a list) per ``batch`` records written, per mapping; one ``write`` per fix-up
+    (a ``write`` gives every record it names the same values)."""
+    written = _written(outcomes)
+    return sum(math.ceil(written.get(m.name, 0) / batch) for m in spec.mappings) + fixed_up
+
+
+def odoo_write_calls(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """``model.method`` -> calls during the run, for the methods that write (schema models aside)."""
+    out: dict[str, int] = {}
+    for key, n in after.get("calls", {}).items():
+        model, _, method = str(key).rpartition(".")
+        if method in ODOO_WRITE_METHODS and model not in ODOO_SCHEMA_MODELS:
+            delta = int(n) - int(before.get("calls", {}).get(key, 0))
+            if delta:
+                out[key] = delta
     return out
 
 
@@ -178,8 +206,19 @@ def run_size(n: int, seed: int, destination: str = "salesforce") -> dict[str, An
             Bucket=bucket, Prefix=f"runs/{run_id}/extract/outcomes/").get("Contents", []))
         if destination == "dynamics":
             closed = _closed(rt, spec)
+        if destination in ("dynamics", "odoo"):
             fixed_up = int(_fixed_up(rt, run_id))
-    if destination == "dynamics":
+    by_category: dict[str, int]
+    if destination == "odoo":
+        from shared.connectors import registry  # noqa: PLC0415 - only this destination's batch
+
+        by_category = odoo_write_calls(before, after)
+        load_calls = sum(by_category.values())
+        batch = registry.destination("odoo").capabilities.write_batch_max
+        minimum = minimum_odoo_calls(outcomes, spec, fixed_up, batch)
+        total = int(after.get("total_requests", 0)) - int(before.get("total_requests", 0))
+        by_category["fixed_up"] = fixed_up
+    elif destination == "dynamics":
         # $batch requests that write: the load's upserts, inserts, closes, fix-up updates (metadata reads
         # travel in $batch too, like Salesforce's describes they are not load calls)
         def delta(name: str) -> int:
@@ -188,7 +227,7 @@ def run_size(n: int, seed: int, destination: str = "salesforce") -> dict[str, An
         load_calls = delta("write_batch_requests")
         minimum = minimum_batch_calls(outcomes, spec, closed, fixed_up)
         total = delta("total_requests")
-        by_category: dict[str, int] = {"write_batch": load_calls, "all_batch": delta("batch_requests"),
+        by_category = {"write_batch": load_calls, "all_batch": delta("batch_requests"),
                                        "batch_inner": delta("batch_inner_requests"),
                                        "closed": sum(closed.values()), "fixed_up": fixed_up}
     else:
@@ -242,7 +281,9 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                      f"{r['transform_records_per_s_one_core']:,} | {r['api_calls_load']} | "
                      f"{r['api_calls_load_minimum']} | {r['api_calls_ratio']} | {r['peak_batch_heap_mib']} | "
                      f"{r['peak_process_rss_mib']} |")
-    lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Dynamics 365 counts `$batch` "
+    lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Odoo counts the ORM calls "
+              "that write (create/write/unlink, external-id registrations included) against one create per 50 records; "
+              "Dynamics 365 counts `$batch` "
               "requests (the minimum: one per 1,000 operations, see bench/__main__.py).",
               "", "Targets: transform >= 20,000 records/s/core; load API calls <= 1.1 x minimum; peak memory "
               "< 1 GiB at 100,000 and not growing with N (the per-batch heap is bounded by the batch size; the "
@@ -265,7 +306,7 @@ def _commit() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
-    parser.add_argument("--dest", default="salesforce,dynamics", help="destinations, comma-separated")
+    parser.add_argument("--dest", default="salesforce,dynamics,odoo", help="destinations, comma-separated")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--merge", action="store_true",
