@@ -93,11 +93,12 @@ def xmlid_name(model: str, key: str) -> str:
     """The ``ir.model.data`` name of a record of ``model`` keyed ``<source object>:<source id>``.
 
     ``res_partner__customers_42``: the model keeps a source record landing in two models apart;
-    characters an external id refuses (spaces; dots would read as a module) are escaped ``-xx``.
+    characters other than letters, digits and ``_`` are escaped ``-xx`` (hex of each UTF-8 byte, ``-`` itself
+    too, so two keys never share a name): spaces are refused in external ids and a dot reads as a module.
     """
     obj, _, sid = key.partition(":")
     body = f"{obj}_{sid}" if sid else obj
-    safe = re.sub(r"[^A-Za-z0-9_-]", lambda m: "".join(f"-{b:02x}" for b in m.group(0).encode()), body)
+    safe = re.sub(r"[^A-Za-z0-9_]", lambda m: "".join(f"-{b:02x}" for b in m.group(0).encode()), body)
     return f"{model.replace('.', '_')}__{safe}"
 
 
