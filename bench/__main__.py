@@ -1,6 +1,6 @@
 """Benchmarks: ``make bench`` prints one JSON line per measurement and rewrites bench/RESULTS.md.
 
-For each destination (default Salesforce, Dynamics 365 and Zoho CRM) and N (default 20,000 and 100,000
+For each destination (default Salesforce, Dynamics 365, Zoho CRM and Odoo) and N (default 20,000 and 100,000
 Sercom records):
 - end-to-end records/s: a whole migration through the state machine on moto (local mode);
 - transform records/s on one core: every mapping over the run's own extracted batches;
@@ -19,6 +19,9 @@ Sercom records):
   allows for the same records: per mapping the cheaper of full REST calls of 100 (1 credit per 10
   records, rounded up per call) and Bulk Write jobs (500 credits, 4 calls each: upload, create, one
   poll, download), files one call and one credit each, plus the default records and the fix-up updates;
+  Odoo: the ORM calls that write (``create``, ``write``, ``unlink`` on any model,
+  the ``ir.model.data`` external-id registrations included, custom-field creation excluded) against
+  one ``create`` per 50 records (the declared batch) per mapping plus one ``write`` per fix-up;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS;
 - source API calls used for extraction (``--source servicetracker``): every partition records what
@@ -59,6 +62,9 @@ EXPORT_PAGE = 10_000  # ServiceTracker: records per export result page (docs/ser
 ZOHO_CALL, ZOHO_PER_CREDIT, ZOHO_BULK_CREDITS, ZOHO_BULK_ROWS, ZOHO_BULK_CALLS = 100, 10, 500, 25_000, 4
 ZOHO_NO_BULK = frozenset({"Notes", "Attachments", "Tasks", "Events"})
 ZOHO_READS = ("settings", "coql", "users")
+ODOO_WRITE_METHODS = ("create", "write", "unlink")
+#: Schema, not load: custom fields and models created at PrepareDestination.
+ODOO_SCHEMA_MODELS = frozenset({"ir.model", "ir.model.fields"})
 
 
 def minimum_export_calls(counts: dict[str, int]) -> int:
@@ -147,6 +153,10 @@ def _stats(rt: LocalRuntime) -> dict[str, Any]:
         return dict(_dynamics(rt, "/__standin/stats"))
     assert rt.destination_standin is not None
     info = rt.destination_standin.info
+    if rt.destination == "odoo":
+        with httpx.Client(verify=info["ca_path"], base_url=info["url"], trust_env=False, timeout=120) as c:
+            return dict(c.get("/__standin/stats",
+                              headers={"Authorization": f"bearer {info['credentials']['api_key']}"}).json())
     creds = info["credentials"]
     with httpx.Client(verify=info["ca_path"], base_url=info["url"]) as c:
         token = c.post("/services/oauth2/token", data={"grant_type": "password", **{
@@ -195,6 +205,25 @@ def _closed(rt: LocalRuntime, spec: MigrationSpec) -> dict[str, int]:
             prefix = m.source_object + "."
             out[m.name] = sum(1 for r in rows if int(r.get("statecode") or 0) != 0
                               and str(r.get(spec.external_id_field) or "").startswith(prefix))
+    return out
+
+
+def minimum_odoo_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec, fixed_up: int, batch: int) -> int:
+    """Odoo: one ``create`` (a list) per ``batch`` records written, per mapping; one ``write`` per fix-up
+    (a ``write`` gives every record it names the same values)."""
+    written = _written(outcomes)
+    return sum(math.ceil(written.get(m.name, 0) / batch) for m in spec.mappings) + fixed_up
+
+
+def odoo_write_calls(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """``model.method`` -> calls during the run, for the methods that write (schema models aside)."""
+    out: dict[str, int] = {}
+    for key, n in after.get("calls", {}).items():
+        model, _, method = str(key).rpartition(".")
+        if method in ODOO_WRITE_METHODS and model not in ODOO_SCHEMA_MODELS:
+            delta = int(n) - int(before.get("calls", {}).get(key, 0))
+            if delta:
+                out[key] = delta
     return out
 
 
@@ -289,9 +318,10 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
             if source == "servicetracker" else None
         if destination == "dynamics":
             closed = _closed(rt, spec)
-        if destination in ("dynamics", "zoho"):
+        if destination in ("dynamics", "zoho", "odoo"):
             fixed_up = int(_fixed_up(rt, run_id))
     credit_fields: dict[str, Any] = {}
+    by_category: dict[str, int]
     if destination == "zoho":
         calls_by = {k: int(v) - int(before["stats"].get(k, 0)) for k, v in after["stats"].items()
                     if isinstance(v, int) and k not in ("total_requests", "tokens", "throttled", "unauthorized")}
@@ -299,11 +329,18 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         min_credits, minimum = minimum_zoho(outcomes, spec, fixed_up)
         spent = int(after["credits"]) - int(before["credits"])
         total = int(after["stats"].get("total_requests", 0)) - int(before["stats"].get("total_requests", 0))
-        by_category: dict[str, int] = {"write_calls": load_calls, "credits_write": spent,
+        by_category = {"write_calls": load_calls, "credits_write": spent,
                        "credits_all": int(after["credits_all"]) - int(before["credits_all"]),
                        "fixed_up": fixed_up}
         credit_fields = {"credits_load": spent, "credits_load_minimum": min_credits,
                          "credits_ratio": round(spent / min_credits, 3) if min_credits else None}
+    elif destination == "odoo":
+        batch = registry.destination("odoo").capabilities.write_batch_max
+        by_category = odoo_write_calls(before, after)
+        load_calls = sum(by_category.values())
+        minimum = minimum_odoo_calls(outcomes, spec, fixed_up, batch)
+        total = int(after.get("total_requests", 0)) - int(before.get("total_requests", 0))
+        by_category["fixed_up"] = fixed_up
     elif destination == "dynamics":
         # $batch requests that write: the load's upserts, inserts, closes, fix-up updates (metadata reads
         # travel in $batch too, like Salesforce's describes they are not load calls)
@@ -378,7 +415,9 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                      f"{r['peak_process_rss_mib']} | {extract} |")
     lines += ["", "Load API calls: Salesforce counts Collections and Bulk API 2.0 calls; Dynamics 365 counts `$batch` "
               "requests (the minimum: one per 1,000 operations, see bench/__main__.py); Zoho CRM counts write "
-              "calls (upserts, inserts, updates, file uploads, bulk-write calls).", ""]
+              "calls (upserts, inserts, updates, file uploads, bulk-write calls); Odoo counts the ORM calls that "
+              "write (create/write/unlink, external-id registrations included) against one create per 50 records.",
+              ""]
     zoho = [r for r in rows if r.get("destination") == "zoho"]
     if zoho:
         lines += ["Zoho CRM credits (the budget Zoho meters): " + "; ".join(
@@ -422,7 +461,7 @@ def _commit() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--sizes", default="20000,100000")
-    parser.add_argument("--dest", default="salesforce,dynamics,zoho", help="destinations, comma-separated")
+    parser.add_argument("--dest", default="salesforce,dynamics,zoho,odoo", help="destinations, comma-separated")
     parser.add_argument("--source", default=LocalRuntime.source, choices=registry.kinds("source"),
                         help="source system (its pairs with --dest)")
     parser.add_argument("--seed", type=int, default=5)

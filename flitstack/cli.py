@@ -101,7 +101,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     manual = args.approve == "manual"
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant, with_slack=manual,
-                           source=args.source, destination=args.dest)
+                           source=args.source, destination=args.dest,
+                           destination_args=registry.destination(args.dest).standin_args(args))
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
@@ -148,7 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "destination": args.dest,
         "standins": {
             args.dest: {"state_path": str(folder / "standins" / f"{args.dest}.sqlite"),
-                        "serve": f"flitstack sandbox serve {args.dest} --state {folder}/standins/{args.dest}.sqlite"},
+                        "serve": " ".join([f"flitstack sandbox serve {args.dest} --state "
+                                           f"{folder}/standins/{args.dest}.sqlite", *runtime.destination_args])},
             args.source: {"state_path": str(folder / "standins" / f"{args.source}.sqlite")},
         },
     }
@@ -329,7 +331,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     local_environment(folder / "logs" / "lambda.jsonl")
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed,
                            tenant=Path(args.tenant).resolve() if args.tenant else None, source=args.source,
-                           destination=args.dest)
+                           destination=args.dest, destination_args=registry.destination(args.dest).standin_args(args))
     runtime.start()
     assert runtime.engine is not None and runtime.engine.stack is not None
     info = {"aws_endpoint": runtime.engine.endpoint_url, "stack": runtime.engine.stack.to_dict(),
@@ -383,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="destination CRM (default: salesforce)")
         p.add_argument("--seed", type=int, default=7, help="seed of the generated tenant")
         p.add_argument("--tenant", help="serve this tenant dump directory instead of a generated tenant")
+        for opt in (o for c in registry.connectors() for o in c.standin_options):
+            p.add_argument(opt.flag, choices=opt.choices, help=opt.help)
         if name == "demo":
             p.add_argument("--json", action="store_true", help="end by printing one JSON object")
             p.add_argument("--fallback-owner", help="email of the destination user who owns unmatched records")

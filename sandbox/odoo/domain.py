@@ -244,7 +244,21 @@ def _either(a: Matcher, b: Matcher) -> Matcher:
 
 
 def _like(pattern: str, text: str, insensitive: bool) -> bool:
-    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    """PostgreSQL ``LIKE``: ``%`` any run, ``_`` one character, ``\\`` (the default escape) makes the next
+    character match itself."""
+    parts: list[str] = []
+    escaped = False
+    for ch in pattern:
+        if escaped:
+            parts.append(re.escape(ch))
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+    if escaped:  # a trailing escape: PostgreSQL refuses the pattern ("LIKE pattern must not end with escape")
+        raise ValueError("LIKE pattern must not end with escape character")
+    regex = "".join(parts)
     return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL if insensitive else re.DOTALL) is not None
 
 

@@ -21,8 +21,20 @@ from sandbox.odoo.store import Store
 COUNTRIES = (("us", "United States"), ("ca", "Canada"), ("gb", "United Kingdom"), ("fr", "France"),
              ("de", "Germany"), ("be", "Belgium"), ("nl", "Netherlands"), ("es", "Spain"), ("it", "Italy"),
              ("au", "Australia"), ("ie", "Ireland"), ("mx", "Mexico"))
-STATES = (("us", "CA", "California"), ("us", "NY", "New York"), ("us", "TX", "Texas"), ("us", "WA", "Washington"),
-          ("us", "FL", "Florida"), ("us", "IL", "Illinois"), ("us", "MA", "Massachusetts"), ("ca", "ON", "Ontario"),
+#: Odoo's base data ships every US state (``base.state_us_*``, 50 states and DC): a loader resolving
+#: ``state_id`` by code must find any of them.
+US_STATES = (("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
+             ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
+             ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
+             ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
+             ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
+             ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
+             ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
+             ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
+             ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
+             ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
+             ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"))
+STATES = (*(("us", code, name) for code, name in US_STATES), ("ca", "ON", "Ontario"),
           ("ca", "QC", "Quebec"), ("ca", "BC", "British Columbia"), ("au", "NSW", "New South Wales"))
 STAGES = (("New", 1, False), ("Qualified", 2, False), ("Proposition", 3, False), ("Won", 70, True))
 DEFAULT_USERS: list[dict[str, Any]] = [

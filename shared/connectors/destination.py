@@ -157,6 +157,8 @@ class Capabilities:
     platform_defaulted: frozenset[str] = frozenset()
     #: Text lengths used when a describe gives none.
     default_lengths: Mapping[str, int] = field(default_factory=dict)
+    #: Numbers cannot be empty on the platform: an empty number reads back as 0 (Odoo's float fields).
+    empty_numbers_read_as_zero: bool = False
     #: The platform's record-level codes -> the neutral reason the engine acts on.
     error_reasons: Mapping[str, Reason] = field(default_factory=dict)
     #: Whether the connector implements :class:`SchemaRemoval` (rollback with ``rollback_schema``).

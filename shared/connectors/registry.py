@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "shared.connectors.dynamics",
     "shared.connectors.servicetracker",
     "shared.connectors.zoho",
+    "shared.connectors.odoo",
 )
 
 Role = Literal["source", "destination"]
@@ -48,6 +49,25 @@ class SecretModel(BaseModel):
     url: str
     ca_pem: str | None = None
     timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class StandinOption:
+    """A local-mode CLI option handed to this connector's stand-in (``--odoo-version 19`` -> ``serve --version 19``).
+
+    The CLI adds it to ``demo`` / ``up`` for every connector declaring it and passes it on only when the
+    connector is the run's source or destination, so no command names a connector.
+    """
+
+    flag: str
+    serve_flag: str
+    choices: tuple[str, ...]
+    help: str
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute (``--odoo-version`` -> ``odoo_version``)."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,17 @@ class Connector:
     standin_local_args: tuple[str, ...] = ()
     #: Objects/secret facts shown in messages people read.
     notes: dict[str, str] = field(default_factory=dict)
+    #: Options of ``flitstack demo`` / ``up`` passed to the stand-in (a version, an edition...).
+    standin_options: tuple[StandinOption, ...] = ()
+
+    def standin_args(self, values: Any) -> list[str]:
+        """The stand-in's ``serve`` arguments for the options given (``values``: an argparse namespace)."""
+        out: list[str] = []
+        for opt in self.standin_options:
+            value = getattr(values, opt.dest, None)
+            if value is not None:
+                out += [opt.serve_flag, str(value)]
+        return out
 
     def parse_secret(self, name: str, raw: dict[str, Any]) -> Any:
         try:
@@ -105,6 +136,11 @@ def _all() -> dict[str, Connector]:
             raise ConfigurationError(f"{module_name} declares no CONNECTOR")
         found[entry.kind] = entry
     return found
+
+
+def connectors() -> list[Connector]:
+    """Every registered connector, sorted by kind."""
+    return [c for _, c in sorted(_all().items())]
 
 
 def kinds(role: Role) -> list[str]:

@@ -67,6 +67,9 @@ class Thresholds(BaseModel):
         default=frozenset({"LastModifiedDate"}),
         description="date fields the destination moves on every later write: only 'not earlier' is checked")
     profile_long_text: bool = Field(default=False, description="also select long text fields (slower queries)")
+    empty_number_is_zero: bool = Field(
+        default=False, description="the destination stores an empty number as 0 (its capabilities say so): a "
+        "number sent empty is profiled as 0, as a checkbox sent empty is profiled as false")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class ProfiledField:
     transform: str
     insert_only: bool = False
     lookup: bool = False  # a reference sent by the run: an empty destination value is an orphan
+    zero_when_empty: bool = False  # a number the destination cannot hold empty (reads back 0)
 
 
 def profiled_fields(mapping: ObjectMapping, thresholds: Thresholds) -> tuple[list[ProfiledField], dict[str, str]]:
@@ -94,7 +98,8 @@ def profiled_fields(mapping: ObjectMapping, thresholds: Thresholds) -> tuple[lis
             continue
         kind: Kind = ("histogram" if t in HISTOGRAM_TRANSFORMS else "sum" if t in SUM_TRANSFORMS
                       else "dates" if t in DATE_TRANSFORMS else "value")
-        fields.append(ProfiledField(rule.dest, kind, t, insert_only=rule.insert_only))
+        fields.append(ProfiledField(rule.dest, kind, t, insert_only=rule.insert_only,
+                                    zero_when_empty=kind == "sum" and thresholds.empty_number_is_zero))
     if mapping.attachment_source and mapping.attachment_source not in skipped:
         skipped[mapping.attachment_source] = "file content"
     for lk in mapping.lookups:
@@ -151,6 +156,8 @@ class FieldProfile:
         self.records += 1
         if f.transform == "boolean" and value in (None, ""):
             value = False  # a checkbox that is never empty on the platform: nothing sent is stored as false
+        if f.zero_when_empty and value in (None, ""):
+            value = 0.0  # a number the platform cannot hold empty: nothing sent is stored as 0
         if value is None or value == "":
             self.empty += 1
             if f.kind == "histogram":

@@ -143,7 +143,8 @@ def reconcile(run: RunRef, dest: ReconcileDestination, stores: Stores, threshold
     """Check every mapping (counts, then the profiles), write the JSON report and the page, record the verdict."""
     keys = Keys(run)
     spec = load_spec(stores.blobs, run)
-    limits = thresholds or Thresholds()
+    caps = getattr(dest, "capabilities", None)
+    limits = thresholds or Thresholds(empty_number_is_zero=bool(getattr(caps, "empty_numbers_read_as_zero", False)))
     calls_before = dest.calls
     totals: dict[str, Counter[str]] = {}
     for o in _outcomes(stores, keys):

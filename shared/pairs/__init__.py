@@ -70,7 +70,8 @@ def for_pair(pair: str) -> PairTemplate:
 
 if TYPE_CHECKING:  # mypy checks each template module against the interface
     from shared.pairs import sercom_dynamics as _sercom_dynamics
+    from shared.pairs import sercom_odoo as _sercom_odoo
     from shared.pairs import sercom_salesforce as _sercom_salesforce
     from shared.pairs import sercom_zoho as _sercom_zoho
 
-    _CONFORMS: list[PairTemplate] = [_sercom_salesforce, _sercom_dynamics, _sercom_zoho]
+    _CONFORMS: list[PairTemplate] = [_sercom_salesforce, _sercom_dynamics, _sercom_zoho, _sercom_odoo]

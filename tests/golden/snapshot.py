@@ -46,11 +46,52 @@ VOLATILE = frozenset({"versionnumber", "ticketnumber", "CaseNumber", "ContractNu
 RUN_TIME = "<run time>"
 
 
+#: Odoo's log-access fields: who and when at run time (the source's times live in x_original_* fields).
+ODOO_LOG_ACCESS = frozenset({"create_date", "write_date", "create_uid", "write_uid"})
+
+
+def _odoo_rows(db: sqlite3.Connection) -> list[tuple[str, str, dict[str, Any]]]:
+    """The Odoo stand-in's records with ids as ``<model>:<id>`` and every reference written the same way.
+
+    Odoo ids are integers per model, so a reference names its model only through the field's relation
+    (builtin fields from the stand-in's catalog, custom ones from ``ir.model.fields``); a
+    ``many2one_reference`` (``res_id``) through its record's ``model`` / ``res_model``.
+    """
+    from sandbox.odoo.catalog import builtin_models
+
+    raw = [(model, int(rid), json.loads(data))
+           for model, rid, data in db.execute("SELECT model, id, data FROM records")]
+    relations: dict[str, dict[str, tuple[str, str | None]]] = {
+        m: {f.name: (f.type, f.relation) for f in spec.fields.values()} for m, spec in builtin_models(17).items()}
+    for model, _, data in raw:
+        if model == "ir.model.fields":
+            relations.setdefault(str(data.get("model")), {})[str(data["name"])] = (
+                str(data.get("ttype")), data.get("relation") or None)
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for model, rid, data in raw:
+        fields: dict[str, Any] = {}
+        for name, stored in data.items():
+            if name in ODOO_LOG_ACCESS or name == "id":
+                continue
+            kind, relation = relations.get(model, {}).get(name, ("", None))
+            target = relation or (data.get("model") or data.get("res_model") if kind == "many2one_reference" else None)
+            value = stored
+            if target and isinstance(stored, int) and not isinstance(stored, bool):
+                value = f"{target}:{stored}"
+            elif target and isinstance(stored, list):
+                value = sorted(f"{target}:{v}" for v in stored if isinstance(v, int))
+            fields[name] = value
+        out.append((model, f"{model}:{rid}", fields))
+    return out
+
+
 def _rows(state: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """(object, id, fields) of every live record of a Salesforce, Dataverse or Zoho stand-in state."""
+    """(object, id, fields) of every live record of a Salesforce, Dataverse, Zoho or Odoo stand-in state."""
     db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
     try:
         columns = {r[1] for r in db.execute("PRAGMA table_info(records)")}
+        if "model" in columns:  # Odoo stand-in
+            return _odoo_rows(db)
         if "object" in columns:  # Salesforce stand-in
             sql = "SELECT object, id, data FROM records WHERE is_deleted = 0"
         elif "module" in columns:  # Zoho stand-in (its users are records of module "users")

@@ -702,3 +702,15 @@ def test_saas_release_numbering(odoo_standins: Any, odoo_knobs: Any) -> None:
         assert client.common.version()["server_version"] == "18.0+e"
     finally:
         client.close()
+
+
+def test_like_patterns_honour_the_backslash_escape(o17: Odoo) -> None:
+    # GIVEN names where '_' and '%' are data, not wildcards
+    ids = [o17("res.partner", "create", {"name": name}) for name in ("esc_a1", "escXa2", "esc%a3")]
+    try:
+        # WHEN a pattern escapes them THEN they match only themselves (PostgreSQL LIKE's default escape)
+        assert o17("res.partner", "search", [["name", "=like", "esc\\_a%"]]) == [ids[0]]
+        assert o17("res.partner", "search", [["name", "=like", "esc\\%a%"]]) == [ids[2]]
+        assert sorted(o17("res.partner", "search", [["name", "=like", "esc_a%"]])) == ids  # unescaped: wildcard
+    finally:
+        o17("res.partner", "unlink", ids)

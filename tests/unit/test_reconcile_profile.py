@@ -340,3 +340,18 @@ def test_the_page_escapes_names_and_marks_failed_checks() -> None:
     assert page.count('<rect class="bar source"') == 3 == page.count('<rect class="bar destination"')
     assert page.count('data-failed="true"') == 2
     assert 'id="failed"' in page and "Reconciliation FAILED" in page
+
+
+def test_an_empty_number_is_profiled_as_zero_where_the_destination_cannot_hold_it_empty() -> None:
+    # GIVEN a number sent empty for one record, and a destination that stores it as 0 (Odoo's floats)
+    m = ObjectMapping(name="m", source_object="s", dest_object="d",
+                      fields=[FieldRule(dest="amount", source="a", transform="currency")])
+    sent = [{"ext": "s:1", "amount": None}, {"ext": "s:2", "amount": 5.0}]
+    held = {"s:1": {"amount": 0.0}, "s:2": {"amount": 5.0}}
+    for zero, passes in ((False, False), (True, True)):
+        fields, _ = profiled_fields(m, Thresholds(empty_number_is_zero=zero))
+        # WHEN both sides are profiled and compared
+        checks = compare(fields, profile_pair(fields, sent, "ext", held), Thresholds(empty_number_is_zero=zero))
+        null_rate = next(c for c in checks if c.check == "null_rate" and c.field == "amount")
+        # THEN the null rate differs only where the destination is not declared to read empty numbers as 0
+        assert null_rate.passed is passes

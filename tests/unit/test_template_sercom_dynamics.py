@@ -561,7 +561,7 @@ def test_generated_tenant_transforms_without_unexpected_rejects() -> None:
 def test_discovery_reads_only_what_it_needs() -> None:
     src = FakeSource(tenant())
     discovery_facts(src, source_catalog(tenant()))
-    assert set(src.read) == {"work_orders", "products", "pipeline_stages", "customers"}
+    assert set(src.read) == {"work_orders", "products", "pipeline_stages", "customers", "locations"}
 
 
 # --- the engine and spec additions this pair needs (Salesforce specs never use them) -----------------------------

@@ -8,7 +8,8 @@ as JSON-ready facts a pair reads (never records):
   a revenue amount per type (to size a split between two destination objects);
 - customer duplicates by name + domain (``shared.canonical.customer_duplicates``);
 - product names, and duplicate names merged (a product's name is a match key in some destinations);
-- the deal pipeline's stages (order, closed, won) for stage-by-stage value maps.
+- the deal pipeline's stages (order, closed, won) for stage-by-stage value maps;
+- how many service locations each customer has (those with more than one), for hierarchy reviews.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def discovery_facts(source: Source, catalog: SourceCatalog) -> dict[str, Any]:
                       for p in group if p is not oldest(group)}
     stages = [{k: s.get(k) for k in ("id", "name", "sort_order", "probability", "is_closed", "is_won")}
               for s in _read(source, catalog, "pipeline_stages")]
+    per_customer: Counter[str] = Counter(str(loc.get("customer_id") or "") for loc in
+                                         _read(source, catalog, "locations"))
     return {
+        "locations": {"per_customer": {c: n for c, n in sorted(per_customer.items()) if c and n > 1}},
         "work_orders": {"status": dict(status), "priority": dict(priority), "type": dict(types),
                         "with_amount": dict(with_amount), "total": sum(types.values())},
         "customers": customer_duplicates(_read(source, catalog, "customers")),

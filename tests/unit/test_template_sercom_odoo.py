@@ -1,0 +1,67 @@
+"""The Sercom -> Odoo pair (seed 004) as data: what the spec says, from a generated tenant and an Odoo
+catalog as the connector describes it (no server: the connector's own tests run against the stand-in)."""
+
+from __future__ import annotations
+
+from shared.connectors.sercom.normalise import discovery_facts
+from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions
+from shared.pairs import for_pair
+from shared.pairs.sercom_odoo import LOCATION_REVIEW_OVER, PRIORITY, location_review
+from tests.unit.test_template_sercom_dynamics import FakeSource, source_catalog, tenant
+
+
+def _obj(name: str, fields: dict[str, DestField]) -> DestObject:
+    return DestObject(name=name, fields=fields)
+
+
+def odoo_catalog() -> DestCatalog:
+    sel = DestField(name="priority", type="selection", picklist_values=["0", "1", "2", "3"], restricted_picklist=True)
+    partner = {n: DestField(name=n, type="char") for n in ("name", "email", "phone", "street", "city", "zip",
+                                                           "function", "website", "comment")}
+    partner["parent_id"] = DestField(name="parent_id", type="many2one", reference_to=["res.partner"])
+    lead = {"name": DestField(name="name", type="char", nillable=False), "priority": sel}
+    return DestCatalog(instance="https://odoo?db=x", users=[DestUser(id="2", email="admin@example.com", active=True)],
+                       integration_user_id="2", audit_fields_settable=False, objects={
+                           "res.partner": _obj("res.partner", partner), "crm.lead": _obj("crm.lead", lead),
+                           "mail.message": _obj("mail.message", {}), "ir.attachment": _obj("ir.attachment", {})})
+
+
+def spec_and_facts() -> tuple[object, dict[str, object]]:
+    t = tenant()
+    catalog = source_catalog(t)
+    facts = discovery_facts(FakeSource(t), catalog)
+    spec = for_pair("sercom-odoo").build_spec(catalog, odoo_catalog(), RunOptions(), extras=facts, owners={},
+                                              fallback_owner_id="2")
+    return spec, facts
+
+
+def test_every_seed_row_has_its_mapping_and_odoo_names() -> None:
+    spec, _ = spec_and_facts()
+    names = [m.name for m in spec.mappings]  # type: ignore[attr-defined]
+    assert names == ["customers->res.partner", "locations->res.partner", "contacts->res.partner",
+                     "work_orders->crm.lead", "work_orders.status_history->mail.message",
+                     "parts_used->x_sercom_part", "notes->mail.message", "attachments->ir.attachment"]
+    assert spec.external_id_field == "x_sercomid"  # type: ignore[attr-defined]
+    custom = {(f.object, f.name) for f in spec.custom_fields}  # type: ignore[attr-defined]
+    assert all(name.startswith("x_") for _, name in custom)
+    # create dates cannot be set: every customizable object carries the original times in x_ fields
+    assert ("crm.lead", "x_original_create_date") in custom and ("res.partner", "x_original_write_date") in custom
+    assert {("crm.lead", n) for n in ("x_job_status", "x_sercom_job_id", "x_technician_id", "x_status_history",
+                                      "x_service_tier", "x_billing_code")} <= custom
+
+
+def test_job_status_mirrors_every_value_and_priority_lands_on_odoo_strings() -> None:
+    spec, facts = spec_and_facts()
+    lead = spec.mapping("work_orders->crm.lead")  # type: ignore[attr-defined]
+    rules = {r.dest: r for r in lead.fields}
+    used = {v for v in facts["work_orders"]["status"] if v}  # type: ignore[index]
+    assert used <= set(rules["x_job_status"].value_map)
+    assert set(rules["priority"].value_map.values()) <= set(PRIORITY.values())
+    locations = spec.mapping("locations->res.partner")  # type: ignore[attr-defined]
+    assert {r.dest: r.constant for r in locations.fields}["type"] == "other"
+    assert [lk.dest for lk in locations.lookups] == ["parent_id"]
+
+
+def test_customers_with_more_than_three_locations_are_listed_for_review() -> None:
+    facts = {"locations": {"per_customer": {"c1": LOCATION_REVIEW_OVER + 1, "c2": LOCATION_REVIEW_OVER}}}
+    assert [r["customer_id"] for r in location_review(facts)] == ["c1"]
