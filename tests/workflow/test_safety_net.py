@@ -154,8 +154,9 @@ def test_a_new_run_after_an_abandoned_one_inserts_no_file_twice(rt: LocalRuntime
     # recorded them in the crosswalk
     probe = Probe(rt)
     spec = MigrationSpec.model_validate(s3_json(rt, "runs/sn-full/spec.json"))
-    once = {m.dest_object for m in spec.mappings if m.insert_only}
-    assert once, "the pair has insert-only mappings (files, notes)"
+    # (a destination with an upsert key for everything, like Odoo's external ids, upserts its files too)
+    once = {m.dest_object for m in spec.mappings if m.insert_only or m.attachment_source}
+    assert once, "the pair has file mappings (and insert-only ones: notes)"
     before = {obj: probe.ids(obj) for obj in sorted(once)}
     assert _forget(once) > 0
     # WHEN a new run (not a resume) migrates the same tenant

@@ -304,6 +304,7 @@ class OdooDestination:
         #: The server and database (several databases may share a host): the crosswalk's scope too.
         self.instance_url = f"{self.url}?db={db}"
         self._fields: dict[str, dict[str, dict[str, Any]]] = {}
+        self._refreshed: set[str] = set()
         self._code_rows: dict[str, dict[str, list[tuple[int, int | None]]]] = {}
         self._code_by_id: dict[str, dict[int, str]] = {}
 
@@ -446,6 +447,11 @@ class OdooDestination:
         """A record as Odoo takes it: False for empty, integer many2one ids (code-keyed ones resolved),
         ``YYYY-MM-DD HH:MM:SS`` datetimes. A value that cannot be sent raises :class:`Refused`."""
         fields = self.fields_of(obj)
+        if obj not in self._refreshed and any(name != ID and name not in fields for name in record):
+            # a field created after this connector read the model (by another instance: the prepare
+            # step, a parallel load): read it again once, never send a datetime unconverted
+            self._refreshed.add(obj)
+            fields = self.fields_of(obj, refresh=True)
         out: dict[str, Any] = {}
         for name, value in record.items():
             if name == ID:
