@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.aws import Stores
 from shared.errors import ConfigurationError
-from shared.observability import bind, logger, metrics, tracer
+from shared.observability import begin_invocation, bind, logger, metrics, tracer
 from shared.steps import StepIn
 
 InT = TypeVar("InT", bound=StepIn)
@@ -46,6 +46,7 @@ def lambda_handler(ops: Mapping[str, Op[Any, Any]]) -> Callable[[dict[str, Any],
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        begin_invocation(getattr(context, "aws_request_id", None), getattr(context, "function_name", None))
         return dispatch(event, ops)
 
     return handler

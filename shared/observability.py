@@ -21,9 +21,20 @@ tracer = Tracer(service=SERVICE, disabled=os.environ.get("POWERTOOLS_TRACE_DISAB
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FlitStack"))
 
 
+def begin_invocation(request_id: str | None, function_name: str | None) -> None:
+    """Start an invocation's own log keys, dropping the previous invocation's on this thread.
+
+    The keys live in a context variable (Powertools' ``thread_safe_*`` keys), not on the shared
+    logger: locally the engine runs Lambda invocations in parallel threads of one process, and a
+    shared key would label one invocation's lines with another's batch. Thread keys win over the
+    shared ones Powertools' ``inject_lambda_context`` writes, so the request id is bound here too."""
+    logger.thread_safe_clear_keys()
+    bind(function_request_id=request_id, function_name=function_name)
+
+
 def bind(**keys: object) -> None:
     """Attach run/step/object/batch keys to every following log line of this invocation."""
-    logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+    logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v is not None})
 
 
 def count(name: str, value: float) -> None:
