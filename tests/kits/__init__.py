@@ -10,6 +10,8 @@ every registered connector through :func:`kit`; none of them names a connector.
 from __future__ import annotations
 
 import importlib
+import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,31 @@ class Probe(Protocol):
     def ids(self, obj: str) -> set[str]: ...
 
     def edit(self, obj: str, dest_id: str, field: str, value: Any) -> None: ...
+
+
+#: One record of a destination stand-in's state: (object, id, fields).
+Row = tuple[str, str, dict[str, Any]]
+
+
+def sql_rows(sql: str) -> Callable[[sqlite3.Connection], list[Row]]:
+    """Rows of a stand-in that keeps each record as JSON: ``sql`` selects (object, id, data)."""
+    def rows(db: sqlite3.Connection) -> list[Row]:
+        return [(str(obj), str(rid), json.loads(data)) for obj, rid, data in db.execute(sql)]
+    return rows
+
+
+@dataclass(frozen=True)
+class StateRules:
+    """How the golden snapshot (``tests/golden/snapshot.py``) reads one destination stand-in's state."""
+
+    #: (object, id, fields) of every live record, references written the way ids are.
+    rows: Callable[[sqlite3.Connection], list[Row]]
+    #: Fields the stand-in fills by itself in write order (row versions, auto-numbers): dropped.
+    volatile: frozenset[str] = frozenset()
+    #: Date-only fields the stand-in stamps with the day of the write when the request leaves them out.
+    stamped_dates: frozenset[str] = frozenset()
+    #: (pattern, placeholder) for ids that name no migrated record (the org's users, roles, layouts).
+    foreign_id: tuple[str, str] | None = None
 
 
 @dataclass
@@ -72,6 +99,11 @@ class DestinationKit:
     probe: Callable[[Any], Probe]
     #: (id, records, allow_bulk): write sizes that take each of the connector's write paths
     write_sizes: list[tuple[str, int, bool]] = field(default_factory=list)
+    #: How the golden snapshot reads the stand-in's state.
+    state: StateRules | None = None
+    #: Why records written once (notes, files) cannot be found again in this destination when the
+    #: crosswalk lost them (an abandoned run): None when they can (they carry the key, or a derived id).
+    written_once_unfindable: str | None = None
 
 
 def kit(kind: str) -> Any:

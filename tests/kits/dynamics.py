@@ -9,7 +9,7 @@ import httpx
 
 from sandbox.serve import RunningStandin, start_standin
 from shared.connectors.dynamics.client import DynamicsDestination, decode_key, encode_key
-from tests.kits import DestinationKit
+from tests.kits import DestinationKit, StateRules, sql_rows
 
 
 class DataverseProbe:
@@ -85,4 +85,8 @@ KIT = DestinationKit(
     probe=DataverseProbe,
     # $batch PATCHes (no bulk asked), UpsertMultiple (3 requests of 1,000 targets), a small bulk load ($batch)
     write_sizes=[("one-batch", 250, False), ("upsertmultiple", 2_100, True), ("small-bulk", 60, True)],
+    # WinOpportunity / LoseOpportunity without actualend stamp actualclosedate with the day of the write
+    state=StateRules(rows=sql_rows("SELECT tbl, id, data FROM records"),
+                     volatile=frozenset({"versionnumber", "ticketnumber"}),
+                     stamped_dates=frozenset({"actualclosedate"})),
 )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import ssl
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
+from sandbox.odoo.catalog import builtin_models
 from sandbox.serve import RunningStandin, start_standin
 from shared.connectors.odoo.client import OdooDestination
-from tests.kits import DestinationKit
+from tests.kits import DestinationKit, Row, StateRules
 
 
 class OdooProbe:
@@ -55,6 +58,43 @@ def _connect(s: RunningStandin) -> OdooDestination:
     c = s.info["credentials"]
     return OdooDestination(s.url, c["db"], c["login"], c["api_key"], ca_pem=Path(s.ca_path).read_text())
 
+#: Odoo's log-access fields: who and when at run time (the source's times live in x_original_* fields);
+#: the golden snapshot leaves them out.
+_LOG_ACCESS = frozenset({"create_date", "write_date", "create_uid", "write_uid"})
+
+
+def _state_rows(db: sqlite3.Connection) -> list[Row]:
+    """The Odoo stand-in's records with ids as ``<model>:<id>`` and every reference written the same way.
+
+    Odoo ids are integers per model, so a reference names its model only through the field's relation
+    (builtin fields from the stand-in's catalog, custom ones from ``ir.model.fields``); a
+    ``many2one_reference`` (``res_id``) through its record's ``model`` / ``res_model``.
+    """
+    raw = [(model, int(rid), json.loads(data))
+           for model, rid, data in db.execute("SELECT model, id, data FROM records")]
+    relations: dict[str, dict[str, tuple[str, str | None]]] = {
+        m: {f.name: (f.type, f.relation) for f in spec.fields.values()} for m, spec in builtin_models(17).items()}
+    for model, _, data in raw:
+        if model == "ir.model.fields":
+            relations.setdefault(str(data.get("model")), {})[str(data["name"])] = (
+                str(data.get("ttype")), data.get("relation") or None)
+    out: list[Row] = []
+    for model, rid, data in raw:
+        fields: dict[str, Any] = {}
+        for name, stored in data.items():
+            if name in _LOG_ACCESS or name == "id":
+                continue
+            kind, relation = relations.get(model, {}).get(name, ("", None))
+            target = relation or (data.get("model") or data.get("res_model") if kind == "many2one_reference" else None)
+            value = stored
+            if target and isinstance(stored, int) and not isinstance(stored, bool):
+                value = f"{target}:{stored}"
+            elif target and isinstance(stored, list):
+                value = sorted(f"{target}:{v}" for v in stored if isinstance(v, int))
+            fields[name] = value
+        out.append((model, f"{model}:{rid}", fields))
+    return out
+
 
 KIT = DestinationKit(
     name="odoo",
@@ -69,4 +109,5 @@ KIT = DestinationKit(
     missing_object="x_no_such_model",
     probe=OdooProbe,
     write_sizes=[("one-call", 40, False), ("several-calls", 260, True)],
+    state=StateRules(rows=_state_rows),
 )

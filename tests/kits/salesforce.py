@@ -10,7 +10,7 @@ from simple_salesforce import Salesforce
 
 from sandbox.serve import RunningStandin, start_standin
 from shared.connectors.salesforce.client import SalesforceDestination
-from tests.kits import DestinationKit
+from tests.kits import DestinationKit, StateRules, sql_rows
 
 
 def client(info: dict[str, Any]) -> Salesforce:
@@ -65,4 +65,6 @@ KIT = DestinationKit(
     missing_object="No_Such_Object__c",
     probe=SalesforceProbe,
     write_sizes=[("collections", 250, False), ("bulk", 1_050, True)],
+    state=StateRules(rows=sql_rows("SELECT object, id, data FROM records WHERE is_deleted = 0"),
+                     volatile=frozenset({"CaseNumber", "ContractNumber"})),
 )
