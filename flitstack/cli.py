@@ -1,6 +1,7 @@
 """The ``flitstack`` command: local mode (up, demo, status) and the stand-ins.
 
-    flitstack demo [--source KIND] [--dest KIND] [--approve auto|manual] [--records N] [--seed S] [--json]
+    flitstack demo [--source KIND] [--dest KIND] [--approve auto|manual [--sample-env]] [--records N] [--seed S]
+                   [--json]
     flitstack up [--source KIND] [--dest KIND] [--records N] [--seed S] [--tenant DIR]
     flitstack status RUN
     flitstack outbox [--run RUN] [--json]          # local mail: sign-off requests and their links
@@ -100,9 +101,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     tenant = Path(args.tenant).resolve() if args.tenant else None
     started = time.monotonic()
     manual = args.approve == "manual"
+    if args.sample_env and not manual:
+        console.print("[red]--sample-env needs --approve manual: the sample in the sandbox is what a person "
+                      "approves before the target is touched[/red]")
+        return 2
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant, with_slack=manual,
                            source=args.source, destination=args.dest,
-                           destination_args=registry.destination(args.dest).standin_args(args))
+                           destination_args=registry.destination(args.dest).standin_args(args),
+                           sample_environment=args.sample_env)
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
@@ -397,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--approve", choices=["auto", "manual"], default="auto",
                            help="manual: pause for the mapping and sample sign-offs (email link, Slack, CLI)")
             p.add_argument("--approver", action="append", metavar="EMAIL", help="who gets the sign-off mail")
+            p.add_argument("--sample-env", action="store_true",
+                           help="with --approve manual: migrate the sample into a sandbox (a second destination "
+                                "stand-in copied from the target); the target is written only once it is approved")
             p.add_argument("--approval-timeout", type=int, default=3600, metavar="SECONDS",
                            help="end the run if a sign-off waits longer (default: 3600)")
     p = sub.add_parser("rollback", help="undo a local run: delete what it created, restore what it updated")

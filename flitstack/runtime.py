@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable
@@ -115,6 +116,9 @@ class LocalRuntime:
     #: The destination the local stack migrates into (a registered destination kind).
     destination: str = "salesforce"
     standins: dict[str, RunningStandin] = field(default_factory=dict)
+    #: Start a second destination stand-in, a copy of the target made before any run (a sandbox), and
+    #: give every run it as ``sample_destination``: the sample goes there, the target waits for approval.
+    sample_environment: bool = False
 
     @property
     def tls_dir(self) -> Path:
@@ -127,6 +131,15 @@ class LocalRuntime:
     @property
     def destination_standin(self) -> RunningStandin:
         return self.standins[self.destination]
+
+    @property
+    def sample_key(self) -> str:
+        """The sample environment's name among the stand-ins and secrets (``salesforce-sandbox``)."""
+        return f"{self.destination}-sandbox"
+
+    @property
+    def sample_standin(self) -> RunningStandin:
+        return self.standins[self.sample_key]
 
     def start(self) -> LocalRuntime:
         dest_entry = registry.destination(self.destination)
@@ -150,6 +163,13 @@ class LocalRuntime:
             users_file.write_text(json.dumps(dest_entry.standin_users(demo_people(people)), indent=1))
             dest_args += ["--users-file", str(users_file)]
         self.standins[self.destination] = start_standin(self.destination, dest_args + self.destination_args)
+        if self.sample_environment:
+            # a sandbox is a copy of production (same users, same seeded records), at its own address
+            copy = standins / f"{self.sample_key}.sqlite"
+            with sqlite3.connect(standins / f"{self.destination}.sqlite") as live, sqlite3.connect(copy) as into:
+                live.backup(into)
+            self.standins[self.sample_key] = start_standin(
+                self.destination, ["--state", str(copy), "--tls-dir", str(self.tls_dir), *self.destination_args])
         if self.with_slack:
             self.slack = start_standin("slack", ["--state", str(standins / "slack.sqlite"),
                                                  "--tls-dir", str(self.tls_dir)])
@@ -190,8 +210,13 @@ class LocalRuntime:
         src = registry.source(self.source).standin_secret(self.source_standin.info)
         dest = {**registry.destination(self.destination).standin_secret(self.destination_standin.info),
                 "timeout_s": self.call_timeout_s}
+        secrets_by_name = {self.source: src, self.destination: dest}
+        if self.sample_environment:
+            secrets_by_name[self.sample_key] = {
+                **registry.destination(self.destination).standin_secret(self.sample_standin.info),
+                "timeout_s": self.call_timeout_s}
         sm = self.engine.client("secretsmanager")
-        for kind, value in ((self.source, src), (self.destination, dest)):
+        for kind, value in secrets_by_name.items():
             sm.create_secret(Name=self.secret_name(kind), SecretString=json.dumps(value))
         parameters.clear_caches()  # type: ignore[no-untyped-call]  # in-process Lambdas must not keep old secrets
         # ...nor specs cached by S3 key from an earlier engine, whose bucket may have held the same run id
@@ -204,7 +229,9 @@ class LocalRuntime:
         return RunRef(run_id=run_id, pair=pair,
                       source=Endpoint(kind=self.source, secret_name=self.secret_name(self.source)),
                       destination=Endpoint(kind=self.destination, secret_name=self.secret_name(self.destination)),
-                      options=options or RunOptions())
+                      options=options or RunOptions(),
+                      sample_destination=Endpoint(kind=self.destination, secret_name=self.secret_name(self.sample_key))
+                      if self.sample_environment else None)
 
     def start_migration(self, run: RunRef) -> str:
         assert self.engine is not None

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ValidationError
 
 from shared.executions import ExecutionStart, migration_start, rollback_start
-from shared.models import Endpoint, RunOptions, RunRef, Strict, is_run_id
+from shared.models import Endpoint, RunOptions, RunRef, Strict, is_run_id, sample_environment_problems
 from shared.pairs import pair_name, pairs
 
 Workflow = Literal["migrate", "rollback"]
@@ -290,6 +290,8 @@ class StartMigrationRequest(Strict):
     destination: Endpoint
     options: RunOptions = RunOptions()
     run_id: str | None = None
+    #: Another environment of the destination (a sandbox) for the sample; needs approval 'manual'.
+    sample_destination: Endpoint | None = None
 
 
 class Links(BaseModel):
@@ -374,9 +376,13 @@ def parse_start_request(body: Any) -> RunRef:
             "message": f"{request.source.kind} -> {request.destination.kind} is not supported; "
                        f"allowed pairs: {allowed}",
         }])
+    problems = sample_environment_problems(request.destination, request.sample_destination, request.options)
+    if problems:
+        raise InvalidRequest([{"field": where, "message": what} for where, what in problems])
     try:
         return RunRef(run_id=request.run_id or new_run_id(), pair=pair, source=request.source,
-                      destination=request.destination, options=request.options)
+                      destination=request.destination, options=request.options,
+                      sample_destination=request.sample_destination)
     except ValidationError as exc:
         raise InvalidRequest(field_errors(exc, RunRef)) from exc
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.mapping.infer import FieldSample
 
@@ -127,6 +127,23 @@ class RunOptions(Strict):
         return [v.strip().lower() for v in value]
 
 
+def sample_environment_problems(destination: Endpoint, sample: Endpoint | None, options: RunOptions
+                                ) -> list[tuple[str, str]]:
+    """(field, message) for each reason a run's sample environment cannot be used."""
+    if sample is None:
+        return []
+    problems = []
+    if sample.kind != destination.kind:
+        problems.append(("sample_destination.kind",
+                         f"must be the destination's kind ({destination.kind!r}): another environment of it"))
+    if sample.secret_name == destination.secret_name:
+        problems.append(("sample_destination.secret_name", "must name another environment than destination's"))
+    if options.approval != "manual":
+        problems.append(("options.approval", "must be 'manual' with a sample_destination: the sample is what a "
+                                             "person approves before the target is written"))
+    return problems
+
+
 class RunRef(Strict):
     """The small, secret-free description of a run every step receives."""
 
@@ -135,6 +152,21 @@ class RunRef(Strict):
     source: Endpoint
     destination: Endpoint
     options: RunOptions = RunOptions()
+    #: A separate environment of the destination (a Salesforce sandbox, a Dataverse copy) the sample is
+    #: migrated into: nothing is written to ``destination`` (schema included) until the sample is approved.
+    sample_destination: Endpoint | None = None
+
+    @model_validator(mode="after")
+    def _sample_environment(self) -> RunRef:
+        problems = sample_environment_problems(self.destination, self.sample_destination, self.options)
+        if problems:
+            raise ValueError("; ".join(f"{where}: {what}" for where, what in problems))
+        return self
+
+    @property
+    def sample_endpoint(self) -> Endpoint:
+        """Where the sample goes: the sample environment, else the destination itself."""
+        return self.sample_destination or self.destination
 
     @field_validator("run_id")
     @classmethod

@@ -26,7 +26,17 @@ from shared.steps import (
 
 
 def _prepare(step: RunOnly) -> dict[str, Any]:
+    """The schema and default records where the next writes go: the sample environment when the run
+    has one (the target is prepared only once the sample is approved), else the target."""
     stores().runs.update(step.run.run_id, step="PrepareDestination")
+    if step.run.sample_destination is not None:
+        return load.prepare(step.run, open_destination(step.run.sample_destination), stores(), env="sample")
+    return load.prepare(step.run, open_destination(step.run.destination), stores())
+
+
+def _prepare_target(step: RunOnly) -> dict[str, Any]:
+    """After the sample (in the sample environment) was approved: the target's schema and default records."""
+    stores().runs.update(step.run.run_id, step="PrepareDestination (approved)")
     return load.prepare(step.run, open_destination(step.run.destination), stores())
 
 
@@ -59,19 +69,20 @@ def _fixup(step: PhaseIn) -> dict[str, Any]:
 
 
 def _sample(step: RunOnly) -> dict[str, Any]:
-    return sample.run_sample(step.run, open_destination(step.run.destination), stores(),
+    return sample.run_sample(step.run, open_destination(step.run.sample_endpoint), stores(),
                              lambda: open_source(step.run.source))
 
 
 def _discard_sample(step: RunOnly) -> dict[str, Any]:
     stores().runs.update(step.run.run_id, step="RemoveSample")
-    return sample.discard(step.run, open_destination(step.run.destination), stores())
+    return sample.discard(step.run, open_destination(step.run.sample_endpoint), stores())
 
 
 OPS: dict[str, Op[Any, Any]] = {
     "sample": Op(RunOnly, SampleOut, _sample),
     "discard_sample": Op(RunOnly, RollbackVerifyOut, _discard_sample),
     "prepare": Op(RunOnly, PrepareOut, _prepare),
+    "prepare_target": Op(RunOnly, PrepareOut, _prepare_target),
     "plan_level": Op(LevelIn, PlanLevelOut, _plan_level),
     "load_batch": Op(LoadIn, LoadOut, _load_batch),
     "verify_level": Op(LevelIn, CursorOut, _verify_level),

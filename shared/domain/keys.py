@@ -9,6 +9,12 @@ FULL = "full"
 SAMPLE = "sample"
 
 
+def environment(run: RunRef, phase: str) -> str:
+    """Which environment a phase writes to: ``sample`` for the sample of a run with a sample environment
+    (``RunRef.sample_destination``), else ``target``. Audit entries carry it, so rollback undoes one."""
+    return "sample" if phase == SAMPLE and run.sample_destination is not None else "target"
+
+
 def delta_phase(n: int) -> str:
     return f"delta-{n:03d}"
 
@@ -36,6 +42,10 @@ class Keys:
     defaults = property(lambda self: f"{self.p}/xwalk-merged/__defaults__.json")
     #: The custom objects and fields this run created (rollback with rollback_schema removes them).
     created_schema = property(lambda self: f"{self.p}/prepare/created-schema.json")
+    #: The same for the sample environment, and that environment's crosswalk scope (its instance).
+    created_schema_sample = property(lambda self: f"{self.p}/sample/prepare/created-schema.json")
+    sample_environment = property(lambda self: f"{self.p}/sample/environment.json")
+    xwalk_merged_prefix = property(lambda self: f"{self.p}/xwalk-merged/")
 
     proposed_spec = property(lambda self: f"{self.p}/discovery/spec.proposed.json")
     sample_manifest = property(lambda self: f"{self.p}/sample/manifest.json")

@@ -20,7 +20,7 @@ from shared import planner
 from shared.aws import Stores, now_iso
 from shared.connectors.destination import ID, Destination, WriteResult
 from shared.domain.extract import load_spec
-from shared.domain.keys import FULL, Keys
+from shared.domain.keys import FULL, Keys, environment
 from shared.domain.transform import crosswalk_scope
 from shared.errors import ConfigurationError, IncompleteStepError, QuotaExhaustedError, RecordReject
 from shared.mapping.engine import Issue, crosswalk_aliases, source_key
@@ -31,21 +31,31 @@ from shared.timeutil import parse_time
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
-def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
-    """Create missing custom objects and fields (idempotent) and the run's default records."""
+def prepare(run: RunRef, dest: Destination, stores: Stores, env: str = "target") -> dict[str, Any]:
+    """Create missing custom objects and fields (idempotent) and the run's default records.
+
+    ``env`` is ``sample`` when ``dest`` is the run's sample environment (prepared before the sample,
+    the target only after its approval) and ``target`` otherwise."""
     spec = load_spec(stores.blobs, run)
     created: list[str] = []
     keys = Keys(run)
+    if env == "sample":  # the sample's crosswalk scope: transform reads it for the sample's batches
+        stores.blobs.put_json(keys.sample_environment, {"instance": dest.scope})
+    elif run.sample_destination is not None:
+        # the approved target starts from nothing the sample wrote: lookups resolve to the target's ids
+        for key in stores.blobs.keys(keys.xwalk_merged_prefix):
+            stores.blobs.delete(key)
     # What this run created (kept across retries of this step): rollback_schema removes exactly that.
-    schema: dict[str, list[Any]] = (stores.blobs.get_json(keys.created_schema)
-                                    if stores.blobs.exists(keys.created_schema) else {"objects": [], "fields": []})
+    schema_key = keys.created_schema_sample if env == "sample" else keys.created_schema
+    schema: dict[str, list[Any]] = (stores.blobs.get_json(schema_key)
+                                    if stores.blobs.exists(schema_key) else {"objects": [], "fields": []})
     described = {name: dest.describe(name) for name in {m.dest_object for m in spec.mappings}}
     for obj in spec.custom_objects:
         if described.get(obj.name) is None:
             dest.create_custom_object(obj)
             created.append(obj.name)
             schema["objects"].append(obj.name)
-            stores.blobs.put_json(keys.created_schema, schema)
+            stores.blobs.put_json(schema_key, schema)
             described[obj.name] = dest.describe(obj.name)
     for field in spec.custom_fields:
         have = described.get(field.object)
@@ -53,7 +63,7 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
             dest.create_custom_field(field)
             created.append(f"{field.object}.{field.name}")
             schema["fields"].append([field.object, field.name])
-            stores.blobs.put_json(keys.created_schema, schema)
+            stores.blobs.put_json(schema_key, schema)
     adopted = adopt_existing(run, dest, stores, spec)
     defaults: dict[str, str] = {}
     for key, values in spec.default_records.items():
@@ -71,7 +81,8 @@ def prepare(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
             raise IncompleteStepError(f"default {values['object']} {key!r} was refused: {res.error_code} "
                                       f"{res.error_message}")
         defaults[key] = res.id
-        _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None, before)
+        _record_writes(run, stores, spec, dest, values["object"], "defaults" if env == "target" else "defaults-sample",
+                       {key: res}, None, before, env=env)
     stores.blobs.put_json(Keys(run).defaults, defaults)
     quota = dest.limits_report()  # what the org has left today, shown with the run's status
     stores.runs.update(run.run_id, destination_quota=quota)
@@ -176,13 +187,15 @@ def plan_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> di
 
 def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Destination,
                    dest_object: str, batch_id: str, ok: dict[str, WriteResult], level: int | None,
-                   before: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
+                   before: dict[str, dict[str, Any]] | None = None, env: str = "target") -> dict[str, str]:
     ids = {k: r.id for k, r in ok.items() if r.id}
     stores.crosswalk.put_many(crosswalk_scope(dest.scope, dest_object), ids, run.run_id)
     entries = []
     for k, r in ok.items():
         entry = {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
                  "operation": "created" if r.created else "updated"}
+        if env != "target":
+            entry["env"] = env
         if not r.created:
             image = (before or {}).get(r.id or "")
             entry["before"] = json.dumps(image, default=str) if image is not None else ""
@@ -300,7 +313,8 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     # A record the destination created but refused to finish (a case written, then not
     # resolved) is a reject *and* a write: audited as created, so rollback deletes it.
     partial = {k: r for k, r in results.items() if not r.ok and r.id and r.created}
-    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, {**ok, **partial}, None, before)
+    ids = _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, {**ok, **partial}, None, before,
+                         env=environment(run, keys.phase))
     stores.blobs.put_json(keys.xwalk_part(level, mapping.dest_object, batch_id), {**linked_only, **ids})
     stores.blobs.put_lines(keys.rejects(batch_id + ".load"), [r.as_row() for r in rejects])
     if conflicts:
@@ -399,9 +413,10 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         updated += len(results) - len(failed)
         aliases = {source_key(mapping.source_object, d) for d in duplicates}
         by_id = {v: k for k, v in own.items() if k not in aliases}
+        env = {"env": "sample", "batch": "fixup-sample"} if environment(run, phase) == "sample" else {}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
-             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str)}
+             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str), **env}
             for r in results if r.ok])
         rows = [i.as_row() for i in issues] + [
             Issue(mapping.source_object, by_id.get(r.key, r.key), mapping.dest_object, "", r.error_code or "",

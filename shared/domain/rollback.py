@@ -161,12 +161,15 @@ def delete_phases(spec: MigrationSpec, undos: list[Undo]) -> list[tuple[str, lis
     return phases
 
 
-def plan(run: RunRef, stores: Stores) -> dict[str, Any]:
-    """Read the audit log, decide every record, write one manifest per phase; return counts only."""
+def plan(run: RunRef, stores: Stores, env: str = "target") -> dict[str, Any]:
+    """Read the audit log, decide every record, write one manifest per phase; return counts only.
+
+    ``env``: the environment to undo (``target``, or ``sample`` to discard a sample migrated into the
+    run's sample environment); the other environment's writes are left alone."""
     attempt = "a" + "".join(c for c in now_iso() if c.isdigit())
     rk = RollbackKeys(run, attempt)
     spec = load_spec(stores.blobs, run)
-    undos = decide(stores.audit.entries(run.run_id))
+    undos = decide(e for e in stores.audit.entries(run.run_id) if e.get("env", "target") == env)
     restores = [u for u in undos if u.action == "restore"]
     deletes = [u for u in undos if u.action == "delete"]
     unrestorable = [u for u in undos if u.action == "unrestorable"]

@@ -34,7 +34,7 @@ from shared.connectors.destination import Destination
 from shared.connectors.source import Source
 from shared.domain import load, rollback
 from shared.domain.extract import load_spec
-from shared.domain.keys import FULL, SAMPLE, Keys
+from shared.domain.keys import FULL, SAMPLE, Keys, environment
 from shared.domain.transform import transform_batch
 from shared.mapping.engine import CompiledMapping, output_size
 from shared.mapping.spec import MigrationSpec, ObjectMapping
@@ -377,7 +377,7 @@ def diff(run: RunRef, spec: MigrationSpec, dest: Destination, stores: Stores, it
 
 def discard(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
     """Remove what the run wrote so far (the sample, its default records) with the rollback code."""
-    planned = rollback.plan(run, stores)
+    planned = rollback.plan(run, stores, environment(run, SAMPLE))
     for index in range(int(planned["count"])):
         manifest = rollback.plan_level(run, index, stores)
         for item in stores.blobs.get_json(manifest["manifest_key"]):

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.aws import BlobStore, CrosswalkStore
 from shared.connectors.source import Source
-from shared.domain.keys import Keys
+from shared.domain.keys import FULL, Keys, environment
 from shared.mapping.engine import CompiledMapping, source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, RunRef
@@ -65,7 +65,9 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     if mapping.explode:
         compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
                          for n in range(len(r.get(mapping.explode) or [])))
-    scope = crosswalk_scope(_instance(blobs, keys.dest_catalog), mapping.dest_object)
+    instance = (blobs.get_json(keys.sample_environment)["instance"]
+                if environment(run, str(item.get("phase", FULL))) == "sample" else _instance(blobs, keys.dest_catalog))
+    scope = crosswalk_scope(instance, mapping.dest_object)
     found = crosswalk.get_many(scope, compiled_keys)
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
     result = compiled.apply(records)

@@ -121,7 +121,13 @@ def fields_of(body: dict[str, Any]) -> dict[str, str]:
         (start_body(destination=None), "destination", "valid dictionary"),
         ({"source": SOURCE}, "destination", "Field required"),
         (start_body(run_id="a b"), "run_id", "letters, digits"),
-        (start_body(colour="red"), "colour", "allowed: destination, options, run_id, source"),
+        (start_body(colour="red"), "colour", "allowed: destination, options, run_id, sample_destination, source"),
+        (start_body(sample_destination={"kind": "dynamics", "secret_name": "flitstack/sandbox"},
+                    options={"approval": "manual"}), "sample_destination.kind", "the destination's kind"),
+        (start_body(sample_destination=DESTINATION, options={"approval": "manual"}),
+         "sample_destination.secret_name", "another environment"),
+        (start_body(sample_destination={**DESTINATION, "secret_name": "flitstack/sandbox"}), "options.approval",
+         "must be 'manual' with a sample_destination"),
     ],
 )
 def test_bad_bodies_are_400_naming_the_field(fakes: Any, body: dict[str, Any], field: str, says: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,23 @@ def pair_id(pair: tuple[str, str]) -> str:
     """``salesforce`` for the default source's pair, ``servicetracker-salesforce`` for another source's."""
     source, destination = pair
     return destination if source == DEFAULT_SOURCE else f"{source}-{destination}"
+
+
+def api_view(client: Any, run_id: str) -> dict[str, Any]:
+    """``GET /migrations/{id}`` through the local API (an ``httpx.Client`` with the API key)."""
+    resp = client.get(f"/migrations/{run_id}")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def api_wait(client: Any, run_id: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 240
+             ) -> dict[str, Any]:
+    """Poll the run's view until ``done``; fails when the execution stops first or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view = api_view(client, run_id)
+        if done(view):
+            return view
+        assert view["execution_status"] == "RUNNING", view
+        assert time.monotonic() < deadline, f"{run_id} still {view['state']} ({view['current_step']})"
+        time.sleep(0.5)

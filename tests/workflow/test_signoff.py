@@ -39,7 +39,17 @@ import pytest
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.approvals import make_link
 from tests.kits import SourceKit, kit
-from tests.workflow.conftest import CHROMIUM_FLAGS, PAIRS, browse, chromium, dest_record_count, pair_id, s3_json
+from tests.workflow.conftest import (
+    CHROMIUM_FLAGS,
+    PAIRS,
+    api_view,
+    api_wait,
+    browse,
+    chromium,
+    dest_record_count,
+    pair_id,
+    s3_json,
+)
 
 pytestmark = pytest.mark.slow
 RECORDS = 400
@@ -67,19 +77,10 @@ class Harness:
         assert started.status_code == 202, started.text
 
     def view(self, run_id: str) -> dict[str, Any]:
-        resp = self.client.get(f"/migrations/{run_id}")
-        assert resp.status_code == 200, resp.text
-        return dict(resp.json())
+        return api_view(self.client, run_id)
 
     def wait_state(self, run_id: str, done: Any, timeout_s: float = 240) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            view = self.view(run_id)
-            if done(view):
-                return view
-            assert view["execution_status"] == "RUNNING" or done(view), view
-            assert time.monotonic() < deadline, f"{run_id} still {view['state']} ({view['current_step']})"
-            time.sleep(0.5)
+        return api_wait(self.client, run_id, done, timeout_s)
 
     def wait_signoff(self, run_id: str, stage: str) -> dict[str, Any]:
         return self.wait_state(run_id, lambda v: v["state"] == "awaiting_approval"
