@@ -87,6 +87,8 @@ def sample_data(source: Source, catalog: SourceCatalog) -> None:
         custom = [f for f in obj.fields if f.custom]
         if not custom or obj.count == 0:
             continue
+        if any(f.sample is not None for f in custom):
+            continue  # the source profiled this object's records itself (all of them, not a first page)
         records = next(iter(source.pages(obj.name, page_size=SAMPLE_SIZE)), [])
         samples = sample_custom_fields(records, [f.name for f in custom])
         for f in custom:

@@ -20,6 +20,7 @@ Every HTTP failure becomes the error tree (``shared.errors``) and is retried und
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,7 @@ class ServiceTrackerSource:
             timeout=timeout_s,
         )
         self.calls = 0
+        self._calls_lock = threading.Lock()  # discovery profiles several objects at once
         self._schema: dict[str, Any] | None = None
         self._catalog: SourceCatalog | None = None
         self._sites: dict[str, dict[str, Any]] | None = None
@@ -102,7 +104,8 @@ class ServiceTrackerSource:
     # --- transport -----------------------------------------------------------------------
     def _send(self, method: str, path: str, params: dict[str, Any] | None = None,
               body: dict[str, Any] | None = None) -> httpx.Response:
-        self.calls += 1
+        with self._calls_lock:
+            self.calls += 1
         try:
             resp = self._client.request(method, path, params=params, json=body)
         except httpx.TransportError as exc:  # timeouts included
@@ -237,7 +240,7 @@ class ServiceTrackerSource:
         """Objects, standard fields, every custom field (the schema's and those found on the records, typed
         with their evidence), custom tables, counts (``discovery.py``)."""
         if self._catalog is None:
-            self._catalog = build_catalog(self)
+            self._catalog = build_catalog(self, parallel=LIMITS.max_parallel_reads)
         return self._catalog.model_copy(deep=True)
 
     def count(self, obj: str, updated_since: str | None = None) -> int:
@@ -284,7 +287,7 @@ class ServiceTrackerSource:
 
     def facts(self, catalog: SourceCatalog) -> dict[str, Any]:
         """Distinct values, duplicates, sites per client, files over 25 MB, the pre-flight (``normalise.py``)."""
-        return discovery_facts(self, catalog)
+        return discovery_facts(self, catalog, parallel=LIMITS.max_parallel_reads)
 
     def users(self) -> list[dict[str, Any]]:
         """ServiceTracker's technicians (work orders, tasks and notes are assigned to them)."""

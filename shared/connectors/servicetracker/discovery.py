@@ -13,6 +13,7 @@ why in ``SourceField.evidence`` (the mapping document shows it).
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from shared.mapping.infer import FieldSample, fits, sample_field
@@ -103,9 +104,15 @@ def _merge(a: FieldSample | None, b: FieldSample) -> FieldSample:
                        observed=observed)
 
 
-def build_catalog(source: ServiceTrackerSource) -> SourceCatalog:
+def build_catalog(source: ServiceTrackerSource, parallel: int = 1) -> SourceCatalog:
+    """``parallel``: export jobs run at once while profiling (the source's declared parallel reads: its
+    concurrent-export limit), so discovery takes about one job's time per ``parallel`` objects."""
     schema = source.schema()
     objects: list[SourceObject] = []
+    with_forms = [obj for obj in schema["objects"] if any(f["name"] == "custom_fields" for f in obj["fields"])]
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="st-profile") as pool:
+        profiled = dict(zip([o["name"] for o in with_forms], pool.map(
+            lambda o: _profile(source, o["name"], int(o.get("count", 0))), with_forms), strict=True))
     for obj in schema["objects"]:
         fields = [SourceField(name=f["name"], type=TYPES.get(f["type"], "text"), label=f["name"],
                               required=bool(f.get("required")), picklist_values=list(f.get("options") or []),
@@ -117,7 +124,7 @@ def build_catalog(source: ServiceTrackerSource) -> SourceCatalog:
                                    evidence="derived by the connector: the client's primary (else first) location")]
         if any(f["name"] == "custom_fields" for f in obj["fields"]):
             declared = {str(d["key"]): _declared(d) for d in obj.get("custom_fields") or []}
-            profiles, lists, records = _profile(source, obj["name"], int(obj.get("count", 0)))
+            profiles, lists, records = profiled[obj["name"]]
             for key, field in declared.items():
                 sample = profiles.get(key)
                 extra = [v for v in (sample.observed if sample else []) if v not in field.picklist_values]
