@@ -33,7 +33,7 @@ import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -142,6 +142,7 @@ class ZohoDestination:
         self._lock = threading.Lock()
         self._gate = threading.BoundedSemaphore(MAX_INFLIGHT)
         self._describes: dict[str, DestObject | None] = {}
+        self._redescribed: set[str] = set()
         self._modules: list[str] | None = None
         self.http = httpx.Client(verify=ssl_context(ca_pem), timeout=timeout_s, trust_env=False)
         self._token, api_domain = self._fetch_token()
@@ -342,9 +343,17 @@ class ZohoDestination:
                              if m.get("creatable", True) and m.get("api_supported", True)]
         return self._modules
 
-    def _fields_of(self, obj: str) -> dict[str, DestField]:
+    def _fields_of(self, obj: str, names: Iterable[str] = ()) -> dict[str, DestField]:
+        """The module's fields; described again once when ``names`` holds one this client has not seen (a
+        custom field created after it described the module, by the prepare step's client)."""
         d = self.describe(obj)
-        return d.fields if d else {}
+        fields = d.fields if d else {}
+        if obj not in self._redescribed and any(n not in fields and _split(n)[0] not in fields for n in names):
+            self._redescribed.add(obj)
+            self._describes.pop(obj, None)
+            d = self.describe(obj)
+            fields = d.fields if d else {}
+        return fields
 
     def users(self) -> list[DestUser]:
         out: list[DestUser] = []
@@ -395,7 +404,16 @@ class ZohoDestination:
             item["unique"] = {"casesensitive": False}
         what = f"create field {spec.object}.{spec.name}"
         resp = self._request("POST", f"{API}/settings/fields", what, params={"module": spec.object},
-                             json={"fields": [item]})
+                             json={"fields": [item]}, ok=lambda status, body: status == 400 and _duplicate(body))
+        if resp.status_code == 400:
+            # The module already has the field: created after this connector described the module (by a
+            # run before, through another client). Idempotent when it is ours by name; refused otherwise.
+            self._describes.pop(spec.object, None)
+            have = self.describe(spec.object)
+            if have is not None and spec.name in have.fields:
+                return
+            raise ContractError(f"Zoho refused {what}: DUPLICATE_DATA (a field labelled {spec.label!r} exists "
+                                f"under another name)")
         result = (_json(resp).get("fields") or [{}])[0]
         if result.get("status") != "success":
             raise ContractError(f"Zoho refused {what}: {result.get('code')} {result.get('message')} "
@@ -410,7 +428,7 @@ class ZohoDestination:
     # --- payloads ---------------------------------------------------------------------------------------------
     def _payload(self, obj: str, record: Mapping[str, Any], drop: frozenset[str] = frozenset()) -> dict[str, Any]:
         """The engine's neutral record as Zoho's JSON (lookups as ``{"id"}``, per-target lookups split)."""
-        fields = self._fields_of(obj)
+        fields = self._fields_of(obj, [n for n in record if n not in drop and n not in (FILE_FIELD, ID)])
         out: dict[str, Any] = {}
         for name, value in record.items():
             if name in drop or name == FILE_FIELD:
@@ -808,3 +826,12 @@ def _dest_field(f: Mapping[str, Any]) -> DestField:
 
 
 __all__ = ["CAPABILITIES", "FILE_FIELD", "ThrottledError", "ZohoDestination", "credits_for", "rest_credits"]
+
+
+def _duplicate(body: Any) -> bool:
+    """A ``settings/fields`` refusal because the field (its label or api name) exists already."""
+    if not isinstance(body, dict):
+        return False
+    listed = body.get("fields")
+    items: list[Any] = listed if isinstance(listed, list) else [body]
+    return any(isinstance(i, dict) and i.get("code") == "DUPLICATE_DATA" for i in items)
