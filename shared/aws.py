@@ -161,14 +161,19 @@ class CrosswalkStore(_Table):
 
 class AuditLog(_Table):
     """One item per destination write: run, object, batch, source key, destination id, operation,
-    and for updates the before-image (JSON of the written fields' previous values) rollback restores."""
+    and for updates the before-image (JSON of the written fields' previous values) rollback restores.
 
-    def record(self, run_id: str, entries: list[dict[str, str]]) -> None:
+    Writes to a run's sample environment (``env`` other than ``target``) carry ``env`` and a key of their
+    own, so the same record written there and in the target are two entries, undone apart."""
+
+    def record(self, run_id: str, entries: list[dict[str, str]], env: str = "target") -> None:
         at = now_iso()
+        tag = {} if env == "target" else {"env": {"S": env}}
+        suffix = "" if env == "target" else f"#{env}"
         self._write_all([
             {"run_id": {"S": run_id},
-             "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['batch']}#{e['operation']}"},
-             **{k: {"S": str(v)} for k, v in e.items()}, "at": {"S": at}}
+             "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['batch']}#{e['operation']}{suffix}"},
+             **{k: {"S": str(v)} for k, v in e.items()}, **tag, "at": {"S": at}}
             for e in entries
         ])
 

@@ -81,8 +81,7 @@ def prepare(run: RunRef, dest: Destination, stores: Stores, env: str = "target")
             raise IncompleteStepError(f"default {values['object']} {key!r} was refused: {res.error_code} "
                                       f"{res.error_message}")
         defaults[key] = res.id
-        _record_writes(run, stores, spec, dest, values["object"], "defaults" if env == "target" else "defaults-sample",
-                       {key: res}, None, before, env=env)
+        _record_writes(run, stores, spec, dest, values["object"], "defaults", {key: res}, None, before, env=env)
     stores.blobs.put_json(Keys(run).defaults, defaults)
     quota = dest.limits_report()  # what the org has left today, shown with the run's status
     stores.runs.update(run.run_id, destination_quota=quota)
@@ -194,13 +193,11 @@ def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Desti
     for k, r in ok.items():
         entry = {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
                  "operation": "created" if r.created else "updated"}
-        if env != "target":
-            entry["env"] = env
         if not r.created:
             image = (before or {}).get(r.id or "")
             entry["before"] = json.dumps(image, default=str) if image is not None else ""
         entries.append(entry)
-    stores.audit.record(run.run_id, entries)
+    stores.audit.record(run.run_id, entries, env=env)
     if level is not None:
         stores.blobs.put_json(Keys(run).xwalk_part(level, dest_object, batch_id), ids)
     return ids
@@ -413,11 +410,10 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         updated += len(results) - len(failed)
         aliases = {source_key(mapping.source_object, d) for d in duplicates}
         by_id = {v: k for k, v in own.items() if k not in aliases}
-        env = {"env": "sample", "batch": "fixup-sample"} if environment(run, phase) == "sample" else {}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
-             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str), **env}
-            for r in results if r.ok])
+             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str)}
+            for r in results if r.ok], env=environment(run, phase))
         rows = [i.as_row() for i in issues] + [
             Issue(mapping.source_object, by_id.get(r.key, r.key), mapping.dest_object, "", r.error_code or "",
                   f"fix-up refused: {r.error_message}").as_row() for r in failed]

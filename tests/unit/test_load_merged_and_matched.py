@@ -47,8 +47,8 @@ class FakeAudit:
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
 
-    def record(self, run_id: str, entries: list[dict[str, Any]]) -> None:
-        self.entries += entries
+    def record(self, run_id: str, entries: list[dict[str, Any]], env: str = "target") -> None:
+        self.entries += [e if env == "target" else {**e, "env": env} for e in entries]
 
 
 class Stores:
