@@ -46,7 +46,7 @@ def lambda_handler(ops: Mapping[str, Op[Any, Any]]) -> Callable[[dict[str, Any],
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        begin_invocation(getattr(context, "aws_request_id", None), getattr(context, "function_name", None))
+        begin_invocation(context)
         return dispatch(event, ops)
 
     return handler

@@ -21,7 +21,7 @@ tracer = Tracer(service=SERVICE, disabled=os.environ.get("POWERTOOLS_TRACE_DISAB
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FlitStack"))
 
 
-def begin_invocation(request_id: str | None, function_name: str | None) -> None:
+def begin_invocation(context: object) -> None:
     """Start an invocation's own log keys, dropping the previous invocation's on this thread.
 
     The keys live in a context variable (Powertools' ``thread_safe_*`` keys), not on the shared
@@ -29,7 +29,8 @@ def begin_invocation(request_id: str | None, function_name: str | None) -> None:
     shared key would label one invocation's lines with another's batch. Thread keys win over the
     shared ones Powertools' ``inject_lambda_context`` writes, so the request id is bound here too."""
     logger.thread_safe_clear_keys()
-    bind(function_request_id=request_id, function_name=function_name)
+    bind(function_request_id=getattr(context, "aws_request_id", None),
+         function_name=getattr(context, "function_name", None))
 
 
 def bind(**keys: object) -> None:

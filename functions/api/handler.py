@@ -265,7 +265,7 @@ app.exception_handler(ValidationException)(validation_error)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    begin_invocation(getattr(context, "aws_request_id", None), getattr(context, "function_name", None))
+    begin_invocation(context)
     try:
         raw_size = len(event.get("body") or "")
         check_body_size(raw_size * 3 // 4 if event.get("isBase64Encoded") else raw_size)
