@@ -24,10 +24,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestObject, DestUser
+
+_T = TypeVar("_T")
 
 #: The engine's neutral name of a record's id in update payloads and read rows.
 ID = "Id"
@@ -304,6 +306,6 @@ class Destination(Protocol):
         ...
 
 
-def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    """``items`` in consecutive slices of at most ``size``."""
+def chunks(items: list[_T], size: int) -> list[list[_T]]:
+    """``items`` in consecutive slices of at most ``size`` (a connector's calls of at most ``size`` records)."""
     return [items[i : i + size] for i in range(0, len(items), size)]

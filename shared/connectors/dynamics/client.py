@@ -50,14 +50,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult
+from shared.connectors.destination import ID, WriteResult, chunks
 from shared.connectors.dynamics.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
@@ -71,7 +71,6 @@ from shared.models import DestField, DestObject, DestUser
 from shared.observability import logger
 from shared.tls import ssl_context
 
-T = TypeVar("T")
 API_VERSION = "v9.2"
 
 BATCH_MAX_PARTS = 1_000
@@ -182,11 +181,6 @@ def decode_key(text: str) -> str:
         out.append(":" if c == "." else c)
         i += 1
     return "".join(out)
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 @dataclass
@@ -416,7 +410,7 @@ class DynamicsDestination:
         def send(pending: Sequence[int]) -> tuple[list[int], float | None]:
             retry_after: float | None = None
             again: list[int] = []
-            for group in _chunks(list(pending), BATCH_MAX_PARTS):
+            for group in chunks(list(pending), BATCH_MAX_PARTS):
                 answered = self._send_batch([parts[i] for i in group], what)
                 for i, reply in zip(group, answered, strict=True):
                     replies[i] = reply
@@ -923,7 +917,7 @@ class DynamicsDestination:
         fallback: list[WriteResult] = []
         written: list[_Write] = []
         action = f"{table.entity_set}/Microsoft.Dynamics.CRM.UpsertMultiple"
-        for chunk in _chunks(records, BULK_TARGETS):
+        for chunk in chunks(records, BULK_TARGETS):
             writes = [_Write(str(r[ext_field]), r) for r in chunk]
             read = self._existing_part(table, ext_field, [w.key for w in writes])
             before, done, after = self._send_batch(
@@ -1007,7 +1001,7 @@ class DynamicsDestination:
     def _upsert_chunks(self, table: _Table, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Chunks of ≤ 999 records whose read + PATCHes + close actions fit one ``$batch``."""
         if table.logical not in CLOSABLE:
-            yield from _chunks(records, self.capabilities.write_batch_max)
+            yield from chunks(records, self.capabilities.write_batch_max)
             return
         chunk: list[dict[str, Any]] = []
         size = 1  # the leading read
@@ -1228,7 +1222,7 @@ class DynamicsDestination:
         table = self._table_for(obj, {k for r in records for k in r} - {ext_field})
         send_key = match_on is None and ext_field in table.columns
         out: list[WriteResult] = []
-        for chunk in _chunks(records, BATCH_MAX_PARTS):
+        for chunk in chunks(records, BATCH_MAX_PARTS):
             parts = []
             for r in chunk:
                 body = self._payload(table, {k: v for k, v in r.items() if send_key or k != ext_field}, create=True)
@@ -1250,7 +1244,7 @@ class DynamicsDestination:
         table = self._table_for(obj, {k for r in records for k in r})
         closable = obj in CLOSABLE
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
+        for chunk in chunks(records, self.capabilities.write_batch_max):
             writes = [_Write(str(r[ID]), r, existing_id=str(r[ID])) for r in chunk]
             parts: list[_Part] = []
             if closable:
@@ -1300,7 +1294,7 @@ class DynamicsDestination:
         """``$filter`` ``In`` on the primary key, 200 ids per read."""
         table = self._table_for(obj, fields)
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(ids, IN_CHUNK):
+        for chunk in chunks(ids, IN_CHUNK):
             rows += self._rows_where(table, fields, _in_filter(table.primary_id, chunk), f"read {obj}")
         return rows
 
@@ -1320,7 +1314,7 @@ class DynamicsDestination:
             ids = {self.deterministic_id(obj, k): k for k in keys}
             return {ids[i]: i for i in self.existing_ids(obj, list(ids))}
         found: dict[str, str] = {}
-        for chunk in _chunks(keys, IN_CHUNK):
+        for chunk in chunks(keys, IN_CHUNK):
             coded = [table.encode(key_field, k) for k in chunk]
             for row in self._rows_where(table, [key_field], _in_filter(key_field, coded), f"keys of {obj}"):
                 found[str(row[key_field])] = str(row[ID])
@@ -1347,7 +1341,7 @@ class DynamicsDestination:
         prop = f"_{table.navs[first][0]}_value" if first in table.navs else first
         values = sorted({table.encode(first, str(r[first])) for r in records if r.get(first) not in (None, "")})
         existing: dict[tuple[str, ...], str] = {}
-        for chunk in _chunks(values, IN_CHUNK):
+        for chunk in chunks(values, IN_CHUNK):
             for row in self._rows_where(table, fields, _in_filter(prop, chunk), f"natural keys of {obj}"):
                 existing[tuple(str(row.get(f) or "") for f in fields)] = str(row[ID])
         return existing

@@ -32,14 +32,14 @@ import re
 import ssl
 import threading
 import xmlrpc.client
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult
+from shared.connectors.destination import ID, WriteResult, chunks
 from shared.connectors.odoo.capabilities import CAPABILITIES, XMLID_MODULE
 from shared.errors import AuthenticationError, ContractError, error_for_status, transport_error
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
@@ -100,11 +100,6 @@ def xmlid_name(model: str, key: str) -> str:
     body = f"{obj}_{sid}" if sid else obj
     safe = re.sub(r"[^A-Za-z0-9_]", lambda m: "".join(f"-{b:02x}" for b in m.group(0).encode()), body)
     return f"{model.replace('.', '_')}__{safe}"
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _fault_name(code: int, text: str) -> tuple[str, str]:
@@ -522,7 +517,7 @@ class OdooDestination:
         """Key -> record id, from this migration's external ids of ``obj``."""
         by_name = {xmlid_name(obj, k): k for k in keys}
         found: dict[str, int] = {}
-        for chunk in _chunks(sorted(by_name), IN_CHUNK):
+        for chunk in chunks(sorted(by_name), IN_CHUNK):
             rows = self._read_call("ir.model.data", "search_read",
                                    [["module", "=", XMLID_MODULE], ["model", "=", obj], ["name", "in", chunk]],
                                    ["name", "res_id"])
@@ -534,7 +529,7 @@ class OdooDestination:
         found: dict[str, int] = {}
         if key_field not in self.fields_of(obj):
             return found
-        for chunk in _chunks(sorted(set(keys)), IN_CHUNK):
+        for chunk in chunks(sorted(set(keys)), IN_CHUNK):
             for r in self._read_call(obj, "search_read", [[key_field, "in", chunk]], [key_field],
                                      context={"active_test": False}):
                 found.setdefault(str(r[key_field]), int(r["id"]))
@@ -583,7 +578,7 @@ class OdooDestination:
         """
         ready, out = self._convert(obj, records, lambda r: str(r[key_field]))
         made: dict[str, int] = {}
-        for chunk in _chunks(ready, self.capabilities.write_batch_max):
+        for chunk in chunks(ready, self.capabilities.write_batch_max):
             keys = [str(r[key_field]) for r, _ in chunk]
             vals = [v if send_key else {k: x for k, x in v.items() if k != key_field} for _, v in chunk]
             try:
@@ -680,7 +675,7 @@ class OdooDestination:
             sig = json.dumps(vals, sort_keys=True, default=str)
             groups.setdefault(sig, (vals, []))[1].append(int(rec[ID]))
         for vals, ids in groups.values():
-            for chunk in _chunks(ids, self.capabilities.write_batch_max):
+            for chunk in chunks(ids, self.capabilities.write_batch_max):
                 try:
                     self.rpc(obj, "write", vals, ids=chunk)
                     results.update({str(i): WriteResult(str(i), str(i), False) for i in chunk})
@@ -701,7 +696,7 @@ class OdooDestination:
             return []
         present = self.existing_ids(obj, ids)
         results = {i: WriteResult(i, i, False) for i in ids if i not in present}
-        for chunk in _chunks(sorted(present, key=int), self.capabilities.write_batch_max):
+        for chunk in chunks(sorted(present, key=int), self.capabilities.write_batch_max):
             try:
                 self.rpc(obj, "unlink", ids=[int(i) for i in chunk])
                 results.update({i: WriteResult(i, i, False) for i in chunk})
@@ -731,7 +726,7 @@ class OdooDestination:
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         numeric = sorted({int(i) for i in ids if str(i).isdigit()})
-        for chunk in _chunks(numeric, IN_CHUNK):
+        for chunk in chunks(numeric, IN_CHUNK):
             rows += self._search_read(obj, [["id", "in", chunk]], fields)
         return rows
 
@@ -764,7 +759,7 @@ class OdooDestination:
         first = fields[0]
         values = sorted({str(r[first]) for r in records if r.get(first) not in (None, "")})
         found: dict[tuple[str, ...], str] = {}
-        for chunk in _chunks(values, IN_CHUNK):
+        for chunk in chunks(values, IN_CHUNK):
             for row in self._search_read(obj, [[first, "in", chunk]], fields):
                 found[tuple("" if row.get(f) is None else str(row.get(f)) for f in fields)] = row[ID]
         return found

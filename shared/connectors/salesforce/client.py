@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -26,7 +26,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotF
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult
+from shared.connectors.destination import ID, WriteResult, chunks
 from shared.connectors.salesforce.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
@@ -349,7 +349,7 @@ class SalesforceDestination:
         if allow_bulk and self.use_bulk(obj, len(records)):
             return self._bulk_job(obj, "update", "Id", records, null_value=BULK_NULL)
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
+        for chunk in chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"update {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="PATCH", data=json.dumps(b)))
@@ -358,7 +358,7 @@ class SalesforceDestination:
 
     def delete(self, ids: list[str]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(ids, self.capabilities.write_batch_max):
+        for chunk in chunks(ids, self.capabilities.write_batch_max):
             res = self._call("delete", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}))
             out.extend(self._results([{"Id": i} for i in chunk], res, "Id"))
@@ -403,7 +403,7 @@ class SalesforceDestination:
         Versions already gone are absent from the answer.
         """
         found: dict[str, str] = {}
-        for chunk in _chunks(version_ids, IN_CHUNK):
+        for chunk in chunks(version_ids, IN_CHUNK):
             soql = f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({_ids_in(chunk)})"  # noqa: S608
             for row in self.query(soql):
                 found[str(row["Id"])] = str(row["ContentDocumentId"])
@@ -413,7 +413,7 @@ class SalesforceDestination:
         """Which of ``ids`` still exist (not deleted) in ``obj``, as the ids were given."""
         by_prefix = {i[:15]: i for i in ids}
         found: set[str] = set()
-        for chunk in _chunks(sorted(by_prefix), IN_CHUNK):
+        for chunk in chunks(sorted(by_prefix), IN_CHUNK):
             for row in self.query(f"SELECT Id FROM {obj} WHERE Id IN ({_ids_in(chunk)})"):  # noqa: S608
                 got = by_prefix.get(str(row["Id"])[:15])
                 if got is not None:
@@ -423,7 +423,7 @@ class SalesforceDestination:
     # --- reads the engine asks by intention (SOQL stays in here) ------------------------------------
     def find_by_key(self, obj: str, key_field: str, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(keys, IN_CHUNK):
+        for chunk in chunks(keys, IN_CHUNK):
             literals = ", ".join(_literal(k) for k in chunk)
             for row in self.query(f"SELECT Id, {key_field} FROM {obj} WHERE {key_field} IN ({literals})"):  # noqa: S608
                 found[str(row[key_field])] = str(row["Id"])
@@ -437,7 +437,7 @@ class SalesforceDestination:
         first = fields[0]
         parents = sorted({str(r[first]) for r in records if r.get(first)})
         existing: dict[tuple[str, ...], str] = {}
-        for chunk in _chunks(parents, IN_CHUNK):
+        for chunk in chunks(parents, IN_CHUNK):
             literals = ", ".join(_literal(v) for v in chunk)
             soql = f"SELECT Id, {', '.join(fields)} FROM {obj} WHERE {first} IN ({literals})"  # noqa: S608
             for row in self.query(soql):
@@ -462,7 +462,7 @@ class SalesforceDestination:
         """One query per 400 ids."""
         names = list(dict.fromkeys(["Id", *fields]))
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(ids, IN_CHUNK):
+        for chunk in chunks(ids, IN_CHUNK):
             rows += self.query(f"SELECT {', '.join(names)} FROM {obj} WHERE Id IN ({_ids_in(chunk)})")  # noqa: S608
         return rows
 
@@ -474,7 +474,7 @@ class SalesforceDestination:
 
     def retrieve(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any] | None]:
         out: list[dict[str, Any] | None] = []
-        for chunk in _chunks(ids, self.capabilities.write_batch_max):
+        for chunk in chunks(ids, self.capabilities.write_batch_max):
             res = self._call(f"retrieve {obj}", lambda c=chunk: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}", method="GET", params={"ids": ",".join(c), "fields": ",".join(fields)}))
             out.extend(res or [])
@@ -500,7 +500,7 @@ class SalesforceDestination:
 
     def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
+        for chunk in chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
             res = self._call(f"upsert {obj}", lambda b=body: self.sf.restful(  # type: ignore[misc]
                 f"composite/sobjects/{obj}/{ext_field}", method="PATCH", data=json.dumps(b)))
@@ -510,7 +510,7 @@ class SalesforceDestination:
     def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
                            ) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.write_batch_max):
+        for chunk in chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [
                 {"attributes": {"type": obj}, **{k: v for k, v in r.items() if send_key or k != ext_field}}
                 for r in chunk]}
@@ -617,12 +617,6 @@ def _literal(text: str) -> str:
 def _ids_in(ids: list[str]) -> str:
     """A SOQL ``IN`` list of record ids (ids are alphanumeric; anything else is dropped, never quoted in)."""
     return ",".join(f"'{i}'" for i in ids if i.isalnum())
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
 
 
 def _csv_rows(text: str) -> list[dict[str, str]]:

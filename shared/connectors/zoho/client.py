@@ -33,14 +33,14 @@ import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult
+from shared.connectors.destination import ID, WriteResult, chunks
 from shared.connectors.zoho.capabilities import (
     BULK_JOB_CREDITS,
     CAPABILITIES,
@@ -61,7 +61,6 @@ from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestField, DestObject, DestUser
 from shared.tls import ssl_context
 
-T = TypeVar("T")
 API = "/crm/v8"
 #: Where a file's bytes travel in an Attachments record (base64), from the transform to the upload.
 FILE_FIELD = "$file"
@@ -105,11 +104,6 @@ def _split(name: str) -> tuple[str, str | None]:
     never hold a double underscore (the API name joins a label's words with one)."""
     base, _, module = name.partition("__")
     return base, module or None
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _literal(value: str) -> str:
@@ -528,7 +522,7 @@ class ZohoDestination:
             self.check_quota(self.credits_needed(obj, len(records), True))
             return self._bulk_upsert(obj, ext_field, records)
         out: list[WriteResult] = []
-        for chunk in _chunks(records, RECORDS_PER_CALL):
+        for chunk in chunks(records, RECORDS_PER_CALL):
             cost = credits_for(len(chunk))
             self.check_quota(cost)
             body = {"data": [self._payload(obj, r) for r in chunk], "duplicate_check_fields": [ext_field],
@@ -548,7 +542,7 @@ class ZohoDestination:
         send_key = match_on is None and obj not in self.capabilities.no_custom_fields
         drop = frozenset() if send_key else frozenset({ext_field})
         out: list[WriteResult] = []
-        for chunk in _chunks(records, RECORDS_PER_CALL):
+        for chunk in chunks(records, RECORDS_PER_CALL):
             cost = credits_for(len(chunk))
             self.check_quota(cost)
             body = {"data": [self._payload(obj, r, drop) for r in chunk], "trigger": []}
@@ -582,7 +576,7 @@ class ZohoDestination:
     def update(self, obj: str, records: list[dict[str, Any]], *, allow_bulk: bool = False) -> list[WriteResult]:
         """Update by id (fix-up pass, rollback restores); results keyed by the id. ``None`` clears a field."""
         out: list[WriteResult] = []
-        for chunk in _chunks(records, RECORDS_PER_CALL):
+        for chunk in chunks(records, RECORDS_PER_CALL):
             cost = credits_for(len(chunk))
             self.check_quota(cost)
             body = {"data": [self._payload(obj, r) for r in chunk], "trigger": []}
@@ -595,7 +589,7 @@ class ZohoDestination:
         if obj == "Attachments":
             return [self._detach(i) for i in ids]
         out: list[WriteResult] = []
-        for chunk in _chunks(ids, RECORDS_PER_CALL):
+        for chunk in chunks(ids, RECORDS_PER_CALL):
             cost = credits_for(len(chunk))
             resp = self._request("DELETE", f"{API}/{obj}", f"delete {obj}", params={"ids": ",".join(chunk)},
                                  cost=cost, ok=self._per_record)
@@ -620,7 +614,7 @@ class ZohoDestination:
         Bulk jobs never fire workflows. Each result row carries the input columns, so it is matched back by key.
         """
         out: list[WriteResult] = []
-        for chunk in _chunks(records, self.capabilities.bulk_batch_max):
+        for chunk in chunks(records, self.capabilities.bulk_batch_max):
             out += self._bulk_job(obj, ext_field, chunk)
         return out
 
@@ -699,7 +693,7 @@ class ZohoDestination:
     def _get_ids(self, obj: str, ids: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
         wanted = self._read_names(obj, names)[: FIELDS_MAX - 1] or ["Modified_Time"]
         found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids, RECORDS_PER_CALL):
+        for chunk in chunks(ids, RECORDS_PER_CALL):
             body = self._get(obj, f"read {obj}", params={"ids": ",".join(chunk), "fields": ",".join(wanted),
                                                           "per_page": 200})
             for raw in body.get("data") or []:
@@ -735,7 +729,7 @@ class ZohoDestination:
         if obj in self.capabilities.no_custom_fields:
             return {}  # nothing to find a key by: these objects are written once (see the guarantees)
         found: dict[str, str] = {}
-        for chunk in _chunks(keys, IN_CHUNK):
+        for chunk in chunks(keys, IN_CHUNK):
             literals = ", ".join(_literal(k) for k in chunk)
             for row in self.coql(f"select {key_field} from {obj} where {key_field} in ({literals})",  # noqa: S608
                                  f"keys {obj}"):
@@ -765,7 +759,7 @@ class ZohoDestination:
         values = sorted({str(r[first]) for r in records if r.get(first)})
         names = self._read_names(obj, fields)
         existing: dict[tuple[str, ...], str] = {}
-        for chunk in _chunks(values, IN_CHUNK):
+        for chunk in chunks(values, IN_CHUNK):
             literals = ", ".join(_literal(v) for v in chunk)
             for raw in self.coql(f"select {', '.join(names)} from {obj} where {_split(first)[0]} in ({literals})",  # noqa: S608
                                  f"match {obj}"):
