@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -99,19 +98,11 @@ def _tokens(rows: list[Row], ext_field: str, rules: StateRules) -> dict[str, str
     return tokens
 
 
-def _rows(state: Path, rules: StateRules) -> list[Row]:
-    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
-    try:
-        return rules.rows(db)
-    finally:
-        db.close()
-
-
 def snapshot(spec: dict[str, Any], state: Path, ext_field: str, rules: StateRules) -> dict[str, Any]:
     """The spec and every destination record, ids tokenised and run times masked; equal for equal outcomes.
 
     ``rules`` come from the destination's test kit (:class:`tests.kits.StateRules`)."""
-    rows = _rows(state, rules)
+    rows = rules.read(state)
     tokens = _tokens(rows, ext_field, rules)
     records = [{"id": tokens[rid], **_content(obj, fields, tokens, rid, rules)} for obj, rid, fields in rows]
     return {"spec": _scrub(spec, tokens, rules),

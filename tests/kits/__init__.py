@@ -58,6 +58,14 @@ class StateRules:
     #: (pattern, placeholder) for ids that name no migrated record (the org's users, roles, layouts).
     foreign_id: tuple[str, str] | None = None
 
+    def read(self, state: Path) -> list[Row]:
+        """Every record of the stand-in's SQLite state file (opened read-only)."""
+        db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+        try:
+            return self.rows(db)
+        finally:
+            db.close()
+
 
 @dataclass
 class SourceKit:

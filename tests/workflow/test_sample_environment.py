@@ -14,7 +14,6 @@ the HTTP API, the real ASL on moto and the stand-ins over HTTPS, for two destina
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,12 +25,15 @@ import pytest
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connections import open_destination
 from shared.mapping.spec import MigrationSpec
+from shared.models import RunOptions
 from tests.kits import Row, kit
 from tests.workflow.conftest import api_view, api_wait, s3_json
 
 pytestmark = pytest.mark.slow
 RECORDS = 300
 DESTINATIONS = ["salesforce", "dynamics"]
+#: A run with a sample environment needs a person's sign-off.
+MANUAL = RunOptions(approval="manual", approvers=["ops@example.com"])
 
 
 class Api:
@@ -42,7 +44,7 @@ class Api:
                                    trust_env=False)
 
     def start(self, run_id: str) -> None:
-        ref = self.runtime.run_ref(run_id, _manual())
+        ref = self.runtime.run_ref(run_id, MANUAL)
         assert ref.sample_destination is not None
         body = {"run_id": run_id, "source": ref.source.model_dump(), "destination": ref.destination.model_dump(),
                 "sample_destination": ref.sample_destination.model_dump(),
@@ -67,12 +69,6 @@ class Api:
         assert resp.status_code == 200, resp.text
 
 
-def _manual() -> Any:
-    from shared.models import RunOptions
-
-    return RunOptions(approval="manual", approvers=["ops@example.com"])
-
-
 @pytest.fixture(scope="module", params=DESTINATIONS)
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder: Path = tmp_path_factory.mktemp(f"sample-env-{request.param}")
@@ -85,11 +81,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def _records(runtime: LocalRuntime, state: Path) -> list[Row]:
     rules = kit(runtime.destination).state
     assert rules is not None
-    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
-    try:
-        return sorted(rules.rows(db), key=lambda r: (r[0], r[1]))
-    finally:
-        db.close()
+    return sorted(rules.read(state), key=lambda r: (r[0], r[1]))
 
 
 def _target_state(runtime: LocalRuntime) -> list[Row]:
@@ -106,7 +98,7 @@ def _spec(runtime: LocalRuntime, run_id: str) -> MigrationSpec:
 
 def _custom_fields_in_target(runtime: LocalRuntime, spec: MigrationSpec) -> set[str]:
     # the connector's own client (cached per secret and thread, so not closed here): describe is what it reads
-    dest = open_destination(runtime.run_ref("schema-probe", _manual()).destination)
+    dest = open_destination(runtime.run_ref("schema-probe", MANUAL).destination)
     found = set()
     for field in spec.custom_fields:
         described = dest.describe(field.object)
