@@ -84,6 +84,19 @@ class ServiceTrackerOptions(Strict):
         description="billable projects -> Opportunity and the rest -> Project__c (default), or all one way")
 
 
+class ZohoOptions(Strict):
+    """Choices of the Sercom -> Zoho CRM pair, made at the discovery report (seed 002).
+
+    Prospects land as Leads (the spec's ``where``, editable at sign-off); seed 002 lets them be converted
+    through Zoho's Convert Lead API (5 credits a lead, priced in the budget plan): none (default), the
+    prospects whose company was migrated (converted under that Account), or every prospect (those without
+    a company under the default 'Unassigned' account).
+    """
+
+    convert_leads: Literal["none", "with_company", "all"] = Field(
+        default="none", description="which Leads are converted into Contacts once loaded (5 API credits each)")
+
+
 class RunOptions(Strict):
     """What the person starting a migration may choose."""
 
@@ -117,6 +130,7 @@ class RunOptions(Strict):
         "they hold no data (where the destination connector can remove schema)")
     dynamics: DynamicsOptions = DynamicsOptions()
     servicetracker: ServiceTrackerOptions = ServiceTrackerOptions()
+    zoho: ZohoOptions = ZohoOptions()
 
     @field_validator("approvers")
     @classmethod

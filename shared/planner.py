@@ -18,9 +18,11 @@ def dependencies(spec: MigrationSpec) -> dict[str, set[str]]:
     producers: dict[tuple[str, str], list[str]] = {}
     for m in spec.mappings:
         producers.setdefault((m.source_object, m.dest_object), []).append(m.name)
+        if m.convert:  # its conversions give the same source records a second home (a Lead's Contact)
+            producers.setdefault((m.source_object, m.convert.into), []).append(m.name)
     deps: dict[str, set[str]] = {m.name: set() for m in spec.mappings}
     for m in spec.mappings:
-        for lk in m.lookups:
+        for lk in [*m.lookups, *(m.convert.link if m.convert else [])]:  # a conversion links to loaded records
             if lk.deferred:
                 continue
             for target in lk.all_targets():

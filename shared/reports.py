@@ -111,6 +111,11 @@ def mapping_markdown(spec: MigrationSpec, source: SourceCatalog, dest: DestCatal
         lines += ["", f"## {m.name}", ""]
         if m.where:
             lines.append("Only records where " + ", ".join(f"`{k}` in {v}" for k, v in m.where.items()) + ".")
+        if m.convert:
+            rule = [f"`{k}` in {v}" for k, v in m.convert.where.items()] + [f"`{p}` set" for p in m.convert.present]
+            links = ", ".join(f"{lk.dest} from `{lk.source}`" for lk in m.convert.link)
+            lines.append(f"Then converted into {m.convert.into} ({' and '.join(rule) or 'every record'}"
+                         f"{'; attached to ' + links if links else ''}).")
         lines += [f"| {where} field | from | transform | values |", "|---|---|---|---|"]
         for fr in m.fields:
             src = fr.source or ", ".join(fr.sources) or repr(fr.constant)

@@ -231,6 +231,7 @@ class LoadOut(_Model):
     already_loaded: int
     conflicts: int
     load_rejected: int
+    converted: int = 0
 
 
 class FixupOut(_Model):

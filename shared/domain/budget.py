@@ -30,7 +30,8 @@ def budget_plan(spec: MigrationSpec, counts: dict[str, int], dcat: DestCatalog, 
     if price is None:
         return None
     needs = [{"mapping": m.name, "object": m.dest_object, "records": int(counts.get(m.source_object, 0)),
-              "bulk": not m.insert_only} for m in spec.mappings]
+              "bulk": not m.insert_only, "convert": int(counts.get(m.source_object, 0)) if m.convert else 0}
+             for m in spec.mappings]
     new_objects = [o.name for o in spec.custom_objects if o.name not in dcat.objects]
     new_fields = [f"{f.object}.{f.name}" for f in spec.custom_fields
                   if f.object in new_objects or f.name not in dcat.objects.get(f.object, _EMPTY).fields]

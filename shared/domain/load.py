@@ -18,17 +18,19 @@ from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
-from shared.connectors.destination import ID, Destination, WriteResult
+from shared.connectors.destination import ID, Destination, WriteResult, chunks
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
 from shared.domain.transform import crosswalk_scope
 from shared.errors import ConfigurationError, IncompleteStepError, QuotaExhaustedError, RecordReject
-from shared.mapping.engine import Issue, crosswalk_aliases, source_key
-from shared.mapping.spec import MigrationSpec, ObjectMapping
+from shared.mapping.engine import Issue, condition_test, crosswalk_aliases, source_key
+from shared.mapping.spec import Condition, MigrationSpec, ObjectMapping
 from shared.models import RunRef
 from shared.timeutil import parse_time
 
 CLOCK_TOLERANCE = timedelta(seconds=2)
+#: Conversions recorded together (each is its own call; a budget stop loses at most this many records).
+CONVERT_CHUNK = 10
 
 
 def prepare(run: RunRef, dest: Destination, stores: Stores, env: str = "target") -> dict[str, Any]:
@@ -283,6 +285,11 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         written = dest.insert(mapping.dest_object, ext, todo) if todo else []
     else:
         known: dict[str, str] = stores.blobs.get_json(keys.existing(batch_id))
+        if mapping.convert:  # converted before: the person lives on as the conversion's record
+            records, converted_before, gone, into = _already_converted(dest, stores, mapping, ext, records)
+            linked_only.update(converted_before)
+            results.update(gone)
+            stores.blobs.put_json(keys.xwalk_part(level, mapping.convert.into, f"{batch_id}-converted-before"), into)
         if keys.phase != FULL:
             conflicts = _conflicts(run, dest, stores, mapping.dest_object, known)
             records = [r for r in records if r[ext] not in conflicts]
@@ -300,6 +307,9 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     for w in written:
         results[w.key] = w
     ok = {k: r for k, r in results.items() if r.ok}
+    converted = 0
+    if mapping.convert:
+        converted = _convert(run, item, dest, stores, keys, spec, mapping, ok, before)
     handled = set(results) | set(linked_only)
     rejects = [RecordReject(mapping.source_object, k.split(":", 1)[1], mapping.dest_object,
                             r.error_message or "", r.error_code or "", r.fields or None)
@@ -323,8 +333,79 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         "filtered_out": transformed.get("filtered_out", 0), "transform_rejected": transformed.get("rejected", 0),
         "loaded": len(ok) + len(linked_only), "created": sum(1 for r in ok.values() if r.created),
         "already_loaded": len(linked_only), "conflicts": len(conflicts),
-        "load_rejected": len(rejects),
+        "load_rejected": len(rejects), "converted": converted,
     }
+
+
+def _already_converted(dest: Destination, stores: Stores, mapping: ObjectMapping, ext: str,
+                       records: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, WriteResult], dict[str, str]]:
+    """Records a conversion already turned into its ``into`` record (an earlier run, or an attempt of this
+    batch stopped by the budget): not written again (the destination refuses to update a converted record),
+    their ``into`` ids returned for this run's lookups. A person already held in ``into`` but never written
+    here (a Contact that became a prospect) is a reject."""
+    assert mapping.convert is not None
+    into = stores.crosswalk.get_many(crosswalk_scope(dest.scope, mapping.convert.into), [r[ext] for r in records])
+    if not into:
+        return records, {}, {}, {}
+    own = stores.crosswalk.get_many(crosswalk_scope(dest.scope, mapping.dest_object), list(into))
+    gone = {k: WriteResult(k, None, False, "already_converted",
+                           f"already a {mapping.convert.into} record ({into[k]}); not written back as "
+                           f"{mapping.dest_object}") for k in into if k not in own}
+    return [r for r in records if r[ext] not in into], {k: own[k] for k in into if k in own}, gone, into
+
+
+def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Stores, keys: Keys, spec: MigrationSpec,
+             mapping: ObjectMapping, written: dict[str, WriteResult], before: dict[str, dict[str, Any]]) -> int:
+    """Convert the written records the mapping's rule takes (``Conversion``); returns how many were converted.
+
+    The batch's own writes are recorded first, so a conversion stopped by the budget resumes with the
+    records it already converted recognised (``_already_converted``). Each record the conversion creates
+    is recorded in the crosswalk of ``into`` (later levels link to it) and audited as created."""
+    conv = mapping.convert
+    assert conv is not None
+    convert = getattr(dest, "convert", None)
+    if convert is None:
+        label = getattr(dest, "label", "this destination")
+        raise ConfigurationError(f"mapping {mapping.name!r}: {label} converts no records; remove 'convert' "
+                                 "from the mapping")
+    batch_id, level = str(item["batch_id"]), int(item["level"])
+    env = environment(run, keys.phase)
+    _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, written, None, before, env=env)
+    test = condition_test(Condition(where=conv.where, present=conv.present))
+    sources = {source_key(mapping.source_object, str(r.get("id"))): r
+               for k in item["source_keys"] for r in stores.blobs.get_lines(str(k))}
+    snapshots = {lk.target.dest_object: (stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
+                                         if stores.blobs.exists(keys.xwalk_merged(lk.target.dest_object)) else {})
+                 for lk in conv.link if lk.target}
+    defaults = stores.blobs.get_json(keys.defaults) if stores.blobs.exists(keys.defaults) else {}
+    todo: list[tuple[str, str, dict[str, str]]] = []
+    for key, w in written.items():
+        rec = sources.get(key)
+        if rec is None or not w.id or not test(rec):
+            continue
+        links: dict[str, str] = {}
+        for lk in conv.link:
+            assert lk.target is not None
+            ref = rec.get(lk.source)
+            hit = (snapshots[lk.target.dest_object].get(source_key(lk.target.source_object, str(ref)))
+                   if ref not in (None, "") else None) or (defaults.get(lk.default_key) if lk.default_key else None)
+            if hit:
+                links[lk.dest] = str(hit)
+        todo.append((key, w.id, links))
+    results: list[WriteResult] = []
+    for chunk in chunks(todo, CONVERT_CHUNK):  # recorded as it goes: a budget stop keeps what was converted
+        done = convert(mapping.dest_object, conv.into, chunk)
+        ok = {r.key: r for r in done if r.ok}
+        ids = _record_writes(run, stores, spec, dest, conv.into, f"{batch_id}-converted", ok, None, env=env)
+        part = keys.xwalk_part(level, conv.into, f"{batch_id}-converted")
+        stores.blobs.put_json(part, {**(stores.blobs.get_json(part) if stores.blobs.exists(part) else {}), **ids})
+        results += done
+    stores.blobs.put_lines(keys.issues(f"{batch_id}.convert"), [
+        Issue(mapping.source_object, r.key.split(":", 1)[1], mapping.dest_object, r.fields, r.error_code or "",
+              f"written as {mapping.dest_object}, not converted: {r.error_message}").as_row()
+        for r in results if not r.ok])
+    return sum(1 for r in results if r.ok)
 
 
 def verify_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> dict[str, Any]:

@@ -260,7 +260,7 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
     explode = _getter(mapping.explode) if mapping.explode else None
     where = [(_word_getter(k), frozenset(v)) for k, v in mapping.where.items()]
     present = [_getter(k) for k in mapping.require_present]
-    unless = [_condition(c) for c in mapping.unless]
+    unless = [condition_test(c) for c in mapping.unless]
     n = 0
     for rec in records:
         if explode is not None:
@@ -279,7 +279,8 @@ def _allowed(value: Any, allowed: frozenset[str]) -> bool:
     return value in allowed
 
 
-def _condition(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
+def condition_test(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
+    """A test on a source record: each ``where`` field holds an allowed word, each ``present`` field is set."""
     where = [(_word_getter(k), frozenset(v)) for k, v in condition.where.items()]
     present = [_getter(k) for k in condition.present]
 
@@ -341,7 +342,7 @@ class CompiledMapping:
         self.owner_get = _getter(mapping.owner.source) if mapping.owner else None
 
         self.present = [_getter(k) for k in mapping.require_present]
-        self.unless = [_condition(c) for c in mapping.unless]
+        self.unless = [condition_test(c) for c in mapping.unless]
         self.aliases = spec.merged
         self.merged = {} if mapping.explode else spec.merged.get(mapping.source_object, {})
 

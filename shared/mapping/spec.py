@@ -9,9 +9,9 @@ field and what is allowed, so an edited spec is refused with a message a person 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 Transform = Literal[
     "string", "text", "email", "phone", "url", "date", "datetime", "number", "integer", "currency",
@@ -165,6 +165,32 @@ class Condition(BaseModel):
     present: list[str] = Field(default_factory=list)
 
 
+class Conversion(BaseModel):
+    """Records of a mapping the destination converts once written (a Zoho Lead into a Contact).
+
+    The records meeting ``where`` / ``present`` (every one when both are empty) are converted through the
+    destination's conversion call after their batch is written; the record the conversion creates in
+    ``into`` takes the source key in ``into``'s crosswalk (later lookups of the same source record resolve
+    to it) and is audited as created (rollback deletes it). ``link`` attaches the conversion to records the
+    run already loaded (the lead's company: an existing Account) instead of letting the destination create
+    them; a link that does not resolve falls back to its ``default_key`` record.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: str
+    where: dict[str, list[str]] = Field(default_factory=dict)
+    present: list[str] = Field(default_factory=list)
+    link: list[LookupRule] = Field(default_factory=list, description="dest = the object the conversion links to")
+
+    @model_validator(mode="after")
+    def _links(self) -> Conversion:
+        for lk in self.link:
+            if lk.type_field or lk.or_else or lk.target is None:
+                raise ValueError(f"conversion link {lk.dest!r}: needs one 'target' (no type_field, no or_else)")
+        return self
+
+
 class ObjectMapping(BaseModel):
     """How one source object lands in one destination object."""
 
@@ -197,6 +223,15 @@ class ObjectMapping(BaseModel):
     )
     timestamps: tuple[str, str] = Field(default=("created_at", "updated_at"),
                                         description="source fields holding the original created/modified times")
+    convert: Conversion | None = Field(default=None, description="records the destination converts once written")
+
+    @model_serializer(mode="wrap")
+    def _without_no_conversion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``convert`` only where a mapping converts (specs written before it existed read the same)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("convert", 0) is None:
+            del data["convert"]
+        return data
 
     @model_validator(mode="after")
     def _unique_dest(self) -> ObjectMapping:
@@ -208,6 +243,9 @@ class ObjectMapping(BaseModel):
             if dest in seen:
                 raise ValueError(f"mapping {self.name!r}: destination field {dest!r} is filled twice")
             seen.add(dest)
+        if self.convert and (self.insert_only or self.natural_key or self.explode):
+            raise ValueError(f"mapping {self.name!r}: 'convert' needs an upserted mapping (not insert_only, "
+                             "natural_key or explode)")
         return self
 
 

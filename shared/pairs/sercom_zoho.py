@@ -6,7 +6,8 @@ Covers every row of the pair's object table:
 |---|---|
 | Contact | Contacts; no company -> the default 'Unassigned' account (``Account_Name``) |
 | Contact (pre-conversion) | Leads, by the rule in the spec (``where``: ``is_prospect`` true, editable at |
-|  | sign-off); the Contacts mapping takes the complement |
+|  | sign-off); the Contacts mapping takes the complement; ``options.zoho.convert_leads`` converts them |
+|  | (Convert Lead, 5 credits) into Contacts under the company's migrated Account (``convert``) |
 | Company | Accounts, ``Parent_Account`` hierarchy in the fix-up pass; phone, website, industry, billing address |
 | Deal | Deals, ``Pipeline`` Standard (Sercom has one pipeline), account and primary contact linked |
 | Pipeline Stage | Deal ``Stage`` value by value; Zoho re-applies ``Probability`` from the target stage; |
@@ -34,7 +35,15 @@ from typing import Any
 
 from shared.connectors import registry
 from shared.connectors.zoho.client import FILE_FIELD
-from shared.mapping.spec import Condition, CustomObjectSpec, FieldRule, LookupCandidate, LookupRule, LookupTarget
+from shared.mapping.spec import (
+    Condition,
+    Conversion,
+    CustomObjectSpec,
+    FieldRule,
+    LookupCandidate,
+    LookupRule,
+    LookupTarget,
+)
 from shared.models import DestCatalog, RunOptions, SourceCatalog
 from shared.pairs.builder import MigrationSpec, ObjectMapping, OwnerRule, SpecBuilder, stage_map, target, title_map
 
@@ -76,6 +85,16 @@ PARENTS: dict[str, LookupTarget | list[LookupTarget]] = {
     "work_order": _parent("work_orders", "Work_Orders"),
     "asset": _parent("assets", "Service_Assets"),
 }
+
+
+def _conversion(rule: str, account: LookupTarget) -> Conversion | None:
+    """Seed 002's optional lead conversion: the Contact made under the lead's migrated company (or the default
+    'Unassigned' account), never a new Account from the text ``Company`` nor a Deal (deals come from Sercom)."""
+    if rule == "none":
+        return None
+    return Conversion(into="Contacts", present=["customer_id"] if rule == "with_company" else [],
+                      link=[LookupRule(dest="Accounts", source="customer_id", target=account, on_missing="default",
+                                       default_key=DEFAULT_ACCOUNT_KEY)])
 
 
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
@@ -139,6 +158,7 @@ def build_spec(
     b.custom(wo, "Resolution_Code", "Resolution Code", "Text", length=80)
 
     cust, contact = target("customers", "Accounts"), target("contacts", "Contacts")
+    conversion = _conversion(options.zoho.convert_leads, cust)
     on_account = LookupRule(dest="Account", source="customer_id", target=cust, on_missing="reject")
     lead = LookupCandidate(source="contact_id", target=target("contacts", "Leads"))
     person = [b.text("Contacts", "First_Name", "first_name"),
@@ -177,10 +197,13 @@ def build_spec(
     ))
     b.add(ObjectMapping(
         name="contacts->Leads", source_object="contacts", dest_object="Leads",
-        description="Prospects (the rule in 'where', editable at sign-off) land as Leads, their company as text",
+        description="Prospects (the rule in 'where', editable at sign-off) land as Leads"
+                    + ("" if conversion is None else "; converted into Contacts under their company's Account "
+                       "('convert', options.zoho.convert_leads)"),
         where=PROSPECT,
         fields=[*person, FieldRule(dest="Lead_Status", transform="constant", constant="Not Contacted"),
                 *b.tenant_fields("contacts", "Leads")],
+        convert=conversion,
     ))
     b.add(ObjectMapping(
         name="deals->Deals", source_object="deals", dest_object="Deals",

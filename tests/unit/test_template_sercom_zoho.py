@@ -128,3 +128,32 @@ def test_activities_link_their_account_per_module_and_load_after_it() -> None:
     out = CompiledMapping(spec, tasks, crosswalk).apply(tenant().records["activities"][:200])
     assert out.records and all(r.get("What_Id__Accounts", "").startswith("a-") for r in out.records)
     assert {r["Task_Type"] for r in out.records} <= {"Call", "Email", "Visit"}
+
+
+def test_lead_conversion_is_the_users_rule_and_loads_after_the_accounts_it_links_to() -> None:
+    # GIVEN the default options THEN leads arrive unconverted (conversion costs 5 credits a lead)
+    assert build().mapping("contacts->Leads").convert is None
+    # WHEN the person asks to convert the prospects whose company was migrated
+    spec = build(zoho={"convert_leads": "with_company"})
+    conv = spec.mapping("contacts->Leads").convert
+    # THEN the Leads mapping converts those into Contacts, attached to the company's Account (else the default)
+    assert conv is not None and conv.into == "Contacts" and conv.present == ["customer_id"]
+    assert [(lk.dest, lk.target.dest_object if lk.target else None, lk.default_key) for lk in conv.link] == [
+        ("Accounts", "Accounts", template.DEFAULT_ACCOUNT_KEY)]
+    assert build(zoho={"convert_leads": "all"}).mapping("contacts->Leads").convert.present == []  # type: ignore[union-attr]
+    # ...and the plan loads Leads after Accounts (the link) and before what looks up the person's Contact
+    levels = {name: i for i, names in enumerate(planner.levels(spec)) for name in names}
+    assert levels["customers->Accounts"] < levels["contacts->Leads"] < levels["deals->Deals"]
+    assert levels["contacts->Leads"] < levels["activities->Tasks"]
+
+
+def test_a_conversion_on_a_mapping_that_is_not_upserted_is_refused_naming_it() -> None:
+    spec = build(zoho={"convert_leads": "all"}).model_dump()
+    notes = next(m for m in spec["mappings"] if m["name"] == "notes->Notes")
+    notes["convert"] = {"into": "Contacts"}
+    try:
+        type(build()).model_validate(spec)
+    except ValueError as exc:
+        assert "notes->Notes" in str(exc) and "'convert' needs an upserted mapping" in str(exc)
+    else:
+        raise AssertionError("a conversion on an insert-only mapping was accepted")

@@ -15,6 +15,8 @@ RECORDS_PER_CALL = 100
 RECORDS_PER_CREDIT = 10
 #: What one Bulk Write job costs, and the rows it may hold.
 BULK_JOB_CREDITS = 500
+#: Credits one Convert Lead call costs (one lead a call).
+CONVERT_CREDITS = 5
 BULK_MAX_ROWS = 25_000
 #: Lead conversion (Convert Lead API), per lead.
 CONVERT_CREDITS = 5

@@ -44,6 +44,7 @@ from shared.connectors.destination import ID, WriteResult, chunks
 from shared.connectors.zoho.capabilities import (
     BULK_JOB_CREDITS,
     CAPABILITIES,
+    CONVERT_CREDITS,
     RECORDS_PER_CALL,
     RECORDS_PER_CREDIT,
 )
@@ -256,6 +257,11 @@ class ZohoDestination:
                 "bulk write job" if bulk and self.use_bulk(obj, n) else "REST, batches of 100")
             rows.append({"mapping": need["mapping"], "object": obj, "records": n, "path": path,
                          "cost": self.credits_needed(obj, n, bulk), "calls": self.calls_needed(obj, n, bulk)})
+        converting = sum(int(n.get("convert", 0)) for n in needs)
+        if converting:
+            rows.append({"mapping": "lead conversion", "object": "Leads", "records": converting,
+                         "path": "Convert Lead, one a call", "cost": CONVERT_CREDITS * converting,
+                         "calls": converting})
         schema = 500 * new_objects + 2 * new_fields
         records = sum(r["cost"] for r in rows)
         needed = schema + records
@@ -269,7 +275,9 @@ class ZohoDestination:
                  "of 100.", "Workflows, approvals and Blueprint do not fire on migrated records (trigger: [])."]
         if any(r["path"] == "bulk write job" for r in rows):
             notes.append("A bulk write job costs 500 credits whatever its size: used only where it is cheaper.")
-        notes.append("Lead conversion (5 credits a lead) is not part of this run: leads arrive unconverted.")
+        notes.append(f"Lead conversion costs {CONVERT_CREDITS} credits a lead (one call each); priced at every "
+                     "record the conversion rule may take (an upper bound)." if converting
+                     else "No lead conversion in this run: leads arrive unconverted.")
         return {"unit": "credits", "needed": needed, "schema": schema, "records": records, "available": available,
                 "reserve": reserve, "budget": self.credit_budget, "window": "rolling 24 hours", "fits": fits,
                 "windows": windows, "by_mapping": rows, "notes": notes}
@@ -584,6 +592,31 @@ class ZohoDestination:
             out += self._results([str(r[ID]) for r in chunk], resp, upsert=False)
         return [WriteResult(w.key, w.id, False, w.error_code, w.error_message, w.fields) for w in out]
 
+    def convert(self, obj: str, into: str, items: list[tuple[str, str, dict[str, str]]]) -> list[WriteResult]:
+        """Convert Lead (``POST /Leads/{id}/actions/convert``, one lead a call, 5 credits each), attached to the
+        records ``links`` names (module -> id: the lead's Account, so Zoho creates none from ``Company``); no
+        Deal is created. Each result carries, keyed like the item, the id of the record made in ``into``."""
+        if obj != "Leads" or into not in ("Contacts", "Accounts"):
+            raise ConfigurationError(f"Zoho converts Leads into Contacts and Accounts, not {obj} into {into}")
+        out: list[WriteResult] = []
+        for key, lead_id, links in items:
+            self.check_quota(CONVERT_CREDITS)
+            body = {"data": [{"overwrite": False, "notify_lead_owner": False, "notify_new_entity_owner": False,
+                              **{module: {"id": i} for module, i in links.items()}}]}
+            resp = self._request("POST", f"{API}/Leads/{lead_id}/actions/convert", "convert Leads",
+                                 cost=CONVERT_CREDITS, json=body, ok=lambda s, b: s == 400 and isinstance(b, dict))
+            answer = _json(resp)
+            rows = (answer.get("data") or [answer]) if isinstance(answer, dict) else [{}]
+            row: dict[str, Any] = rows[0] if isinstance(rows[0], dict) else {}
+            made = (row.get("details") or {}).get(into) if row.get("status") == "success" else None
+            made_id = made.get("id") if isinstance(made, dict) else made
+            if made_id:
+                out.append(WriteResult(key, str(made_id), True))
+            else:
+                out.append(WriteResult(key, None, False, str(row.get("code") or "UNKNOWN"),
+                                       str(row.get("message") or "the conversion named no record"), into))
+        return out
+
     def delete_records(self, obj: str, ids: list[str]) -> list[WriteResult]:
         """Delete; a record already gone counts as deleted (a retried delete converges)."""
         if obj == "Attachments":
@@ -694,8 +727,8 @@ class ZohoDestination:
         wanted = self._read_names(obj, names)[: FIELDS_MAX - 1] or ["Modified_Time"]
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunks(ids, RECORDS_PER_CALL):
-            body = self._get(obj, f"read {obj}", params={"ids": ",".join(chunk), "fields": ",".join(wanted),
-                                                          "per_page": 200})
+            params = {"ids": ",".join(chunk), "fields": ",".join(wanted), "per_page": 200}
+            body = self._get(obj, f"read {obj}", params=params | ({"converted": "both"} if obj == "Leads" else {}))
             for raw in body.get("data") or []:
                 found[str(raw["id"])] = self._row(obj, raw, names)
         return found
@@ -745,9 +778,22 @@ class ZohoDestination:
             return []
         names = [n for n in self._read_names(obj, [key_field, *fields]) if n != "id"]
         query = f"select {', '.join(names)} from {obj} where {key_field} like {_literal(prefix + '%')}"  # noqa: S608  # noqa: S608
-        rows = self.coql(query, f"rows {obj}")
+        rows = self.coql(query, f"rows {obj}") + (self._converted_leads(names) if obj == "Leads" else [])
         return [self._row(obj, r, list(dict.fromkeys([key_field, *fields]))) for r in rows
                 if str(r.get(key_field) or "").startswith(prefix)]
+
+    def _converted_leads(self, names: list[str]) -> list[dict[str, Any]]:
+        """Converted leads (COQL leaves them out; the records API lists them with ``converted=true``)."""
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"converted": "true", "fields": ",".join(["id", *names][:FIELDS_MAX]),
+                                  "per_page": 200}
+        while True:
+            body = self._get("Leads", "read converted Leads", params=params)
+            rows += body.get("data") or []
+            info = body.get("info") or {}
+            if not info.get("more_records"):
+                return rows
+            params = {k: v for k, v in params.items() if k != "page"} | {"page_token": info["next_page_token"]}
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         found = self._attachments(ids, fields) if obj == "Attachments" else self._get_ids(obj, ids, fields)
