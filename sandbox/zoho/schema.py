@@ -129,6 +129,12 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
                   _f("Call_Purpose", "picklist", picklist=["-None-", "Prospecting", "Administrative",
                                                            "Negotiation", "Demo", "Project", "Desk"]),
                   _f("Call_Result", length=255), *ACTIVITY_LINKS],
+        # Zoho's inventory module of the product catalogue (every paid edition); Product_Code's length UNCONFIRMED.
+        "Products": [_f("Product_Name", length=120, mandatory=True), _f("Product_Code", length=40),
+                     _f("Product_Active", "boolean"), _f("Unit_Price", "currency", 16),
+                     _f("Product_Category", "picklist",
+                        picklist=["-None-", "Hardware", "Software", "CRM Applications"]),
+                     _f("Qty_in_Stock", "double", 16), _f("Description", "textarea", 32_000)],
         "Notes": [_f("Note_Title", length=255), _f("Note_Content", "textarea", 32_000, mandatory=True),
                   _f("Parent_Id", "parent", mandatory=True)],
     }
@@ -138,7 +144,7 @@ STANDARD_MODULES: dict[str, tuple[str, str, str | None]] = {
     "Leads": ("Lead", "Leads", "Email"), "Contacts": ("Contact", "Contacts", "Email"),
     "Accounts": ("Account", "Accounts", "Account_Name"), "Deals": ("Deal", "Deals", "Deal_Name"),
     "Tasks": ("Task", "Tasks", None), "Events": ("Meeting", "Meetings", None), "Calls": ("Call", "Calls", None),
-    "Notes": ("Note", "Notes", None),
+    "Products": ("Product", "Products", "Product_Name"), "Notes": ("Note", "Notes", None),
 }
 ATTACHMENT_MODULE = ("Attachments", "Attachment", "Attachments")
 

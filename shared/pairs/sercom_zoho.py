@@ -20,11 +20,16 @@ Covers every row of the pair's object table:
 | Notes | Notes on their Account / Contact / Deal / Work Order / Asset |
 | Work Order, Asset, Location | custom modules ``Work_Orders``, ``Service_Assets``, ``Service_Locations`` |
 |  | (Zoho's Custom Modules framework; 500 credits each to create, once) linked to their Account |
+| Product | Zoho's Products module (``Product_Code`` the SKU); assets and parts used link to it |
+| Part Used | custom module ``Parts_Used`` (a work order's related list) with ``Work_Order`` and ``Product`` |
+| Service Contract | custom module ``Service_Contracts`` (Zoho CRM has no contract module) under its Account |
+| Service Territory | not carried: Zoho territories are Enterprise/Ultimate assignment rules set up in Setup, |
+|  | not records (``docs/guarantees-zoho.md``) |
 | Custom Field Data | custom fields created before load, typed from the data (pick-lists as restricted pick-lists) |
 
 Original create/modify times go to ``Original_Created_Date`` / ``Original_Modified_Date`` (Zoho's own
-are read-only). Sercom's products, parts used, contracts and territories have no row in the seed's table and
-are not part of this pair (their records stay in Sercom; the mapping document lists what is carried).
+are read-only). Sercom's products, parts used and contracts have no row in the seed's table but are carried
+(above); its territories are not (no Zoho record holds them).
 Polymorphic lookups are named per target module (``What_Id__Accounts``, ``Parent_Id__Deals``); the
 connector sends ``$se_module`` / ``Parent_Id.module`` from that name.
 """
@@ -52,17 +57,21 @@ SOURCE, DESTINATION = "sercom", "zoho"
 DEFAULT_ACCOUNT_KEY = "flitstack:default-account"
 #: What discovery describes in the org.
 DEST_OBJECTS = ["Accounts", "Contacts", "Leads", "Deals", "Tasks", "Events", "Notes", "Attachments", "Work_Orders",
-                "Service_Assets", "Service_Locations"]
+                "Service_Assets", "Service_Locations", "Products", "Parts_Used", "Service_Contracts"]
 #: Field-service records land in custom modules (created before load; ``Name`` is each one's mandatory field).
 CUSTOM_OBJECTS = [
     CustomObjectSpec(name="Work_Orders", label="Work Order", plural_label="Work Orders"),
     CustomObjectSpec(name="Service_Assets", label="Service Asset", plural_label="Service Assets"),
     CustomObjectSpec(name="Service_Locations", label="Service Location", plural_label="Service Locations"),
+    CustomObjectSpec(name="Parts_Used", label="Part Used", plural_label="Parts Used"),
+    CustomObjectSpec(name="Service_Contracts", label="Service Contract", plural_label="Service Contracts"),
 ]
 WO_STATUS = ["new", "scheduled", "dispatched", "in_progress", "on_hold", "completed", "cancelled"]
 WO_PRIORITY = ["low", "normal", "high", "urgent"]
 SERVICE_TYPES = ["repair", "maintenance", "installation", "inspection", "emergency"]
 ASSET_STATUS = ["active", "installed", "in_repair", "retired"]
+WARRANTY_STATUS = ["in_warranty", "out_of_warranty", "unknown"]
+CONTRACT_STATUS = ["draft", "active", "expired", "terminated"]
 
 #: Zoho's standard pipeline, open stages in order (``settings/pipeline``).
 OPEN_STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers", "Proposal/Price Quote",
@@ -130,9 +139,26 @@ def build_spec(
         b.custom(obj, "Duration_Minutes", "Duration Minutes", "Number", precision=9, scale=0)
         b.custom(obj, "Outcome", "Outcome", "Text", length=80)
 
-    wo, asset, loc = "Work_Orders", "Service_Assets", "Service_Locations"
-    for obj in (wo, asset, loc):
+    wo, asset, loc, pu, ctr = "Work_Orders", "Service_Assets", "Service_Locations", "Parts_Used", "Service_Contracts"
+    for obj in (wo, asset, loc, ctr):
         b.custom(obj, "Account", "Account", "Lookup", reference_to="Accounts")
+    b.custom(asset, "Product", "Product", "Lookup", reference_to="Products")
+    b.custom(pu, "Work_Order", "Work Order", "Lookup", reference_to=wo)
+    b.custom(pu, "Product", "Product", "Lookup", reference_to="Products")
+    b.custom(pu, "Part_Number", "Part Number", "Text", length=80)
+    b.custom(pu, "Quantity", "Quantity", "Number", precision=12, scale=2)
+    b.custom(pu, "Unit_Cost", "Unit Cost", "Currency", precision=16, scale=2)
+    b.custom(pu, "Total_Cost", "Total Cost", "Currency", precision=16, scale=2)
+    b.custom(pu, "Serial_Number", "Serial Number", "Text", length=80)
+    b.custom(pu, "Warranty_Status", "Warranty Status", "Picklist",
+             picklist_values=list(title_map(WARRANTY_STATUS).values()), restricted=True)
+    b.custom(ctr, "Contract_Number", "Contract Number", "Text", length=80)
+    b.custom(ctr, "Start_Date", "Start Date", "Date")
+    b.custom(ctr, "End_Date", "End Date", "Date")
+    b.custom(ctr, "Contract_Status", "Contract Status", "Picklist",
+             picklist_values=list(title_map(CONTRACT_STATUS).values()), restricted=True)
+    for name in ("SLA_Response_Hours", "SLA_Resolution_Hours"):
+        b.custom(ctr, name, name.replace("_", " "), "Number", precision=9, scale=0)
     for name in ("Street", "City", "State", "Zip_Code", "Country"):
         b.custom(loc, name, name.replace("_", " "), "Text", length=100)
     b.custom(asset, "Location", "Location", "Lookup", reference_to=loc)
@@ -221,6 +247,31 @@ def build_spec(
                  LookupRule(dest="Contact_Name", source="contact_id", target=contact)],
         owner=OwnerRule(dest="Owner", source="owner_id"),
     ))
+    product = target("products", "Products")
+    b.add(ObjectMapping(
+        name="products->Products", source_object="products", dest_object="Products",
+        description="The product catalogue in Zoho's Products module (SKU as Product_Code)",
+        fields=[b.text("Products", "Product_Name", "name", required=True),
+                b.text("Products", "Product_Code", "sku"),
+                FieldRule(dest="Product_Active", source="active", transform="boolean"),
+                FieldRule(dest="Unit_Price", source="unit_price", transform="currency"),
+                b.text("Products", "Description", "description", transform="text")],
+    ))
+    b.add(ObjectMapping(
+        name="contracts->Service_Contracts", source_object="contracts", dest_object=ctr,
+        description="Service contracts (custom module: Zoho CRM has no contract module) under their account; "
+                    "SLA hours and terms kept for rebuilding SLAs",
+        fields=[FieldRule(dest="Name", source="name", required=True, max_length=120),
+                FieldRule(dest="Contract_Number", source="number", max_length=80),
+                FieldRule(dest="Start_Date", source="start_date", transform="date"),
+                FieldRule(dest="End_Date", source="end_date", transform="date"),
+                FieldRule(dest="Contract_Status", source="status", transform="picklist",
+                          value_map=title_map(CONTRACT_STATUS)),
+                FieldRule(dest="SLA_Response_Hours", source="sla_response_hours", transform="integer"),
+                FieldRule(dest="SLA_Resolution_Hours", source="sla_resolution_hours", transform="integer"),
+                b.memo(ctr, "Terms", "Terms", "terms")],
+        lookups=[LookupRule(dest="Account", source="customer_id", target=cust)],
+    ))
     b.add(ObjectMapping(
         name="locations->Service_Locations", source_object="locations", dest_object=loc,
         description="Service locations (custom module) under their account",
@@ -241,7 +292,7 @@ def build_spec(
                 b.memo(asset, "Maintenance_History", "Maintenance History", "maintenance_history", "json"),
                 *b.tenant_fields("assets", asset)],
         lookups=[on_account.model_copy(), LookupRule(dest="Location", source="location_id", target=target(
-            "locations", loc))],
+            "locations", loc)), LookupRule(dest="Product", source="product_id", target=product)],
     ))
     b.add(ObjectMapping(
         name="work_orders->Work_Orders", source_object="work_orders", dest_object=wo,
@@ -266,6 +317,21 @@ def build_spec(
                  LookupRule(dest="Asset", source="asset_id", target=target("assets", asset)),
                  LookupRule(dest="Location", source="location_id", target=target("locations", loc))],
         owner=OwnerRule(dest="Owner", source="technician_id"),
+    ))
+    b.add(ObjectMapping(
+        name="parts_used->Parts_Used", source_object="parts_used", dest_object=pu,
+        description="Parts used on a work order (custom module, the work order's related list), with the product",
+        fields=[FieldRule(dest="Name", source="part_number", required=True, max_length=120),
+                FieldRule(dest="Part_Number", source="part_number", max_length=80),
+                FieldRule(dest="Quantity", source="quantity", transform="number"),
+                FieldRule(dest="Unit_Cost", source="unit_cost", transform="currency"),
+                FieldRule(dest="Total_Cost", sources=["quantity", "unit_cost"], transform="product"),
+                FieldRule(dest="Serial_Number", source="serial_number", max_length=80),
+                FieldRule(dest="Warranty_Status", source="warranty_status", transform="picklist",
+                          value_map=title_map(WARRANTY_STATUS))],
+        lookups=[LookupRule(dest="Work_Order", source="work_order_id", target=target("work_orders", wo),
+                            on_missing="reject"),
+                 LookupRule(dest="Product", source="product_id", target=product)],
     ))
     what = LookupRule(dest="What_Id", source="customer_id",
                       target=LookupTarget(source_object="customers", dest_object="Accounts",
