@@ -15,7 +15,8 @@ Covers every row of the pair's object table:
 | Owner | ``Owner`` by e-mail among *active* Zoho users, else the fallback user (reported) |
 | Task / Activity Log | Tasks (``Task_Type`` Call / Email / Visit, ``Duration_Minutes``, ``Outcome``) on the |
 |  | account, the contact or lead as ``Who_Id`` |
-| Meeting / Calendar Event | Events (start, end = start + duration, the contact or lead as ``Who_Id``) |
+| Meeting / Calendar Event | Events (start, end = start + duration, the contact or lead as ``Who_Id`` and as |
+|  | the attendee in ``Participants``) |
 | Attachment / Document | Attachments uploaded to their record (over the org's size limit: a reject) |
 | Notes | Notes on their Account / Contact / Deal / Work Order / Asset |
 | Work Order, Asset, Location | custom modules ``Work_Orders``, ``Service_Assets``, ``Service_Locations`` |
@@ -337,6 +338,11 @@ def build_spec(
                       target=LookupTarget(source_object="customers", dest_object="Accounts",
                                           dest="What_Id__Accounts"))
     who = LookupRule(dest="Who_Id", source="contact_id", target=contact, or_else=[lead])
+    # The meeting's attendee in Events' Participants (Sercom records one person a meeting; Zoho takes up to 50)
+    attendee = LookupRule(dest="Participants", source="contact_id",
+                          target=target("contacts", "Contacts", "Participants__Contacts"),
+                          or_else=[LookupCandidate(source="contact_id",
+                                                   target=target("contacts", "Leads", "Participants__Leads"))])
     outcome = [FieldRule(dest="Description", source="description", transform="text", max_length=32_000),
                FieldRule(dest="Duration_Minutes", source="duration_minutes", transform="integer"),
                FieldRule(dest="Outcome", source="outcome", max_length=80)]
@@ -364,7 +370,7 @@ def build_spec(
                       required=True),
             *outcome,
         ],
-        lookups=[what.model_copy(), who.model_copy()], owner=OwnerRule(dest="Owner", source="technician_id"),
+        lookups=[what.model_copy(), who.model_copy(), attendee], owner=OwnerRule(dest="Owner", source="technician_id"),
     ))
     parent = {"type_field": "parent_type", "targets": PARENTS, "on_missing": "reject"}
     b.add(ObjectMapping(

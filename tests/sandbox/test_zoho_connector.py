@@ -141,3 +141,20 @@ def test_a_big_load_goes_as_one_bulk_write_job_when_that_costs_fewer_credits(con
     assert len(results) == 5_100 and sum(r.ok and r.created for r in results) == 5_099
     [skipped] = [r for r in results if not r.ok]
     assert (skipped.key, skipped.error_code, skipped.fields) == ("bulk:7", "INVALID_DATA", "Account_Name")
+
+
+def test_an_events_attendee_is_sent_as_a_zoho_participant_and_read_back(conn: ZohoDestination,
+                                                                         zoho: httpx.Client) -> None:
+    # GIVEN a lead in the org
+    lead = conn.upsert("Leads", EXT, [{EXT: "part:1", "Last_Name": "Attendee"}], allow_bulk=False)[0]
+    assert lead.ok
+    # WHEN an event is written naming it under the per-module name the pair uses
+    event = conn.insert("Events", EXT, [{EXT: "part:e1", "Event_Title": "Site visit",
+                                         "Start_DateTime": "2025-03-01T10:00:00Z",
+                                         "End_DateTime": "2025-03-01T11:00:00Z", "Participants__Leads": lead.id}])[0]
+    assert event.ok, event
+    # THEN Zoho holds it as a participant of type lead (plain HTTP), and the connector reads it back by that name
+    held = zoho.get(f"/crm/v8/Events/{event.id}").json()["data"][0]["Participants"]
+    assert [(p["type"], p["participant"]) for p in held] == [("lead", lead.id)]
+    row = conn.rows_by_id("Events", [str(event.id)], ["Participants__Leads", "Participants__Contacts"])[0]
+    assert row["Participants__Leads"] == lead.id and row["Participants__Contacts"] is None

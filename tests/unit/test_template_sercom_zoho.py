@@ -137,6 +137,23 @@ def test_activities_link_their_account_per_module_and_load_after_it() -> None:
     assert {r["Task_Type"] for r in out.records} <= {"Call", "Email", "Visit"}
 
 
+def test_a_meetings_contact_or_lead_is_its_events_participant() -> None:
+    spec = build()
+    events = spec.mapping("activities->Events")
+    meetings = [r for r in tenant().records["activities"] if r["type"] == "meeting" and r.get("contact_id")]
+    assert len(meetings) >= 2
+    # GIVEN the first meeting's person landed as a Contact and the second's as a Lead
+    first = meetings[0]["contact_id"]
+    second = next(m["contact_id"] for m in meetings if m["contact_id"] != first)
+    crosswalk = {"Contacts": {source_key("contacts", first): "c-1"}, "Leads": {source_key("contacts", second): "l-2"},
+                 "Accounts": {}}
+    out = CompiledMapping(spec, events, crosswalk).apply([m for m in meetings if m["contact_id"] in (first, second)])
+    # THEN each event names its attendee per module (the connector sends Participants [{type, participant}])
+    by_person = {r.get("Participants__Contacts") or r.get("Participants__Leads"): r for r in out.records}
+    assert by_person["c-1"]["Participants__Contacts"] == "c-1" and "Participants__Leads" not in by_person["c-1"]
+    assert by_person["l-2"]["Participants__Leads"] == "l-2" and by_person["l-2"]["Who_Id"] == "l-2"
+
+
 def test_lead_conversion_is_the_users_rule_and_loads_after_the_accounts_it_links_to() -> None:
     # GIVEN the default options THEN leads arrive unconverted (conversion costs 5 credits a lead)
     assert build().mapping("contacts->Leads").convert is None

@@ -85,6 +85,9 @@ FIELD_TYPES = {
     "Date": "date", "DateTime": "datetime", "Picklist": "picklist", "MultiSelectPicklist": "multiselectpicklist",
     "Lookup": "lookup",
 }
+#: Record modules an event's ``Participants`` can name, and the participant ``type`` Zoho gives each
+#: (``Participants__Contacts`` in the engine: one attendee of that module).
+PARTICIPANT_TYPES = {"Contacts": "contact", "Leads": "lead"}
 #: Field types a record write converts (engine value -> Zoho's JSON).
 NUMERIC = frozenset({"double", "currency", "percent"})
 
@@ -328,8 +331,8 @@ class ZohoDestination:
         found = None
         if fields is not None:
             for name, f in list(fields.items()):
-                if f.type in ("multi_module_lookup", "parent"):
-                    for module in self._record_modules():
+                if f.type in ("multi_module_lookup", "parent", "participants"):
+                    for module in (PARTICIPANT_TYPES if f.type == "participants" else self._record_modules()):
                         per = f"{name}__{module}"
                         fields[per] = DestField(name=per, type="lookup", label=f"{f.label or name} ({module})",
                                                 reference_to=[module])
@@ -443,7 +446,9 @@ class ZohoDestination:
             if module is not None:
                 if value in (None, ""):
                     continue
-                if f is not None and f.type == "parent":
+                if f is not None and f.type == "participants":  # an event's attendees, at most 50
+                    out.setdefault(base, []).append({"type": PARTICIPANT_TYPES[module], "participant": str(value)})
+                elif f is not None and f.type == "parent":
                     out[base] = {"module": {"api_name": module}, "id": str(value)}
                 else:
                     out[base] = {"id": str(value)}
@@ -469,7 +474,10 @@ class ZohoDestination:
                 continue
             base, module = _split(name)
             value = raw.get(base)
-            if module is not None:
+            if module is not None and isinstance(value, list):  # participants: the first of that type
+                row[name] = next((str(p["participant"]) for p in value if isinstance(p, dict)
+                                  and p.get("type") == PARTICIPANT_TYPES.get(module)), None)
+            elif module is not None:
                 held = (value or {}) if isinstance(value, dict) else {}
                 held_module = ((held.get("module") or {}).get("api_name") if isinstance(held.get("module"), dict)
                                else raw.get("$se_module"))
