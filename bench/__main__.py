@@ -61,6 +61,8 @@ BATCH_OPS = 1_000  # Dataverse: at most 1,000 requests in one $batch
 EXPORT_PAGE = 10_000  # ServiceTracker: records per export result page (docs/servicetracker-api.md)
 ZOHO_CALL, ZOHO_PER_CREDIT, ZOHO_BULK_CREDITS, ZOHO_BULK_ROWS, ZOHO_BULK_CALLS = 100, 10, 500, 25_000, 4
 ZOHO_NO_BULK = frozenset({"Notes", "Attachments", "Tasks", "Events"})
+#: Credits one Convert Lead call costs (a run with options.zoho.convert_leads converts one lead a call).
+ZOHO_CONVERT_CREDITS = 5
 ZOHO_READS = ("settings", "coql", "users")
 ODOO_WRITE_METHODS = ("create", "write", "unlink")
 #: Schema, not load: custom fields and models created at PrepareDestination.
@@ -140,7 +142,9 @@ def minimum_zoho(outcomes: list[dict[str, Any]], spec: MigrationSpec, fixed_up: 
         calls += best[1]
     extra = rest(fixed_up) if fixed_up else (0, 0)
     defaults = len(spec.default_records)  # one upsert each (1 credit, 1 call)
-    return credits + extra[0] + defaults, calls + extra[1] + defaults
+    converted = sum(int(o.get("converted", 0)) for o in outcomes)  # Convert Lead: one call, 5 credits a lead
+    return (credits + extra[0] + defaults + ZOHO_CONVERT_CREDITS * converted,
+            calls + extra[1] + defaults + converted)
 
 
 def _stats(rt: LocalRuntime) -> dict[str, Any]:
