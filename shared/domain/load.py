@@ -360,8 +360,10 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
     """Convert the written records the mapping's rule takes (``Conversion``); returns how many were converted.
 
     The batch's own writes are recorded first, so a conversion stopped by the budget resumes with the
-    records it already converted recognised (``_already_converted``). Each record the conversion creates
-    is recorded in the crosswalk of ``into`` (later levels link to it) and audited as created."""
+    records it already converted recognised (``_already_converted``); the destination's ``convert`` returns
+    what it converted before the budget's edge (fewer results than items), which is recorded before pausing.
+    Each record the conversion creates is recorded in the crosswalk of ``into`` (later levels link to it) and
+    audited as created."""
     conv = mapping.convert
     assert conv is not None
     convert = getattr(dest, "convert", None)
@@ -401,6 +403,9 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
         part = keys.xwalk_part(level, conv.into, f"{batch_id}-converted")
         stores.blobs.put_json(part, {**(stores.blobs.get_json(part) if stores.blobs.exists(part) else {}), **ids})
         results += done
+        if len(done) < len(chunk):  # the destination stopped at the budget's edge: pause, resume from here
+            raise QuotaExhaustedError(f"{mapping.name}: {len(todo) - len(results)} conversions wait for the "
+                                      "budget window")
     stores.blobs.put_lines(keys.issues(f"{batch_id}.convert"), [
         Issue(mapping.source_object, r.key.split(":", 1)[1], mapping.dest_object, r.fields, r.error_code or "",
               f"written as {mapping.dest_object}, not converted: {r.error_message}").as_row()

@@ -603,16 +603,25 @@ class ZohoDestination:
     def convert(self, obj: str, into: str, items: list[tuple[str, str, dict[str, str]]]) -> list[WriteResult]:
         """Convert Lead (``POST /Leads/{id}/actions/convert``, one lead a call, 5 credits each), attached to the
         records ``links`` names (module -> id: the lead's Account, so Zoho creates none from ``Company``); no
-        Deal is created. Each result carries, keyed like the item, the id of the record made in ``into``."""
+        Deal is created. Each result carries, keyed like the item, the id of the record made in ``into``.
+
+        At the budget's edge it stops: the results so far are returned (fewer than the items: the caller
+        records them, then pauses); with none done the :class:`QuotaExhaustedError` is raised."""
         if obj != "Leads" or into not in ("Contacts", "Accounts"):
             raise ConfigurationError(f"Zoho converts Leads into Contacts and Accounts, not {obj} into {into}")
         out: list[WriteResult] = []
         for key, lead_id, links in items:
-            self.check_quota(CONVERT_CREDITS)
             body = {"data": [{"overwrite": False, "notify_lead_owner": False, "notify_new_entity_owner": False,
                               **{module: {"id": i} for module, i in links.items()}}]}
-            resp = self._request("POST", f"{API}/Leads/{lead_id}/actions/convert", "convert Leads",
-                                 cost=CONVERT_CREDITS, json=body, ok=lambda s, b: s == 400 and isinstance(b, dict))
+            try:
+                self.check_quota(CONVERT_CREDITS)
+                resp = self._request("POST", f"{API}/Leads/{lead_id}/actions/convert", "convert Leads",
+                                     cost=CONVERT_CREDITS, json=body,
+                                     ok=lambda s, b: s == 400 and isinstance(b, dict))
+            except QuotaExhaustedError:
+                if out:
+                    return out
+                raise
             answer = _json(resp)
             rows = (answer.get("data") or [answer]) if isinstance(answer, dict) else [{}]
             row: dict[str, Any] = rows[0] if isinstance(rows[0], dict) else {}
