@@ -95,6 +95,8 @@ class ZohoOptions(Strict):
 
     convert_leads: Literal["none", "with_company", "all"] = Field(
         default="none", description="which Leads are converted into Contacts once loaded (5 API credits each)")
+    pipeline: str = Field(default="Standard", min_length=1, max_length=120,
+                          description="the Zoho Deals pipeline deals land in (its stages take Sercom's, in order)")
 
 
 class RunOptions(Strict):
@@ -273,6 +275,13 @@ class DestUser(BaseModel):
     name: str = ""
 
 
+class DealStage(BaseModel):
+    """One stage of a destination deal pipeline: its value and whether it is open, won or lost."""
+
+    name: str
+    kind: Literal["open", "won", "lost"]
+
+
 class DestCatalog(BaseModel):
     """What discovery found in the destination: describes of mapped objects and users."""
 
@@ -281,3 +290,6 @@ class DestCatalog(BaseModel):
     users: list[DestUser]
     integration_user_id: str
     audit_fields_settable: bool
+    pipelines: dict[str, list[DealStage]] = Field(
+        default_factory=dict, description="the destination's deal pipelines -> their stages in order, where the "
+        "platform keeps several (Zoho's settings/pipeline); empty elsewhere")

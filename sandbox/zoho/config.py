@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sandbox.zoho.schema import DEAL_STAGES
 
 API_VERSION = "v8"
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
@@ -86,6 +88,9 @@ class ZohoStandinConfig(BaseModel):
     all_success_status: int = Field(default=201, description="insert/upsert where every record succeeded")
     all_failed_status: int = Field(default=400, description="a write call where every record failed")
     pipelines_enabled: bool = Field(default=True, description="Deals need Pipeline and its Stage")
+    pipelines: dict[str, list[str]] = Field(
+        default_factory=dict, description="Deals pipelines besides Standard: name -> its stages (values of the "
+        "Stage pick-list, in order); a deal's Stage must be one of its pipeline's")
     coql_where_required: bool = Field(default=False, description="COQL refuses a query without WHERE")
     workflow_rules_enabled: bool = Field(
         default=True, description="the seeded workflow: a Lead inserted with triggers on gets a follow-up Task"
@@ -98,6 +103,17 @@ class ZohoStandinConfig(BaseModel):
     fault_timeout_s: float = Field(default=20.0, ge=0.0)
     latency_ms: int = Field(default=0, ge=0)
     fault_seed: int | None = None
+
+    @field_validator("pipelines")
+    @classmethod
+    def _stages_known(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        known = {s for s, _, _ in DEAL_STAGES}
+        for name, stages in value.items():
+            unknown = [s for s in stages if s not in known]
+            if name == "Standard" or not stages or unknown:
+                raise ValueError(f"pipeline {name!r}: a new name whose stages are Stage pick-list values "
+                                 f"({sorted(known)}); not {unknown or stages or name}")
+        return value
 
     def daily_credits(self, active_users: int) -> int:
         """The rolling-window budget: base + per-user x licences, capped by the edition."""

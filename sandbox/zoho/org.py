@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.zoho.config import ZohoStandinConfig
-from sandbox.zoho.schema import FieldDef, ModuleDef, custom_module, standard_modules
+from sandbox.zoho.schema import DEAL_STAGES, FieldDef, ModuleDef, custom_module, standard_modules
 from sandbox.zoho.store import Store
 
 FULL_SCOPES = ["ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.users.ALL", "ZohoCRM.org.ALL",
@@ -90,7 +90,14 @@ class Org:
     def set_config(self, config: ZohoStandinConfig) -> None:
         if config.fault_seed != self.dice.seed:
             self.dice = FaultDice(config.fault_seed)
+        changed = config.pipelines != self.config.pipelines
         self.config = config
+        if changed:
+            self.rebuild_schema()
+
+    def pipeline_stages(self) -> dict[str, list[str]]:
+        """Deals pipelines -> their stages in order: Standard (every stage) and the configured ones."""
+        return {"Standard": [s for s, _, _ in DEAL_STAGES], **self.config.pipelines}
 
     # -- schema -----------------------------------------------------------------------------------------------
     def rebuild_schema(self) -> None:
@@ -104,6 +111,7 @@ class Org:
                 if module in modules:
                     fd = FieldDef(**definition)
                     modules[module].fields[fd.api_name] = fd
+            modules["Deals"].fields["Pipeline"].picklist = list(self.pipeline_stages())
             self.modules = modules
 
     def module(self, name: str) -> ModuleDef | None:

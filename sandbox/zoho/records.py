@@ -167,7 +167,8 @@ class RecordEngine:
         merged = {**(existing or {}), **changes}
         if self.org.config.pipelines_enabled and not merged.get("Pipeline"):
             raise mandatory("Pipeline", f"{base}.Pipeline")
-        if "Stage" in changes and merged.get("Stage") not in STAGE_PROBABILITY:
+        stages = self.org.pipeline_stages().get(str(merged.get("Pipeline") or "Standard"), [])
+        if ("Stage" in changes or "Pipeline" in changes) and merged.get("Stage") not in stages:
             raise ZohoError("INVALID_DATA", "Pipeline doesn't contain the Stage",
                             {"api_name": "Stage", "json_path": f"{base}.Stage"})
         if "Stage" in changes and "Probability" not in changes:

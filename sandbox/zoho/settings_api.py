@@ -210,14 +210,21 @@ class SettingsApi:
         if layout != self.org.meta_id("layout", "Deals"):
             raise ZohoError("INVALID_DATA", "invalid data", {"param": "layout_id"})
         self.credits.charge(1, "GET settings/pipeline")
-        maps = [{"display_value": s, "actual_value": s, "id": self.org.meta_id("stage", s), "sequence_number": i + 1,
-                 "forecast_category": {"name": cat, "id": self.org.meta_id("forecast", cat)}, "probability": prob,
-                 "colour_code": "#E6EEF6", "forecast_type": "Open" if cat == "Pipeline" else
-                 ("Closed Won" if prob == 100 else "Closed Lost"), "delete": None}
-                for i, (s, prob, cat) in enumerate(DEAL_STAGES)]
-        return Answer(200, {"pipeline": [{"id": self.org.meta_id("pipeline", "Standard"), "display_value": "Standard",
-                                          "actual_value": "Standard", "default": True, "child_available": False,
-                                          "maps": maps}]})
+        known = {s: (prob, cat) for s, prob, cat in DEAL_STAGES}
+
+        def maps(stages: list[str]) -> list[dict[str, Any]]:
+            return [{"display_value": s, "actual_value": s, "id": self.org.meta_id("stage", s),
+                     "sequence_number": i + 1,
+                     "forecast_category": {"name": known[s][1], "id": self.org.meta_id("forecast", known[s][1])},
+                     "probability": known[s][0], "colour_code": "#E6EEF6",
+                     "forecast_type": "Open" if known[s][1] == "Pipeline" else
+                     ("Closed Won" if known[s][0] == 100 else "Closed Lost"), "delete": None}
+                    for i, s in enumerate(stages) if s in known]
+
+        return Answer(200, {"pipeline": [
+            {"id": self.org.meta_id("pipeline", name), "display_value": name, "actual_value": name,
+             "default": name == "Standard", "child_available": False, "maps": maps(stages)}
+            for name, stages in self.org.pipeline_stages().items()]})
 
     # -- users ------------------------------------------------------------------------------------------------
     def users(self, call: Call) -> Answer:

@@ -72,9 +72,11 @@ def dest_catalog(dest: Destination, objects: list[str]) -> DestCatalog:
         obj = dest.describe(name)
         if obj is not None:
             described[name] = obj
+    pipelines = getattr(dest, "pipelines", None)  # optional: destinations that keep several deal pipelines
     return DestCatalog(instance=dest.instance_url, objects=described, users=dest.users(),
                        integration_user_id=dest.integration_user_id,
-                       audit_fields_settable=dest.audit_fields_settable(described))
+                       audit_fields_settable=dest.audit_fields_settable(described),
+                       pipelines=pipelines() if pipelines is not None else {})
 
 
 SAMPLE_SIZE = 1000

@@ -9,7 +9,8 @@ Covers every row of the pair's object table:
 |  | sign-off); the Contacts mapping takes the complement; ``options.zoho.convert_leads`` converts them |
 |  | (Convert Lead, 5 credits) into Contacts under the company's migrated Account (``convert``) |
 | Company | Accounts, ``Parent_Account`` hierarchy in the fix-up pass; phone, website, industry, billing address |
-| Deal | Deals, ``Pipeline`` Standard (Sercom has one pipeline), account and primary contact linked |
+| Deal | Deals on the pipeline ``options.zoho.pipeline`` names (Standard by default; Sercom has one pipeline), |
+|  | account and primary contact linked |
 | Pipeline Stage | Deal ``Stage`` value by value; Zoho re-applies ``Probability`` from the target stage; |
 |  | the deal's last change (Sercom keeps no stage-entry time) in ``Stage_Entered_Date`` |
 | Owner | ``Owner`` by e-mail among *active* Zoho users, else the fallback user (reported) |
@@ -41,6 +42,7 @@ from typing import Any
 
 from shared.connectors import registry
 from shared.connectors.zoho.client import FILE_FIELD
+from shared.errors import MappingError
 from shared.mapping.spec import (
     Condition,
     Conversion,
@@ -97,6 +99,24 @@ PARENTS: dict[str, LookupTarget | list[LookupTarget]] = {
 }
 
 
+def _pipeline(dest: DestCatalog, name: str) -> tuple[str, list[str], str, str]:
+    """The Deals pipeline deals land in (``options.zoho.pipeline``) and its open, won and lost stages, from the
+    org's ``settings/pipeline``; an org described without pipelines keeps Zoho's standard stages."""
+    if not dest.pipelines:
+        return name, OPEN_STAGES, "Closed Won", "Closed Lost"
+    found = dest.pipelines.get(name)
+    if found is None:
+        raise MappingError(f"options.zoho.pipeline: {name!r} is not a Deals pipeline of this org; allowed: "
+                           f"{sorted(dest.pipelines)}")
+    open_stages = [s.name for s in found if s.kind == "open"]
+    won = next((s.name for s in found if s.kind == "won"), None)
+    lost = next((s.name for s in found if s.kind == "lost"), None)
+    if not open_stages or won is None or lost is None:
+        raise MappingError(f"options.zoho.pipeline: {name!r} needs open, won and lost stages for Sercom's; it has "
+                           f"{[s.name for s in found]}")
+    return name, open_stages, won, lost
+
+
 def _conversion(rule: str, account: LookupTarget) -> Conversion | None:
     """Seed 002's optional lead conversion: the Contact made under the lead's migrated company (or the default
     'Unassigned' account), never a new Account from the text ``Company`` nor a Deal (deals come from Sercom)."""
@@ -123,7 +143,8 @@ def build_spec(
     fallback_owner_id: str,
 ) -> MigrationSpec:
     """Propose the mapping for this tenant and org (the document a person reviews and approves)."""
-    stages = stage_map(list((extras or {}).get("pipeline_stages", [])), OPEN_STAGES, "Closed Won", "Closed Lost")
+    pipeline, open_stages, won, lost = _pipeline(dest, options.zoho.pipeline)
+    stages = stage_map(list((extras or {}).get("pipeline_stages", [])), open_stages, won, lost)
     b = SpecBuilder(source, dest, options, registry.destination(DESTINATION).capabilities,
                     source_label=registry.source(SOURCE).label)
 
@@ -234,11 +255,12 @@ def build_spec(
     ))
     b.add(ObjectMapping(
         name="deals->Deals", source_object="deals", dest_object="Deals",
-        description="Stage mapped value by value on the Standard pipeline; Zoho re-applies the probability",
+        description=f"Stage mapped value by value onto the {pipeline} pipeline's stages; Zoho re-applies the "
+                    "probability",
         fields=[
             b.text("Deals", "Deal_Name", "name", required=True),
             FieldRule(dest="Stage", source="stage_id", transform="picklist", value_map=stages, required=True),
-            FieldRule(dest="Pipeline", transform="constant", constant="Standard"),
+            FieldRule(dest="Pipeline", transform="constant", constant=pipeline),
             FieldRule(dest="Closing_Date", source="close_date", transform="date"),
             FieldRule(dest="Amount", source="amount", transform="currency"),
             FieldRule(dest="Stage_Entered_Date", source="updated_at", transform="datetime"),

@@ -158,3 +158,17 @@ def test_an_events_attendee_is_sent_as_a_zoho_participant_and_read_back(conn: Zo
     assert [(p["type"], p["participant"]) for p in held] == [("lead", lead.id)]
     row = conn.rows_by_id("Events", [str(event.id)], ["Participants__Leads", "Participants__Contacts"])[0]
     assert row["Participants__Leads"] == lead.id and row["Participants__Contacts"] is None
+
+
+def test_the_deals_pipelines_are_read_with_their_open_won_and_lost_stages(conn: ZohoDestination,
+                                                                        zoho: httpx.Client) -> None:
+    original = zoho.get("/__standin/config").json()
+    try:
+        zoho.post("/__standin/config", json={"pipelines": {"Field Service": [
+            "Qualification", "Proposal/Price Quote", "Closed Won", "Closed Lost"]}}).raise_for_status()
+        found = conn.pipelines()
+    finally:
+        zoho.post("/__standin/config", json=original).raise_for_status()
+    assert [(s.name, s.kind) for s in found["Field Service"]] == [
+        ("Qualification", "open"), ("Proposal/Price Quote", "open"), ("Closed Won", "won"), ("Closed Lost", "lost")]
+    assert [s.name for s in found["Standard"] if s.kind == "open"][:2] == ["Qualification", "Needs Analysis"]

@@ -414,6 +414,31 @@ def test_settings_modules_fields_and_pipeline_shapes(zoho: httpx.Client) -> None
     assert stages[0] == "Qualification" and "Closed Won" in stages
 
 
+def test_several_pipelines_each_deal_stage_within_its_pipeline(zoho: httpx.Client, zoho_knobs: Any) -> None:
+    # GIVEN an org with a second Deals pipeline (a knob: pipeline create/update is not implemented)
+    bad = zoho.post("/__standin/config", json={"pipelines": {"X": ["No Such Stage"]}})
+    assert bad.status_code == 400 and "Stage pick-list values" in bad.text
+    zoho_knobs(pipelines={"Field Service": ["Qualification", "Proposal/Price Quote", "Closed Won", "Closed Lost"]})
+    layout = zoho.get("/crm/v8/settings/layouts", params={"module": "Deals"}).json()["layouts"][0]["id"]
+    pipeline = zoho.get("/crm/v8/settings/pipeline", params={"layout_id": layout})
+    assert_oas(pipeline, "pipeline.json", "/crm/v8/settings/pipeline", "get")
+    listed = {p["actual_value"]: [m["actual_value"] for m in p["maps"]] for p in pipeline.json()["pipeline"]}
+    assert listed["Field Service"] == ["Qualification", "Proposal/Price Quote", "Closed Won", "Closed Lost"]
+    assert "Needs Analysis" in listed["Standard"]
+    # THEN a deal lands on it with one of its stages, and a stage of another pipeline is refused on Stage
+    account = zoho.post("/crm/v8/Accounts", json={"data": [{"Account_Name": "Pipelines Co"}]}).json()
+    acc = {"id": account["data"][0]["details"]["id"]}
+    deal = {"Deal_Name": "FS", "Account_Name": acc, "Pipeline": "Field Service"}
+    ok = zoho.post("/crm/v8/Deals", json={"data": [{**deal, "Stage": "Proposal/Price Quote"}], "trigger": []})
+    assert ok.status_code == 201, ok.text
+    refused = zoho.post("/crm/v8/Deals", json={"data": [{**deal, "Stage": "Needs Analysis"}], "trigger": []})
+    row = refused.json()["data"][0]
+    assert refused.status_code == 400 and row["code"] == "INVALID_DATA" and row["details"]["api_name"] == "Stage"
+    unknown = zoho.post("/crm/v8/Deals", json={"data": [{**deal, "Pipeline": "Renewals", "Stage": "Qualification"}],
+                                                "trigger": []})
+    assert unknown.json()["data"][0]["details"]["api_name"] == "Pipeline"
+
+
 # -- convert, notes, attachments, contact roles ---------------------------------------------------------------------
 def test_lead_conversion_creates_account_contact_deal_once(zoho: httpx.Client) -> None:
     lead = new_id(zoho, "Leads", {"Last_Name": "Convert", "First_Name": "Cleo", "Company": "Convert Co",

@@ -14,8 +14,9 @@ from typing import Any
 from sandbox.zoho.schema import standard_modules
 from shared import planner
 from shared.connectors.zoho.client import FILE_FIELD, _dest_field
+from shared.errors import MappingError
 from shared.mapping.engine import CompiledMapping, source_key
-from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions
+from shared.models import DealStage, DestCatalog, DestField, DestObject, DestUser, RunOptions
 from shared.pairs import sercom_zoho as template
 from tests.unit.test_template_sercom_dynamics import extras, source_catalog, tenant
 
@@ -181,3 +182,33 @@ def test_a_conversion_on_a_mapping_that_is_not_upserted_is_refused_naming_it() -
         assert "notes->Notes" in str(exc) and "'convert' needs an upserted mapping" in str(exc)
     else:
         raise AssertionError("a conversion on an insert-only mapping was accepted")
+
+
+def test_deals_land_on_the_pipeline_the_options_name_with_its_own_stages() -> None:
+    # GIVEN an org with a second Deals pipeline whose stages are a subset of the Stage pick-list
+    dest = dest_catalog().model_copy(update={"pipelines": {
+        "Standard": [DealStage(name=s, kind="open") for s in template.OPEN_STAGES]
+        + [DealStage(name="Closed Won", kind="won"), DealStage(name="Closed Lost", kind="lost")],
+        "Field Service": [DealStage(name="Qualification", kind="open"), DealStage(name="Proposal/Price Quote",
+                                                                                  kind="open"),
+                          DealStage(name="Closed Won", kind="won"), DealStage(name="Closed Lost", kind="lost")]}})
+    dest.objects["Deals"].fields["Pipeline"].picklist_values = ["Standard", "Field Service"]  # as described
+
+    def spec_for(pipeline: str) -> Any:
+        return template.build_spec(source_catalog(tenant()), dest, RunOptions(zoho={"pipeline": pipeline}),
+                                   extras=extras(), owners=OWNERS, fallback_owner_id="u-int")
+
+    # WHEN the person names it THEN every deal goes there, its stages mapped onto that pipeline's only
+    deals = spec_for("Field Service").mapping("deals->Deals")
+    fields = {f.dest: f for f in deals.fields}
+    assert fields["Pipeline"].constant == "Field Service"
+    assert set((fields["Stage"].value_map or {}).values()) <= {"Qualification", "Proposal/Price Quote",
+                                                               "Closed Won", "Closed Lost"}
+    assert "Proposal/Price Quote" in (fields["Stage"].value_map or {}).values()  # open stages in order
+    # ...and a pipeline the org lacks is refused, naming the option and what is allowed
+    try:
+        spec_for("Renewals")
+    except MappingError as exc:
+        assert "options.zoho.pipeline" in str(exc) and "'Field Service', 'Standard'" in str(exc)
+    else:
+        raise AssertionError("an unknown pipeline was accepted")

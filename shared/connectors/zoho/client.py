@@ -35,7 +35,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -59,7 +59,7 @@ from shared.errors import (
     transport_error,
 )
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
-from shared.models import DestField, DestObject, DestUser
+from shared.models import DealStage, DestField, DestObject, DestUser
 from shared.tls import ssl_context
 
 API = "/crm/v8"
@@ -88,6 +88,9 @@ FIELD_TYPES = {
 #: Record modules an event's ``Participants`` can name, and the participant ``type`` Zoho gives each
 #: (``Participants__Contacts`` in the engine: one attendee of that module).
 PARTICIPANT_TYPES = {"Contacts": "contact", "Leads": "lead"}
+#: A pipeline stage's ``forecast_type`` -> open, won or lost.
+PIPELINE_KINDS: dict[str, Literal["open", "won", "lost"]] = {"Open": "open", "Closed Won": "won",
+                                                             "Closed Lost": "lost"}
 #: Field types a record write converts (engine value -> Zoho's JSON).
 NUMERIC = frozenset({"double", "currency", "percent"})
 
@@ -339,6 +342,18 @@ class ZohoDestination:
             found = DestObject(name=obj, label=obj, custom=False, fields=fields)
         self._describes[obj] = found
         return found
+
+    def pipelines(self) -> dict[str, list[DealStage]]:
+        """Deals pipelines and their stages in order (``settings/pipeline`` of the Deals layout)."""
+        layouts = self._get("settings/layouts", "Deals layouts", params={"module": "Deals"}).get("layouts") or []
+        out: dict[str, list[DealStage]] = {}
+        for layout in layouts[:1]:
+            body = self._get("settings/pipeline", "Deals pipelines", params={"layout_id": str(layout["id"])})
+            for p in body.get("pipeline") or []:
+                out[str(p["actual_value"])] = [
+                    DealStage(name=str(m["actual_value"]), kind=PIPELINE_KINDS.get(str(m.get("forecast_type")), "open"))
+                    for m in sorted(p.get("maps") or [], key=lambda m: int(m.get("sequence_number") or 0))]
+        return out
 
     def _record_modules(self) -> list[str]:
         """Modules whose records a polymorphic lookup can name (``settings/modules``, creatable ones)."""
