@@ -6,7 +6,13 @@ from __future__ import annotations
 from shared.connectors.sercom.normalise import discovery_facts
 from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions
 from shared.pairs import for_pair
-from shared.pairs.sercom_odoo import LOCATION_REVIEW_OVER, PRIORITY, location_review
+from shared.pairs.sercom_odoo import (
+    LOCATION_REVIEW_OVER,
+    PARTS_STATUSES,
+    PICKING_TYPE_KEY,
+    PRIORITY,
+    location_review,
+)
 from tests.unit.test_template_sercom_dynamics import FakeSource, source_catalog, tenant
 
 
@@ -65,3 +71,50 @@ def test_job_status_mirrors_every_value_and_priority_lands_on_odoo_strings() -> 
 def test_customers_with_more_than_three_locations_are_listed_for_review() -> None:
     facts = {"locations": {"per_customer": {"c1": LOCATION_REVIEW_OVER + 1, "c2": LOCATION_REVIEW_OVER}}}
     assert [r["customer_id"] for r in location_review(facts)] == ["c1"]
+
+
+def _with_inventory(dcat: DestCatalog) -> DestCatalog:
+    required = {"product_id": DestField(name="product_id", type="many2one", nillable=False,
+                                        reference_to=["product.product"]),
+                "location_id": DestField(name="location_id", type="many2one", nillable=False),
+                "product_uom_id": DestField(name="product_uom_id", type="many2one", nillable=False)}
+    picking = {"picking_type_id": DestField(name="picking_type_id", type="many2one", nillable=False)}
+    product = {"name": DestField(name="name", type="char", nillable=False),
+               "uom_id": DestField(name="uom_id", type="many2one", nillable=False)}
+    return dcat.model_copy(update={"objects": {**dcat.objects, "stock.move.line": _obj("stock.move.line", required),
+                                               "stock.picking": _obj("stock.picking", picking),
+                                               "product.product": _obj("product.product", product)}})
+
+
+def test_parts_take_the_inventory_path_when_discovery_finds_inventory() -> None:
+    """GIVEN a database with the Inventory app WHEN the spec is proposed THEN products, one transfer per worked
+    job (linked to its lead, operation type by default record) and a stock.move.line per part replace the
+    x_sercom_part lines, and the parts plan says so; without Inventory the custom model stays."""
+    t = tenant()
+    catalog = source_catalog(t)
+    facts = discovery_facts(FakeSource(t), catalog)
+    template = for_pair("sercom-odoo")
+    dcat = _with_inventory(odoo_catalog())
+    spec = template.build_spec(catalog, dcat, RunOptions(), extras=facts, owners={}, fallback_owner_id="2")
+    names = [m.name for m in spec.mappings]
+    assert "parts_used->x_sercom_part" not in names and not spec.custom_objects
+    assert {"products->product.product", "work_orders->stock.picking", "parts_used->stock.move.line"} <= set(names)
+    picking = spec.mapping("work_orders->stock.picking")
+    assert picking.where == {"status": PARTS_STATUSES}
+    assert {lk.dest: (lk.default_key or lk.target.dest_object if lk.target else lk.default_key)
+            for lk in picking.lookups} == {"x_lead_id": "crm.lead", "partner_id": "res.partner",
+                                           "picking_type_id": PICKING_TYPE_KEY}
+    assert spec.default_records[PICKING_TYPE_KEY] == {"object": "stock.picking.type", "match": "code",
+                                                      "code": "outgoing"}
+    line = spec.mapping("parts_used->stock.move.line")
+    assert {lk.dest: lk.target.dest_object for lk in line.lookups if lk.target} == {
+        "picking_id": "stock.picking", "product_id": "product.product"}
+    assert all(lk.on_missing == "reject" for lk in line.lookups)
+    plan = template.extra_reports(spec, catalog, dcat, facts)["parts-plan.md"][0]
+    assert "Path: **stock.move.line**" in plan
+    without = template.build_spec(catalog, odoo_catalog(), RunOptions(), extras=facts, owners={},
+                                  fallback_owner_id="2")
+    assert "parts_used->x_sercom_part" in [m.name for m in without.mappings]
+    assert PICKING_TYPE_KEY not in without.default_records
+    assert "Path: **x_sercom_part**" in template.extra_reports(without, catalog, odoo_catalog(), facts)[
+        "parts-plan.md"][0]

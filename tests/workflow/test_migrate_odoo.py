@@ -1,0 +1,85 @@
+"""Workflow: what only the Odoo pair does (seed 004), through the real ASL on moto and the Odoo stand-in,
+read back with plain ``xmlrpc.client`` (:class:`tests.kits.odoo.OdooProbe`).
+
+The pair-independent guarantees (nothing lost or duplicated, second run, delta, rollback) are in
+``test_safety_net.py``, which runs Odoo with the Inventory app absent; here the database has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flitstack.runtime import LocalRuntime, local_environment
+from shared.models import RunOptions
+from shared.pairs.sercom_odoo import PARTS_STATUSES
+from tests.kits.odoo import OdooProbe
+from tests.workflow.conftest import s3_json, s3_lines
+
+pytestmark = pytest.mark.slow
+RECORDS = 300
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    folder: Path = tmp_path_factory.mktemp("odoo-inventory")
+    local_environment(folder / "lambda.jsonl")
+    with LocalRuntime(folder=folder, records=RECORDS, seed=21, destination="odoo",
+                      destination_args=["--inventory"]) as runtime:
+        yield runtime
+
+
+def _run(rt: LocalRuntime, run_id: str) -> None:
+    desc = rt.wait(rt.start_migration(rt.run_ref(run_id, RunOptions(batch_size=500))), timeout_s=900)
+    assert desc["status"] == "SUCCEEDED", desc
+    recon = s3_json(rt, f"runs/{run_id}/reports/reconciliation.json")
+    assert recon["passed"], [(m["mapping"], c) for m in recon["mappings"] for c in m["checks"] if not c["passed"]]
+
+
+def _extracted(rt: LocalRuntime, run_id: str, obj: str) -> list[dict[str, Any]]:
+    outcome = s3_json(rt, f"runs/{run_id}/extract/outcomes/{obj}.json")
+    return [r for key in outcome["batches"] for r in s3_lines(rt, key)]
+
+
+def test_parts_land_as_stock_move_lines_in_a_transfer_linked_to_the_opportunity(rt: LocalRuntime) -> None:
+    """GIVEN an Odoo database with Inventory WHEN Sercom migrates THEN each part of a worked job is a
+    stock.move.line (its product, quantity and serial) in its job's draft transfer, which points at the job's
+    opportunity; Odoo gave every line its stock.move; the plan said so; rollback removes it all."""
+    _run(rt, "inv-full")
+    engine = rt.engine
+    assert engine is not None and engine.stack is not None
+    plan = engine.client("s3").get_object(Bucket=engine.stack.bucket, Key="runs/inv-full/reports/parts-plan.md")
+    assert "Path: **stock.move.line**" in plan["Body"].read().decode()
+    probe = OdooProbe(rt)
+    parts = {p["id"]: p for p in _extracted(rt, "inv-full", "parts_used")}
+    jobs = {w["id"]: w for w in _extracted(rt, "inv-full", "work_orders")}
+    products = {p["id"]: p for p in _extracted(rt, "inv-full", "products")}
+    lines = probe.call("stock.move.line", "search_read", [["x_sercomid", "=like", "parts_used:%"]],
+                       ["x_sercomid", "picking_id", "product_id", "quantity", "lot_name", "move_id", "state"])
+    worked = {k for k, p in parts.items()  # a part of a job the source lost is an orphan (rejected too)
+              if jobs.get(p["work_order_id"], {}).get("status") in PARTS_STATUSES}
+    assert worked and {str(r["x_sercomid"]).split(":", 1)[1] for r in lines} == worked
+    rejects = [r for r in s3_lines(rt, "runs/inv-full/rejects/") if r.get("source_object") == "parts_used"]
+    assert {r["source_id"] for r in rejects} == set(parts) - worked  # reported, never dropped
+    pickings = {r["id"]: r for r in probe.call("stock.picking", "search_read", [["x_sercomid", "!=", False]],
+                                               ["x_sercomid", "x_lead_id", "origin", "state", "picking_type_id"])}
+    leads = {r["id"]: r["x_sercomid"] for r in probe.call("crm.lead", "search_read", [], ["x_sercomid"])}
+    codes = {r["id"]: r["default_code"] for r in probe.call("product.product", "search_read", [],
+                                                            ["default_code"])}
+    for line in lines:
+        part = parts[str(line["x_sercomid"]).split(":", 1)[1]]
+        picking = pickings[line["picking_id"][0]]
+        assert picking["x_sercomid"] == f"work_orders:{part['work_order_id']}"
+        assert leads[picking["x_lead_id"][0]] == picking["x_sercomid"]  # the transfer is on the opportunity
+        assert picking["origin"] == jobs[part["work_order_id"]]["number"] and picking["state"] == "draft"
+        assert codes[line["product_id"][0]] == products[part["product_id"]]["sku"]
+        assert line["quantity"] == float(part["quantity"]) and (line["lot_name"] or None) == part["serial_number"]
+        assert line["move_id"] and line["state"] == "draft"
+    assert rt.wait(rt.start_rollback("inv-full"), timeout_s=900)["status"] == "SUCCEEDED"
+    assert s3_json(rt, "runs/inv-full/reports/rollback.json")["passed"]
+    assert probe.call("stock.move.line", "search_count", []) == 0
+    assert probe.call("stock.move", "search_count", []) == 0  # the transfers took their moves with them
+    assert probe.call("stock.picking", "search_count", [["x_sercomid", "!=", False]]) == 0
