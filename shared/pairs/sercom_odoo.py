@@ -10,12 +10,13 @@
   ``x_sercom_job_id``, ``x_job_type``, the status history as JSON in ``x_status_history``.
 - Technician -> ``res.users`` matched by e-mail (never created): ``user_id`` and ``x_technician_id``; an
   unmatched technician is reported (``unmatched-technicians.csv``) and kept as free text (``x_technician_ref``).
-- Job status history -> one chatter note (``mail.message``, comment, Note subtype) per transition, dated
-  when it happened.
+- Job status history -> one chatter note (``mail.message``, comment, Note subtype) on the lead summing up every
+  transition with its original time in the text.
 - Parts used -> with Inventory installed, ``stock.move.line`` in one draft transfer (``stock.picking``) per worked
   job, linked to its lead, products -> ``product.product``; without it, ``x_sercom_part`` lines (a custom model)
   on their lead (decided at discovery from the models found, shown in ``parts-plan.md``).
-- Notes -> chatter notes (``mail.message``) on their record, original date and author.
+- Notes -> chatter notes (``mail.message``) on their record, original date; ``author_id`` the partner of the
+  technician's matched user (the Sercom author also in ``x_original_author``).
 - Attachments -> ``ir.attachment`` on their record (``res_model`` / ``res_id``).
 - Custom fields -> ``x_<key>`` fields typed from the data (``ir.model.fields``).
 - Automation rules -> ``automation-rules-odoo.json``: ``base.automation`` / ``ir.actions.server``
@@ -230,17 +231,18 @@ def build_spec(
     ))
     note_subtype = LookupRule(dest="subtype_id", on_missing="default", default_key=NOTE_SUBTYPE_KEY)
     b.add(ObjectMapping(
-        name="work_orders.status_history->mail.message", source_object="work_orders", dest_object="mail.message",
-        description="Each status transition as a chatter note on its lead, dated when it happened",
-        explode="status_history", timestamps=("at", "at"),
+        name="work_orders->mail.message", source_object="work_orders", dest_object="mail.message",
+        description="The job's status history as one chatter note on its lead: every change with its original "
+                    "time (UTC) and status label (the same history as JSON in x_status_history)",
+        require_present=["status_history"],
         fields=[
-            FieldRule(dest="body", sources=["status"], transform="full_name", required=True),
-            FieldRule(dest="subject", transform="constant", constant="Sercom status change"),
+            FieldRule(dest="body", source="status_history", transform="history_html", value_map=statuses,
+                      required=True),
+            FieldRule(dest="subject", transform="constant", constant="Sercom status history"),
             FieldRule(dest="model", transform="constant", constant="crm.lead"),
             FieldRule(dest="message_type", transform="constant", constant="comment"),
-            FieldRule(dest="date", source="at", transform="datetime"),
         ],
-        lookups=[LookupRule(dest="res_id", source="_parent.id", target=lead, on_missing="reject"),
+        lookups=[LookupRule(dest="res_id", source="id", target=lead, on_missing="reject"),
                  note_subtype.model_copy()],
     ))
     if inventory:
@@ -265,7 +267,9 @@ def build_spec(
     b.add(ObjectMapping(
         name="notes->mail.message", source_object="notes", dest_object="mail.message",
         description="Internal notes as chatter notes on their record (Note subtype), with the original date; "
-                    "the author (a technician) in x_original_author",
+                    "author_id = the partner of the technician's matched user (unmatched: the fallback owner's, "
+                    "reported), "
+                    "the Sercom author in x_original_author",
         fields=[
             FieldRule(dest="body", source="body", transform="text", required=True),
             FieldRule(dest="subject", source="title"),
@@ -274,6 +278,7 @@ def build_spec(
             FieldRule(dest="message_type", transform="constant", constant="comment"),
             FieldRule(dest="date", source="created_at", transform="datetime"),
             FieldRule(dest="x_original_author", source="author_id", transform="user_list"),
+            _author_rule(owners, dcat, fallback_owner_id),
         ],
         lookups=[LookupRule(dest="res_id", source="parent_id", **parent),  # type: ignore[arg-type]
                  note_subtype.model_copy()],
@@ -298,6 +303,15 @@ def build_spec(
         defaults[PICKING_TYPE_KEY] = {"object": "stock.picking.type", "match": "code", "code": "outgoing"}
     return b.finish(PAIR, custom_objects=[PART_TABLE], owners=owners, fallback_owner_id=fallback_owner_id,
                     default_records=defaults)
+
+
+def _author_rule(owners: dict[str, str], dcat: DestCatalog, fallback_owner_id: str) -> FieldRule:
+    """``author_id`` (a partner): the partner of the user a technician was matched to; an unmatched one gets the
+    fallback owner's partner, reported per note (Odoo would put the API user there anyway)."""
+    partner = {u.id: u.contact_id for u in dcat.users if u.contact_id}
+    authors = {tech: partner[user] for tech, user in owners.items() if user in partner}
+    return FieldRule(dest="author_id", source="author_id", transform="picklist", value_map=authors,
+                     default=partner.get(fallback_owner_id))
 
 
 def inventory_installed(dcat: DestCatalog) -> bool:

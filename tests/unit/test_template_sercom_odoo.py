@@ -4,10 +4,12 @@ catalog as the connector describes it (no server: the connector's own tests run 
 from __future__ import annotations
 
 from shared.connectors.sercom.normalise import discovery_facts
+from shared.mapping.engine import CompiledMapping
 from shared.models import DestCatalog, DestField, DestObject, DestUser, RunOptions
 from shared.pairs import for_pair
 from shared.pairs.sercom_odoo import (
     LOCATION_REVIEW_OVER,
+    NOTE_SUBTYPE_KEY,
     PARTS_STATUSES,
     PICKING_TYPE_KEY,
     PRIORITY,
@@ -45,7 +47,7 @@ def test_every_seed_row_has_its_mapping_and_odoo_names() -> None:
     spec, _ = spec_and_facts()
     names = [m.name for m in spec.mappings]  # type: ignore[attr-defined]
     assert names == ["customers->res.partner", "locations->res.partner", "contacts->res.partner",
-                     "work_orders->crm.lead", "work_orders.status_history->mail.message",
+                     "work_orders->crm.lead", "work_orders->mail.message",
                      "parts_used->x_sercom_part", "notes->mail.message", "attachments->ir.attachment"]
     assert spec.external_id_field == "x_sercomid"  # type: ignore[attr-defined]
     custom = {(f.object, f.name) for f in spec.custom_fields}  # type: ignore[attr-defined]
@@ -118,3 +120,36 @@ def test_parts_take_the_inventory_path_when_discovery_finds_inventory() -> None:
     assert PICKING_TYPE_KEY not in without.default_records
     assert "Path: **x_sercom_part**" in template.extra_reports(without, catalog, odoo_catalog(), facts)[
         "parts-plan.md"][0]
+
+
+def test_status_history_is_one_chatter_summary_and_notes_are_authored_by_the_technicians_partner() -> None:
+    """GIVEN a job with three status changes and notes by a matched and an unmatched technician WHEN transformed
+    THEN the job gets one note on its lead listing every change oldest first with its original UTC time and
+    label, a malformed history is a reject naming the field, and a note's author_id is the matched user's
+    partner (the unmatched one gets the fallback owner's, reported)."""
+    t = tenant()
+    catalog = source_catalog(t)
+    facts = discovery_facts(FakeSource(t), catalog)
+    dcat = odoo_catalog().model_copy(update={"users": [
+        DestUser(id="2", email="admin@example.com", active=True, contact_id="3"),
+        DestUser(id="6", email="ada@example.com", active=True, contact_id="9")]})
+    spec = for_pair("sercom-odoo").build_spec(catalog, dcat, RunOptions(), extras=facts,
+                                              owners={"tec_1": "6", "tec_2": "7"}, fallback_owner_id="2")
+    xw = {"crm.lead": {"work_orders:wo_1": "41"}, "res.partner": {}, "__defaults__": {NOTE_SUBTYPE_KEY: "5"}}
+    summary = CompiledMapping(spec, spec.mapping("work_orders->mail.message"), xw)
+    out = summary.apply([{"id": "wo_1", "status_history": [
+        {"status": "scheduled", "at": "2024-03-02T09:30:00+01:00"}, {"status": "new", "at": "2024-03-01T08:00:00Z"},
+        {"status": "completed", "at": "2024-03-05T17:45:10Z"}]}, {"id": "wo_1", "status_history": [{"at": "x"}]}])
+    [message] = out.records
+    assert (message["model"], message["res_id"], message["subtype_id"]) == ("crm.lead", "41", "5")
+    assert message["body"] == ("<p>Status history:</p><ul><li>2024-03-01 08:00:00 UTC: New</li>"
+                               "<li>2024-03-02 08:30:00 UTC: Scheduled</li>"
+                               "<li>2024-03-05 17:45:10 UTC: Completed</li></ul>")
+    assert [(r.code, r.field) for r in out.rejects] == [("invalid_value", "body")]
+    notes = CompiledMapping(spec, spec.mapping("notes->mail.message"), xw)
+    note = {"parent_type": "work_order", "parent_id": "wo_1", "body": "Checked", "created_at": "2024-03-03T10:00:00Z"}
+    done = notes.apply([{**note, "id": "n1", "author_id": "tec_1"}, {**note, "id": "n2", "author_id": "tec_2"},
+                        {**note, "id": "n3", "author_id": "tec_404"}])
+    assert [r.get("author_id") for r in done.records] == ["9", "3", "3"]  # unmatched: the fallback owner's partner
+    assert {(i.source_id, i.field, i.code) for i in done.issues} >= {("n2", "author_id", "picklist_defaulted"),
+                                                                    ("n3", "author_id", "picklist_defaulted")}

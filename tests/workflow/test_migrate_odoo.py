@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
+from shared.mapping.spec import MigrationSpec
 from shared.models import RunOptions
 from shared.pairs.sercom_odoo import PARTS_STATUSES
 from tests.kits.odoo import OdooProbe
@@ -32,6 +33,13 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         yield runtime
 
 
+@pytest.fixture(scope="module")
+def full(rt: LocalRuntime) -> str:
+    """The first full run (the tests below read it; the last one rolls it back)."""
+    _run(rt, "inv-full")
+    return "inv-full"
+
+
 def _run(rt: LocalRuntime, run_id: str) -> None:
     desc = rt.wait(rt.start_migration(rt.run_ref(run_id, RunOptions(batch_size=500))), timeout_s=900)
     assert desc["status"] == "SUCCEEDED", desc
@@ -44,11 +52,45 @@ def _extracted(rt: LocalRuntime, run_id: str, obj: str) -> list[dict[str, Any]]:
     return [r for key in outcome["batches"] for r in s3_lines(rt, key)]
 
 
-def test_parts_land_as_stock_move_lines_in_a_transfer_linked_to_the_opportunity(rt: LocalRuntime) -> None:
+def test_status_history_is_one_chatter_summary_and_notes_carry_the_technicians_partner(
+        rt: LocalRuntime, full: str) -> None:
+    """GIVEN a full run WHEN the leads' chatter is read THEN each job has exactly one status-history note listing
+    every change with its original UTC time, and each note on a job is authored by the partner of the user its
+    technician was matched to by e-mail (else the fallback owner's partner)."""
+    probe = OdooProbe(rt)
+    jobs = {w["id"]: w for w in _extracted(rt, full, "work_orders")}
+    leads = {r["x_sercomid"]: r["id"] for r in probe.call("crm.lead", "search_read", [], ["x_sercomid"])}
+    summaries = probe.call("mail.message", "search_read", [["subject", "=", "Sercom status history"]],
+                           ["model", "res_id", "body", "subtype_id", "message_type"])
+    by_lead = {(m["model"], m["res_id"]): m for m in summaries}
+    assert len(by_lead) == len(summaries) == len(leads)  # one summary per lead, no more
+    for key, lead_id in leads.items():
+        message = by_lead[("crm.lead", lead_id)]
+        assert message["subtype_id"][1] == "Note" and message["message_type"] == "comment"
+        history = jobs[key.split(":", 1)[1]]["status_history"]
+        assert message["body"].count("<li>") == len(history)
+        for change in history:
+            assert change["at"][:10] + " " in message["body"]
+    spec = MigrationSpec.model_validate(s3_json(rt, f"runs/{full}/spec.json"))
+    partner_of = {str(u["id"]): u["partner_id"][0] for u in probe.call(
+        "res.users", "search_read", [], ["partner_id"], context={"active_test": False})}
+    fallback = partner_of[spec.fallback_owner_id]
+    notes = probe.call("mail.message", "search_read", [["x_sercomid", "=like", "notes:%"], ["model", "=", "crm.lead"]],
+                       ["x_sercomid", "author_id"])
+    sources = {n["id"]: n for n in _extracted(rt, full, "notes")}
+    matched = 0
+    for note in notes:
+        author = sources[str(note["x_sercomid"]).split(":", 1)[1]]["author_id"]
+        partner = partner_of.get(spec.owners.get(author, ""))  # the user the technician was matched to
+        assert note["author_id"][0] == (partner or fallback)
+        matched += partner is not None
+    assert notes and matched
+
+
+def test_parts_land_as_stock_move_lines_in_a_transfer_linked_to_the_opportunity(rt: LocalRuntime, full: str) -> None:
     """GIVEN an Odoo database with Inventory WHEN Sercom migrates THEN each part of a worked job is a
     stock.move.line (its product, quantity and serial) in its job's draft transfer, which points at the job's
     opportunity; Odoo gave every line its stock.move; the plan said so; rollback removes it all."""
-    _run(rt, "inv-full")
     engine = rt.engine
     assert engine is not None and engine.stack is not None
     plan = engine.client("s3").get_object(Bucket=engine.stack.bucket, Key="runs/inv-full/reports/parts-plan.md")

@@ -369,9 +369,11 @@ class OdooDestination:
     def users(self) -> list[DestUser]:
         rows = self._read_call("res.users", "search_read", [["share", "=", False], "|",
                                                              ["active", "=", True], ["active", "=", False]],
-                               ["login", "email", "active", "name"])
+                               ["login", "email", "active", "name", "partner_id"])
         return [DestUser(id=str(r["id"]), email=str(r.get("email") or r.get("login") or "").lower(),
-                         active=bool(r.get("active")), name=str(r.get("name") or "")) for r in rows]
+                         active=bool(r.get("active")), name=str(r.get("name") or ""),
+                         contact_id=str(r["partner_id"][0]) if isinstance(r.get("partner_id"), list) else None)
+                for r in rows]
 
     def audit_fields_settable(self, described: Mapping[str, DestObject]) -> bool:
         """Never: create_date is a log-access field the ORM strips from every create (§4.7)."""
