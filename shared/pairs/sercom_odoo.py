@@ -241,6 +241,7 @@ def build_spec(
             FieldRule(dest="subject", transform="constant", constant="Sercom status history"),
             FieldRule(dest="model", transform="constant", constant="crm.lead"),
             FieldRule(dest="message_type", transform="constant", constant="comment"),
+            FieldRule(dest="date", source="updated_at", transform="datetime"),  # as of the job's last change
         ],
         lookups=[LookupRule(dest="res_id", source="id", target=lead, on_missing="reject"),
                  note_subtype.model_copy()],

@@ -7,9 +7,12 @@ The pair-independent guarantees (nothing lost or duplicated, second run, delta, 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -85,6 +88,32 @@ def test_status_history_is_one_chatter_summary_and_notes_carry_the_technicians_p
         assert note["author_id"][0] == (partner or fallback)
         matched += partner is not None
     assert notes and matched
+
+
+def test_the_run_is_summed_up_on_the_dashboard_record_and_in_the_audit_csv(rt: LocalRuntime, full: str) -> None:
+    """GIVEN a finished run THEN a note on the migration dashboard record (x_flitstack_migration) gives its
+    status and per-mapping counts, and audit.csv lists every write the audit log holds (create + id)."""
+    probe = OdooProbe(rt)
+    summary = s3_json(rt, f"runs/{full}/reports/summary.json")
+    model, _, rid = summary["journal"].partition(",")
+    assert model == "x_flitstack_migration"
+    assert probe.call("ir.model.data", "search_read", [["module", "=", "__flitstack__"], ["model", "=", model]],
+                      ["res_id"]) == [{"id": ANY, "res_id": int(rid)}]
+    [note] = probe.call("mail.message", "search_read", [["model", "=", model], ["res_id", "=", int(rid)]],
+                        ["body", "subtype_id"])
+    assert note["subtype_id"][1] == "Note" and f"Migration {full}" in note["body"] and "succeeded" in note["body"]
+    loaded = summary["objects"]["parts_used->stock.move.line"]["loaded"]
+    assert "parts_used-&gt;stock.move.line: " in note["body"]
+    assert f"{loaded} loaded" in note["body"]
+    engine = rt.engine
+    assert engine is not None and engine.stack is not None
+    text = engine.client("s3").get_object(Bucket=engine.stack.bucket, Key=f"runs/{full}/reports/audit.csv")
+    rows = list(csv.DictReader(io.StringIO(text["Body"].read().decode())))
+    lines = {r["source_key"]: r["dest_id"] for r in rows
+             if r["dest_object"] == "stock.move.line" and r["operation"] == "created"}
+    assert len(lines) == loaded and all(r["at"] and r["env"] == "target" for r in rows)
+    found = probe.call("stock.move.line", "search_read", [], ["x_sercomid"])
+    assert {str(r["x_sercomid"]): str(r["id"]) for r in found} == lines
 
 
 def test_parts_land_as_stock_move_lines_in_a_transfer_linked_to_the_opportunity(rt: LocalRuntime, full: str) -> None:

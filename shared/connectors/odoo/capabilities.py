@@ -41,6 +41,8 @@ CAPABILITIES = Capabilities(
                                   "res_model", "message_type", "date", "product_uom_id", "product_uom", "uom_id",
                                   "location_id", "location_dest_id"}),
     default_lengths={"name": 255},
+    # Each finished run is summed up on the migration dashboard record's chatter (seed 004).
+    keeps_run_journal=True,
     # An empty float/monetary/integer field reads back as 0 (the ORM converts NULL to 0.0 / 0).
     empty_numbers_read_as_zero=True,
     # Neutral reasons of the connector's record-level codes (the fault family, see client._record_code).

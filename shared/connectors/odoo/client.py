@@ -26,6 +26,7 @@ Odoo has no upsert and lets no client set ``create_date`` (§4.7), so:
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import re
@@ -51,6 +52,10 @@ T = TypeVar("T")
 SYSTEM = "Odoo"
 #: Put in a custom field's ``help``: the field carries the source key (Odoo has no external-id flag on fields).
 EXTERNAL_ID_MARK = "flitstack: source key (external id)"
+#: The custom model holding the migration dashboard record, each run's summary posted on its chatter.
+DASHBOARD_MODEL = "x_flitstack_migration"
+DASHBOARD_KEY = "dashboard"
+DASHBOARD_NAME = "FlitStack migrations"
 #: Keys per ``in`` domain of a lookup.
 IN_CHUNK = 1_000
 #: Fields every model has that the ORM fills itself and never lets a client set (§4.7).
@@ -780,6 +785,28 @@ class OdooDestination:
         except OdooFault as exc:
             raise ContractError(f"{SYSTEM} {obj}.message_post: {exc.message[:300]}") from None
         return int(got[0] if isinstance(got, list) else got)
+
+    def post_run_summary(self, title: str, body_html: str) -> str:
+        """A run's summary as a note on the migration dashboard record (seed 004), made on first use: one
+        ``x_flitstack_migration`` record (a custom model with chatter), registered as an external id."""
+        rid = self._dashboard()
+        self.post_note(DASHBOARD_MODEL, str(rid), f"<p><b>{html.escape(title)}</b></p>{body_html}")
+        return f"{DASHBOARD_MODEL},{rid}"
+
+    def _dashboard(self) -> int:
+        if self._model_id(DASHBOARD_MODEL) is None:
+            self.create_custom_object(CustomObjectSpec(name=DASHBOARD_MODEL, label="FlitStack Migrations",
+                                                       plural_label="FlitStack Migrations"))
+        found = self._xmlids(DASHBOARD_MODEL, [DASHBOARD_KEY])
+        if DASHBOARD_KEY in found:
+            return found[DASHBOARD_KEY]
+        try:
+            got = self.rpc(DASHBOARD_MODEL, "create", [{"x_name": DASHBOARD_NAME}])
+        except OdooFault as exc:
+            raise ContractError(f"{SYSTEM} did not create the dashboard record: {exc.message[:300]}") from None
+        rid = int(got[0] if isinstance(got, list) else got)
+        self._register(DASHBOARD_MODEL, {DASHBOARD_KEY: rid})
+        return rid
 
     # --- quotas --------------------------------------------------------------------------------------------
     def limits_report(self) -> dict[str, Any]:
