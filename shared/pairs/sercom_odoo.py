@@ -33,6 +33,7 @@ from typing import Any
 
 from shared.canonical import norm, priority_of
 from shared.connectors import registry
+from shared.connectors.sercom.normalise import audit_markdown
 from shared.mapping.spec import CustomObjectSpec, FieldRule, LookupRule, LookupTarget
 from shared.models import DestCatalog, RunOptions, SourceCatalog
 from shared.pairs.builder import MigrationSpec, ObjectMapping, OwnerRule, SpecBuilder, target
@@ -429,8 +430,9 @@ def automation_templates(catalog: SourceCatalog) -> list[dict[str, Any]]:
 
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
-    """Location review, the parts plan, automation templates."""
+    """Location review, the parts plan, automation templates, the source's data-quality audit."""
     return {
+        "source-audit.md": (audit_markdown(extras), "text/markdown; charset=utf-8"),
         "locations-review.csv": (csv_text(location_review(extras), ["customer_id", "locations", "reason"]),
                                  "text/csv"),
         "parts-plan.md": (parts_plan(dcat), "text/markdown; charset=utf-8"),

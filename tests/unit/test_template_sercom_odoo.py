@@ -153,3 +153,30 @@ def test_status_history_is_one_chatter_summary_and_notes_are_authored_by_the_tec
     assert [r.get("author_id") for r in done.records] == ["9", "3", "3"]  # unmatched: the fallback owner's partner
     assert {(i.source_id, i.field, i.code) for i in done.issues} >= {("n2", "author_id", "picklist_defaulted"),
                                                                     ("n3", "author_id", "picklist_defaulted")}
+
+
+def test_the_data_quality_audit_counts_orphans_custom_field_usage_and_attachment_volume() -> None:
+    """GIVEN a generated tenant WHEN discovery gathers its facts THEN the audit counts what the records hold and
+    the pair writes it as source-audit.md beside the mapping (seed 004, migration step 1)."""
+    t = tenant()
+    catalog = source_catalog(t)
+    facts = discovery_facts(FakeSource(t), catalog)
+    audit = facts["audit"]  # type: ignore[index]
+    customers = {c["id"] for c in t.records["customers"]}
+    jobs = t.records["work_orders"]
+    assert audit["locations_without_customer"] == sum(
+        1 for loc in t.records["locations"] if loc.get("customer_id") not in customers)
+    assert audit["work_orders_without_technician"] == sum(1 for w in jobs if not w.get("technician_id"))
+    assert audit["work_orders_without_customer"] == sum(1 for w in jobs if w.get("customer_id") not in customers)
+    assert audit["work_orders_without_technician"] > 0
+    used = audit["custom_field_usage"]["work_orders"]
+    assert used and all(n == sum(1 for w in jobs if (w.get("custom_fields") or {}).get(k) not in (None, ""))
+                        for k, n in used.items())
+    sizes = [a.get("size_bytes") or 0 for a in t.records["attachments"]]
+    assert audit["attachments"] == {"count": len(sizes), "bytes": sum(sizes), "largest_bytes": max(sizes),
+                                    "average_bytes": round(sum(sizes) / len(sizes))}
+    spec = for_pair("sercom-odoo").build_spec(catalog, odoo_catalog(), RunOptions(), extras=facts, owners={},
+                                              fallback_owner_id="2")
+    report = for_pair("sercom-odoo").extra_reports(spec, catalog, odoo_catalog(), facts)["source-audit.md"][0]
+    assert f"work orders without a technician: **{audit['work_orders_without_technician']}**" in report
+    assert f"| work_orders | {next(iter(used))} | {used[next(iter(used))]} |" in report
