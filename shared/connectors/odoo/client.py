@@ -56,6 +56,9 @@ EXTERNAL_ID_MARK = "flitstack: source key (external id)"
 DASHBOARD_MODEL = "x_flitstack_migration"
 DASHBOARD_KEY = "dashboard"
 DASHBOARD_NAME = "FlitStack migrations"
+#: Why a valid login can still be refused (seed 004's gotcha): Odoo Online's plans without external API access.
+PLAN_HINT = ("on Odoo Online the external API (XML-RPC, JSON-2) needs the Custom plan; check the database's plan "
+             "and that the API key belongs to this user")
 #: Keys per ``in`` domain of a lookup.
 IN_CHUNK = 1_000
 #: Fields every model has that the ORM fills itself and never lets a client set (§4.7).
@@ -182,8 +185,14 @@ class XmlRpc:
         return dict(got)
 
     def authenticate(self) -> int:
-        uid: Any = self._send("authenticate", lambda: self._proxy("common").authenticate(
-            self.db, self.login, self._key, {}))
+        try:
+            uid: Any = self._send("authenticate", lambda: self._proxy("common").authenticate(
+                self.db, self.login, self._key, {}))
+        except OdooFault as exc:
+            if exc.code != 3:
+                raise
+            raise AuthenticationError(f"{SYSTEM} refused access to database {self.db!r}: {exc.message[:200]}; "
+                                      f"{PLAN_HINT}") from None
         if not uid:  # a wrong login or key is False, never a fault (§4.1)
             raise AuthenticationError(f"{SYSTEM} refused the login of {self.login!r} on database {self.db!r}")
         self.uid = int(uid)
@@ -240,7 +249,8 @@ class Json2:
             err = {}
         name, message = str(err.get("name", "")), str(err.get("message", ""))[:500]
         if resp.status_code in (401, 403) or name.endswith(("AccessDenied", "AccessError")):
-            raise AuthenticationError(f"{SYSTEM} {what}: HTTP {resp.status_code} {name} {message[:200]}")
+            hint = f"; {PLAN_HINT}" if resp.status_code == 403 else ""
+            raise AuthenticationError(f"{SYSTEM} {what}: HTTP {resp.status_code} {name} {message[:200]}{hint}")
         if name.startswith("odoo.exceptions.") or (resp.status_code == 500 and name):
             code = 2 if name.startswith("odoo.exceptions.") else 1
             raise OdooFault(code, name, message)
