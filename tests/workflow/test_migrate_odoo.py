@@ -27,12 +27,13 @@ pytestmark = pytest.mark.slow
 RECORDS = 300
 
 
-@pytest.fixture(scope="module")
-def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    folder: Path = tmp_path_factory.mktemp("odoo-inventory")
+@pytest.fixture(scope="module", params=[17, 19], ids=lambda v: f"odoo{v}")
+def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    """17 speaks XML-RPC, 19 JSON-2: both transports carry the inventory path, the chatter and the journal."""
+    folder: Path = tmp_path_factory.mktemp(f"odoo{request.param}-inventory")
     local_environment(folder / "lambda.jsonl")
     with LocalRuntime(folder=folder, records=RECORDS, seed=21, destination="odoo",
-                      destination_args=["--inventory"]) as runtime:
+                      destination_args=["--inventory", "--version", str(request.param)]) as runtime:
         yield runtime
 
 
