@@ -137,10 +137,9 @@ def build_spec(
     inventory = inventory_installed(dcat)
     if inventory:
         b.custom("stock.picking", "x_lead_id", "Opportunity (Sercom job)", "Lookup", reference_to="crm.lead")
-        for obj in ("stock.move.line",):
-            b.custom(obj, "x_unit_cost", "Unit Cost (Sercom)", "Number")
-            b.custom(obj, "x_warranty_status", "Warranty Status", "Picklist", restricted=True,
-                     picklist_values=[_label(v) for v in WARRANTY])
+        b.custom("stock.move.line", "x_unit_cost", "Unit Cost (Sercom)", "Number")
+        b.custom("stock.move.line", "x_warranty_status", "Warranty Status", "Picklist", restricted=True,
+                 picklist_values=[_label(v) for v in WARRANTY])
     else:
         b.custom(PART_MODEL, "x_lead_id", "Job", "Lookup", reference_to="crm.lead")
         b.custom(PART_MODEL, "x_part_number", "Part Number", "Text")
@@ -270,8 +269,7 @@ def build_spec(
         name="notes->mail.message", source_object="notes", dest_object="mail.message",
         description="Internal notes as chatter notes on their record (Note subtype), with the original date; "
                     "author_id = the partner of the technician's matched user (unmatched: the fallback owner's, "
-                    "reported), "
-                    "the Sercom author in x_original_author",
+                    "reported), the Sercom author in x_original_author",
         fields=[
             FieldRule(dest="body", source="body", transform="text", required=True),
             FieldRule(dest="subject", source="title"),

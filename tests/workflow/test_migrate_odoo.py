@@ -125,6 +125,8 @@ def test_parts_land_as_stock_move_lines_in_a_transfer_linked_to_the_opportunity(
     assert engine is not None and engine.stack is not None
     plan = engine.client("s3").get_object(Bucket=engine.stack.bucket, Key="runs/inv-full/reports/parts-plan.md")
     assert "Path: **stock.move.line**" in plan["Body"].read().decode()
+    signoff = engine.client("s3").get_object(Bucket=engine.stack.bucket, Key="runs/inv-full/reports/mapping.md")
+    assert "Inventory is installed (parts-plan.md)" in signoff["Body"].read().decode()  # what the person signs
     probe = OdooProbe(rt)
     parts = {p["id"]: p for p in _extracted(rt, "inv-full", "parts_used")}
     jobs = {w["id"]: w for w in _extracted(rt, "inv-full", "work_orders")}
