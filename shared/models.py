@@ -273,6 +273,9 @@ class DestUser(BaseModel):
     email: str
     active: bool
     name: str = ""
+    #: The user's own contact record where the platform authors messages by contact, not by user
+    #: (Odoo: ``res.users.partner_id``, what ``mail.message.author_id`` points at).
+    contact_id: str | None = None
 
 
 class DealStage(BaseModel):

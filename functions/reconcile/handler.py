@@ -6,6 +6,8 @@ from typing import Any
 
 from shared.aws import StepFunctionsExecutions
 from shared.connections import open_destination
+from shared.connectors import registry
+from shared.connectors.destination import RunJournal
 from shared.domain import reconcile
 from shared.executions import ExecutionStart
 from shared.handler import Op, lambda_handler, stores
@@ -18,7 +20,11 @@ def _reconcile(step: RunOnly) -> dict[str, Any]:
 
 
 def _finalize(step: RunOnly) -> dict[str, Any]:
-    return reconcile.finalize(step.run, stores())
+    journal = None
+    if registry.destination(step.run.destination.kind).capabilities.keeps_run_journal:
+        dest = open_destination(step.run.destination)
+        journal = dest if isinstance(dest, RunJournal) else None
+    return reconcile.finalize(step.run, stores(), journal)
 
 
 def _failure(step: FailureIn) -> dict[str, Any]:

@@ -18,6 +18,8 @@ PRIORITIES = (("0", "Low"), ("1", "Medium"), ("2", "High"), ("3", "Very High"))
 MESSAGE_TYPES = (("email", "Incoming Email"), ("comment", "Comment"), ("email_outgoing", "Outgoing Email"),
                  ("notification", "System notification"), ("auto_comment", "Automated Targeted Notification"),
                  ("user_notification", "User Specific Notification"))
+#: 17's product types (18 folds 'product' into 'consu' + is_storable: UNCONFIRMED which a loader sees first).
+PRODUCT_TYPES = (("consu", "Consumable"), ("service", "Service"), ("product", "Storable Product"))
 TTYPE_SELECTION = tuple((t, t) for t in (
     "binary", "boolean", "char", "date", "datetime", "float", "html", "integer", "json", "many2many", "many2one",
     "many2one_reference", "monetary", "one2many", "properties", "properties_definition", "reference", "selection",
@@ -206,7 +208,11 @@ def _inventory() -> list[ModelSpec]:
                order="name"),
         _model("product.product", "Product Variant", [
             f("name", "char", "Name", required=True), f("default_code", "char", "Internal Reference"),
-            f("uom_id", "many2one", "Unit", relation="uom.uom"), f("active", "boolean", "Active", default=True),
+            f("type", "selection", "Product Type", default="consu", selection=PRODUCT_TYPES),
+            f("list_price", "float", "Sales Price", default=1.0), f("standard_price", "float", "Cost"),
+            f("description", "text", "Description"),
+            f("uom_id", "many2one", "Unit", relation="uom.uom", required=True),
+            f("active", "boolean", "Active", default=True),
         ], module="product", order="default_code, name, id"),
         _model("stock.location", "Inventory Locations", [
             f("name", "char", "Location Name", required=True), f("complete_name", "char", "Full Location Name"),
@@ -230,13 +236,29 @@ def _inventory() -> list[ModelSpec]:
             f("partner_id", "many2one", "Contact", relation="res.partner"),
             f("scheduled_date", "datetime", "Scheduled Date"),
             f("state", "selection", "Status", selection=states, default="draft", readonly=True),
+            f("move_ids", "one2many", "Stock Moves", relation="stock.move", relation_field="picking_id"),
             f("move_line_ids", "one2many", "Operations", relation="stock.move.line", relation_field="picking_id"),
             f("note", "html", "Notes"),
         ], module="stock", order="scheduled_date asc, id desc", mail_thread=True),
-        _model("stock.move.line", "Product Moves (Stock Move Line)", [
+        _model("stock.move", "Stock Move", [
+            f("name", "char", "Description", required=True),
+            f("origin", "char", "Source Document"),
             f("picking_id", "many2one", "Transfer", relation="stock.picking"),
             f("product_id", "many2one", "Product", relation="product.product", required=True),
-            f("product_uom_id", "many2one", "Unit", relation="uom.uom"),
+            f("product_uom_qty", "float", "Demand", default=0.0), f("quantity", "float", "Quantity"),
+            f("product_uom", "many2one", "UoM", relation="uom.uom", required=True),
+            f("location_id", "many2one", "Source Location", relation="stock.location", required=True),
+            f("location_dest_id", "many2one", "Destination Location", relation="stock.location", required=True),
+            f("state", "selection", "Status", selection=states, default="draft", readonly=True),
+            f("date", "datetime", "Date Scheduled"),
+            f("move_line_ids", "one2many", "Move Lines", relation="stock.move.line", relation_field="move_id"),
+        ], module="stock", order="sequence, id"),
+        _model("stock.move.line", "Product Moves (Stock Move Line)", [
+            f("picking_id", "many2one", "Transfer", relation="stock.picking"),
+            f("move_id", "many2one", "Stock Operation", relation="stock.move"),
+            f("product_id", "many2one", "Product", relation="product.product", required=True),
+            f("product_uom_id", "many2one", "Unit", relation="uom.uom", required=True),
+            f("state", "selection", "Status", selection=states, readonly=True),
             f("quantity", "float", "Quantity"),
             f("location_id", "many2one", "From", relation="stock.location", required=True),
             f("location_dest_id", "many2one", "To", relation="stock.location", required=True),

@@ -136,16 +136,20 @@ class Env:
         return self.rules.display_name(model, rec)
 
     def hierarchy(self, model: str, ids: list[int], down: bool) -> set[int]:
+        """``ids`` and their descendants (``down``) or ancestors, level by level through the ``parent_id``
+        index (as Odoo's ``child_of`` / ``_check_recursion`` query level by level), never every row."""
         found = set(ids)
         if "parent_id" not in self.spec(model).fields:
             return found
         frontier = set(ids)
-        rows = self.rows(model)
         while frontier:
             if down:
-                nxt = {r["id"] for r in rows if r.get("parent_id") in frontier} - found
+                level = sorted(frontier)
+                nxt = {r["id"] for i in range(0, len(level), 500)
+                       for r in self.rows(model, [("parent_id", level[i:i + 500])])} - found
             else:
-                nxt = {r.get("parent_id") for r in rows if r["id"] in frontier and r.get("parent_id")} - found
+                nxt = {r["parent_id"] for r in self.browse(model, sorted(frontier)).values()
+                       if r.get("parent_id")} - found
             found |= nxt
             frontier = nxt
         return found

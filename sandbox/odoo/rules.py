@@ -10,7 +10,9 @@ Each rule mirrors what the named Odoo model does on create/write, as far as a lo
 * ``crm.lead``: type from the Leads setting, first stage, salesperson = caller, probability
   0-100 (SQL check), a won stage sets probability 100 and ``date_closed``.
 * ``mail.message``: author, date, record name; ``stock.*``: names and locations from the
-  operation type and the picking.
+  operation type and the picking; a move line put into a transfer gets its ``stock.move``; done
+  operations cannot be deleted, a transfer takes its moves and lines with it; ``product.product``
+  defaults to the Units unit of measure.
 
 The technical models (custom schema, external ids, attachments) are in :mod:`sandbox.odoo.technical`.
 """
@@ -106,10 +108,14 @@ class Rules(TechnicalRules):
             self._field_check(rid)
         elif model == "ir.model.data":
             self._data_check(rid)
+        elif model == "stock.move.line":
+            self._move_line_saved(rid)
         elif model == "ir.model.fields.selection":
             self.env.invalidate_registry()
 
     def before_unlink(self, model: str, ids: list[int], rows: dict[int, dict[str, Any]]) -> None:
+        if model in ("stock.picking", "stock.move", "stock.move.line"):
+            self._stock_unlink(model, ids, rows)
         if model in ("ir.model.fields", "ir.model"):
             if any(i < (10000 if model == "ir.model.fields" else 1000) for i in ids):
                 raise errors.UserError("This column contains module data and cannot be removed!")
@@ -243,14 +249,72 @@ class Rules(TechnicalRules):
         vals.setdefault("scheduled_date", now())
         return vals
 
-    def _create_stock_move_line(self, vals: dict[str, Any]) -> dict[str, Any]:
+    def _create_product_product(self, vals: dict[str, Any]) -> dict[str, Any]:
+        """``product.template._get_default_uom_id``: Units when no unit is given."""
+        if not vals.get("uom_id"):
+            units = self.env.rows("ir.model.data", [("module", "uom"), ("name", "product_uom_unit")])
+            vals["uom_id"] = units[0]["res_id"] if units else False
+        return vals
+
+    def _from_picking_and_product(self, vals: dict[str, Any], uom_field: str) -> dict[str, Any]:
+        """Locations from the transfer, the unit from the product, the date now (a move's or a line's defaults)."""
         picking = self._linked("stock.picking", vals.get("picking_id"))
         if picking:
+            if picking.get("state") == "cancel":
+                raise errors.UserError(f"You cannot add operations to the cancelled transfer {picking.get('name')}.")
             vals.setdefault("location_id", picking.get("location_id") or False)
             vals.setdefault("location_dest_id", picking.get("location_dest_id") or False)
         product = self._linked("product.product", vals.get("product_id"))
-        if product and not vals.get("product_uom_id"):
-            vals["product_uom_id"] = product.get("uom_id") or False
+        if product and not vals.get(uom_field):
+            vals[uom_field] = product.get("uom_id") or False
         vals.setdefault("date", now())
         return vals
+
+    def _create_stock_move_line(self, vals: dict[str, Any]) -> dict[str, Any]:
+        return self._from_picking_and_product(vals, "product_uom_id")
+
+    def _create_stock_move(self, vals: dict[str, Any]) -> dict[str, Any]:
+        picking = self._linked("stock.picking", vals.get("picking_id"))
+        if picking:
+            vals.setdefault("origin", picking.get("origin") or False)
+        return self._from_picking_and_product(vals, "product_uom")
+
+    def _move_line_saved(self, rid: int) -> None:
+        """``stock.move.line.create``: a line put straight into a transfer joins the transfer's move of its
+        product, or gets a move of its own (demand = its quantity); its state follows its move."""
+        env = self.env
+        line = env.row("stock.move.line", rid)
+        move_id = line.get("move_id")
+        if not move_id and line.get("picking_id"):
+            moves = [m for m in env.store.scan("stock.move", [("picking_id", line["picking_id"])])
+                     if m.get("product_id") == line["product_id"] and m.get("state") not in ("done", "cancel")]
+            if moves:
+                move_id = moves[0]["id"]
+            else:
+                product = env.row("product.product", line["product_id"])
+                move_id = env.create("stock.move", [{
+                    "name": product.get("name") or "", "picking_id": line["picking_id"],
+                    "product_id": line["product_id"], "product_uom": line["product_uom_id"],
+                    "product_uom_qty": line.get("quantity") or 0.0, "quantity": line.get("quantity") or 0.0,
+                    "location_id": line["location_id"], "location_dest_id": line["location_dest_id"]}])[0]
+            env.update_raw("stock.move.line", rid, {"move_id": move_id})
+        if move_id:
+            move = env.row("stock.move", move_id)
+            env.update_raw("stock.move.line", rid, {"state": move.get("state") or "draft"})
+
+    def _stock_unlink(self, model: str, ids: list[int], rows: dict[int, dict[str, Any]]) -> None:
+        """Done operations cannot be deleted; a transfer takes its moves and lines with it (``ondelete='cascade'``)."""
+        env = self.env
+        done = [r for r in rows.values() if r.get("state") == "done"]
+        if done and model == "stock.move.line":
+            raise errors.UserError("You can not delete product moves if the picking is done. You can only correct "
+                                   "the done quantities.")
+        if done and model == "stock.move":
+            raise errors.UserError("You can only delete draft or cancelled moves.")
+        if done and model == "stock.picking":
+            raise errors.UserError("You cannot delete a transfer that is done.")
+        inverse = {"stock.picking": "picking_id", "stock.move": "move_id"}.get(model)
+        if inverse:
+            for child in ("stock.move.line", "stock.move") if model == "stock.picking" else ("stock.move.line",):
+                env.store.delete(child, [r["id"] for r in env.store.scan(child, [(inverse, ids)])])
 

@@ -64,7 +64,7 @@ class Store(SqliteStore):
 
     def scan(self, model: str, equals: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Records of ``model`` (narrowed by ``field = value`` pairs pushed into SQL), in id order."""
-        sql = "SELECT data FROM records WHERE model=?"
+        sql = "SELECT id, data FROM records WHERE model=?"
         params: list[Any] = [model]
         for name, value in equals or []:
             if isinstance(value, list):
@@ -73,9 +73,11 @@ class Store(SqliteStore):
             else:
                 sql += f" AND json_extract(data, '$.{name}') = ?"
                 params.append(value)
+        # Sorted here, not by ORDER BY id: that clause makes SQLite walk the primary key (model, id) over every
+        # row of the model instead of the expression index a narrowing condition names (EXPLAIN QUERY PLAN).
         with self.lock:
-            rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            rows = self.conn.execute(sql if equals else sql + " ORDER BY id", params).fetchall()
+        return [json.loads(data) for _, data in sorted(rows, key=lambda r: int(r[0]))]
 
     def put(self, model: str, data: dict[str, Any]) -> None:
         with self.tx() as c:

@@ -165,6 +165,8 @@ class Capabilities:
     error_reasons: Mapping[str, Reason] = field(default_factory=dict)
     #: Whether the connector implements :class:`SchemaRemoval` (rollback with ``rollback_schema``).
     removes_schema: bool = False
+    #: Whether the connector implements :class:`RunJournal` (each finished run summed up in the destination).
+    keeps_run_journal: bool = False
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""
@@ -175,6 +177,16 @@ class Capabilities:
         if code is None:
             return None
         return self.error_reasons.get(code, "other")
+
+
+@runtime_checkable
+class RunJournal(Protocol):
+    """A destination that keeps the story of the migrations run into it (Odoo, seed 004: a chatter summary
+    posted on a dedicated migration dashboard record)."""
+
+    def post_run_summary(self, title: str, body_html: str) -> str:
+        """Post one run's summary; a reference to where it landed (e.g. ``x_flitstack_migration,1``)."""
+        ...
 
 
 class SchemaRemoval(Protocol):

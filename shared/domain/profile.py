@@ -41,7 +41,7 @@ EMPTY = "(empty)"
 HISTOGRAM_TRANSFORMS = frozenset({"picklist", "boolean"})
 SUM_TRANSFORMS = frozenset({"number", "currency", "integer", "product", "months_between"})
 DATE_TRANSFORMS = frozenset({"date", "datetime"})
-LONG_TEXT_TRANSFORMS = frozenset({"text", "json", "lines_text", "user_list"})
+LONG_TEXT_TRANSFORMS = frozenset({"text", "json", "lines_text", "user_list", "history_html"})
 CONTENT_TRANSFORMS = frozenset({"base64_text"})
 
 Kind = Literal["histogram", "sum", "dates", "value"]

@@ -14,12 +14,13 @@ objects without the external id — the same calls the counts needed before, plu
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared.aws import BlobStore, Stores, now_iso
-from shared.connectors.destination import ID
+from shared.connectors.destination import ID, RunJournal
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.profile import (
@@ -190,9 +191,29 @@ def _gather(stores: Stores, prefix: str) -> list[dict[str, Any]]:
     return rows
 
 
-def finalize(run: RunRef, stores: Stores) -> dict[str, Any]:
-    """Exceptions report (rejects, field issues, unmatched technicians) and the run summary."""
+#: Columns of ``audit.csv``: every destination write of the run, as the audit log holds it (no before-images).
+AUDIT_COLUMNS = ["at", "env", "operation", "dest_object", "source_key", "dest_id", "batch"]
+
+
+def _journal_html(run: RunRef, summary: dict[str, Any]) -> str:
+    """The run summed up for a person reading the destination's record of migrations."""
+    rows = "".join(f"<li>{html.escape(name)}: {o['source']} in the source, {o['loaded']} loaded, "
+                   f"{o['rejected']} rejected, {o['filtered_out']} filtered out</li>"
+                   for name, o in sorted(summary["objects"].items()))
+    return (f"<p>Migration <b>{html.escape(run.run_id)}</b> ({html.escape(run.pair)}) finished: "
+            f"<b>{html.escape(summary['status'])}</b>; "
+            f"{summary['rejected']} records rejected, {summary['field_issues']} field-level changes, "
+            f"{summary['unmatched_technicians']} unmatched technicians. Reports: mapping.md, exceptions.md, "
+            f"rejects.csv, audit.csv.</p><ul>{rows}</ul>")
+
+
+def finalize(run: RunRef, stores: Stores, journal: RunJournal | None = None) -> dict[str, Any]:
+    """Exceptions report (rejects, field issues, unmatched technicians), the audit CSV (every write) and the run
+    summary; a destination keeping a :class:`RunJournal` gets the summary posted too."""
     keys = Keys(run)
+    audit = sorted(({**e, "env": e.get("env", "target")} for e in stores.audit.entries(run.run_id)),
+                   key=lambda e: (e.get("at", ""), e.get("seq", "")))
+    stores.blobs.put_text(keys.report("audit.csv"), csv_text(audit, AUDIT_COLUMNS), "text/csv")
     rejects = _gather(stores, f"{run.prefix}/rejects/")
     issues = _gather(stores, f"{run.prefix}/issues/")
     stores.blobs.put_text(keys.report("rejects.csv"), csv_text(rejects, REJECT_COLUMNS), "text/csv")
@@ -218,9 +239,12 @@ def finalize(run: RunRef, stores: Stores) -> dict[str, Any]:
         "objects": {r["mapping"]: {k: r[k] for k in ("source", "loaded", "rejected", "filtered_out", "destination")}
                     for r in recon["mappings"]},
     }
+    if journal is not None:
+        summary["journal"] = journal.post_run_summary(f"Migration {run.run_id}", _journal_html(run, summary))
     stores.blobs.put_json(keys.report("summary.json"), summary)
     reports = [keys.report(n) for n in ("mapping.md", "exceptions.md", "rejects.csv", "field-issues.csv",
-                                        "unmatched-technicians.csv", "reconciliation.html", "summary.json")]
+                                        "unmatched-technicians.csv", "reconciliation.html", "summary.json",
+                                        "audit.csv")]
     stores.runs.update(run.run_id, status=summary["status"], step="Finalize", summary=summary, reports=reports)
     return {"status": summary["status"], "reports": len(reports)}
 

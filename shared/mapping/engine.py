@@ -10,6 +10,7 @@ A record either comes out load-ready, with field-level *issues* for anything alt
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -232,7 +233,30 @@ def _converter(rule: FieldRule) -> Callable[[Any], Any]:
         return lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)
     if t == "lines_text":
         return lambda v: "\n".join(str(x) for x in v) if isinstance(v, list) else str(v)
+    if t == "history_html":
+        return _history_html(rule.value_map or {})
     raise ValueError(f"unknown transform {t!r}")
+
+
+def _history_html(labels: dict[str, str]) -> Callable[[Any], str]:
+    """A status history (``[{status, at}]``) as one HTML summary, oldest first, each change with its original
+    time in UTC and its status label (``labels``, else the source value): the text of a chatter summary."""
+
+    def history(v: Any) -> str:
+        if not isinstance(v, list):
+            raise _Invalid("invalid_value", f"{v!r} is not a list of status changes")
+        rows = []
+        for item in v:
+            if not isinstance(item, Mapping) or item.get("status") in (None, "") or item.get("at") in (None, ""):
+                raise _Invalid("invalid_value", f"{item!r} is not a status change (status and at)")
+            at = _to_datetime(item["at"])
+            label = labels.get(str(item["status"]), str(item["status"]))
+            rows.append((at, f"<li>{at[:10]} {at[11:19]} UTC: {html.escape(label)}</li>"))
+        if not rows:
+            return "<p>Status history: no status change recorded.</p>"
+        return "<p>Status history:</p><ul>" + "".join(r for _, r in sorted(rows, key=lambda x: x[0])) + "</ul>"
+
+    return history
 
 
 class _Defaulted(Exception):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 Transform = Literal[
     "string", "text", "email", "phone", "url", "date", "datetime", "number", "integer", "currency",
     "boolean", "picklist", "constant", "full_name", "json", "joined_lines", "lines_text",
-    "months_between", "product", "base64_text", "user_list", "choice", "add_minutes",
+    "months_between", "product", "base64_text", "user_list", "choice", "add_minutes", "history_html",
 ]
 MULTI_SOURCE: frozenset[str] = frozenset({"full_name", "joined_lines", "months_between", "product", "add_minutes"})
 OnInvalid = Literal["reject", "null"]

@@ -10,10 +10,13 @@
   ``x_sercom_job_id``, ``x_job_type``, the status history as JSON in ``x_status_history``.
 - Technician -> ``res.users`` matched by e-mail (never created): ``user_id`` and ``x_technician_id``; an
   unmatched technician is reported (``unmatched-technicians.csv``) and kept as free text (``x_technician_ref``).
-- Job status history -> one chatter note (``mail.message``, comment, Note subtype) per transition, dated
-  when it happened.
-- Parts used -> ``x_sercom_part`` lines (a custom model) on their lead (the decision: ``parts-plan.md``).
-- Notes -> chatter notes (``mail.message``) on their record, original date and author.
+- Job status history -> one chatter note (``mail.message``, comment, Note subtype) on the lead summing up every
+  transition with its original time in the text.
+- Parts used -> with Inventory installed, ``stock.move.line`` in one draft transfer (``stock.picking``) per worked
+  job, linked to its lead, products -> ``product.product``; without it, ``x_sercom_part`` lines (a custom model)
+  on their lead (decided at discovery from the models found, shown in ``parts-plan.md``).
+- Notes -> chatter notes (``mail.message``) on their record, original date; ``author_id`` the partner of the
+  technician's matched user (the Sercom author also in ``x_original_author``).
 - Attachments -> ``ir.attachment`` on their record (``res_model`` / ``res_id``).
 - Custom fields -> ``x_<key>`` fields typed from the data (``ir.model.fields``).
 - Automation rules -> ``automation-rules-odoo.json``: ``base.automation`` / ``ir.actions.server``
@@ -30,6 +33,7 @@ from typing import Any
 
 from shared.canonical import norm, priority_of
 from shared.connectors import registry
+from shared.connectors.sercom.normalise import audit_markdown
 from shared.mapping.spec import CustomObjectSpec, FieldRule, LookupRule, LookupTarget
 from shared.models import DestCatalog, RunOptions, SourceCatalog
 from shared.pairs.builder import MigrationSpec, ObjectMapping, OwnerRule, SpecBuilder, target
@@ -38,12 +42,17 @@ from shared.reports import csv_text
 PAIR = "sercom-odoo"
 SOURCE, DESTINATION = "sercom", "odoo"
 NOTE_SUBTYPE_KEY = "flitstack:note-subtype"
+PICKING_TYPE_KEY = "flitstack:picking-type"
 PART_MODEL = "x_sercom_part"
+#: Job statuses in which a technician has worked and parts get used: each such job gets one transfer
+#: (``stock.picking``) when Inventory is installed; a part on a job in another status has no transfer to
+#: land in and is rejected (reported, never dropped).
+PARTS_STATUSES = ["in_progress", "on_hold", "completed"]
 #: More service locations than this under one customer are listed for manual review (seed 004).
 LOCATION_REVIEW_OVER = 3
 #: What discovery describes in the database (absent models are simply missing from the catalog).
 DEST_OBJECTS: list[str] = ["res.partner", "crm.lead", "mail.message", "ir.attachment", "res.users",
-                           "stock.move.line", PART_MODEL]
+                           "stock.move.line", "stock.picking", "product.product", PART_MODEL]
 
 PART_TABLE = CustomObjectSpec(name=PART_MODEL, label="Sercom Part Used", plural_label="Sercom Parts Used")
 
@@ -125,14 +134,21 @@ def build_spec(
     b.custom("crm.lead", "x_status_history", "Status History (JSON)", "LongTextArea")
     for obj in ("mail.message",):
         b.custom(obj, "x_original_author", "Original Author (Sercom)", "Text")
-    b.custom(PART_MODEL, "x_lead_id", "Job", "Lookup", reference_to="crm.lead")
-    b.custom(PART_MODEL, "x_part_number", "Part Number", "Text")
-    b.custom(PART_MODEL, "x_product_ref", "Product (Sercom)", "Text")
-    b.custom(PART_MODEL, "x_quantity", "Quantity", "Number")
-    b.custom(PART_MODEL, "x_unit_cost", "Unit Cost", "Number")
-    b.custom(PART_MODEL, "x_serial_number", "Serial Number", "Text")
-    b.custom(PART_MODEL, "x_warranty_status", "Warranty Status", "Picklist", restricted=True,
-             picklist_values=[_label(v) for v in WARRANTY])
+    inventory = inventory_installed(dcat)
+    if inventory:
+        b.custom("stock.picking", "x_lead_id", "Opportunity (Sercom job)", "Lookup", reference_to="crm.lead")
+        b.custom("stock.move.line", "x_unit_cost", "Unit Cost (Sercom)", "Number")
+        b.custom("stock.move.line", "x_warranty_status", "Warranty Status", "Picklist", restricted=True,
+                 picklist_values=[_label(v) for v in WARRANTY])
+    else:
+        b.custom(PART_MODEL, "x_lead_id", "Job", "Lookup", reference_to="crm.lead")
+        b.custom(PART_MODEL, "x_part_number", "Part Number", "Text")
+        b.custom(PART_MODEL, "x_product_ref", "Product (Sercom)", "Text")
+        b.custom(PART_MODEL, "x_quantity", "Quantity", "Number")
+        b.custom(PART_MODEL, "x_unit_cost", "Unit Cost", "Number")
+        b.custom(PART_MODEL, "x_serial_number", "Serial Number", "Text")
+        b.custom(PART_MODEL, "x_warranty_status", "Warranty Status", "Picklist", restricted=True,
+                 picklist_values=[_label(v) for v in WARRANTY])
 
     address = {"street": "street", "city": "city", "zip": "zip"}
     b.add(ObjectMapping(
@@ -215,39 +231,45 @@ def build_spec(
     ))
     note_subtype = LookupRule(dest="subtype_id", on_missing="default", default_key=NOTE_SUBTYPE_KEY)
     b.add(ObjectMapping(
-        name="work_orders.status_history->mail.message", source_object="work_orders", dest_object="mail.message",
-        description="Each status transition as a chatter note on its lead, dated when it happened",
-        explode="status_history", timestamps=("at", "at"),
+        name="work_orders->mail.message", source_object="work_orders", dest_object="mail.message",
+        description="The job's status history as one chatter note on its lead: every change with its original "
+                    "time (UTC) and status label (the same history as JSON in x_status_history)",
+        require_present=["status_history"],
         fields=[
-            FieldRule(dest="body", sources=["status"], transform="full_name", required=True),
-            FieldRule(dest="subject", transform="constant", constant="Sercom status change"),
+            FieldRule(dest="body", source="status_history", transform="history_html", value_map=statuses,
+                      required=True),
+            FieldRule(dest="subject", transform="constant", constant="Sercom status history"),
             FieldRule(dest="model", transform="constant", constant="crm.lead"),
             FieldRule(dest="message_type", transform="constant", constant="comment"),
-            FieldRule(dest="date", source="at", transform="datetime"),
+            FieldRule(dest="date", source="updated_at", transform="datetime"),  # as of the job's last change
         ],
-        lookups=[LookupRule(dest="res_id", source="_parent.id", target=lead, on_missing="reject"),
+        lookups=[LookupRule(dest="res_id", source="id", target=lead, on_missing="reject"),
                  note_subtype.model_copy()],
     ))
-    b.add(ObjectMapping(
-        name=f"parts_used->{PART_MODEL}", source_object="parts_used", dest_object=PART_MODEL,
-        description="Parts used, one line each on their job (the Inventory decision: parts-plan.md)",
-        fields=[
-            FieldRule(dest="x_name", sources=["part_number"], transform="full_name"),
-            FieldRule(dest="x_part_number", source="part_number"),
-            FieldRule(dest="x_product_ref", source="product_id"),
-            FieldRule(dest="x_quantity", source="quantity", transform="number"),
-            FieldRule(dest="x_unit_cost", source="unit_cost", transform="currency"),
-            FieldRule(dest="x_serial_number", source="serial_number"),
-            FieldRule(dest="x_warranty_status", source="warranty_status", transform="picklist",
-                      value_map={v: _label(v) for v in WARRANTY}),
-        ],
-        lookups=[LookupRule(dest="x_lead_id", source="work_order_id", target=lead, on_missing="reject")],
-    ))
+    if inventory:
+        _inventory_parts(b, lead, cust)
+    else:
+        b.add(ObjectMapping(
+            name=f"parts_used->{PART_MODEL}", source_object="parts_used", dest_object=PART_MODEL,
+            description="Parts used, one line each on their job: Inventory is not installed (parts-plan.md)",
+            fields=[
+                FieldRule(dest="x_name", sources=["part_number"], transform="full_name"),
+                FieldRule(dest="x_part_number", source="part_number"),
+                FieldRule(dest="x_product_ref", source="product_id"),
+                FieldRule(dest="x_quantity", source="quantity", transform="number"),
+                FieldRule(dest="x_unit_cost", source="unit_cost", transform="currency"),
+                FieldRule(dest="x_serial_number", source="serial_number"),
+                FieldRule(dest="x_warranty_status", source="warranty_status", transform="picklist",
+                          value_map={v: _label(v) for v in WARRANTY}),
+            ],
+            lookups=[LookupRule(dest="x_lead_id", source="work_order_id", target=lead, on_missing="reject")],
+        ))
     parent = {"type_field": "parent_type", "targets": PARENTS, "on_missing": "reject"}
     b.add(ObjectMapping(
         name="notes->mail.message", source_object="notes", dest_object="mail.message",
         description="Internal notes as chatter notes on their record (Note subtype), with the original date; "
-                    "the author (a technician) in x_original_author",
+                    "author_id = the partner of the technician's matched user (unmatched: the fallback owner's, "
+                    "reported), the Sercom author in x_original_author",
         fields=[
             FieldRule(dest="body", source="body", transform="text", required=True),
             FieldRule(dest="subject", source="title"),
@@ -256,6 +278,7 @@ def build_spec(
             FieldRule(dest="message_type", transform="constant", constant="comment"),
             FieldRule(dest="date", source="created_at", transform="datetime"),
             FieldRule(dest="x_original_author", source="author_id", transform="user_list"),
+            _author_rule(owners, dcat, fallback_owner_id),
         ],
         lookups=[LookupRule(dest="res_id", source="parent_id", **parent),  # type: ignore[arg-type]
                  note_subtype.model_copy()],
@@ -275,9 +298,71 @@ def build_spec(
     b.conform_picklists()
     b.conform_updateable()
     b.check_required()
+    defaults = {NOTE_SUBTYPE_KEY: {"object": "mail.message.subtype", "match": "name", "name": "Note"}}
+    if inventory:  # the seeded "Delivery Orders" operation type (stock.picking_type_out)
+        defaults[PICKING_TYPE_KEY] = {"object": "stock.picking.type", "match": "code", "code": "outgoing"}
     return b.finish(PAIR, custom_objects=[PART_TABLE], owners=owners, fallback_owner_id=fallback_owner_id,
-                    default_records={NOTE_SUBTYPE_KEY: {"object": "mail.message.subtype", "match": "name",
-                                                        "name": "Note"}})
+                    default_records=defaults)
+
+
+def _author_rule(owners: dict[str, str], dcat: DestCatalog, fallback_owner_id: str) -> FieldRule:
+    """``author_id`` (a partner): the partner of the user a technician was matched to; an unmatched one gets the
+    fallback owner's partner, reported per note (Odoo would put the API user there anyway)."""
+    partner = {u.id: u.contact_id for u in dcat.users if u.contact_id}
+    authors = {tech: partner[user] for tech, user in owners.items() if user in partner}
+    return FieldRule(dest="author_id", source="author_id", transform="picklist", value_map=authors,
+                     default=partner.get(fallback_owner_id))
+
+
+def inventory_installed(dcat: DestCatalog) -> bool:
+    """Whether the database has the Inventory app: discovery found its models (``stock.move.line``,
+    ``stock.picking``, ``product.product``); a database without it answers "Object ... doesn't exist"."""
+    return all(m in dcat.objects for m in ("stock.move.line", "stock.picking", "product.product"))
+
+
+def _inventory_parts(b: SpecBuilder, lead: LookupTarget, cust: LookupTarget) -> None:
+    """Inventory installed: products -> ``product.product``; each worked job -> one draft delivery transfer
+    (``stock.picking``, linked to its opportunity by ``x_lead_id``); each part -> a ``stock.move.line`` in it
+    (Odoo gives the line its ``stock.move``). Transfers stay draft: validating them moves stock and values it,
+    a decision for the Odoo administrator."""
+    b.add(ObjectMapping(
+        name="products->product.product", source_object="products", dest_object="product.product",
+        description="Sercom products as consumable products (internal reference = SKU), for the parts' stock moves",
+        fields=[
+            b.text("product.product", "name", "name", required=True),
+            FieldRule(dest="default_code", source="sku"),
+            FieldRule(dest="type", transform="constant", constant="consu"),
+            FieldRule(dest="description", source="description", transform="text"),
+            FieldRule(dest="list_price", source="unit_price", transform="currency"),
+        ],
+    ))
+    b.add(ObjectMapping(
+        name="work_orders->stock.picking", source_object="work_orders", dest_object="stock.picking",
+        description=f"One draft delivery transfer per job a technician worked on (status "
+                    f"{', '.join(PARTS_STATUSES)}), linked to its opportunity (x_lead_id): Inventory is installed "
+                    "(parts-plan.md)",
+        where={"status": PARTS_STATUSES},
+        fields=[FieldRule(dest="origin", source="number")],  # scheduled_date: Odoo's "now" (never empty)
+        lookups=[LookupRule(dest="x_lead_id", source="id", target=lead, on_missing="reject"),
+                 LookupRule(dest="partner_id", source="customer_id", target=cust),
+                 LookupRule(dest="picking_type_id", on_missing="default", default_key=PICKING_TYPE_KEY)],
+    ))
+    b.add(ObjectMapping(
+        name="parts_used->stock.move.line", source_object="parts_used", dest_object="stock.move.line",
+        description="Parts used as stock move lines in their job's transfer (product, quantity, serial as lot "
+                    "name); a part of a job without a transfer is rejected",
+        fields=[
+            FieldRule(dest="quantity", source="quantity", transform="number"),
+            FieldRule(dest="lot_name", source="serial_number"),
+            FieldRule(dest="x_unit_cost", source="unit_cost", transform="currency"),
+            FieldRule(dest="x_warranty_status", source="warranty_status", transform="picklist",
+                      value_map={v: _label(v) for v in WARRANTY}),
+        ],
+        lookups=[LookupRule(dest="picking_id", source="work_order_id",
+                            target=target("work_orders", "stock.picking"), on_missing="reject"),
+                 LookupRule(dest="product_id", source="product_id", target=target("products", "product.product"),
+                            on_missing="reject")],
+    ))
 
 
 # ======================================================================================
@@ -293,16 +378,25 @@ def location_review(extras: dict[str, Any]) -> list[dict[str, Any]]:
 
 def parts_plan(dcat: DestCatalog) -> str:
     """Which way parts land, decided at discovery and shown at sign-off."""
-    inventory = "stock.move.line" in dcat.objects
     lines = ["# Parts used: how they land in Odoo", ""]
-    if inventory:
-        lines += ["The Inventory app is installed (`stock.move.line` exists). Sercom parts reference Sercom "
-                  "products, which this migration does not create as `product.product`, so stock moves cannot "
-                  "be made faithfully; parts land as `x_sercom_part` lines on their job instead. Create the "
-                  "products first and re-map to `stock.move.line` if stock valuation matters."]
+    if inventory_installed(dcat):
+        lines += ["Path: **stock.move.line**. The Inventory app is installed (discovery found `stock.picking`, "
+                  "`stock.move.line` and `product.product`).", "",
+                  "- Sercom products become `product.product` (consumable, internal reference = SKU);",
+                  f"- each job a technician worked on (status {', '.join(PARTS_STATUSES)}) gets one draft delivery "
+                  "transfer (`stock.picking`, operation type `stock.picking_type_out`, origin = job number) linked "
+                  "to its opportunity by `x_lead_id`;",
+                  "- each part becomes a `stock.move.line` in that transfer (quantity, serial number as `lot_name`, "
+                  "unit cost and warranty in `x_` fields); Odoo gives the line its `stock.move`;",
+                  "- transfers are left in draft: validating them moves stock and values it, which is the Odoo "
+                  "administrator's decision. A part on a job in another status has no transfer and is rejected "
+                  "(rejects.csv), never dropped."]
     else:
-        lines += ["The Inventory app is not installed: parts land as `x_sercom_part` lines (a custom model), "
-                  "one per Sercom part, linked to their job's opportunity (`x_lead_id`)."]
+        lines += ["Path: **x_sercom_part**. The Inventory app is not installed (no `stock.move.line` model): parts "
+                  "land as `x_sercom_part` records (a custom model), one per Sercom part, linked to their job's "
+                  "opportunity (`x_lead_id`), rather than as one JSON text on the lead: each part stays a record "
+                  "that is reconciled, updated by a delta run and rolled back on its own (decision D-040). "
+                  "Install Inventory before the migration to get stock moves instead."]
     return "\n".join(lines) + "\n"
 
 
@@ -334,8 +428,9 @@ def automation_templates(catalog: SourceCatalog) -> list[dict[str, Any]]:
 
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
-    """Location review, the parts plan, automation templates."""
+    """Location review, the parts plan, automation templates, the source's data-quality audit."""
     return {
+        "source-audit.md": (audit_markdown(extras), "text/markdown; charset=utf-8"),
         "locations-review.csv": (csv_text(location_review(extras), ["customer_id", "locations", "reason"]),
                                  "text/csv"),
         "parts-plan.md": (parts_plan(dcat), "text/markdown; charset=utf-8"),

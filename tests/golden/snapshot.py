@@ -37,7 +37,7 @@ GOLDEN = Path(__file__).parent
 #: The org's random domain (the Salesforce stand-in names its users after its org id).
 _ORG_DOMAIN = re.compile(r"flitstack-?[a-z0-9]{6,8}(?=\.example\b|>|$)")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}")  # ISO 8601, or Odoo's "YYYY-MM-DD HH:MM:SS"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RUN_TIME = "<run time>"
 

@@ -136,6 +136,16 @@ def test_wrong_key_is_an_authentication_error(conn: tuple[RunningStandin, OdooDe
         connect(standin, key="not-the-key")
 
 
+@pytest.mark.parametrize("version", [17, 19])
+def test_online_without_the_custom_plan_is_an_authentication_error_naming_the_plan(
+        odoo_standins: Any, odoo_knobs: Any, version: int) -> None:
+    """Seed 004's gotcha: Odoo Online refuses the external API below the Custom plan (fault 3 / JSON-2 403)."""
+    standin = odoo_standins(version)
+    odoo_knobs(standin, online=True, online_plan="standard")
+    with pytest.raises(AuthenticationError, match="Custom plan"):
+        connect(standin)
+
+
 def test_delete_removes_records_and_their_external_ids(conn: tuple[RunningStandin, OdooDestination]) -> None:
     standin, dest = conn
     made = dest.upsert("res.partner", KEY, [{"name": f"Gone {i}", KEY: f"customers:g{i}"} for i in range(3)],

@@ -496,6 +496,29 @@ def test_inventory_models_need_the_inventory_knob(o17: Odoo, odoo_knobs: Any) ->
     assert o17.fault("stock.move.line", "create", {"quantity": 1}).faultCode == 2  # product_id is required
 
 
+def test_move_lines_in_a_transfer_get_their_stock_move_and_leave_with_it(o17: Odoo, odoo_knobs: Any) -> None:
+    odoo_knobs(o17.standin, inventory_installed=True)
+    picking_type = o17("ir.model.data", "check_object_reference", "stock", "picking_type_out")[1]
+    units = o17("ir.model.data", "check_object_reference", "uom", "product_uom_unit")[1]
+    product = o17("product.product", "create", {"name": "Gasket", "default_code": "GSK-1"})
+    assert o17("product.product", "read", [product], ["uom_id", "type"])[0] == {
+        "id": product, "uom_id": [units, "Units"], "type": "consu"}  # the default unit, as product.template's
+    assert o17.fault("stock.picking", "create", {"origin": "JOB-2"}).faultCode == 2  # picking_type_id is required
+    picking = o17("stock.picking", "create", {"picking_type_id": picking_type, "origin": "JOB-2"})
+    first, second = (o17("stock.move.line", "create", {"picking_id": picking, "product_id": product, "quantity": q})
+                     for q in (2.0, 3.0))
+    lines = o17("stock.move.line", "read", [first, second], ["move_id", "state", "location_id"], load="")
+    assert lines[0]["move_id"] and lines[0]["move_id"] == lines[1]["move_id"]  # one move per product
+    assert {line["state"] for line in lines} == {"draft"} and lines[0]["location_id"]
+    move = o17("stock.move", "read", [lines[0]["move_id"]], ["name", "picking_id", "product_uom", "origin"])[0]
+    assert (move["name"], move["picking_id"][0], move["product_uom"][0], move["origin"]) == (
+        "Gasket", picking, units, "JOB-2")
+    assert o17.fault("stock.move", "create", {"product_id": product, "product_uom": units}).faultCode == 2
+    o17("stock.picking", "unlink", [picking])  # ondelete cascade: the moves and lines go with their transfer
+    assert o17("stock.move.line", "search", [["id", "in", [first, second]]]) == []
+    assert o17("stock.move", "search", [["id", "=", move["id"]]]) == []
+
+
 # -- limits and faults ----------------------------------------------------------------------------------------------
 
 

@@ -561,7 +561,8 @@ def test_generated_tenant_transforms_without_unexpected_rejects() -> None:
 def test_discovery_reads_only_what_it_needs() -> None:
     src = FakeSource(tenant())
     discovery_facts(src, source_catalog(tenant()))
-    assert set(src.read) == {"work_orders", "products", "pipeline_stages", "customers", "locations"}
+    # attachments: their metadata pages only, for the data-quality audit's volume and sizes
+    assert set(src.read) == {"work_orders", "products", "pipeline_stages", "customers", "locations", "attachments"}
 
 
 # --- the engine and spec additions this pair needs (Salesforce specs never use them) -----------------------------

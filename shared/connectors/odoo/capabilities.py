@@ -35,10 +35,14 @@ CAPABILITIES = Capabilities(
         "long_text": TypeRule("LongTextArea", "text", length=1_000_000),
         "text": TypeRule("Text", "string", length=255),
     },
-    # Fields Odoo fills on create when left out.
+    # Fields Odoo fills on create when left out (stored computes: a move line's unit from its product and its
+    # locations from its transfer, a product's unit = Units).
     platform_defaulted=frozenset({"type", "stage_id", "user_id", "team_id", "company_id", "active", "priority",
-                                  "res_model", "message_type", "date"}),
+                                  "res_model", "message_type", "date", "product_uom_id", "product_uom", "uom_id",
+                                  "location_id", "location_dest_id"}),
     default_lengths={"name": 255},
+    # Each finished run is summed up on the migration dashboard record's chatter (seed 004).
+    keeps_run_journal=True,
     # An empty float/monetary/integer field reads back as 0 (the ORM converts NULL to 0.0 / 0).
     empty_numbers_read_as_zero=True,
     # Neutral reasons of the connector's record-level codes (the fault family, see client._record_code).

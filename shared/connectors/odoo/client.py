@@ -26,6 +26,7 @@ Odoo has no upsert and lets no client set ``create_date`` (§4.7), so:
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import re
@@ -51,6 +52,13 @@ T = TypeVar("T")
 SYSTEM = "Odoo"
 #: Put in a custom field's ``help``: the field carries the source key (Odoo has no external-id flag on fields).
 EXTERNAL_ID_MARK = "flitstack: source key (external id)"
+#: The custom model holding the migration dashboard record, each run's summary posted on its chatter.
+DASHBOARD_MODEL = "x_flitstack_migration"
+DASHBOARD_KEY = "dashboard"
+DASHBOARD_NAME = "FlitStack migrations"
+#: Why a valid login can still be refused (seed 004's gotcha): Odoo Online's plans without external API access.
+PLAN_HINT = ("on Odoo Online the external API (XML-RPC, JSON-2) needs the Custom plan; check the database's plan "
+             "and that the API key belongs to this user")
 #: Keys per ``in`` domain of a lookup.
 IN_CHUNK = 1_000
 #: Fields every model has that the ORM fills itself and never lets a client set (§4.7).
@@ -177,8 +185,14 @@ class XmlRpc:
         return dict(got)
 
     def authenticate(self) -> int:
-        uid: Any = self._send("authenticate", lambda: self._proxy("common").authenticate(
-            self.db, self.login, self._key, {}))
+        try:
+            uid: Any = self._send("authenticate", lambda: self._proxy("common").authenticate(
+                self.db, self.login, self._key, {}))
+        except OdooFault as exc:
+            if exc.code != 3:
+                raise
+            raise AuthenticationError(f"{SYSTEM} refused access to database {self.db!r}: {exc.message[:200]}; "
+                                      f"{PLAN_HINT}") from None
         if not uid:  # a wrong login or key is False, never a fault (§4.1)
             raise AuthenticationError(f"{SYSTEM} refused the login of {self.login!r} on database {self.db!r}")
         self.uid = int(uid)
@@ -235,7 +249,8 @@ class Json2:
             err = {}
         name, message = str(err.get("name", "")), str(err.get("message", ""))[:500]
         if resp.status_code in (401, 403) or name.endswith(("AccessDenied", "AccessError")):
-            raise AuthenticationError(f"{SYSTEM} {what}: HTTP {resp.status_code} {name} {message[:200]}")
+            hint = f"; {PLAN_HINT}" if resp.status_code == 403 else ""
+            raise AuthenticationError(f"{SYSTEM} {what}: HTTP {resp.status_code} {name} {message[:200]}{hint}")
         if name.startswith("odoo.exceptions.") or (resp.status_code == 500 and name):
             code = 2 if name.startswith("odoo.exceptions.") else 1
             raise OdooFault(code, name, message)
@@ -369,9 +384,11 @@ class OdooDestination:
     def users(self) -> list[DestUser]:
         rows = self._read_call("res.users", "search_read", [["share", "=", False], "|",
                                                              ["active", "=", True], ["active", "=", False]],
-                               ["login", "email", "active", "name"])
+                               ["login", "email", "active", "name", "partner_id"])
         return [DestUser(id=str(r["id"]), email=str(r.get("email") or r.get("login") or "").lower(),
-                         active=bool(r.get("active")), name=str(r.get("name") or "")) for r in rows]
+                         active=bool(r.get("active")), name=str(r.get("name") or ""),
+                         contact_id=str(r["partner_id"][0]) if isinstance(r.get("partner_id"), list) else None)
+                for r in rows]
 
     def audit_fields_settable(self, described: Mapping[str, DestObject]) -> bool:
         """Never: create_date is a log-access field the ORM strips from every create (§4.7)."""
@@ -778,6 +795,28 @@ class OdooDestination:
         except OdooFault as exc:
             raise ContractError(f"{SYSTEM} {obj}.message_post: {exc.message[:300]}") from None
         return int(got[0] if isinstance(got, list) else got)
+
+    def post_run_summary(self, title: str, body_html: str) -> str:
+        """A run's summary as a note on the migration dashboard record (seed 004), made on first use: one
+        ``x_flitstack_migration`` record (a custom model with chatter), registered as an external id."""
+        rid = self._dashboard()
+        self.post_note(DASHBOARD_MODEL, str(rid), f"<p><b>{html.escape(title)}</b></p>{body_html}")
+        return f"{DASHBOARD_MODEL},{rid}"
+
+    def _dashboard(self) -> int:
+        if self._model_id(DASHBOARD_MODEL) is None:
+            self.create_custom_object(CustomObjectSpec(name=DASHBOARD_MODEL, label="FlitStack Migrations",
+                                                       plural_label="FlitStack Migrations"))
+        found = self._xmlids(DASHBOARD_MODEL, [DASHBOARD_KEY])
+        if DASHBOARD_KEY in found:
+            return found[DASHBOARD_KEY]
+        try:
+            got = self.rpc(DASHBOARD_MODEL, "create", [{"x_name": DASHBOARD_NAME}])
+        except OdooFault as exc:
+            raise ContractError(f"{SYSTEM} did not create the dashboard record: {exc.message[:300]}") from None
+        rid = int(got[0] if isinstance(got, list) else got)
+        self._register(DASHBOARD_MODEL, {DASHBOARD_KEY: rid})
+        return rid
 
     # --- quotas --------------------------------------------------------------------------------------------
     def limits_report(self) -> dict[str, Any]:
