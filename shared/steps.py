@@ -168,9 +168,15 @@ class PlanExtractionOut(_Model):
 
 
 class PartitionOut(_Model):
+    """One partition read: the object's totals so far; ``done`` once it is read to its end (the Extract
+    Map item loops on it)."""
+
     object: str
     count: int
     batches: int
+    done: bool
+    #: partitions of this object read so far
+    partition: int = Field(ge=1)
 
 
 #: VerifyExtraction's and VerifyLevel's answer is the next level cursor.

@@ -1,4 +1,4 @@
-"""Extract step: plan partitions, extract one partition to S3 batches, verify all completed."""
+"""Extract step: plan the objects, read an object's next partition to S3 batches, verify all completed."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def _plan(step: RunOnly) -> dict[str, Any]:
 def _partition(step: PartitionIn) -> dict[str, Any]:
     with open_source(step.run.source) as source:
         result = extract.extract_partition(step.run, step.partition.model_dump(), source, stores().blobs)
-    count("RecordsRead", result["count"])
+    if result["done"]:
+        count("RecordsRead", result["count"])
     return result
 
 

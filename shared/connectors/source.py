@@ -11,6 +11,9 @@ Conventions every source keeps:
   (ISO 8601), or the fields the source's profile names for them.
 - **Pages** return every record of an object once, in (updated, id) order, so a watermark plus a
   tie-break resumes exactly (the delta window relies on it); ``updated_since`` narrows to changes.
+- **Resume tokens**: ``pages_from`` gives each page with an opaque string that resumes the same read
+  right after it, in another process (the Extract step checkpoints it per partition, so one object is
+  read by many short invocations and a dead one resumes without fetching a finished page again).
 - **Failures** are raised as the error tree (``shared.errors``) after the one retry policy
   (``shared.retry``); the credentials never appear in a repr, a log line or an error.
 """
@@ -58,6 +61,13 @@ class Source(Protocol):
     def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None
               ) -> Iterator[list[dict[str, Any]]]:
         """Every record of ``obj`` once, a page at a time, in (updated, id) order."""
+        ...
+
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """The same read as :meth:`pages`, from ``resume`` (None: the start) on: each page with the token
+        that resumes after it (None after the last page). ``page_size`` is a hint where the API pages in
+        its own units (an export's result pages)."""
         ...
 
     def read_all(self, obj: str) -> list[dict[str, Any]]: ...

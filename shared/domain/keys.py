@@ -57,6 +57,9 @@ class Keys:
     def extract_batch(self, obj: str, n: int) -> str:
         return f"{self.q}/extract/{obj}/{n:05d}.jsonl"
 
+    def extract_checkpoint(self, obj: str) -> str:
+        return f"{self.q}/extract/checkpoints/{obj}.json"
+
     def extract_outcome(self, obj: str) -> str:
         return f"{self.q}/extract/outcomes/{obj}.json"
 

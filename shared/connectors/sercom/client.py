@@ -96,15 +96,24 @@ class SercomSource:
         self, obj: str, page_size: int = 1000, updated_since: str | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Every record of ``obj`` once, a page at a time, in (updated_at, id) order."""
+        for records, _ in self.pages_from(obj, None, page_size, updated_since):
+            yield records
+
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages from a ``next_cursor`` on: Sercom's cursors carry the (updated_at, id) of the last record
+        served and no server state, so one taken in an earlier invocation resumes the read exactly."""
         params: dict[str, Any] = {"limit": page_size}
         if updated_since:
             params["updated_since"] = updated_since
+        if resume:
+            params["cursor"] = resume
         while True:
             body = self._get(f"/{obj}", params)
             if not isinstance(body.get("data"), list):
                 raise ContractError(f"Sercom /{obj}: page without a 'data' list")
-            yield body["data"]
-            cursor = body.get("next_cursor")
+            cursor = body.get("next_cursor") or None
+            yield body["data"], cursor
             if not cursor:
                 return
             params = {**params, "cursor": cursor}

@@ -188,30 +188,39 @@ class ServiceTrackerSource:
                partition: tuple[int, int] | None = None) -> Iterator[list[dict[str, Any]]]:
         """One export job of ``obj``: each result page's records (at most 10,000), normalised, id order."""
         normalise = self._normaliser(obj)
-        for rows in self._export_pages(obj, modified_since, partition):
+        for rows, _ in self._export_pages(obj, modified_since, partition):
             yield [normalise(r) for r in rows]
 
     def _export_rows(self, obj: str) -> Iterator[dict[str, Any]]:
-        for rows in self._export_pages(obj, None, None):
+        for rows, _ in self._export_pages(obj, None, None):
             yield from rows
 
-    def _export_pages(self, obj: str, modified_since: str | None,
-                      partition: tuple[int, int] | None) -> Iterator[list[dict[str, Any]]]:
-        body: dict[str, Any] = {"object": api_object(obj)}
-        if modified_since:
-            body["modified_since"] = modified_since
-        if partition:
-            body["partition"] = {"count": partition[0], "index": partition[1]}
-        job = retry.call(lambda: self._send("POST", "/exports", body=body)).json()
-        # The job says when it will be done: wait that long once, so one poll usually finds it complete.
-        if job.get("state") == "in_progress":
-            time.sleep(float(job.get("retry_after_s") or 1))
+    def _export_pages(self, obj: str, modified_since: str | None, partition: tuple[int, int] | None,
+                      resume: dict[str, Any] | None = None
+                      ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Result pages of a new export job, or of the job ``resume`` names from its result page
+        ``next`` on; each with the token resuming after it (the job's results are kept ``export_ttl_s``)."""
+        if resume is None:
+            body: dict[str, Any] = {"object": api_object(obj)}
+            if modified_since:
+                body["modified_since"] = modified_since
+            if partition:
+                body["partition"] = {"count": partition[0], "index": partition[1]}
+            job = retry.call(lambda: self._send("POST", "/exports", body=body)).json()
+            # The job says when it will be done: wait that long once, so one poll usually finds it complete.
+            if job.get("state") == "in_progress":
+                time.sleep(float(job.get("retry_after_s") or 1))
+            start = 0
+        else:
+            job, start = {"id": resume["job"]}, int(resume["next"])
         job = retry.call(lambda: self._poll(str(job["id"])), attempts=retry.MAX_ATTEMPTS * 2)
         if int(job.get("record_count") or 0) == 0:
             return  # an empty cut: its one (empty) result page is not worth a call
-        for path in job.get("results") or []:
-            resp = self._result_page(str(path))
-            yield [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+        results = [str(p) for p in job.get("results") or []]
+        for n in range(start, len(results)):
+            resp = self._result_page(results[n])
+            token = json.dumps({"job": str(job["id"]), "next": n + 1}) if n + 1 < len(results) else None
+            yield [json.loads(line) for line in resp.text.splitlines() if line.strip()], token
 
     def _result_page(self, path: str) -> httpx.Response:
         return retry.call(lambda: self._send("GET", path.removeprefix(API)))
@@ -265,6 +274,21 @@ class ServiceTrackerSource:
         for rows in self.export(obj, updated_since):
             for i in range(0, len(rows), page_size):
                 yield rows[i:i + page_size]
+
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of one export job, each a whole result page (up to 10,000 records; ``page_size`` is not
+        the export's unit), resumable by the job id and the next result page; a small delta read is its
+        one REST page."""
+        normalise = self._normaliser(obj)
+        if resume is None and updated_since:
+            first = self._rest_page(obj, 1, REST_PAGE, updated_since)
+            if int(first["meta"]["total_count"]) <= REST_PAGE:
+                yield [normalise(r) for r in first["data"]], None
+                return
+        token = json.loads(resume) if resume else None
+        for rows, after in self._export_pages(obj, updated_since, None, token):
+            yield [normalise(r) for r in rows], after
 
     def read_all(self, obj: str) -> list[dict[str, Any]]:
         return [r for page in self.pages(obj) for r in page]
