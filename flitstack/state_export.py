@@ -26,9 +26,9 @@ from flitstack.local.engine import LocalEngine
 from infra import resources
 from shared.models import RunRef
 
-#: Copies of record data (extracted pages, load-ready batches with file contents) are not needed
+#: Copies of record data (extracted pages, load-ready batches, file contents) are not needed
 #: to roll a run back and can be large; everything else under the run's prefix is kept.
-SKIPPED_PREFIXES = ("extract/", "load/")
+SKIPPED_PREFIXES = ("extract/", "load/", "files/")
 
 
 def _scan(ddb: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

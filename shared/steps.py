@@ -37,6 +37,16 @@ class Partition(_Model):
     object: str
 
 
+class FileItem(_Model):
+    """One item of the FetchFiles manifest (``files.plan``): a slice of one extracted batch's files."""
+
+    object: str
+    batch_key: str
+    start: int = Field(ge=0)
+    count: int = Field(ge=1)
+    item: int = Field(ge=0)
+
+
 class LevelItem(_Model):
     """One item of a level manifest (``load.plan_level``): a batch of one mapping."""
 
@@ -108,6 +118,10 @@ class PartitionIn(StepIn):
     partition: Partition
 
 
+class FilesIn(StepIn):
+    item: FileItem
+
+
 class LevelIn(StepIn):
     index: int
     phase: str
@@ -165,6 +179,25 @@ class PlanExtractionOut(_Model):
     partitions: int
     #: The source's declared parallel-read limit: the Extract Map's MaxConcurrencyPath.
     max_concurrency: int = Field(ge=1)
+
+
+class PlanFilesOut(_Model):
+    manifest_key: str
+    items: int
+    #: The source's declared parallel-read limit: the FetchFiles Map's MaxConcurrencyPath.
+    max_concurrency: int = Field(ge=1)
+
+
+class FetchFilesOut(_Model):
+    item: int
+    files: int
+    copied: int
+    bytes: int
+
+
+class VerifyFilesOut(_Model):
+    items: int
+    files: int
 
 
 class PartitionOut(_Model):

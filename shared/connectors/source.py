@@ -29,10 +29,18 @@ from shared.models import SourceCatalog
 
 @dataclass(frozen=True)
 class SourceLimits:
-    """What a source lets a migration do at once, declared as data: the engine reads it (the
-    Extract Map's MaxConcurrency comes from ``max_parallel_reads``), nothing hard-codes it."""
+    """What a source lets a migration do at once, declared as data: the engine reads it (the Extract
+    and FetchFiles Maps' MaxConcurrency come from ``max_parallel_reads``), nothing hard-codes it."""
 
     max_parallel_reads: int
+    #: The API's request rate per credential (calls per second): file copies, one call each, are paced
+    #: so that ``max_parallel_reads`` of them at once stay under it.
+    requests_per_s: float
+
+    @property
+    def seconds_per_call(self) -> float:
+        """The pace of one of ``max_parallel_reads`` concurrent readers that together stay under the rate."""
+        return self.max_parallel_reads / self.requests_per_s
 
 
 @runtime_checkable
@@ -78,6 +86,11 @@ class Source(Protocol):
 
     def attachment(self, attachment_id: str) -> bytes:
         """The content of one file."""
+        ...
+
+    def attachment_chunks(self, attachment_id: str) -> Iterator[bytes]:
+        """The content of one file as it arrives (the response is opened under the retry policy, then
+        streamed): the engine copies files source → S3 without holding one whole in memory."""
         ...
 
     def facts(self, catalog: SourceCatalog) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
 from shared.connectors import registry
 from shared.connectors.sercom.client import SercomSource
+from shared.domain import files
 from shared.domain.keys import Keys
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
@@ -56,6 +57,8 @@ PAGES_FETCHED: list[tuple[str, str | None]] = []
 
 
 def scripted_extract(event: dict[str, Any], context: Any) -> Any:
+    if event.get("op") == "fetch_files":
+        return _held("fetch_files", lambda: extract_handler.handler(event, context))
     if event.get("op") != "extract_partition":
         return extract_handler.handler(event, context)
     obj = event["partition"]["object"]
@@ -83,6 +86,15 @@ def _run(event: dict[str, Any]) -> RunRef:
 
 
 _sercom_get = SercomSource._get
+_sercom_chunks = SercomSource.attachment_chunks
+#: when each file copy called the source (monotonic seconds)
+FILE_CALLS: list[float] = []
+
+
+def _recording_chunks(self: SercomSource, attachment_id: str) -> Any:
+    with _LOCK:
+        FILE_CALLS.append(time.monotonic())
+    return _sercom_chunks(self, attachment_id)
 
 
 def _recording_get(self: SercomSource, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -172,6 +184,52 @@ def test_an_extraction_that_dies_resumes_from_its_last_partition_checkpoint(
     assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
 
 
+def test_files_are_copied_concurrently_within_the_source_rate_and_land_intact(
+        runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN slices of 2 files, and a source declaring 3 parallel reads at 3 requests per second
+    declared = registry._all()
+    slow = dataclasses.replace(declared["sercom"].declared, max_parallel_reads=3, requests_per_s=3)
+    monkeypatch.setitem(declared, "sercom", dataclasses.replace(declared["sercom"], declared=slow))
+    monkeypatch.setattr(SercomSource, "limits", slow)
+    monkeypatch.setattr(SercomSource, "attachment_chunks", _recording_chunks)
+    monkeypatch.setattr(files, "FILES_PER_ITEM", 2)
+    monkeypatch.setitem(SCRIPT, "hold_s", 0.3)
+    PEAK.clear()
+    FILE_CALLS.clear()
+    # WHEN a migration runs
+    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-files")), timeout_s=600)
+    assert desc["status"] == "SUCCEEDED"
+    src = runtime.source_client()
+    try:
+        attachments = src.read_all("attachments")
+        content = {a["id"]: src.attachment(a["id"]) for a in attachments}
+    finally:
+        src.close()
+    # THEN the files were copied by their own fan-out, 3 slices at once, never over 3 calls a second
+    assert len(attachments) >= 5 and PEAK["fetch_files"] == 3
+    assert len(FILE_CALLS) == len(attachments)  # each file read once (the load reads S3, not the source)
+    calls = sorted(FILE_CALLS)
+    assert all(calls[i + 3] - calls[i] >= 0.95 for i in range(len(calls) - 3)), calls
+    # AND the load-ready batch holds references, not content; Salesforce holds the exact bytes
+    s3, bucket = runtime.engine.client("s3"), runtime.engine.stack.bucket
+    ready = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="runs/wf-files/load/")["Contents"]
+             if o["Key"].endswith(".jsonl")]
+    sent = [r for key in ready for r in s3_lines(runtime, key)
+            if str(r.get("Sercom_Id__c", "")).startswith("attachments:")]
+    assert sent and all(set(r["VersionData"]) == {"$file", "size"} for r in sent)
+    sf = salesforce_client(runtime)
+    rows = sf.query_all("SELECT Id, Sercom_Id__c FROM ContentVersion WHERE Sercom_Id__c LIKE 'attachments:%'")[
+        "records"]
+    checked = 0
+    for row in rows:
+        sid = row["Sercom_Id__c"].split(":", 1)[1]
+        body = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{row['Id']}/VersionData",
+                              headers=sf.headers)
+        assert body.status_code == 200 and body.content == content[sid], sid
+        checked += 1
+    assert checked == len(sent)
+
+
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
     # GIVEN the first two batch loads are refused with a throttling error
     SCRIPT["throttle_load_batches"] = 2
@@ -239,7 +297,8 @@ def test_map_concurrency_is_the_connectors_declared_limit(runtime: Any, monkeypa
     # THEN every Map run was started with the declared concurrency, not a constant
     runs = runtime.engine.map_runs(arn)
     levels = len(s3_json(runtime, "runs/wf-concurrency/levels.json"))
-    assert sorted(r["maxConcurrency"] for r in runs) == [2] * levels + [3]  # LoadLevel per level, one Extract
+    # LoadLevel per level, then Extract and FetchFiles (the source's)
+    assert sorted(r["maxConcurrency"] for r in runs) == [2] * levels + [3, 3]
     # AND that many items really ran at once (and never more)
     assert PEAK["extract_partition"] == 3
     assert PEAK["load_batch"] == 2

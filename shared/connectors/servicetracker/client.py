@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from shared import retry
+from shared.connectors.http import stream_body
 from shared.connectors.servicetracker import LIMITS
 from shared.connectors.servicetracker.discovery import build_catalog
 from shared.connectors.servicetracker.normalise import discovery_facts, preflight
@@ -103,11 +104,16 @@ class ServiceTrackerSource:
 
     # --- transport -----------------------------------------------------------------------
     def _send(self, method: str, path: str, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None) -> httpx.Response:
+              body: dict[str, Any] | None = None, stream: bool = False) -> httpx.Response:
+        """One call; ``stream`` leaves a successful body unread (the caller iterates and closes it)."""
         with self._calls_lock:
             self.calls += 1
         try:
-            resp = self._client.request(method, path, params=params, json=body)
+            resp = self._client.send(self._client.build_request(method, path, params=params, json=body),
+                                     stream=stream)
+            if stream and resp.status_code >= 400:
+                resp.read()
+                resp.close()
         except httpx.TransportError as exc:  # timeouts included
             raise transport_error("ServiceTracker", path, exc) from exc
         if resp.status_code >= 400:
@@ -300,6 +306,10 @@ class ServiceTrackerSource:
 
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send("GET", f"/attachments/{attachment_id}/content")).content
+
+    def attachment_chunks(self, attachment_id: str) -> Iterator[bytes]:
+        path = f"/attachments/{attachment_id}/content"
+        return stream_body(retry.call(lambda: self._send("GET", path, stream=True)), "ServiceTracker", path)
 
     def sync_status(self) -> dict[str, Any]:
         """``GET /v2/mobile/sync-status``: devices holding offline changes the server has not received."""
