@@ -14,8 +14,6 @@ Peak RSS of every process: this process (``ru_maxrss``), each stand-in (``VmHWM`
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import sqlite3
 import time
@@ -82,15 +80,12 @@ def _client(info: dict[str, Any]) -> Salesforce:
                       version="60.0")
 
 
-def _csv(records: list[dict[str, Any]]) -> str:
-    fields = sorted({k for r in records for k in r})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for r in records:
-        writer.writerow({k: ("true" if v is True else "false" if v is False else "" if v is None else v)
-                         for k, v in r.items()})
-    return out.getvalue()
+def _bulk_row(record: dict[str, Any], fields: list[str]) -> dict[str, str]:
+    """One Bulk 2.0 CSV row as simple-salesforce writes it (every column, text values)."""
+    def text(v: Any) -> str:
+        return "true" if v is True else "false" if v is False else "" if v is None else str(v)
+
+    return {k: text(record.get(k)) for k in fields}
 
 
 def destination_floor(rt: LocalRuntime, batches: list[tuple[str, list[dict[str, Any]]]], ext: str,
@@ -111,7 +106,8 @@ def destination_floor(rt: LocalRuntime, batches: list[tuple[str, list[dict[str, 
         for obj, records in by_object.items():
             rows = [{**r, ext: f"floor-{r[ext]}"} for r in records]
             if len(rows) >= BULK_MIN and obj not in NO_BULK:
-                for result in getattr(sf.bulk2, obj).insert(records=_csv(rows), wait=0.5):
+                fields = sorted({k for r in rows for k in r})
+                for result in getattr(sf.bulk2, obj).insert(records=[_bulk_row(r, fields) for r in rows], wait=0.5):
                     written += int(result.get("numberRecordsProcessed", 0)) - int(result.get("numberRecordsFailed",
                                                                                           0))
                 continue
