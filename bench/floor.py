@@ -101,13 +101,17 @@ def destination_floor(rt: LocalRuntime, batches: list[tuple[str, list[dict[str, 
         by_object: dict[str, list[dict[str, Any]]] = {}
         for obj, records in batches:  # level order: parents before children
             by_object.setdefault(obj, []).extend(records)
+        # only the fields an object has (the engine's connector leaves out an external id an object cannot
+        # carry): described once, before the timed work
+        fields = {obj: {f["name"] for f in getattr(sf, obj).describe()["fields"]} for obj in by_object}
         written = 0
         started = time.perf_counter()
         for obj, records in by_object.items():
-            rows = [{**r, ext: f"floor-{r[ext]}"} for r in records]
+            have = fields[obj]
+            rows = [{k: (f"floor-{v}" if k == ext else v) for k, v in r.items() if k in have} for r in records]
             if len(rows) >= BULK_MIN and obj not in NO_BULK:
-                fields = sorted({k for r in rows for k in r})
-                for result in getattr(sf.bulk2, obj).insert(records=[_bulk_row(r, fields) for r in rows], wait=0.5):
+                columns = sorted({k for r in rows for k in r})
+                for result in getattr(sf.bulk2, obj).insert(records=[_bulk_row(r, columns) for r in rows], wait=0.5):
                     written += int(result.get("numberRecordsProcessed", 0)) - int(result.get("numberRecordsFailed",
                                                                                           0))
                 continue
