@@ -24,6 +24,10 @@ Sercom records):
   one ``create`` per 50 records (the declared batch) per mapping plus one ``write`` per fix-up;
 - peak memory: the largest Python heap (tracemalloc) while transforming one batch, which is
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS;
+- the floor (Sercom -> Salesforce; ``bench/floor.py``): bare clients doing the same work in the same run
+  (httpx paging and file downloads from the source, simple-salesforce writing the run's load-ready records
+  into a copy of the migrated org), the end-to-end time's ratio to it, and the peak RSS of every process
+  (engine, each stand-in, the floor's stand-in); ``--sizes scale`` runs 100k, 500k and 1M;
 - source API calls used for extraction (``--source servicetracker``): every partition records what
   reading it cost; the minimum ServiceTracker's bulk export allows is, per object of n records,
   1 export job + 1 status poll + ceil(n / 10,000) result pages (none for an empty cut).
@@ -47,12 +51,15 @@ from typing import Any
 import httpx
 from aws_lambda_powertools.utilities import parameters
 
+from bench.floor import destination_floor, peak_rss_mib, source_floor
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
 from shared.mapping.engine import CompiledMapping
 from shared.mapping.spec import MigrationSpec
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+#: The sizes issue 15 asks for: end-to-end against the floor, flat memory from 100k to 1M.
+SCALE_SIZES = "100000,500000,1000000"
 COLLECTION, BULK_BATCH, BULK_JOB_CALLS = 200, 10_000, 5
 NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in Bulk 2.0 CSV
 
@@ -320,6 +327,13 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         extract_calls = sum(int(p.get("calls", 0)) for p in partitions)
         extract_minimum = minimum_export_calls({p["object"]: p["count"] for p in partitions}) \
             if source == "servicetracker" else None
+        floor = _floor(rt, run_id, spec, partitions) if (source, destination) == ("sercom", "salesforce") else {}
+        rss = {"engine": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               **{kind: peak_rss_mib(standin.process.pid) for kind, standin in rt.standins.items()}, **(
+                   {"floor destination": floor.pop("floor_standin_rss_mib")} if floor else {})}
+        if floor:
+            floor["floor_ratio"] = round(elapsed / floor["floor_seconds"], 2)
+            floor["engine_records_created"] = sum(int(o.get("created", 0)) for o in outcomes)
         if destination == "dynamics":
             closed = _closed(rt, spec)
         if destination in ("dynamics", "zoho", "odoo"):
@@ -378,7 +392,28 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         "extract_calls_ratio": round(extract_calls / extract_minimum, 3) if extract_minimum else None,
         "peak_batch_heap_mib": round(peak_mib, 1),
         "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib_by_process": rss, **floor,
     }
+
+
+def _floor(rt: LocalRuntime, run_id: str, spec: MigrationSpec, partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bare clients' time for the same work (``bench/floor.py``), measured after the run."""
+    objects = sorted(p["object"] for p in partitions)
+    file_objects = {m.source_object for m in spec.mappings if m.attachment_source}
+    files = [str(r["id"]) for p in partitions if p["object"] in file_objects
+             for k in p["batches"] for r in _lines(rt, k)]
+    source_s = source_floor(rt, objects, files)
+    batches = []
+    for index in range(len(_json(rt, f"runs/{run_id}/levels.json"))):
+        for item in _json(rt, f"runs/{run_id}/levels/{index:02d}/manifest.json"):
+            dest = spec.mapping(str(item["mapping"])).dest_object
+            batches.append((dest, _lines(rt, f"runs/{run_id}/load/{item['batch_id']}.jsonl")))
+    s3, bucket = _s3(rt)
+    dest_s, written, floor_rss = destination_floor(
+        rt, batches, spec.external_id_field, lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return {"floor_seconds": round(source_s + dest_s, 1), "floor_source_seconds": round(source_s, 1),
+            "floor_destination_seconds": round(dest_s, 1), "floor_records_written": written,
+            "floor_standin_rss_mib": floor_rss}
 
 def _fixed_up(rt: LocalRuntime, run_id: str) -> int:
     """Records the fix-up pass updated (the deferred lookups), from the audit log."""
@@ -441,6 +476,22 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                          f"{c.get('upsert_multiple', 0)} | {c.get('patch', 0):,} | {c['batch_inner']:,} | "
                          f"{c['closed']:,} | {c['fixed_up']} | {r['end_to_end_seconds']} |")
         lines.append("")
+    floors = [r for r in rows if r.get("floor_seconds")]
+    if floors:
+        lines += ["Engine vs floor (issue 15; target ratio <= 2.0 and every process under 1 GiB, flat from 100k to "
+                  "1M): the floor is bare clients doing the same work in the same `make bench` run "
+                  "(`bench/floor.py`): httpx paging every source object and downloading every file, plus "
+                  "simple-salesforce writing the run's load-ready records (Bulk 2.0 from 1,000 records, "
+                  "Collections below) into a copy of the migrated org. Peak RSS per process, MiB.", "",
+                  "| N | e2e s | floor s (source + destination) | ratio | records created (engine / floor) | "
+                  "peak RSS MiB by process | commit |", "|---|---|---|---|---|---|---|"]
+        for r in floors:
+            rss = ", ".join(f"{k} {v}" for k, v in r["peak_rss_mib_by_process"].items())
+            lines.append(f"| {r['records']:,} | {r['end_to_end_seconds']} | {r['floor_seconds']} "
+                         f"({r['floor_source_seconds']} + {r['floor_destination_seconds']}) | {r['floor_ratio']} | "
+                         f"{r['engine_records_created']:,} / {r['floor_records_written']:,} | {rss} | "
+                         f"{r['commit']} |")
+        lines.append("")
     lines += ["Extract calls (ServiceTracker): source API calls the extraction partitions made, against the "
               "minimum its bulk export allows (per object: a job, one poll, one call per 10,000-record result "
               "page); target <= 1.1 x minimum.",
@@ -464,7 +515,8 @@ def _commit() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--sizes", default="20000,100000",
+                        help="N, comma-separated; 'scale' = 100000,500000,1000000 (the issue-15 rows)")
     parser.add_argument("--dest", default="salesforce,dynamics,zoho,odoo", help="destinations, comma-separated")
     parser.add_argument("--source", default=LocalRuntime.source, choices=registry.kinds("source"),
                         help="source system (its pairs with --dest)")
@@ -476,7 +528,8 @@ def main() -> int:
     rows = []
     local_environment(Path(tempfile.mkdtemp(prefix="flitstack-bench-logs-")) / "lambda.jsonl")
     for destination in args.dest.split(","):
-        for n in (int(s) for s in args.sizes.split(",")):
+        sizes = SCALE_SIZES if args.sizes == "scale" else args.sizes
+        for n in (int(s) for s in sizes.split(",")):
             # Dynamics 365: both write paths over the same records, one migration each
             for writes in list(DYNAMICS_WRITES) if destination == "dynamics" else [None]:
                 row = {**run_size(n, args.seed, destination, args.source, writes), "commit": _commit()}

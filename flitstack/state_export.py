@@ -1,6 +1,7 @@
 """Save and restore the AWS side of a local run, so a later command can act on it.
 
-Local mode keeps AWS in memory (moto): when ``flitstack demo`` ends, the run's audit log,
+Local mode keeps AWS in moto (DynamoDB in memory, S3 bodies past 256 KiB spooled to temporary files):
+when ``flitstack demo`` ends, the run's audit log,
 crosswalk, run-table item and data-bucket objects would be gone, and ``flitstack rollback RUN``
 could not know what the run wrote. ``export_state`` writes them to ``<run folder>/aws-state/``;
 ``import_state`` loads them into a fresh engine. The stand-ins' SQLite states are already in the
@@ -26,21 +27,9 @@ from flitstack.local.engine import LocalEngine
 from infra import resources
 from shared.models import RunRef
 
-#: Copies of record data (extracted pages, load-ready batches with file contents) are not needed
+#: Copies of record data (extracted pages, load-ready batches, file contents) are not needed
 #: to roll a run back and can be large; everything else under the run's prefix is kept.
-SKIPPED_PREFIXES = ("extract/", "load/")
-
-
-def _scan(ddb: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    for page in ddb.get_paginator("scan").paginate(TableName=table, **kwargs):
-        yield from page.get("Items", [])
-
-
-def _query(ddb: Any, table: str, key: str, value: str) -> Iterator[dict[str, Any]]:
-    for page in ddb.get_paginator("query").paginate(TableName=table, KeyConditionExpression="#k = :v",
-                                                    ExpressionAttributeNames={"#k": key},
-                                                    ExpressionAttributeValues={":v": {"S": value}}):
-        yield from page.get("Items", [])
+SKIPPED_PREFIXES = ("extract/", "load/", "files/")
 
 
 def export_state(engine: LocalEngine, run: RunRef, target: Path) -> dict[str, Any]:
@@ -50,15 +39,21 @@ def export_state(engine: LocalEngine, run: RunRef, target: Path) -> dict[str, An
     if target.exists():
         shutil.rmtree(target)
     (target / "dynamodb").mkdir(parents=True)
-    ddb, s3 = engine.client("dynamodb"), engine.client("s3")
-    items: dict[str, list[dict[str, Any]]] = {
-        resources.AUDIT.logical_id: list(_query(ddb, stack.tables[resources.AUDIT.logical_id], "run_id", run.run_id)),
+    s3 = engine.client("s3")
+    # Read in place, one item at a time, straight to the file (linear in the table; nothing held).
+    wanted: dict[str, str | None] = {
+        resources.AUDIT.logical_id: run.run_id,
         # One org per local runtime: its whole crosswalk (a later run's decisions rest on all of it).
-        resources.CROSSWALK.logical_id: list(_scan(ddb, stack.tables[resources.CROSSWALK.logical_id])),
-        resources.RUNS.logical_id: list(_query(ddb, stack.tables[resources.RUNS.logical_id], "run_id", run.run_id)),
+        resources.CROSSWALK.logical_id: None,
+        resources.RUNS.logical_id: run.run_id,
     }
-    for logical_id, rows in items.items():
-        (target / "dynamodb" / f"{logical_id}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    counts: dict[str, int] = {}
+    for logical_id, hash_value in wanted.items():
+        with (target / "dynamodb" / f"{logical_id}.jsonl").open("w") as out:
+            counts[logical_id] = 0
+            for row in engine.table_items(stack.tables[logical_id], hash_value):
+                out.write(json.dumps(row) + "\n")
+                counts[logical_id] += 1
     prefix = f"{run.prefix}/"
     objects = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=prefix):
@@ -71,9 +66,20 @@ def export_state(engine: LocalEngine, run: RunRef, target: Path) -> dict[str, An
             path.write_bytes(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
             objects += 1
     manifest = {"run": run.model_dump(), "exported_at": datetime.now(UTC).isoformat(),
-                "tables": {k: len(v) for k, v in items.items()}, "objects": objects}
+                "tables": counts, "objects": objects}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int = 25) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def read_manifest(source: Path) -> dict[str, Any]:
@@ -86,19 +92,18 @@ def read_manifest(source: Path) -> dict[str, Any]:
 
 
 def import_state(engine: LocalEngine, source: Path) -> RunRef:
-    """Load an export into a freshly deployed engine; returns the run it belongs to."""
+    """Load an export into a freshly deployed engine (streamed); returns the run it belongs to."""
     assert engine.stack is not None, "deploy the engine first"
     stack = engine.stack
     manifest = read_manifest(source)
     ddb, s3 = engine.client("dynamodb"), engine.client("s3")
     for logical_id in manifest["tables"]:
-        rows = [json.loads(line) for line in (source / "dynamodb" / f"{logical_id}.jsonl").read_text().splitlines()
-                if line]
         table = stack.tables[logical_id]
-        for i in range(0, len(rows), 25):
-            request = {table: [{"PutRequest": {"Item": r}} for r in rows[i : i + 25]]}
-            while request:
-                request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+        with (source / "dynamodb" / f"{logical_id}.jsonl").open() as rows:  # streamed, 25 items a write
+            for chunk in _chunks(json.loads(line) for line in rows if line.strip()):
+                request = {table: [{"PutRequest": {"Item": r}} for r in chunk]}
+                while request:
+                    request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
     root = source / "s3"
     if root.exists():
         for path in sorted(p for p in root.rglob("*") if p.is_file()):

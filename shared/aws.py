@@ -8,6 +8,7 @@ destination write) and the id crosswalk (source key -> destination id, per org a
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,6 +26,8 @@ from shared.settings import Settings, get_settings
 #: Sends of a BatchWriteItem/BatchGetItem whose items came back unprocessed (botocore's own retries
 #: cover the throttled *calls*; unprocessed items are ours to resend, through ``retry.resend``).
 DDB_ATTEMPTS = 8
+#: How much of one streamed upload stays in memory before it spills to a temporary file.
+SPOOL_BYTES = 8 * 1024 * 1024
 _CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
 
 
@@ -47,6 +50,28 @@ class BlobStore:
     def put_bytes(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> str:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         return key
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream") -> int:
+        """Upload a body that arrives in chunks (a file streamed from a source): at most
+        :data:`SPOOL_BYTES` of it is held in memory (the rest spills to a temporary file, and boto3's
+        managed transfer uploads large bodies in parts). Returns the size written."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            size = 0
+            for chunk in chunks:
+                spool.write(chunk)
+                size += len(chunk)
+            spool.seek(0)
+            self.s3.upload_fileobj(spool, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        return size
+
+    def size(self, key: str) -> int | None:
+        """The object's size; None when there is no such object (one HEAD, no listing)."""
+        try:
+            return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
 
     def get_bytes(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())

@@ -107,6 +107,10 @@ class RunOptions(Strict):
     location_strategy: Literal["child_accounts", "shipping_address"] = "child_accounts"
     extract_page_size: int = Field(default=1000, ge=1, le=1000)
     batch_size: int = Field(default=10_000, ge=100, le=10_000)
+    extract_partition_records: int = Field(
+        default=50_000, ge=1, le=1_000_000,
+        description="records one Extract invocation reads (whole pages) before it checkpoints and hands the "
+        "object on to the next invocation: every invocation stays far under Lambda's 15 minutes")
     objects: list[str] | None = None
     delta_window_s: int = Field(default=0, ge=0, le=7 * 86400,
                                 description="delta-pickup window after the full load; 0 = none (24-48 h in production)")

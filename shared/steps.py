@@ -37,6 +37,16 @@ class Partition(_Model):
     object: str
 
 
+class FileItem(_Model):
+    """One item of the FetchFiles manifest (``files.plan``): a slice of one extracted batch's files."""
+
+    object: str
+    batch_key: str
+    start: int = Field(ge=0)
+    count: int = Field(ge=1)
+    item: int = Field(ge=0)
+
+
 class LevelItem(_Model):
     """One item of a level manifest (``load.plan_level``): a batch of one mapping."""
 
@@ -108,6 +118,10 @@ class PartitionIn(StepIn):
     partition: Partition
 
 
+class FilesIn(StepIn):
+    item: FileItem
+
+
 class LevelIn(StepIn):
     index: int
     phase: str
@@ -167,10 +181,35 @@ class PlanExtractionOut(_Model):
     max_concurrency: int = Field(ge=1)
 
 
+class PlanFilesOut(_Model):
+    manifest_key: str
+    items: int
+    #: The source's declared parallel-read limit: the FetchFiles Map's MaxConcurrencyPath.
+    max_concurrency: int = Field(ge=1)
+
+
+class FetchFilesOut(_Model):
+    item: int
+    files: int
+    copied: int
+    bytes: int
+
+
+class VerifyFilesOut(_Model):
+    items: int
+    files: int
+
+
 class PartitionOut(_Model):
+    """One partition read: the object's totals so far; ``done`` once it is read to its end (the Extract
+    Map item loops on it)."""
+
     object: str
     count: int
     batches: int
+    done: bool
+    #: partitions of this object read so far
+    partition: int = Field(ge=1)
 
 
 #: VerifyExtraction's and VerifyLevel's answer is the next level cursor.

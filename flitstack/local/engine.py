@@ -27,7 +27,7 @@ import time
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +35,8 @@ from typing import Any, cast
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.server import ThreadedMotoServer
 
 from flitstack.local import dispatch, naming, patches
@@ -106,6 +108,10 @@ def _dummy_zip() -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("handler.py", "def handler(event, context):\n    return event\n")
     return buf.getvalue()
+
+
+#: How much of one S3 object moto keeps in memory before it spools the body to a temporary file.
+S3_MEMORY_BYTES = 256 * 1024
 
 
 class LocalEngine:
@@ -196,6 +202,9 @@ class LocalEngine:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ACCOUNT_ID": naming.LOCAL_ACCOUNT_ID,
+            # S3 objects past this size live in temporary files on disk, not in this process's heap (moto
+            # spools every object's body): batches, load-ready batches and files do not grow memory with N.
+            "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(S3_MEMORY_BYTES),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": "FlitStack",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
@@ -245,6 +254,18 @@ class LocalEngine:
         )
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
             resp.read()
+
+    def table_items(self, table_name: str, hash_value: str | None = None) -> Iterator[dict[str, Any]]:
+        """The items of one table (those of one partition key value, if given) in DynamoDB
+        JSON, read where moto holds them: its Scan and Query sort and walk the whole table for every
+        page, so paging a table out through the API grows with the square of its size."""
+        table = dynamodb_backends[naming.LOCAL_ACCOUNT_ID][self.region].get_table(table_name)
+        groups = list(table.items.values()) if hash_value is None else (
+            [table.items[DynamoType({"S": hash_value})]] if DynamoType({"S": hash_value}) in table.items else [])
+        for group in groups:
+            items: list[Item] = list(group.values()) if table.range_key_attr else [cast(Item, group)]
+            for item in items:
+                yield dict(item.to_json()["Attributes"])
 
     def client(self, service: str) -> BaseClient:
         """A boto3 client for the local endpoint (cached per service)."""

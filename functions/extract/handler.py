@@ -1,4 +1,5 @@
-"""Extract step: plan partitions, extract one partition to S3 batches, verify all completed."""
+"""Extract step: plan the objects, read an object's next partition to S3 batches, verify all completed;
+then copy the files source → S3 (plan, fetch a slice, verify)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from shared.connections import open_source
 from shared.connectors import registry
-from shared.domain import extract
+from shared.domain import extract, files
 from shared.handler import Op, lambda_handler, stores
 from shared.observability import count
 from shared.steps import (
@@ -14,10 +15,14 @@ from shared.steps import (
     DeltaIn,
     DeltaOut,
     DeltaReportOut,
+    FetchFilesOut,
+    FilesIn,
     PartitionIn,
     PartitionOut,
     PlanExtractionOut,
+    PlanFilesOut,
     RunOnly,
+    VerifyFilesOut,
 )
 
 
@@ -32,12 +37,28 @@ def _plan(step: RunOnly) -> dict[str, Any]:
 def _partition(step: PartitionIn) -> dict[str, Any]:
     with open_source(step.run.source) as source:
         result = extract.extract_partition(step.run, step.partition.model_dump(), source, stores().blobs)
-    count("RecordsRead", result["count"])
+    if result["done"]:
+        count("RecordsRead", result["count"])
     return result
 
 
 def _verify(step: RunOnly) -> dict[str, Any]:
     return extract.verify(step.run, stores().blobs)
+
+
+def _plan_files(step: RunOnly) -> dict[str, Any]:
+    """The file copies to make, and how many at once: the source's declared parallel-read limit."""
+    return files.plan(step.run, stores().blobs, registry.source(step.run.source.kind).limits.max_parallel_reads)
+
+
+def _fetch_files(step: FilesIn) -> dict[str, Any]:
+    with open_source(step.run.source) as source:
+        return files.fetch(step.run, step.item.model_dump(), source, stores().blobs,
+                           pace_s=source.limits.seconds_per_call)
+
+
+def _verify_files(step: RunOnly) -> dict[str, Any]:
+    return files.verify(step.run, stores().blobs)
 
 
 def _delta_start(step: RunOnly) -> dict[str, Any]:
@@ -61,6 +82,9 @@ OPS: dict[str, Op[Any, Any]] = {
     "plan": Op(RunOnly, PlanExtractionOut, _plan),
     "extract_partition": Op(PartitionIn, PartitionOut, _partition),
     "verify": Op(RunOnly, CursorOut, _verify),
+    "plan_files": Op(RunOnly, PlanFilesOut, _plan_files),
+    "fetch_files": Op(FilesIn, FetchFilesOut, _fetch_files),
+    "verify_files": Op(RunOnly, VerifyFilesOut, _verify_files),
     "delta_start": Op(RunOnly, DeltaOut, _delta_start),
     "delta_extract": Op(DeltaIn, DeltaOut, _delta_extract),
     "delta_report": Op(RunOnly, DeltaReportOut, _delta_report),

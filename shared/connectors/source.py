@@ -11,6 +11,9 @@ Conventions every source keeps:
   (ISO 8601), or the fields the source's profile names for them.
 - **Pages** return every record of an object once, in (updated, id) order, so a watermark plus a
   tie-break resumes exactly (the delta window relies on it); ``updated_since`` narrows to changes.
+- **Resume tokens**: ``pages_from`` gives each page with an opaque string that resumes the same read
+  right after it, in another process (the Extract step checkpoints it per partition, so one object is
+  read by many short invocations and a dead one resumes without fetching a finished page again).
 - **Failures** are raised as the error tree (``shared.errors``) after the one retry policy
   (``shared.retry``); the credentials never appear in a repr, a log line or an error.
 """
@@ -26,10 +29,18 @@ from shared.models import SourceCatalog
 
 @dataclass(frozen=True)
 class SourceLimits:
-    """What a source lets a migration do at once, declared as data: the engine reads it (the
-    Extract Map's MaxConcurrency comes from ``max_parallel_reads``), nothing hard-codes it."""
+    """What a source lets a migration do at once, declared as data: the engine reads it (the Extract
+    and FetchFiles Maps' MaxConcurrency come from ``max_parallel_reads``), nothing hard-codes it."""
 
     max_parallel_reads: int
+    #: The API's request rate per credential (calls per second): file copies, one call each, are paced
+    #: so that ``max_parallel_reads`` of them at once stay under it.
+    requests_per_s: float
+
+    @property
+    def seconds_per_call(self) -> float:
+        """The pace of one of ``max_parallel_reads`` concurrent readers that together stay under the rate."""
+        return self.max_parallel_reads / self.requests_per_s
 
 
 @runtime_checkable
@@ -60,6 +71,13 @@ class Source(Protocol):
         """Every record of ``obj`` once, a page at a time, in (updated, id) order."""
         ...
 
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """The same read as :meth:`pages`, from ``resume`` (None: the start) on: each page with the token
+        that resumes after it (None after the last page). ``page_size`` is a hint where the API pages in
+        its own units (an export's result pages)."""
+        ...
+
     def read_all(self, obj: str) -> list[dict[str, Any]]: ...
 
     def deleted(self, obj: str, since: str) -> list[dict[str, Any]]:
@@ -68,6 +86,11 @@ class Source(Protocol):
 
     def attachment(self, attachment_id: str) -> bytes:
         """The content of one file."""
+        ...
+
+    def attachment_chunks(self, attachment_id: str) -> Iterator[bytes]:
+        """The content of one file as it arrives (the response is opened under the retry policy, then
+        streamed): the engine copies files source → S3 without holding one whole in memory."""
         ...
 
     def facts(self, catalog: SourceCatalog) -> dict[str, Any]:

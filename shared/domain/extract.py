@@ -1,9 +1,13 @@
-"""Extract: one partition per source object, paged into S3 batches of at most ``batch_size``.
+"""Extract: every source object read in partitions of whole pages into S3 batches of at most ``batch_size``.
 
-Each partition writes its batch files and then an outcome record; ``verify`` refuses to
-go on unless every partition of the manifest recorded one (a Distributed Map item that
-failed silently cannot slip through). Re-running a partition rewrites the same keys, so
-a retried item converges.
+One Distributed Map item per object; the item calls ``extract_partition`` until it answers ``done``.
+Each call reads one partition (about ``extract_partition_records`` records, ending on a page
+boundary), writes its batch files, then a checkpoint (the source's resume token, the batch keys so
+far, the count, the watermark). The checkpoint is written only after the partition's batches, so an
+invocation that dies mid-partition is re-run from the last checkpoint: no finished partition is
+fetched again, and the re-read partition rewrites the same batch keys (nothing lost, nothing twice).
+The last partition writes the object's outcome record; ``verify`` refuses to go on unless every
+object of the manifest recorded one (a Distributed Map item that failed silently cannot slip through).
 """
 
 from __future__ import annotations
@@ -71,18 +75,26 @@ class _Watermark:
 def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, blobs: BlobStore,
                       phase: str = FULL, since: str | None = None, mark: _Watermark | None = None
                       ) -> dict[str, Any]:
-    """Page one source object into batches; in a delta pass, only versions not processed yet."""
+    """Read the next partition of one source object (from its checkpoint); in a delta pass, only versions
+    not processed yet. Answers ``done`` once the object is read to its end and its outcome recorded."""
     obj = str(partition["object"])
     keys = Keys(run, phase)
     size = run.options.batch_size
+    checkpoint_key = keys.extract_checkpoint(obj)
+    state: dict[str, Any] = (blobs.get_json(checkpoint_key) if blobs.exists(checkpoint_key) else
+                             {"resume": None, "batches": [], "count": 0, "sizes": None, "calls": 0, "partitions": 0,
+                              "done": False, "mark": (mark or _Watermark(None, run.options.delta_overlap_s)).state()})
+    if state["done"]:  # a retried item whose last partition had finished: nothing to read again
+        return {"object": obj, "count": state["count"], "batches": len(state["batches"]), "done": True,
+                "partition": state["partitions"]}
+    mark = _Watermark(state["mark"], run.options.delta_overlap_s)
     batch: list[dict[str, Any]] = []
-    batch_keys: list[str] = []
-    count = 0
-    mark = mark or _Watermark(None, run.options.delta_overlap_s)
+    batch_keys: list[str] = list(state["batches"])
+    read = 0
 
     calls_before = source.calls
     mappings = [m for m in load_spec(blobs, run).mappings if m.source_object == obj]
-    sizes: dict[str, list[int]] = {m.name: [] for m in mappings}
+    sizes: dict[str, list[int]] = state["sizes"] or {m.name: [] for m in mappings}
 
     def flush() -> None:
         for m in mappings:
@@ -90,22 +102,33 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
         batch_keys.append(blobs.put_lines(keys.extract_batch(obj, len(batch_keys)), batch))
         batch.clear()
 
-    for page in source.pages(obj, page_size=run.options.extract_page_size, updated_since=since):
+    resume: str | None = state["resume"]
+    for page, resume in source.pages_from(obj, state["resume"], page_size=run.options.extract_page_size,
+                                          updated_since=since):
+        read += len(page)
         for record in page:
             if mark.seen(record):
                 continue
             mark.add(record)
             batch.append(record)
-            count += 1
+            state["count"] += 1
             if len(batch) >= size:
                 flush()
-    if batch or (not batch_keys and phase == FULL):
+        if resume and read >= run.options.extract_partition_records:
+            break  # a whole partition read: checkpoint it and hand over to the next invocation
+    done = not resume
+    if batch or (done and not batch_keys and phase == FULL):
         flush()
-    # calls: what reading this partition cost the source's API (the bench holds it to the API's minimum)
-    outcome = {"object": obj, "count": count, "batches": batch_keys, "sizes": sizes, "mark": mark.state(),
-               "calls": source.calls - calls_before}
-    blobs.put_json(keys.extract_outcome(obj), outcome)
-    return {"object": obj, "count": count, "batches": len(batch_keys)}
+    state.update(resume=resume, batches=batch_keys, sizes=sizes, mark=mark.state(), done=done,
+                 calls=state["calls"] + source.calls - calls_before, partitions=state["partitions"] + 1)
+    if done:
+        # calls: what reading the object cost the source's API (the bench holds it to the API's minimum)
+        outcome = {"object": obj, "count": state["count"], "batches": batch_keys, "sizes": sizes,
+                   "mark": state["mark"], "calls": state["calls"], "partitions": state["partitions"]}
+        blobs.put_json(keys.extract_outcome(obj), outcome)
+    blobs.put_json(checkpoint_key, state)  # last: it advances only after the partition's batches are written
+    return {"object": obj, "count": state["count"], "batches": len(batch_keys), "done": done,
+            "partition": state["partitions"]}
 
 
 def verify(run: RunRef, blobs: BlobStore) -> dict[str, Any]:
@@ -149,7 +172,9 @@ def delta_extract(run: RunRef, delta: dict[str, Any], source: Source, blobs: Blo
     for obj, mark_state in state["objects"].items():
         mark = _Watermark(mark_state, overlap)
         since = minus(mark.watermark or state["started_at"], overlap)
-        result = extract_partition(run, {"object": obj}, source, blobs, phase=phase, since=since, mark=mark)
+        result: dict[str, Any] = {"done": False}
+        while not result["done"]:  # a delta pass reads changes since the last pass: small, one invocation
+            result = extract_partition(run, {"object": obj}, source, blobs, phase=phase, since=since, mark=mark)
         state["objects"][obj] = blobs.get_json(Keys(run, phase).extract_outcome(obj))["mark"]
         picked[obj] = int(result["count"])
     deletions = []

@@ -45,6 +45,9 @@ class Keys:
     #: The same for the sample environment, and that environment's crosswalk scope (its instance).
     created_schema_sample = property(lambda self: f"{self.p}/sample/prepare/created-schema.json")
     sample_environment = property(lambda self: f"{self.p}/sample/environment.json")
+    #: File content copied source → S3 (``shared.domain.files``), the FetchFiles manifest and outcomes.
+    files_prefix = property(lambda self: f"{self.p}/files/")
+    files_manifest = property(lambda self: f"{self.p}/files-plan/manifest.json")
     xwalk_merged_prefix = property(lambda self: f"{self.p}/xwalk-merged/")
 
     proposed_spec = property(lambda self: f"{self.p}/discovery/spec.proposed.json")
@@ -56,6 +59,12 @@ class Keys:
 
     def extract_batch(self, obj: str, n: int) -> str:
         return f"{self.q}/extract/{obj}/{n:05d}.jsonl"
+
+    def files_outcome(self, item: int) -> str:
+        return f"{self.p}/files-plan/outcomes/{item:05d}.json"
+
+    def extract_checkpoint(self, obj: str) -> str:
+        return f"{self.q}/extract/checkpoints/{obj}.json"
 
     def extract_outcome(self, obj: str) -> str:
         return f"{self.q}/extract/outcomes/{obj}.json"

@@ -12,13 +12,14 @@ Guarantees kept here:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
 from shared.connectors.destination import ID, Destination, WriteResult, chunks
+from shared.domain import files
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
 from shared.domain.transform import crosswalk_scope
@@ -268,11 +269,19 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     present: dict[str, str] = {}
     before: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, dict[str, str]] = {}
+    def send(write: Callable[[list[dict[str, Any]]], list[WriteResult]], rows: list[dict[str, Any]]
+             ) -> list[WriteResult]:
+        """Files travel as S3 references up to here: read in one write request's worth at a time."""
+        if not rows or not mapping.attachment_source:
+            return write(rows) if rows else []
+        return [w for chunk in chunks(rows, dest.capabilities.write_batch_max)
+                for w in write(files.resolve(chunk, mapping.attachment_source, stores.blobs))]
+
     if mapping.natural_key:
         present = _natural_matches(dest, mapping, ext, records)
         linked_only.update(present)
         todo = [r for r in records if r[ext] not in present]
-        written = dest.insert(mapping.dest_object, ext, todo, match_on=mapping.natural_key) if todo else []
+        written = send(lambda rows: dest.insert(mapping.dest_object, ext, rows, match_on=mapping.natural_key), todo)
     elif mapping.insert_only:
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
@@ -282,7 +291,7 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
             stores.blobs.put_text(keys.load_started(batch_id), now_iso())
         linked_only.update(present)
         todo = [r for r in records if r[ext] not in present]
-        written = dest.insert(mapping.dest_object, ext, todo) if todo else []
+        written = send(lambda rows: dest.insert(mapping.dest_object, ext, rows), todo)
     else:
         known: dict[str, str] = stores.blobs.get_json(keys.existing(batch_id))
         if mapping.convert:  # converted before: the person lives on as the conversion's record
@@ -298,12 +307,12 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
         fields = sorted({k for r in records for k in r} - {ext} - insert_only)
         before = before_images(dest, mapping.dest_object, [known[r[ext]] for r in records if r[ext] in known],
                                fields)
-        written = dest.upsert(mapping.dest_object, ext, records, allow_bulk=True) if records else []
+        written = send(lambda rows: dest.upsert(mapping.dest_object, ext, rows, allow_bulk=True), records)
         refused = {w.key for w in written if dest.capabilities.reason(w.error_code) == "insert_only_field"}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
             again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
-            written = [w for w in written if w.key not in refused] + dest.upsert(
-                mapping.dest_object, ext, again, allow_bulk=False)
+            written = [w for w in written if w.key not in refused] + send(
+                lambda rows: dest.upsert(mapping.dest_object, ext, rows, allow_bulk=False), again)
     for w in written:
         results[w.key] = w
     ok = {k: r for k, r in results.items() if r.ok}

@@ -32,7 +32,7 @@ from shared import planner
 from shared.aws import Stores
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
-from shared.domain import load, rollback
+from shared.domain import files, load, rollback
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, SAMPLE, Keys, environment
 from shared.domain.transform import transform_batch
@@ -352,7 +352,7 @@ def diff(run: RunRef, spec: MigrationSpec, dest: Destination, stores: Stores, it
                     details.append(f"{issue['code']}: {issue['detail']}")
                 if name == mapping.attachment_source:
                     readback: Any = "(file content, not read back)"
-                    written = f"({len(str(written)) * 3 // 4} bytes, base64)"
+                    written = f"({written['size']} bytes)" if files.is_ref(written) else "(file content)"
                 else:
                     readback = back.get(name) if back is not None else None
                     if back is None:

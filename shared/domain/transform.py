@@ -8,13 +8,13 @@ beside the batch: nothing is dropped without a row that says why.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from shared.aws import BlobStore, CrosswalkStore
 from shared.connectors.source import Source
+from shared.domain import files
 from shared.domain.keys import FULL, Keys, environment
 from shared.mapping.engine import CompiledMapping, source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
@@ -53,7 +53,7 @@ def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) ->
 
 def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswalk: CrosswalkStore,
                     open_source: Callable[[], Source]) -> dict[str, Any]:
-    """``open_source`` is called only for mappings that carry file content (attachments)."""
+    """``open_source`` is called only for a file the FetchFiles fan-out did not copy to S3 already."""
     keys = Keys(run)
     spec = _spec(blobs, keys.spec)
     mapping = spec.mapping(str(item["mapping"]))
@@ -80,10 +80,12 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
         already = {k: found[k] for k in result.keys if k in found}
         result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]
     if mapping.attachment_source and result.records:
-        with open_source() as source:
-            for rec, key in zip(result.records, result.keys, strict=True):
-                content = source.attachment(key.split(":", 1)[1])
-                rec[mapping.attachment_source] = base64.b64encode(content).decode("ascii")
+        # A reference to the file in S3, not its content: the load reads it one write request at a time.
+        by_id = {str(r.get("id")): r for r in records}
+        files.attach_refs(keys, mapping.source_object, mapping.attachment_source,
+                          [(rec, by_id[key.split(":", 1)[1]]) for rec, key in zip(result.records, result.keys,
+                                                                                   strict=True)],
+                          blobs, open_source)
     blobs.put_lines(keys.load_ready(batch_id), result.records)
     blobs.put_json(keys.already_loaded(batch_id), already)
     blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})

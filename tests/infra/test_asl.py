@@ -60,7 +60,10 @@ def test_map_concurrency_comes_from_the_planning_step_before_it(name: str) -> No
     for map_name, state in maps.items():
         assert "MaxConcurrency" not in state, map_name
         path = state["MaxConcurrencyPath"]
-        planner = next(s for s in states.values() if s.get("Next") == map_name and s["Type"] == "Task")
+        # the Task before it, or before the Choice that skips an empty map (HasFiles)
+        gates = {n for n, s in states.items() if s["Type"] == "Choice"
+                 and any(c.get("Next") == map_name for c in s.get("Choices", []))}
+        planner = next(s for s in states.values() if s.get("Next") in {map_name, *gates} and s["Type"] == "Task")
         result_path, field = path.rsplit(".", 1)
         assert planner["ResultPath"] == result_path, map_name
         assert planner["ResultSelector"][f"{field}.$"] == f"$.Payload.{field}", map_name

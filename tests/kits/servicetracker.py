@@ -39,7 +39,8 @@ def _listed(standin: RunningStandin) -> set[tuple[str, str]]:
 KIT = SourceKit(
     name="servicetracker",
     start=lambda d: start_standin("servicetracker", ["--state", str(d / "s.sqlite"), "--records", "400", "--seed", "2",
-                                                     "--rate-limit-per-s", "0", "--export-processing-s", "0.2"]),
+                                                     "--rate-limit-per-s", "0", "--export-processing-s", "0.2",
+                                                     "--export-page-records", "20"]),
     connect=lambda s: ServiceTrackerSource(s.url, s.info["api_token"], Path(s.ca_path).read_text()),
     throttle=_throttle,
     attachment_object="attachments",

@@ -42,6 +42,8 @@ SAMPLES: dict[str, Any] = {
     "answer": {"decision": "reject", "stage": "mapping", "by": "ann", "via": "api", "reason": "no"},
     "discarded": {"passed": True},
 }
+FILE_ITEM = {"object": "attachments", "batch_key": "runs/r/extract/attachments/00000.jsonl", "start": 0, "count": 50,
+             "item": 0}
 UNDO_ITEM = {"batch_id": "U00-Account-00000", "level": 0, "attempt": "1", "action": "delete",
              "dest_object": "Account", "work_key": "w", "count": 1}
 
@@ -66,6 +68,8 @@ def test_every_asl_payload_validates_against_its_ops_input_model() -> None:
             event |= {k: v for k, v in payload.items() if k != "op" and not k.endswith(".$")}
             if folder == "rollback" and "item" in event:
                 event["item"] = UNDO_ITEM
+            if payload["op"] == "fetch_files":
+                event["item"] = FILE_ITEM
             op.input.model_validate(event)
             seen += 1
     assert seen >= 30

@@ -311,3 +311,31 @@ def test_every_real_function_has_an_importable_handler(folder: str) -> None:
     # GIVEN a FunctionDef WHEN the dispatcher imports functions.<folder>.handler THEN it is callable
     module = importlib.import_module(f"functions.{folder}.handler")
     assert callable(module.handler)
+
+
+def test_table_items_reads_in_place_what_query_and_scan_page_out() -> None:
+    with LocalEngine() as engine:
+        engine.deploy(functions=FIXTURE_FUNCTIONS, state_machines=FIXTURE_MACHINES, dispatcher=handlers.HANDLERS)
+        _table_items_match_the_api(engine)
+
+
+def _table_items_match_the_api(engine: LocalEngine) -> None:
+    # GIVEN items in a table with a sort key (two partitions) and in one without
+    ddb = engine.client("dynamodb")
+    names = {t.logical_id: naming.table_name(t, engine.prefix) for t in TABLES}
+    audit, runs = names["AuditTable"], names["RunsTable"]
+    run_a, run_b = f"ti-a-{uuid.uuid4().hex[:6]}", f"ti-b-{uuid.uuid4().hex[:6]}"
+    for run, n in ((run_a, 130), (run_b, 7)):
+        for i in range(n):
+            ddb.put_item(TableName=audit, Item={"run_id": {"S": run}, "seq": {"S": f"{i:05d}"},
+                                                "dest_id": {"S": f"id-{i}"}, "n": {"N": str(i)}})
+        ddb.put_item(TableName=runs, Item={"run_id": {"S": run}, "status": {"S": "succeeded"}})
+    # WHEN they are read in place (the state export's read), THEN they are exactly the API's items
+    paged = [i for p in ddb.get_paginator("query").paginate(
+        TableName=audit, KeyConditionExpression="run_id = :r", ExpressionAttributeValues={":r": {"S": run_a}},
+        PaginationConfig={"PageSize": 25}) for i in p["Items"]]
+    in_place = list(engine.table_items(audit, run_a))
+    assert len(in_place) == 130 and sorted(in_place, key=lambda i: i["seq"]["S"]) == paged
+    assert list(engine.table_items(audit, "no-such-run")) == []
+    scanned = [i for p in ddb.get_paginator("scan").paginate(TableName=runs) for i in p["Items"]]
+    assert sorted(map(json.dumps, engine.table_items(runs))) == sorted(map(json.dumps, scanned))

@@ -1,5 +1,6 @@
-"""Workflow: the ASL's Retry recovers a throttled load, its Catch ends a run on a fatal error, and the
-Distributed Maps run as many items at once as the connectors declare.
+"""Workflow: the ASL's Retry recovers a throttled load, its Catch ends a run on a fatal error, an
+extraction that dies mid-object resumes from its last partition checkpoint, and the Distributed Maps
+run as many items at once as the connectors declare.
 
 Failures are scripted at our own interface (the Lambda handler) while everything else is real:
 the ASL on moto, the handlers, the stand-ins over HTTPS.
@@ -18,14 +19,18 @@ import pytest
 from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
 from shared.connectors import registry
+from shared.connectors.sercom.client import SercomSource
+from shared.domain import files
+from shared.domain.keys import Keys
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
-from shared.models import Endpoint
-from tests.workflow.conftest import s3_json, salesforce_client
+from shared.models import Endpoint, RunOptions, RunRef
+from tests.workflow.conftest import s3_json, s3_lines, salesforce_client
 
 pytestmark = pytest.mark.slow
 
-SCRIPT: dict[str, Any] = {"throttle_load_batches": 0, "die_after_write": set(), "hold_s": 0.0}
+SCRIPT: dict[str, Any] = {"throttle_load_batches": 0, "die_after_write": set(), "hold_s": 0.0,
+                          "die_in_partition": None}
 CALLS: Counter[str] = Counter()
 _IN_FLIGHT: Counter[str] = Counter()
 PEAK: Counter[str] = Counter()
@@ -46,10 +51,57 @@ def _held(op: str, run: Any) -> Any:
             _IN_FLIGHT[op] -= 1
 
 
+_EXTRACTING = threading.local()
+#: (object, cursor) of every page an extract_partition invocation fetched from Sercom
+PAGES_FETCHED: list[tuple[str, str | None]] = []
+
+
 def scripted_extract(event: dict[str, Any], context: Any) -> Any:
-    if event.get("op") == "extract_partition":
+    if event.get("op") == "fetch_files":
+        return _held("fetch_files", lambda: extract_handler.handler(event, context))
+    if event.get("op") != "extract_partition":
+        return extract_handler.handler(event, context)
+    obj = event["partition"]["object"]
+    die = SCRIPT["die_in_partition"]
+    _EXTRACTING.on = True
+    try:
+        if die and die["object"] == obj:
+            CALLS[f"partition:{obj}"] += 1
+            if CALLS[f"partition:{obj}"] == die["partition"]:
+                # The invocation dies after reading its partition and writing the batches, just before its
+                # checkpoint: the checkpoint stays the previous partition's.
+                key = Keys(_run(event)).extract_checkpoint(obj)
+                before = stores().blobs.get_json(key)
+                extract_handler.handler(event, context)
+                stores().blobs.put_json(key, before)
+                CALLS["died"] += 1
+                raise TransientError(f"container died in partition {die['partition']} of {obj}")
         return _held("extract_partition", lambda: extract_handler.handler(event, context))
-    return extract_handler.handler(event, context)
+    finally:
+        _EXTRACTING.on = False
+
+
+def _run(event: dict[str, Any]) -> RunRef:
+    return RunRef.model_validate(event["run"])
+
+
+_sercom_get = SercomSource._get
+_sercom_chunks = SercomSource.attachment_chunks
+#: when each file copy called the source (monotonic seconds)
+FILE_CALLS: list[float] = []
+
+
+def _recording_chunks(self: SercomSource, attachment_id: str) -> Any:
+    with _LOCK:
+        FILE_CALLS.append(time.monotonic())
+    return _sercom_chunks(self, attachment_id)
+
+
+def _recording_get(self: SercomSource, path: str, params: dict[str, Any] | None = None) -> Any:
+    if getattr(_EXTRACTING, "on", False) and params and "limit" in params:
+        with _LOCK:
+            PAGES_FETCHED.append((path.strip("/"), params.get("cursor")))
+    return _sercom_get(self, path, params)
 
 
 def scripted_load(event: dict[str, Any], context: Any) -> Any:
@@ -98,6 +150,84 @@ def test_a_load_that_dies_after_writing_converges_when_retried(runtime: Any) -> 
     roles = Counter((r["AccountId"], r["ContactId"], r["Role"])
                     for r in sf.query_all("SELECT AccountId, ContactId, Role FROM AccountContactRole")["records"])
     assert roles and max(roles.values()) == 1
+
+
+def test_an_extraction_that_dies_resumes_from_its_last_partition_checkpoint(
+        runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN partitions of 3 pages of 5 records, and an invocation that dies in the activities' third
+    # partition after writing its batches, before its checkpoint
+    monkeypatch.setattr(SercomSource, "_get", _recording_get)
+    monkeypatch.setitem(SCRIPT, "die_in_partition", {"object": "activities", "partition": 3})
+    CALLS.clear()
+    PAGES_FETCHED.clear()
+    options = RunOptions(extract_page_size=5, extract_partition_records=15)
+    # WHEN the migration runs (the ASL's Retry re-invokes the dead partition)
+    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-partitions", options)), timeout_s=600)
+    assert desc["status"] == "SUCCEEDED" and CALLS["died"] == 1
+    # THEN the object was read in partitions, and only the dead partition's pages were fetched twice
+    src = runtime.source_client()
+    try:
+        source_ids = sorted(r["id"] for r in src.read_all("activities"))
+    finally:
+        src.close()
+    pages = Counter(cursor for obj, cursor in PAGES_FETCHED if obj == "activities")
+    expected_pages = -(-len(source_ids) // 5)
+    assert expected_pages >= 9  # enough for the third partition not to be the last
+    assert len(pages) == expected_pages
+    assert sorted(pages.values()) == [1] * (expected_pages - 3) + [2] * 3
+    # AND nothing was lost or read twice into the batches
+    outcome = s3_json(runtime, "runs/wf-partitions/extract/outcomes/activities.json")
+    assert outcome["partitions"] == -(-expected_pages // 3) and outcome["count"] == len(source_ids)
+    extracted = sorted(r["id"] for key in outcome["batches"] for r in s3_lines(runtime, key))
+    assert extracted == source_ids
+    recon = s3_json(runtime, "runs/wf-partitions/reports/reconciliation.json")
+    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+
+
+def test_files_are_copied_concurrently_within_the_source_rate_and_land_intact(
+        runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN slices of 2 files, and a source declaring 3 parallel reads at 3 requests per second
+    declared = registry._all()
+    slow = dataclasses.replace(declared["sercom"].declared, max_parallel_reads=3, requests_per_s=3)
+    monkeypatch.setitem(declared, "sercom", dataclasses.replace(declared["sercom"], declared=slow))
+    monkeypatch.setattr(SercomSource, "limits", slow)
+    monkeypatch.setattr(SercomSource, "attachment_chunks", _recording_chunks)
+    monkeypatch.setattr(files, "FILES_PER_ITEM", 2)
+    monkeypatch.setitem(SCRIPT, "hold_s", 0.3)
+    PEAK.clear()
+    FILE_CALLS.clear()
+    # WHEN a migration runs
+    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-files")), timeout_s=600)
+    assert desc["status"] == "SUCCEEDED"
+    src = runtime.source_client()
+    try:
+        attachments = src.read_all("attachments")
+        content = {a["id"]: src.attachment(a["id"]) for a in attachments}
+    finally:
+        src.close()
+    # THEN the files were copied by their own fan-out, 3 slices at once, never over 3 calls a second
+    assert len(attachments) >= 5 and PEAK["fetch_files"] == 3
+    assert len(FILE_CALLS) == len(attachments)  # each file read once (the load reads S3, not the source)
+    calls = sorted(FILE_CALLS)
+    assert all(calls[i + 3] - calls[i] >= 0.95 for i in range(len(calls) - 3)), calls
+    # AND the load-ready batch holds references, not content; Salesforce holds the exact bytes
+    s3, bucket = runtime.engine.client("s3"), runtime.engine.stack.bucket
+    ready = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="runs/wf-files/load/")["Contents"]
+             if o["Key"].endswith(".jsonl")]
+    sent = [r for key in ready for r in s3_lines(runtime, key)
+            if str(r.get("Sercom_Id__c", "")).startswith("attachments:")]
+    assert sent and all(set(r["VersionData"]) == {"$file", "size"} for r in sent)
+    sf = salesforce_client(runtime)
+    rows = sf.query_all("SELECT Id, Sercom_Id__c FROM ContentVersion WHERE Sercom_Id__c LIKE 'attachments:%'")[
+        "records"]
+    checked = 0
+    for row in rows:
+        sid = row["Sercom_Id__c"].split(":", 1)[1]
+        body = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{row['Id']}/VersionData",
+                              headers=sf.headers)
+        assert body.status_code == 200 and body.content == content[sid], sid
+        checked += 1
+    assert checked == len(sent)
 
 
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
@@ -167,7 +297,8 @@ def test_map_concurrency_is_the_connectors_declared_limit(runtime: Any, monkeypa
     # THEN every Map run was started with the declared concurrency, not a constant
     runs = runtime.engine.map_runs(arn)
     levels = len(s3_json(runtime, "runs/wf-concurrency/levels.json"))
-    assert sorted(r["maxConcurrency"] for r in runs) == [2] * levels + [3]  # LoadLevel per level, one Extract
+    # LoadLevel per level, then Extract and FetchFiles (the source's)
+    assert sorted(r["maxConcurrency"] for r in runs) == [2] * levels + [3, 3]
     # AND that many items really ran at once (and never more)
     assert PEAK["extract_partition"] == 3
     assert PEAK["load_batch"] == 2

@@ -14,8 +14,9 @@ class SercomSecret(SecretModel):
 
 
 #: Sercom allows 25 calls per API key per rolling second (docs/sercom-api.md, Limits); four partition
-#: readers, each one page call at a time, stay under it with room for Retry-After pauses.
-LIMITS = SourceLimits(max_parallel_reads=4)
+#: readers, each one page call at a time, stay under it with room for Retry-After pauses; four file
+#: copiers are paced to 25 calls/s together.
+LIMITS = SourceLimits(max_parallel_reads=4, requests_per_s=25)
 
 
 def _open(secret: SercomSecret) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from shared import retry
+from shared.connectors.http import stream_body
 from shared.connectors.sercom import LIMITS
 from shared.connectors.sercom.normalise import discovery_facts
 from shared.errors import ContractError, error_for_status, transport_error
@@ -53,10 +54,14 @@ class SercomSource:
         self.close()
 
     # --- transport -----------------------------------------------------------------------
-    def _send(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+    def _send(self, path: str, params: dict[str, Any] | None = None, stream: bool = False) -> httpx.Response:
+        """One GET; ``stream`` leaves a successful body unread (the caller iterates and closes it)."""
         self.calls += 1
         try:
-            resp = self._client.get(path, params=params)
+            resp = self._client.send(self._client.build_request("GET", path, params=params), stream=stream)
+            if stream and resp.status_code >= 400:
+                resp.read()
+                resp.close()
         except httpx.TransportError as exc:  # timeouts included
             raise transport_error("Sercom", path, exc) from exc
         if resp.status_code >= 400:
@@ -96,15 +101,24 @@ class SercomSource:
         self, obj: str, page_size: int = 1000, updated_since: str | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Every record of ``obj`` once, a page at a time, in (updated_at, id) order."""
+        for records, _ in self.pages_from(obj, None, page_size, updated_since):
+            yield records
+
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages from a ``next_cursor`` on: Sercom's cursors carry the (updated_at, id) of the last record
+        served and no server state, so one taken in an earlier invocation resumes the read exactly."""
         params: dict[str, Any] = {"limit": page_size}
         if updated_since:
             params["updated_since"] = updated_since
+        if resume:
+            params["cursor"] = resume
         while True:
             body = self._get(f"/{obj}", params)
             if not isinstance(body.get("data"), list):
                 raise ContractError(f"Sercom /{obj}: page without a 'data' list")
-            yield body["data"]
-            cursor = body.get("next_cursor")
+            cursor = body.get("next_cursor") or None
+            yield body["data"], cursor
             if not cursor:
                 return
             params = {**params, "cursor": cursor}
@@ -118,6 +132,10 @@ class SercomSource:
 
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send(f"/attachments/{attachment_id}/content")).content
+
+    def attachment_chunks(self, attachment_id: str) -> Iterator[bytes]:
+        path = f"/attachments/{attachment_id}/content"
+        return stream_body(retry.call(lambda: self._send(path, stream=True)), "Sercom", path)
 
     def facts(self, catalog: SourceCatalog) -> dict[str, Any]:
         """What discovery reads beyond the catalog (distinct values, duplicates, stages): ``normalise.py``."""

@@ -18,7 +18,8 @@ class ServiceTrackerSecret(SecretModel):
 #: ServiceTracker runs at most 3 export jobs at once per tenant (docs/servicetracker-api.md, Limits:
 #: ``max_concurrent_exports``); one partition reader holds one job at a time, so three readers never
 #: meet EXPORT_LIMIT_EXCEEDED from each other.
-LIMITS = SourceLimits(max_parallel_reads=3)
+#: Its REST rate is 10 requests per second per token (Limits: ``rate_limit_per_s``): file copies are paced to it.
+LIMITS = SourceLimits(max_parallel_reads=3, requests_per_s=10)
 
 
 def _open(secret: ServiceTrackerSecret) -> Any:

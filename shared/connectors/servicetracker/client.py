@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from shared import retry
+from shared.connectors.http import stream_body
 from shared.connectors.servicetracker import LIMITS
 from shared.connectors.servicetracker.discovery import build_catalog
 from shared.connectors.servicetracker.normalise import discovery_facts, preflight
@@ -103,11 +104,16 @@ class ServiceTrackerSource:
 
     # --- transport -----------------------------------------------------------------------
     def _send(self, method: str, path: str, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None) -> httpx.Response:
+              body: dict[str, Any] | None = None, stream: bool = False) -> httpx.Response:
+        """One call; ``stream`` leaves a successful body unread (the caller iterates and closes it)."""
         with self._calls_lock:
             self.calls += 1
         try:
-            resp = self._client.request(method, path, params=params, json=body)
+            resp = self._client.send(self._client.build_request(method, path, params=params, json=body),
+                                     stream=stream)
+            if stream and resp.status_code >= 400:
+                resp.read()
+                resp.close()
         except httpx.TransportError as exc:  # timeouts included
             raise transport_error("ServiceTracker", path, exc) from exc
         if resp.status_code >= 400:
@@ -188,30 +194,39 @@ class ServiceTrackerSource:
                partition: tuple[int, int] | None = None) -> Iterator[list[dict[str, Any]]]:
         """One export job of ``obj``: each result page's records (at most 10,000), normalised, id order."""
         normalise = self._normaliser(obj)
-        for rows in self._export_pages(obj, modified_since, partition):
+        for rows, _ in self._export_pages(obj, modified_since, partition):
             yield [normalise(r) for r in rows]
 
     def _export_rows(self, obj: str) -> Iterator[dict[str, Any]]:
-        for rows in self._export_pages(obj, None, None):
+        for rows, _ in self._export_pages(obj, None, None):
             yield from rows
 
-    def _export_pages(self, obj: str, modified_since: str | None,
-                      partition: tuple[int, int] | None) -> Iterator[list[dict[str, Any]]]:
-        body: dict[str, Any] = {"object": api_object(obj)}
-        if modified_since:
-            body["modified_since"] = modified_since
-        if partition:
-            body["partition"] = {"count": partition[0], "index": partition[1]}
-        job = retry.call(lambda: self._send("POST", "/exports", body=body)).json()
-        # The job says when it will be done: wait that long once, so one poll usually finds it complete.
-        if job.get("state") == "in_progress":
-            time.sleep(float(job.get("retry_after_s") or 1))
+    def _export_pages(self, obj: str, modified_since: str | None, partition: tuple[int, int] | None,
+                      resume: dict[str, Any] | None = None
+                      ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Result pages of a new export job, or of the job ``resume`` names from its result page
+        ``next`` on; each with the token resuming after it (the job's results are kept ``export_ttl_s``)."""
+        if resume is None:
+            body: dict[str, Any] = {"object": api_object(obj)}
+            if modified_since:
+                body["modified_since"] = modified_since
+            if partition:
+                body["partition"] = {"count": partition[0], "index": partition[1]}
+            job = retry.call(lambda: self._send("POST", "/exports", body=body)).json()
+            # The job says when it will be done: wait that long once, so one poll usually finds it complete.
+            if job.get("state") == "in_progress":
+                time.sleep(float(job.get("retry_after_s") or 1))
+            start = 0
+        else:
+            job, start = {"id": resume["job"]}, int(resume["next"])
         job = retry.call(lambda: self._poll(str(job["id"])), attempts=retry.MAX_ATTEMPTS * 2)
         if int(job.get("record_count") or 0) == 0:
             return  # an empty cut: its one (empty) result page is not worth a call
-        for path in job.get("results") or []:
-            resp = self._result_page(str(path))
-            yield [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+        results = [str(p) for p in job.get("results") or []]
+        for n in range(start, len(results)):
+            resp = self._result_page(results[n])
+            token = json.dumps({"job": str(job["id"]), "next": n + 1}) if n + 1 < len(results) else None
+            yield [json.loads(line) for line in resp.text.splitlines() if line.strip()], token
 
     def _result_page(self, path: str) -> httpx.Response:
         return retry.call(lambda: self._send("GET", path.removeprefix(API)))
@@ -266,6 +281,21 @@ class ServiceTrackerSource:
             for i in range(0, len(rows), page_size):
                 yield rows[i:i + page_size]
 
+    def pages_from(self, obj: str, resume: str | None, page_size: int = 1000, updated_since: str | None = None
+                   ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of one export job, each a whole result page (up to 10,000 records; ``page_size`` is not
+        the export's unit), resumable by the job id and the next result page; a small delta read is its
+        one REST page."""
+        normalise = self._normaliser(obj)
+        if resume is None and updated_since:
+            first = self._rest_page(obj, 1, REST_PAGE, updated_since)
+            if int(first["meta"]["total_count"]) <= REST_PAGE:
+                yield [normalise(r) for r in first["data"]], None
+                return
+        token = json.loads(resume) if resume else None
+        for rows, after in self._export_pages(obj, updated_since, None, token):
+            yield [normalise(r) for r in rows], after
+
     def read_all(self, obj: str) -> list[dict[str, Any]]:
         return [r for page in self.pages(obj) for r in page]
 
@@ -276,6 +306,10 @@ class ServiceTrackerSource:
 
     def attachment(self, attachment_id: str) -> bytes:
         return retry.call(lambda: self._send("GET", f"/attachments/{attachment_id}/content")).content
+
+    def attachment_chunks(self, attachment_id: str) -> Iterator[bytes]:
+        path = f"/attachments/{attachment_id}/content"
+        return stream_body(retry.call(lambda: self._send("GET", path, stream=True)), "ServiceTracker", path)
 
     def sync_status(self) -> dict[str, Any]:
         """``GET /v2/mobile/sync-status``: devices holding offline changes the server has not received."""
