@@ -165,6 +165,14 @@ class Capabilities:
     error_reasons: Mapping[str, Reason] = field(default_factory=dict)
     #: Whether the connector implements :class:`SchemaRemoval` (rollback with ``rollback_schema``).
     removes_schema: bool = False
+    #: Largest file one write may carry on the path the connector takes (None: the platform documents none).
+    max_file_bytes: int | None = None
+    #: Custom objects an org may hold (None: no documented ceiling, or it depends on an edition we cannot read).
+    custom_object_limit: int | None = None
+    #: Data storage one record takes (None: the platform does not meter storage per record).
+    record_storage_bytes: int | None = None
+    #: What a person should know about these three limits (edition, org setting), shown with the pre-scan.
+    limit_notes: tuple[str, ...] = ()
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""

@@ -92,7 +92,7 @@ def _project_routes(options: RunOptions) -> tuple[dict[str, list[str]], list[Con
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
     """The plan's flags: files over Salesforce's 25 MB default (not loaded; verify/upload after raising the
-    limit) and every custom field with the evidence of its type (the pre-flight is ``preflight.json``)."""
+    limit) and every custom field with the evidence of its type (the pre-flight is ``readiness.json``)."""
     large = [{**row, "reason": "over Salesforce's 25 MB default file size: not loaded, upload after raising the "
                                "limit and verify it renders"} for row in extras.get("large_files", [])]
     evidence = [{"object": o.name, "field": f.name, "type": f.type, "picklist_values": "; ".join(f.picklist_values),

@@ -159,6 +159,23 @@ class SalesforceDestination:
             raise ContractError("Salesforce /limits did not answer with an object")
         return {k: body[k] for k in ("DailyApiRequests", "DailyBulkApiBatches") if k in body}
 
+    def headroom(self) -> dict[str, Any]:
+        """What the org has left for the pre-scan (``shared.domain.prescan``), from one ``GET /limits``: daily API
+        calls, data and file storage (MB, as Salesforce meters them)."""
+        body = self._call("limits", lambda: self.sf.restful("limits/"))
+        if not isinstance(body, dict):
+            raise ContractError("Salesforce /limits did not answer with an object")
+
+        def left(name: str) -> int | None:
+            entry = body.get(name)
+            return int(entry["Remaining"]) if isinstance(entry, dict) and "Remaining" in entry else None
+
+        mb = 1024 * 1024
+        data, files = left("DataStorageMB"), left("FileStorageMB")
+        return {"api_left": left("DailyApiRequests"), "api_unit": "calls",
+                "data_storage_bytes_left": None if data is None else data * mb,
+                "file_storage_bytes_left": None if files is None else files * mb}
+
     def _token(self, client_id: str, client_secret: str, username: str, password: str) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             try:

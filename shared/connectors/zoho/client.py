@@ -231,6 +231,12 @@ class ZohoDestination:
         self._get("users", "credits left", params={"type": "CurrentUser"})
         return {"credits_remaining": self.credits_remaining, "credits_spent_by_run": self.credits_spent}
 
+    def headroom(self) -> dict[str, Any]:
+        """What the org has left for the pre-scan (``shared.domain.prescan``): credits in the rolling window (one
+        1-credit call). Zoho's API tells no storage left."""
+        self.limits_report()
+        return {"api_left": self.credits_remaining, "api_unit": "credits"}
+
     def check_quota(self, needed: int = 1) -> None:
         """Raise :class:`QuotaExhaustedError` before a write the remaining credits cannot cover (reserve kept)."""
         left = self.credits_remaining
