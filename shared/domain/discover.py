@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.automation import automation_export, automation_html
 from shared.aws import BlobStore, now_iso
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
@@ -108,6 +109,15 @@ def write_prescan(run: RunRef, spec: MigrationSpec, catalog: SourceCatalog, sour
     return preflight_markdown(scan)
 
 
+def write_automation(run: RunRef, catalog: SourceCatalog, spec: MigrationSpec, blobs: BlobStore) -> None:
+    """The source's automation rules as the destination's native constructs (``shared.automation``):
+    ``automation-rules.json`` (``docs/contracts/automation-export.schema.json``) and a readable page."""
+    export = automation_export(catalog, run.pair, spec)
+    keys = Keys(run)
+    blobs.put_json(keys.report("automation-rules.json"), export)
+    blobs.put_text(keys.report("automation-rules.html"), automation_html(export), "text/html; charset=utf-8")
+
+
 def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
     template = for_pair(run.pair)
@@ -147,6 +157,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
                    "text/csv")
     blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog, run.pair),
                    "text/markdown; charset=utf-8")
+    write_automation(run, catalog, spec, blobs)
     for name, (text, content_type) in template.extra_reports(spec, catalog, dcat, extras).items():
         blobs.put_text(keys.report(name), text, content_type)
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
