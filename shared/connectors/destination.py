@@ -51,6 +51,16 @@ class WriteResult:
         return self.error_code is None
 
 
+@dataclass(frozen=True)
+class WriteCost:
+    """What one load (at most ``Capabilities.bulk_batch_max`` records) costs: API calls, and the units the
+    platform meters them in (calls, credits, requests) — the connector's one cost model, which its client's
+    ``calls_needed`` and the estimate before any credentials (``shared.domain.estimate``) both read."""
+
+    calls: int
+    units: int
+
+
 #: Neutral reasons a write result can carry, whatever the platform's own code (the engine acts on these;
 #: the platform's code stays in ``error_code`` for the people reading the reject report).
 Reason = Literal["insert_only_field", "duplicate", "invalid_value", "missing_required", "missing_reference",
