@@ -44,6 +44,8 @@ from shared.models import DestCatalog, SourceCatalog, SourceObject
 PAGE_SIZE = 1000
 #: Ids listed per finding group (the counts are always whole; orphans and predicted rejects are listed whole).
 SAMPLE_IDS = 25
+#: The field that makes an object's records files (both sources' attachments declare it; its size in bytes).
+FILE_SIZE_FIELD = "size_bytes"
 #: Distinct unmapped pick-list values kept per field.
 MAX_VALUES = 200
 
@@ -141,6 +143,7 @@ class _Scan:
         db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?)", ((obj.name, str(r.get("id"))) for r in page))
         refs: list[tuple[str, str, str, str, str]] = []
         contacts: list[tuple[str, str, str, str, str]] = []
+        holds_files = any(f.name == FILE_SIZE_FIELD for f in obj.fields)
         for rec in page:
             rid = str(rec.get("id"))
             for f in obj.fields:
@@ -171,13 +174,13 @@ class _Scan:
             for path, text in _strings(rec, ""):
                 if _CONTROL.search(text):
                     self.control.setdefault((obj.name, path), _Group()).add(rid)
-            if "size_bytes" in rec or "file_name" in rec:
+            if holds_files:
                 self._file(obj.name, rid, rec, file_limit)
         db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?, ?, ?)", refs)
         db.executemany("INSERT INTO contact VALUES (?, ?, ?, ?, ?)", contacts)
 
     def _file(self, obj: str, rid: str, rec: Mapping[str, Any], limit: int | None) -> None:
-        size = int(rec.get("size_bytes") or 0)
+        size = int(rec.get(FILE_SIZE_FIELD) or 0)
         stats = self.files.setdefault(obj, {"object": obj, "count": 0, "total_bytes": 0, "largest_bytes": 0,
                                             "over_limit": []})
         stats["count"] += 1

@@ -1,7 +1,7 @@
 """Workflow: the data-quality pre-scan at discovery predicts the load's orphans before any write.
 
 GIVEN the demo tenant (generated with its dirty-data knobs: orphans, duplicate and bad e-mails, bad dates)
-WHEN a Sercom -> Salesforce run goes through the real ASL
+WHEN a run of every pair (Sercom into each destination, ServiceTracker into Salesforce) goes through the real ASL
 THEN ``preflight.json``, written at Discover, lists every record ``rejects.csv`` later rejects as an orphan
 (and no other), was written before the run's first destination write, and reports the other findings.
 """
@@ -10,29 +10,33 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flitstack.runtime import LocalRuntime
-from tests.workflow.conftest import s3_json
+from flitstack.runtime import LocalRuntime, local_environment
+from shared.connectors import registry
+from tests.workflow.conftest import PAIRS, pair_id, s3_json
 
 pytestmark = pytest.mark.slow
 RUN = "wf-prescan"
 
 
-@pytest.fixture(scope="module")
-def scanned(runtime_factory: Any, tmp_path_factory: pytest.TempPathFactory
-            ) -> tuple[LocalRuntime, dict[str, Any], list[dict[str, str]], Path]:
-    runtime = runtime_factory(records=1200, seed=11)
-    desc = runtime.wait(runtime.start_migration(runtime.run_ref(RUN)), timeout_s=900)
-    assert desc["status"] == "SUCCEEDED", desc
-    folder = tmp_path_factory.mktemp("reports")
-    runtime.download_reports(RUN, folder)
-    with (folder / "rejects.csv").open(newline="", encoding="utf-8") as fh:
-        rejects = list(csv.DictReader(fh))
-    return runtime, json.loads((folder / "preflight.json").read_text()), rejects, folder
+@pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
+def scanned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[LocalRuntime, dict[str, Any], list[dict[str, str]], Path]]:
+    source, destination = request.param
+    folder: Path = tmp_path_factory.mktemp(f"prescan-{pair_id(request.param)}")
+    local_environment(folder / "lambda.jsonl")
+    with LocalRuntime(folder=folder, records=1200, seed=11, source=source, destination=destination) as runtime:
+        desc = runtime.wait(runtime.start_migration(runtime.run_ref(RUN)), timeout_s=900)
+        assert desc["status"] == "SUCCEEDED", desc
+        runtime.download_reports(RUN, folder / "reports")
+        with (folder / "reports" / "rejects.csv").open(newline="", encoding="utf-8") as fh:
+            rejects = list(csv.DictReader(fh))
+        yield runtime, json.loads((folder / "reports" / "preflight.json").read_text()), rejects, folder / "reports"
 
 
 def test_every_orphan_the_load_rejects_was_listed_before_the_load(
@@ -63,28 +67,39 @@ def test_the_other_findings_and_the_destination_checks(
     src = runtime.source_client()
     try:
         counts = {o.name: src.count(o.name) for o in src.catalog().objects}
-        technicians = src.read_all("technicians")
+        people = src.users()
     finally:
         src.close()
     assert scan["counts"] == counts
     summary = scan["summary"]
-    # The generator's knobs put each of these in a tenant of this size (DirtyKnobs: at least one each).
-    for finding in ("duplicate_emails", "invalid_dates", "orphan_references", "files"):
+    # The generators' knobs put each of these in a tenant of this size (at least one each).
+    for finding in ("duplicate_emails", "orphan_references", "files", "load_rejects"):
         assert summary[finding] > 0, finding
-    # Duplicate e-mails are real duplicates of the source's technicians, compared without case.
+    # Duplicate e-mails of the people records are real duplicates, compared without case.
+    by_id = {str(p["id"]): p for p in people}
     for group in scan["emails"]["duplicates"]:
-        if group["object"] == "technicians":
-            emails = {str(t["email"]).casefold() for t in technicians if t["id"] in group["ids"]}
-            assert emails == {group["value"]}
+        if group["object"] == scan["unassigned"]["people_object"]:
+            assert {str(by_id[i]["email"]).casefold() for i in group["ids"]} == {group["value"]}
     files = scan["attachments"][0]
     assert files["count"] == counts["attachments"] and files["average_bytes"] == files["total_bytes"] // files["count"]
-    assert files["limit_bytes"] == 37_500_000
+    caps = registry.destination(runtime.destination).capabilities
+    assert files["limit_bytes"] == caps.max_file_bytes
+    assert all(f["size_bytes"] > caps.max_file_bytes for f in files["over_limit"]) if caps.max_file_bytes else True
     dest = scan["destination"]
-    assert dest["api_budget"]["unit"] == "calls" and dest["api_budget"]["left"] > dest["api_budget"]["needed"] > 0
-    assert dest["storage"]["data_left_bytes"] > 0 and dest["storage"]["status"] == "fits"
-    assert dest["custom_objects"]["ceiling"] == 200
+    assert dest["custom_objects"]["ceiling"] == caps.custom_object_limit
+    api = dest["api_budget"]
+    if caps.quota_model in ("daily_calls", "credits"):  # the platform tells what is left: read, compared
+        assert api["left"] is not None and api["needed"] > 0 and api["status"] in ("fits", "over")
+    else:  # no daily budget: said so, never guessed
+        assert api["left"] is None and api["status"] == "not metered" and api["note"]
+    if caps.record_storage_bytes is not None:
+        assert dest["storage"]["data_left_bytes"] > 0 and dest["storage"]["status"] == "fits"
+    else:
+        assert dest["storage"]["status"] in ("unknown", "fits")
     # The page and the mapping document carry it; the readiness check kept its own file.
     page = (folder / "preflight.html").read_text()
     assert "Orphans by relation" in page and "Records the load will reject" in page
     assert "Data-quality pre-scan" in (folder / "mapping.md").read_text()
     assert s3_json(runtime, f"runs/{RUN}/reports/readiness.json")["blocking"] is False
+    # The automation export of the run's destination is there too, beside its page.
+    assert s3_json(runtime, f"runs/{RUN}/reports/automation-rules.json")["destination"]["kind"] == runtime.destination
