@@ -95,7 +95,7 @@ def preflight_markdown(scan: Mapping[str, Any], *, whole: bool = False) -> str:
                     [[o["object"], o["field"], o["target"], o["count"], o["load_does"],
                       [f"{r['id']} → {r['ref']}" for r in o["records"][:25]]] for o in scan["orphans"]])
     people = scan["unassigned"]["people_object"] or "technicians"
-    lines += [f"## Records without an assigned {people} record", ""]
+    lines += [f"## Records with no {people} assigned", ""]
     lines += _table(["object", "field", "count", "first ids"],
                     [[r["object"], r["field"], r["count"], r["ids"]] for r in scan["unassigned"]["relations"]])
     for kind in ("emails", "phones", "dates"):

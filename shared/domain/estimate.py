@@ -115,7 +115,7 @@ def _compatibility(obj: str, lands: list[str], table: Mapping[str, list[str]], c
     return "merged" if sharing else "1:1"
 
 
-def _loads(count: int, per_load: int) -> list[int]:
+def load_sizes(count: int, per_load: int) -> list[int]:
     """A count as the loads the planner packs it into (``bulk_batch_max`` records at most each)."""
     full, rest = divmod(count, per_load)
     return [per_load] * full + ([rest] if rest else [])
@@ -142,7 +142,7 @@ def estimate(request: EstimateInput, pair: str, table: Mapping[str, list[str]], 
         lands = list(table.get(obj, []))
         loads = calls = units = 0
         for dest_object in lands:
-            for size in _loads(count, caps.bulk_batch_max):
+            for size in load_sizes(count, caps.bulk_batch_max):
                 paid = cost(dest_object, size, True)
                 loads, calls, units = loads + 1, calls + paid.calls, units + paid.units
         rows.append(ObjectEstimate(object=obj, records=count, lands_in=lands, loads=loads, calls=calls, units=units,

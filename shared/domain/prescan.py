@@ -17,8 +17,10 @@ tell (no storage reading, no daily quota), the report says so instead of guessin
 Scale: the source is read a page at a time, and what must be compared across pages (ids, references,
 e-mails, phones, the predicted rejects) goes to a SQLite file on disk, deleted afterwards; no process holds
 the tenant. Guarantee: every record the load rejects as an orphan (``code == "orphan"`` in ``rejects.csv``)
-is in ``load_rejects`` with ``code == "orphan"`` — provided the source does not change in between
-(the delta window reports what changes later).
+is in ``load_rejects`` with ``code == "orphan"`` — provided the source does not change in between (the
+delta window reports what changes later) and the destination accepts every parent the spec accepts (a
+parent the destination itself refuses at write time, a validation rule say, cannot be foreseen from the
+source: it and its children reach ``rejects.csv`` with the destination's code).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from shared.aws import now_iso
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
 from shared.domain.budget import budget_plan
+from shared.domain.estimate import load_sizes
 from shared.mapping.engine import CompiledMapping
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, SourceCatalog, SourceObject
@@ -409,8 +412,8 @@ def _destination_checks(spec: MigrationSpec, dcat: DestCatalog, dest: Destinatio
     if plan is not None:
         needed, unit, left = int(plan["needed"]), str(plan["unit"]), plan.get("available")
     else:
-        needed = sum(dest.calls_needed(m.dest_object, loads.get(m.name, 0), not m.insert_only)
-                     for m in spec.mappings)
+        needed = sum(dest.calls_needed(m.dest_object, size, not m.insert_only) for m in spec.mappings
+                     for size in load_sizes(loads.get(m.name, 0), caps.bulk_batch_max))
         unit, left = str(headroom.get("api_unit") or "calls"), headroom.get("api_left")
     if left is None:
         why = {"rolling_requests": "no daily budget: requests are limited per 5-minute window, paced by 429 "
