@@ -330,6 +330,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Grade and price a migration before any credentials (the same domain function as ``POST /estimates``)."""
+    from pydantic import ValidationError
+
+    from shared.api import field_errors
+    from shared.domain.estimate import counts_from_dump
+    from shared.estimates import EstimateRequest, estimate_request
+
+    counts: dict[str, int] = {}
+    files = args.files_bytes
+    if args.tenant:
+        try:
+            counts, dumped = counts_from_dump(Path(args.tenant))
+        except ValueError as exc:
+            print(f"--tenant: {exc}", file=sys.stderr)
+            return 2
+        files = files if files is not None else dumped
+    for item in args.count or []:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            print(f"--count {item!r}: expected OBJECT=RECORDS, e.g. customers=1200", file=sys.stderr)
+            return 2
+        counts[name.strip()] = int(value)
+    body = {"source": args.source, "destination": args.dest, "counts": counts, "attachments_bytes": files or 0,
+            "api_budget_per_day": args.api_budget, "seconds_per_call": args.seconds_per_call}
+    try:
+        request = EstimateRequest.model_validate(body)
+    except ValidationError as exc:
+        for err in field_errors(exc, EstimateRequest):
+            print(f"{err['field']}: {err['message']}", file=sys.stderr)
+        return 2
+    result = estimate_request(request)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    print(f"{result.pair}: grade {result.grade} — {'; '.join(result.reasons)}")
+    print(f"{result.records:,} records, {result.calls:,} write calls, {result.quota.needed:,} {result.quota.unit}; "
+          f"projected {result.duration} at {result.max_parallel_loads} loads at once")
+    print(f"days at quota: {result.quota.days_at_quota if result.quota.days_at_quota else 'n/a'} "
+          f"({result.quota.note})")
+    for row in result.objects:
+        print(f"  {row.object:<28} {row.records:>12,}  {row.compatibility:<24} -> {', '.join(row.lands_in) or '?'}"
+              f"  ({row.calls:,} calls)")
+    for line in result.assumptions:
+        print(f"  assumes: {line}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from flitstack.runtime import LocalRuntime, local_environment
 
@@ -408,6 +456,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 "stand-in copied from the target); the target is written only once it is approved")
             p.add_argument("--approval-timeout", type=int, default=3600, metavar="SECONDS",
                            help="end the run if a sign-off waits longer (default: 3600)")
+    p = sub.add_parser("estimate", help="grade and estimate a migration before any credentials")
+    p.add_argument("--source", choices=registry.kinds("source"), default="sercom", help="source system")
+    p.add_argument("--dest", choices=registry.kinds("destination"), default="salesforce", help="destination CRM")
+    p.add_argument("--count", action="append", metavar="OBJECT=RECORDS",
+                   help="records of one source object (repeat); added to or overriding --tenant's")
+    p.add_argument("--tenant", help="count the records (and files) of this tenant dump directory")
+    p.add_argument("--files-bytes", type=int, help="total size of the files (default: the dump's attachments)")
+    p.add_argument("--api-budget", type=int, metavar="PER_DAY",
+                   help="the destination's daily API allowance (Salesforce calls, Zoho credits)")
+    p.add_argument("--seconds-per-call", type=float, default=1.0, help="assumed time of one write call")
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p = sub.add_parser("rollback", help="undo a local run: delete what it created, restore what it updated")
     p.add_argument("run")
     p.add_argument("--json", action="store_true", help="end by printing one JSON object")
@@ -436,6 +495,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sandbox(args, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {"demo": cmd_demo, "status": cmd_status, "up": cmd_up, "rollback": cmd_rollback,
-                "outbox": cmd_outbox, "approve": cmd_approve, "reject": cmd_reject}
+    handlers = {"demo": cmd_demo, "estimate": cmd_estimate, "status": cmd_status, "up": cmd_up,
+                "rollback": cmd_rollback, "outbox": cmd_outbox, "approve": cmd_approve, "reject": cmd_reject}
     return handlers[args.command](args)

@@ -39,6 +39,8 @@ from shared.api import (
 )
 from shared.approvals import ApprovalStore
 from shared.aws import BlobStore, RunReports, RunStore, StepFunctionsExecutions, StepFunctionsTasks
+from shared.domain.estimate import Estimate
+from shared.estimates import EstimateRequest, estimate_request
 from shared.notify import approval_config
 from shared.observability import begin_invocation, bind, logger, tracer
 from shared.settings import ApiSettings, get_settings
@@ -140,6 +142,13 @@ def start_migration(body: Annotated[StartMigrationRequest, Body()]) -> Response[
     bind(run_id=started.id)
     logger.info("migration started", extra={"execution_arn": started.execution_arn})
     return _json(202, started)
+
+
+@app.post("/estimates", summary="Grade and estimate a migration before any credentials", tags=["estimates"],
+          responses={**_ok(200, Estimate, "the grade, calls/credits, duration and days at quota"),
+                     **_refusals(400, 403, 413)})
+def post_estimate(body: Annotated[EstimateRequest, Body()]) -> Response[str]:
+    return _json(200, estimate_request(body))
 
 
 @app.get("/migrations/<run_id>", summary="A run's state, step, counts, failure and reports", tags=["migrations"],

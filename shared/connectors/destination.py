@@ -51,6 +51,16 @@ class WriteResult:
         return self.error_code is None
 
 
+@dataclass(frozen=True)
+class WriteCost:
+    """What one load (at most ``Capabilities.bulk_batch_max`` records) costs: API calls, and the units the
+    platform meters them in (calls, credits, requests) — the connector's one cost model, which its client's
+    ``calls_needed`` and the estimate before any credentials (``shared.domain.estimate``) both read."""
+
+    calls: int
+    units: int
+
+
 #: Neutral reasons a write result can carry, whatever the platform's own code (the engine acts on these;
 #: the platform's code stays in ``error_code`` for the people reading the reject report).
 Reason = Literal["insert_only_field", "duplicate", "invalid_value", "missing_required", "missing_reference",
@@ -167,6 +177,14 @@ class Capabilities:
     removes_schema: bool = False
     #: Whether the connector implements :class:`RunJournal` (each finished run summed up in the destination).
     keeps_run_journal: bool = False
+    #: Largest file one write may carry on the path the connector takes (None: the platform documents none).
+    max_file_bytes: int | None = None
+    #: Custom objects an org may hold (None: no documented ceiling, or it depends on an edition we cannot read).
+    custom_object_limit: int | None = None
+    #: Data storage one record takes (None: the platform does not meter storage per record).
+    record_storage_bytes: int | None = None
+    #: What a person should know about these three limits (edition, org setting), shown with the pre-scan.
+    limit_notes: tuple[str, ...] = ()
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""

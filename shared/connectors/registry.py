@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from shared.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from shared.connectors.destination import Capabilities, Destination
+    from shared.connectors.destination import Capabilities, Destination, WriteCost
     from shared.connectors.source import Source, SourceLimits
 
 #: One line per connector: the module (its folder) that declares it.
@@ -96,6 +96,17 @@ class Connector:
     notes: dict[str, str] = field(default_factory=dict)
     #: Options of ``flitstack demo`` / ``up`` passed to the stand-in (a version, an edition...).
     standin_options: tuple[StandinOption, ...] = ()
+    #: A destination's cost model, ``"module:function"`` (``WriteCost`` of one load), imported when first used:
+    #: the estimate prices a run with it before any credentials, the client's ``calls_needed`` reads the same.
+    cost_model: str | None = None
+
+    def write_cost(self, obj: str, count: int, allow_bulk: bool) -> WriteCost:
+        """What one load of ``count`` records of ``obj`` costs on this destination (no connection needed)."""
+        if self.cost_model is None:
+            raise ConfigurationError(f"{self.label} declares no cost model (Connector.cost_model)")
+        module, _, name = self.cost_model.partition(":")
+        cost: WriteCost = getattr(importlib.import_module(module), name)(obj, count, allow_bulk)
+        return cost
 
     def standin_args(self, values: Any) -> list[str]:
         """The stand-in's ``serve`` arguments for the options given (``values``: an argparse namespace)."""

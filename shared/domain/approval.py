@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared import prescan_report
 from shared.approvals import (
     ApprovalStore,
     ClaimedApproval,
@@ -58,6 +59,12 @@ class LinkKeys:
     keys: list[bytes]
 
 
+def _prescan_lines(run: RunRef, stores: Stores) -> list[str]:
+    """The data-quality pre-scan's findings (``preflight.json``), shown with the mapping sign-off."""
+    key = Keys(run).report("preflight.json")
+    return prescan_report.summary_lines(stores.blobs.get_json(key)) if stores.blobs.exists(key) else []
+
+
 def _summary_lines(run: RunRef, stage: str, stores: Stores) -> list[str]:
     keys = Keys(run)
     if stage == "mapping":
@@ -66,13 +73,13 @@ def _summary_lines(run: RunRef, stage: str, stores: Stores) -> list[str]:
         return [f"{len(spec['mappings'])} object mappings, {fields} field and lookup rules",
                 f"{len(spec.get('custom_fields', []))} custom fields and {len(spec.get('custom_objects', []))} "
                 "custom objects to create in the destination",
-                f"pair {run.pair}: {run.source.kind} -> {run.destination.kind}"]
+                f"pair {run.pair}: {run.source.kind} -> {run.destination.kind}", *_prescan_lines(run, stores)]
     report = stores.blobs.get_json(keys.report("sample-diff.json"))["summary"]
     flags = ", ".join(f"{k} {v}" for k, v in report["by_flag"].items() if v) or "nothing flagged"
     lines = [f"{report['records']} sample records loaded and read back ({report['files']} with files)",
              f"{report['flagged']} of {report['fields']} fields flagged: {flags}"]
-    ready = stores.blobs.get_json(keys.report("preflight.json")) if stores.blobs.exists(
-        keys.report("preflight.json")) else {}
+    ready = stores.blobs.get_json(keys.report("readiness.json")) if stores.blobs.exists(
+        keys.report("readiness.json")) else {}
     if ready.get("blocking"):  # shared.domain.preflight: approving is the person's override
         lines.append(f"Pre-flight BLOCKS the full run: {ready.get('message')}. Approving overrides it.")
     return lines

@@ -10,16 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.automation import automation_export, automation_html
 from shared.aws import BlobStore, now_iso
 from shared.connectors.destination import Destination
 from shared.connectors.source import Source
 from shared.domain.budget import budget_markdown, budget_plan
 from shared.domain.keys import Keys
+from shared.domain.prescan import prescan
 from shared.errors import ConfigurationError
 from shared.mapping.infer import sample_custom_fields
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
 from shared.pairs import for_pair
+from shared.prescan_report import preflight_html, preflight_markdown
 from shared.reports import automation_rules_markdown, csv_text, mapping_html, mapping_markdown
 
 
@@ -97,6 +100,26 @@ def sample_data(source: Source, catalog: SourceCatalog) -> None:
             f.sample = samples[f.name]
 
 
+def write_prescan(run: RunRef, spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: Destination,
+                  dcat: DestCatalog, unmatched: list[dict[str, str]], blobs: BlobStore) -> str:
+    """The data-quality pre-scan (``shared.domain.prescan``) into ``preflight.json`` / ``preflight.html``;
+    returns its summary for the mapping document, so the person signing off the mapping sees it first."""
+    scan = prescan(spec, catalog, source, dest, dcat, unmatched, run_id=run.run_id)
+    keys = Keys(run)
+    blobs.put_json(keys.report("preflight.json"), scan)
+    blobs.put_text(keys.report("preflight.html"), preflight_html(scan), "text/html; charset=utf-8")
+    return preflight_markdown(scan)
+
+
+def write_automation(run: RunRef, catalog: SourceCatalog, spec: MigrationSpec, blobs: BlobStore) -> None:
+    """The source's automation rules as the destination's native constructs (``shared.automation``):
+    ``automation-rules.json`` (``docs/contracts/automation-export.schema.json``) and a readable page."""
+    export = automation_export(catalog, run.pair, spec)
+    keys = Keys(run)
+    blobs.put_json(keys.report("automation-rules.json"), export)
+    blobs.put_text(keys.report("automation-rules.html"), automation_html(export), "text/html; charset=utf-8")
+
+
 def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
     template = for_pair(run.pair)
@@ -117,11 +140,12 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     spec: MigrationSpec = template.build_spec(catalog, dcat, run.options, extras=extras, owners=owners.owners,
                                               fallback_owner_id=fallback)
     blobs.put_json(keys.source_catalog, catalog.model_dump())
-    blobs.put_json(keys.report("preflight.json"), ready)
+    blobs.put_json(keys.report("readiness.json"), ready)
     blobs.put_json(keys.dest_catalog, dcat.model_dump())
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
-    document = mapping_markdown(spec, catalog, dcat)
+    document = mapping_markdown(spec, catalog, dcat) + "\n" + write_prescan(run, spec, catalog, source, dest, dcat,
+                                                                         owners.unmatched, blobs)
     counts = {o.name: o.count for o in catalog.objects}
     plan = budget_plan(spec, counts, dcat, dest)
     if plan is not None:  # a metered destination: the cost against what is left, read at sign-off
@@ -135,6 +159,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
                    "text/csv")
     blobs.put_text(keys.report("automation-rules.md"), automation_rules_markdown(catalog, run.pair),
                    "text/markdown; charset=utf-8")
+    write_automation(run, catalog, spec, blobs)
     for name, (text, content_type) in template.extra_reports(spec, catalog, dcat, extras).items():
         blobs.put_text(keys.report(name), text, content_type)
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),

@@ -383,6 +383,13 @@ class CompiledMapping:
             return user_list
         return _converter(rule)
 
+    def own_reject(self, record: Mapping[str, Any]) -> RecordReject | None:
+        """The reject ``record`` earns from its own values alone, no lookup consulted (a bad date, a required
+        field empty): the pre-scan predicts it before any write, so the records pointing at it are known to
+        become orphans too."""
+        sid = str(record.get("id", ""))
+        return self._fields(record, sid, source_key(self.mapping.source_object, sid), {}, [])
+
     def matches(self, record: Mapping[str, Any]) -> bool:
         return (all(_allowed(get(record), allowed) for get, allowed in self.where)
                 and all(get(record) not in (None, "") for get in self.present)

@@ -24,6 +24,10 @@ class PairTemplate(Protocol):
     PAIR: str
     #: Objects discovery describes in the destination (missing ones are simply absent from the catalog).
     DEST_OBJECTS: list[str]
+    #: The object table as data: source object -> destination objects (the estimate, before any credentials).
+    OBJECT_TABLE: dict[str, list[str]]
+    #: Destination objects the run creates before loading.
+    CREATED_OBJECTS: list[str]
 
     def build_spec(self, catalog: SourceCatalog, dcat: DestCatalog, options: RunOptions, *,
                    extras: dict[str, Any], owners: dict[str, str], fallback_owner_id: str) -> MigrationSpec:

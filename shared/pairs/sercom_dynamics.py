@@ -808,3 +808,20 @@ def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog
         "tier-check.md": (tier_markdown(check), "text/markdown; charset=utf-8"),
         "tier-check.json": (json.dumps(check, indent=2, sort_keys=True), "application/json"),
     }
+
+#: The pair's object table as data: source object -> the destination objects its records land in (the
+#: estimate reads it before any credentials; a unit test holds it to what ``build_spec`` proposes).
+OBJECT_TABLE: dict[str, list[str]] = {
+    "customers": ["account"],
+    "locations": ["account"],
+    "products": ["product"],
+    "contacts": ["contact"],
+    "assets": ["flit_asset", "task"],
+    "deals": ["opportunity"],
+    "work_orders": ["incident", "opportunity"],
+    "activities": ["appointment", "phonecall", "task"],
+    "notes": ["annotation"],
+    "attachments": ["annotation"],
+}
+#: Destination objects the run creates (custom objects/tables/modules/models) before loading.
+CREATED_OBJECTS: list[str] = ["flit_asset"]

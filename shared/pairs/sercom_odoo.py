@@ -437,3 +437,17 @@ def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog
         "automation-rules-odoo.json": (json.dumps(automation_templates(catalog), indent=2, sort_keys=True),
                                        "application/json"),
     }
+
+#: The pair's object table as data: source object -> the destination objects its records land in (the
+#: estimate reads it before any credentials; a unit test holds it to what ``build_spec`` proposes).
+OBJECT_TABLE: dict[str, list[str]] = {
+    "customers": ["res.partner"],
+    "locations": ["res.partner"],
+    "contacts": ["res.partner"],
+    "work_orders": ["crm.lead", "mail.message"],
+    "parts_used": ["x_sercom_part"],
+    "notes": ["mail.message"],
+    "attachments": ["ir.attachment"],
+}
+#: Destination objects the run creates (custom objects/tables/modules/models) before loading.
+CREATED_OBJECTS: list[str] = ["x_sercom_part"]

@@ -416,3 +416,23 @@ def build_spec(
     return b.finish(PAIR, custom_objects=CUSTOM_OBJECTS, owners=owners, fallback_owner_id=fallback_owner_id,
                     default_records={DEFAULT_ACCOUNT_KEY: {"object": "Account",
                                                            "Name": "Sercom contacts without an account"}})
+
+#: The pair's object table as data: source object -> the destination objects its records land in (the
+#: estimate reads it before any credentials; a unit test holds it to what ``build_spec`` proposes).
+OBJECT_TABLE: dict[str, list[str]] = {
+    "customers": ["Account"],
+    "locations": ["Account"],
+    "products": ["Product2"],
+    "contacts": ["Contact", "AccountContactRole"],
+    "territories": ["Service_Territory__c"],
+    "assets": ["Asset", "Task"],
+    "contracts": ["Contract", "Entitlement"],
+    "deals": ["Opportunity"],
+    "work_orders": ["Case", "Work_Order__c"],
+    "parts_used": ["Parts_Used__c"],
+    "activities": ["Task", "Event"],
+    "notes": ["ContentVersion"],
+    "attachments": ["ContentVersion"],
+}
+#: Destination objects the run creates (custom objects/tables/modules/models) before loading.
+CREATED_OBJECTS: list[str] = ["Work_Order__c", "Parts_Used__c", "Service_Territory__c"]

@@ -415,3 +415,19 @@ def build_spec(
     b.check_required()
     return b.finish(PAIR, custom_objects=CUSTOM_OBJECTS, owners=owners, fallback_owner_id=fallback_owner_id,
                     default_records={DEFAULT_ACCOUNT_KEY: {"object": "Accounts", "Account_Name": "Unassigned"}})
+
+#: The pair's object table as data: source object -> the destination objects its records land in (the
+#: estimate reads it before any credentials; a unit test holds it to what ``build_spec`` proposes).
+OBJECT_TABLE: dict[str, list[str]] = {
+    "customers": ["Accounts"],
+    "contacts": ["Contacts", "Leads"],
+    "deals": ["Deals"],
+    "locations": ["Service_Locations"],
+    "assets": ["Service_Assets"],
+    "work_orders": ["Work_Orders"],
+    "activities": ["Tasks", "Events"],
+    "notes": ["Notes"],
+    "attachments": ["Attachments"],
+}
+#: Destination objects the run creates (custom objects/tables/modules/models) before loading.
+CREATED_OBJECTS: list[str] = ["Work_Orders", "Service_Assets", "Service_Locations"]

@@ -92,7 +92,7 @@ def _project_routes(options: RunOptions) -> tuple[dict[str, list[str]], list[Con
 def extra_reports(spec: MigrationSpec, catalog: SourceCatalog, dcat: DestCatalog, extras: dict[str, Any]
                   ) -> dict[str, tuple[str, str]]:
     """The plan's flags: files over Salesforce's 25 MB default (not loaded; verify/upload after raising the
-    limit) and every custom field with the evidence of its type (the pre-flight is ``preflight.json``)."""
+    limit) and every custom field with the evidence of its type (the pre-flight is ``readiness.json``)."""
     large = [{**row, "reason": "over Salesforce's 25 MB default file size: not loaded, upload after raising the "
                                "limit and verify it renders"} for row in extras.get("large_files", [])]
     evidence = [{"object": o.name, "field": f.name, "type": f.type, "picklist_values": "; ".join(f.picklist_values),
@@ -577,3 +577,27 @@ def build_spec(source: SourceCatalog, dest: DestCatalog, options: RunOptions, *,
                     default_records={DEFAULT_ACCOUNT_KEY: {"object": "Account",
                                                            "Name": "ServiceTracker contacts without a client"},
                                      TECHNICIANS_ACCOUNT_KEY: {"object": "Account", "Name": "Technicians"}})
+
+#: The pair's object table as data: source object -> the destination objects its records land in (the
+#: estimate reads it before any credentials; a unit test holds it to what ``build_spec`` proposes).
+OBJECT_TABLE: dict[str, list[str]] = {
+    "clients": ["Account"],
+    "locations": ["Site__c"],
+    "client_contacts": ["Contact"],
+    "technicians": ["Contact"],
+    "inventory_items": ["Inventory__c"],
+    "assets": ["Asset"],
+    "contracts": ["Contract"],
+    "projects": ["Opportunity", "Project__c"],
+    "work_orders": ["Case", "Work_Order__c"],
+    "work_order_tasks": ["Task", "Work_Order_Task__c"],
+    "parts_used": ["Parts_Used__c"],
+    "invoices": ["Invoice__c", "Invoice_Line__c"],
+    "notes": ["ContentVersion"],
+    "attachments": ["ContentVersion"],
+}
+#: Destination objects the run creates (custom objects/tables/modules/models) before loading.
+CREATED_OBJECTS: list[str] = [
+    "Site__c", "Project__c", "Work_Order__c", "Work_Order_Task__c", "Invoice__c", "Invoice_Line__c", "Parts_Used__c",
+    "Inventory__c",
+]

@@ -39,7 +39,7 @@ def test_unsynced_devices_hold_the_full_run_until_they_sync(rt: LocalRuntime) ->
     while (stores().runs.get("pf-wait") or {}).get("status") != "waiting":
         assert time.monotonic() < deadline
         time.sleep(0.3)
-    held = s3_json(rt, "runs/pf-wait/reports/preflight.json")
+    held = s3_json(rt, "runs/pf-wait/reports/readiness.json")
     assert held["blocking"] and held["devices"] and "overridden" not in held
     time.sleep(5)  # a few checks later it still waits, and nothing of the full run was loaded
     assert (stores().runs.get("pf-wait") or {}).get("status") == "waiting"
@@ -53,6 +53,6 @@ def test_unsynced_devices_hold_the_full_run_until_they_sync(rt: LocalRuntime) ->
         for device in held["devices"]:
             api.post(f"/__standin/mobile/devices/{device['device_id']}/sync").raise_for_status()
     assert rt.wait(arn, timeout_s=600)["status"] == "SUCCEEDED"
-    final = s3_json(rt, "runs/pf-wait/reports/preflight.json")
+    final = s3_json(rt, "runs/pf-wait/reports/readiness.json")
     assert not final["blocking"]
     assert s3_json(rt, "runs/pf-wait/reports/reconciliation.json")["passed"]

@@ -258,7 +258,7 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
     # Slack: the message carries buttons; forged and stale clicks are refused, a good one resumes
     messages = harness.slack_messages(run)
     sample_msg = next(m for m in messages if "sample" in m["text"])
-    blocking = s3_json(harness.runtime, f"runs/{run}/reports/preflight.json")["blocking"]
+    blocking = s3_json(harness.runtime, f"runs/{run}/reports/readiness.json")["blocking"]
     assert blocking == (kit(harness.runtime.source).blocking_args is not None)
     if blocking:  # the person sees what approving overrides
         assert "Pre-flight BLOCKS the full run" in json.dumps(sample_msg), sample_msg
@@ -277,7 +277,7 @@ def test_mapping_then_sample_signed_off_by_email_link_and_slack(harness: Harness
               for c in r.get("checks", []) if not c["passed"]] if done["state"] != "succeeded" else []
     assert done["state"] == "succeeded", failed[:5]
     if blocking:  # the approval of the sample was the override, recorded with who and how
-        final = s3_json(harness.runtime, f"runs/{run}/reports/preflight.json")
+        final = s3_json(harness.runtime, f"runs/{run}/reports/readiness.json")
         assert final["blocking"] and final["overridden"]["decided_by"] == "dana", final
     scan_for_secrets(harness, run)
 

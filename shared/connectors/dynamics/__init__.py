@@ -39,5 +39,6 @@ def _standin_users(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 CONNECTOR = Connector(kind="dynamics", label="Dynamics 365", role="destination", secret=DynamicsSecret,
-                      open=_open, declared=CAPABILITIES, standin="sandbox.dynamics",
+                      open=_open, cost_model="shared.connectors.dynamics.client:write_cost",
+                      declared=CAPABILITIES, standin="sandbox.dynamics",
                       standin_secret=_standin_secret, standin_users=_standin_users)

@@ -51,4 +51,7 @@ CAPABILITIES = Capabilities(
         "0x80072321": "limit",
         "0x80072326": "limit",
     },
+    max_file_bytes=5 * 1024 * 1024,  # note attachments: 5 MB by default, an org setting up to 128 MB (§2.2)
+    limit_notes=("files: 5 MB is the default of the org's maxuploadfilesize (up to 128 MB)",
+                 "custom tables: no cap on Enterprise; 15 per app on Sales Professional"),
 )

@@ -57,7 +57,7 @@ import httpx
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult, chunks
+from shared.connectors.destination import ID, Capabilities, WriteCost, WriteResult, chunks
 from shared.connectors.dynamics.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
@@ -268,6 +268,25 @@ class _Write:
     existing_status: int | None = None
     result: WriteResult | None = None
     settled: bool = False  # its close action already ran with the write (or failed for good): _settle skips it
+
+
+def bulk_requests(count: int, closes: int) -> int:
+    """Requests of a bulk upsert: one ``$batch`` per 1,000 records, and the closes in ``$batch``es of 1,000."""
+    return math.ceil(count / BULK_TARGETS) + math.ceil(closes / BATCH_MAX_PARTS)
+
+
+def write_cost(obj: str, count: int, allow_bulk: bool, caps: Capabilities = CAPABILITIES) -> WriteCost:
+    """Requests of one load: one ``$batch`` per 999 records; on tables closed through actions, per 999 records
+    and closes (counted as if every record closes: 499 records and their closes beside the read). A bulk
+    load costs the fewer of that and :func:`bulk_requests`. Dataverse meters requests per 5-minute window."""
+    if not count:
+        return WriteCost(0, 0)
+    closable = obj in CLOSABLE
+    per_batch = (BATCH_MAX_PARTS - 1) // 2 if closable else caps.write_batch_max
+    batches = math.ceil(count / per_batch)
+    if allow_bulk and caps.uses_bulk(obj, count):
+        batches = min(batches, bulk_requests(count, count if closable else 0))
+    return WriteCost(batches, batches)
 
 
 class DynamicsDestination:
@@ -880,8 +899,7 @@ class DynamicsDestination:
         return self._upsert_batch(table, ext_field, records)
 
     def _bulk_requests(self, obj: str, count: int, closes: int) -> int:
-        """Requests of a bulk upsert: one ``$batch`` per 1,000 records, and the closes in ``$batch``es of 1,000."""
-        return math.ceil(count / BULK_TARGETS) + math.ceil(closes / BATCH_MAX_PARTS)
+        return bulk_requests(count, closes)
 
     def _bulk_pays(self, table: _Table, records: list[dict[str, Any]]) -> bool:
         """Whether ``UpsertMultiple`` writes these records in no more requests than the ``$batch`` PATCHes.
@@ -1199,14 +1217,7 @@ class DynamicsDestination:
         """One ``$batch`` per 999 records; on tables closed through actions, per 999 records and closes
         (counted as if every record closes: 499 records and their closes beside the read). A bulk load
         costs the fewer of that and :meth:`_bulk_requests` (1,000 records a request, plus the closes)."""
-        if not count:
-            return 0
-        closable = obj in CLOSABLE
-        per_batch = (BATCH_MAX_PARTS - 1) // 2 if closable else self.capabilities.write_batch_max
-        batches = math.ceil(count / per_batch)
-        if allow_bulk and self.capabilities.uses_bulk(obj, count):
-            return min(batches, self._bulk_requests(obj, count, count if closable else 0))
-        return batches
+        return write_cost(obj, count, allow_bulk, self.capabilities).calls
 
     def deterministic_id(self, obj: str, key: str) -> str:
         """The primary key an insert-only record gets: the same environment, table and key, the same id."""

@@ -40,6 +40,7 @@ def _standin_users(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 CONNECTOR = Connector(kind="odoo", label="Odoo", role="destination", secret=OdooSecret, open=_open,
+                      cost_model="shared.connectors.odoo.client:write_cost",
                       declared=CAPABILITIES, standin="sandbox.odoo", standin_secret=_standin_secret,
                       standin_users=_standin_users,
                       standin_options=(StandinOption("--odoo-version", "--version", ("17", "18", "19"),

@@ -56,4 +56,6 @@ CAPABILITIES = Capabilities(
         "TypeError": "invalid_value",
         "binascii.Error": "invalid_value",
     },
+    limit_notes=("files: Odoo documents no per-file limit (a self-hosted proxy or Odoo Online may set one)",
+                 "custom models: no ceiling"),
 )

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import httpx
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult, chunks
+from shared.connectors.destination import ID, Capabilities, WriteCost, WriteResult, chunks
 from shared.connectors.odoo.capabilities import CAPABILITIES, XMLID_MODULE
 from shared.errors import AuthenticationError, ContractError, error_for_status, transport_error
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
@@ -284,6 +284,12 @@ def _major(info: Any) -> int | None:
 # ======================================================================================
 # the destination
 # ======================================================================================
+def write_cost(obj: str, count: int, allow_bulk: bool, caps: Capabilities = CAPABILITIES) -> WriteCost:
+    """Calls of one load: ``create``/``write`` of 50 records each (no bulk API, no metered quota)."""
+    calls = -(-count // caps.write_batch_max)
+    return WriteCost(calls, calls)
+
+
 class OdooDestination:
     """One Odoo database. Credentials never appear in repr, logs or errors."""
 
@@ -824,7 +830,7 @@ class OdooDestination:
         return {"version": self.version, "transport": self.transport.name}
 
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
-        return -(-count // self.capabilities.write_batch_max)
+        return write_cost(obj, count, allow_bulk, self.capabilities).calls
 
     def check_quota(self, needed: int = 1) -> None:
         """No daily quota to pace on (Odoo Online documents none, reference §4.2)."""

@@ -36,5 +36,6 @@ def _standin_users(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 CONNECTOR = Connector(kind="salesforce", label="Salesforce", role="destination", secret=SalesforceSecret,
-                      open=_open, declared=CAPABILITIES, standin="sandbox.salesforce",
+                      open=_open, cost_model="shared.connectors.salesforce.client:write_cost",
+                      declared=CAPABILITIES, standin="sandbox.salesforce",
                       standin_secret=_standin_secret, standin_users=_standin_users)

@@ -49,4 +49,10 @@ CAPABILITIES = Capabilities(
         "INVALID_TYPE_ON_FIELD_IN_RECORD": "invalid_value",
         "REQUEST_LIMIT_EXCEEDED": "limit",
     },
+    # Files go base64 inside JSON (Collections): ~37.5 MB of file per request (reference §1.2, blob insert).
+    max_file_bytes=37_500_000,
+    custom_object_limit=200,  # Enterprise Edition (Unlimited/Performance: 2,000)
+    record_storage_bytes=2_048,  # most records count 2 KB of data storage
+    limit_notes=("custom-object ceiling: 200 is Enterprise Edition's (Unlimited and Performance: 2,000)",
+                 "files: the JSON (base64) path's ~37.5 MB; larger files need a multipart insert"),
 )

@@ -26,7 +26,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotF
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult, chunks
+from shared.connectors.destination import ID, Capabilities, WriteCost, WriteResult, chunks
 from shared.connectors.salesforce.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
@@ -80,6 +80,17 @@ def _first_error(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
     err = errors[0] if errors else {}
     code = str(err.get("statusCode") or err.get("errorCode") or "UNKNOWN")
     return code, str(err.get("message", "")), ",".join(err.get("fields") or [])
+
+
+#: API calls one Bulk API 2.0 job takes: create, upload, close, poll, results (and the failures' read).
+BULK_JOB_CALLS = 6
+
+
+def write_cost(obj: str, count: int, allow_bulk: bool, caps: Capabilities = CAPABILITIES) -> WriteCost:
+    """One load of ``count`` records: one Bulk job above the threshold, else Collections of 200; every call
+    counts against the org's daily API requests."""
+    calls = BULK_JOB_CALLS if allow_bulk and caps.uses_bulk(obj, count) else -(-count // caps.write_batch_max)
+    return WriteCost(calls=calls, units=calls)
 
 
 class SalesforceDestination:
@@ -158,6 +169,23 @@ class SalesforceDestination:
         if not isinstance(body, dict):
             raise ContractError("Salesforce /limits did not answer with an object")
         return {k: body[k] for k in ("DailyApiRequests", "DailyBulkApiBatches") if k in body}
+
+    def headroom(self) -> dict[str, Any]:
+        """What the org has left for the pre-scan (``shared.domain.prescan``), from one ``GET /limits``: daily API
+        calls, data and file storage (MB, as Salesforce meters them)."""
+        body = self._call("limits", lambda: self.sf.restful("limits/"))
+        if not isinstance(body, dict):
+            raise ContractError("Salesforce /limits did not answer with an object")
+
+        def left(name: str) -> int | None:
+            entry = body.get(name)
+            return int(entry["Remaining"]) if isinstance(entry, dict) and "Remaining" in entry else None
+
+        mb = 1024 * 1024
+        data, files = left("DataStorageMB"), left("FileStorageMB")
+        return {"api_left": left("DailyApiRequests"), "api_unit": "calls",
+                "data_storage_bytes_left": None if data is None else data * mb,
+                "file_storage_bytes_left": None if files is None else files * mb}
 
     def _token(self, client_id: str, client_secret: str, username: str, password: str) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
@@ -319,9 +347,7 @@ class SalesforceDestination:
         return self._with_lock_retries(obj, ext_field, records, write)
 
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
-        if allow_bulk and self.use_bulk(obj, count):
-            return 6
-        return -(-count // self.capabilities.write_batch_max)
+        return write_cost(obj, count, allow_bulk, self.capabilities).calls
 
     def use_bulk(self, obj: str, count: int) -> bool:
         return self.capabilities.uses_bulk(obj, count)

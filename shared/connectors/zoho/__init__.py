@@ -44,5 +44,6 @@ def _standin_users(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 CONNECTOR = Connector(kind="zoho", label="Zoho CRM", role="destination", secret=ZohoSecret, open=_open,
+                      cost_model="shared.connectors.zoho.client:write_cost",
                       declared=CAPABILITIES, standin="sandbox.zoho", standin_secret=_standin_secret,
                       standin_users=_standin_users)

@@ -70,4 +70,7 @@ CAPABILITIES = Capabilities(
         "TOO_MANY_REQUESTS": "limit",
         "ID_ALREADY_CONVERTED": "duplicate",
     },
+    max_file_bytes=20 * 1024 * 1024,  # "File size should not exceed 20 MB" (API docs; v8 UNCONFIRMED)
+    limit_notes=("files: 20 MB per file (documented for the older API; the v8 value is unconfirmed)",
+                 "custom modules: the ceiling depends on the edition, which the API does not tell"),
 )

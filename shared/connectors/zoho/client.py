@@ -40,7 +40,7 @@ from typing import Any, Literal
 import httpx
 
 from shared import retry
-from shared.connectors.destination import ID, WriteResult, chunks
+from shared.connectors.destination import ID, Capabilities, WriteCost, WriteResult, chunks
 from shared.connectors.zoho.capabilities import (
     BULK_JOB_CREDITS,
     CAPABILITIES,
@@ -116,6 +116,25 @@ def _split(name: str) -> tuple[str, str | None]:
 def _literal(value: str) -> str:
     """A COQL string literal: a quote doubled (a backslash is taken literally by COQL)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def bulk_pays(obj: str, count: int, caps: Capabilities = CAPABILITIES) -> bool:
+    """A Bulk Write job only when it costs fewer credits than full REST batches."""
+    return (caps.uses_bulk(obj, count)
+            and BULK_JOB_CREDITS * math.ceil(count / caps.bulk_batch_max) < rest_credits(count))
+
+
+def write_cost(obj: str, count: int, allow_bulk: bool, caps: Capabilities = CAPABILITIES) -> WriteCost:
+    """Calls and credits of one load: a file is one upload call (1 credit) each; a bulk job where it pays
+    (upload, create, poll, download; 500 credits); else REST calls of 100 records (1 credit per 10)."""
+    if count <= 0:
+        return WriteCost(0, 0)
+    if obj == "Attachments":
+        return WriteCost(count, count)
+    if allow_bulk and bulk_pays(obj, count, caps):
+        jobs = math.ceil(count / caps.bulk_batch_max)
+        return WriteCost(4 * jobs, BULK_JOB_CREDITS * jobs)
+    return WriteCost(math.ceil(count / RECORDS_PER_CALL), rest_credits(count))
 
 
 class ZohoDestination:
@@ -238,6 +257,12 @@ class ZohoDestination:
         self._get("users", "credits left", params={"type": "CurrentUser"})
         return {"credits_remaining": self.credits_remaining, "credits_spent_by_run": self.credits_spent}
 
+    def headroom(self) -> dict[str, Any]:
+        """What the org has left for the pre-scan (``shared.domain.prescan``): credits in the rolling window (one
+        1-credit call). Zoho's API tells no storage left."""
+        self.limits_report()
+        return {"api_left": self.credits_remaining, "api_unit": "credits"}
+
     def check_quota(self, needed: int = 1) -> None:
         """Raise :class:`QuotaExhaustedError` before a write the remaining credits cannot cover (reserve kept)."""
         left = self.credits_remaining
@@ -290,27 +315,13 @@ class ZohoDestination:
 
     def credits_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
         """The fewest credits a write of ``count`` records of ``obj`` costs (the plan and the bench read it)."""
-        if count <= 0:
-            return 0
-        if obj == "Attachments":
-            return count  # one upload call each
-        if allow_bulk and self.use_bulk(obj, count):
-            return BULK_JOB_CREDITS * math.ceil(count / self.capabilities.bulk_batch_max)
-        return rest_credits(count)
+        return write_cost(obj, count, allow_bulk, self.capabilities).units
 
     def calls_needed(self, obj: str, count: int, allow_bulk: bool) -> int:
-        if count <= 0:
-            return 0
-        if obj == "Attachments":
-            return count
-        if allow_bulk and self.use_bulk(obj, count):
-            return 4 * math.ceil(count / self.capabilities.bulk_batch_max)  # upload, create, poll, download
-        return math.ceil(count / RECORDS_PER_CALL)
+        return write_cost(obj, count, allow_bulk, self.capabilities).calls
 
     def use_bulk(self, obj: str, count: int) -> bool:
-        """A Bulk Write job only when it costs fewer credits than full REST batches."""
-        return (self.capabilities.uses_bulk(obj, count)
-                and BULK_JOB_CREDITS * math.ceil(count / self.capabilities.bulk_batch_max) < rest_credits(count))
+        return bulk_pays(obj, count, self.capabilities)
 
     # --- schema and users -----------------------------------------------------------------------------------
     def describe(self, obj: str) -> DestObject | None:
