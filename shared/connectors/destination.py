@@ -165,6 +165,9 @@ class Capabilities:
     error_reasons: Mapping[str, Reason] = field(default_factory=dict)
     #: Whether the connector implements :class:`SchemaRemoval` (rollback with ``rollback_schema``).
     removes_schema: bool = False
+    #: The name field of an object the run creates, and its length (Salesforce ``Name``, Odoo ``x_name``).
+    record_name_field: str = "Name"
+    record_name_length: int = 80
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""

@@ -17,6 +17,10 @@ from shared.domain.budget import budget_markdown, budget_plan
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
 from shared.mapping.infer import sample_custom_fields
+from shared.mapping.propose.apply import propose_spec
+from shared.mapping.propose.memory import load as load_memory
+from shared.mapping.propose.memory import memory_key
+from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import MigrationSpec
 from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
 from shared.pairs import for_pair
@@ -80,26 +84,30 @@ def dest_catalog(dest: Destination, objects: list[str]) -> DestCatalog:
 SAMPLE_SIZE = 1000
 
 
-def sample_data(source: Source, catalog: SourceCatalog) -> None:
+def sample_data(source: Source, catalog: SourceCatalog) -> dict[str, list[dict[str, Any]]]:
     """Profile the first page of every object with custom fields (one call each): the template
-    checks declared types against the data and infers them where the declaration does not hold."""
+    checks declared types against the data and infers them where the declaration does not hold.
+    Tenant-defined objects are read the same way; the pages read are returned for the mapping proposer."""
+    pages: dict[str, list[dict[str, Any]]] = {}
     for obj in catalog.objects:
         custom = [f for f in obj.fields if f.custom]
-        if not custom or obj.count == 0:
+        if (not custom and not obj.custom) or obj.count == 0:
             continue
         if any(f.sample is not None for f in custom):
             continue  # the source profiled this object's records itself (all of them, not a first page)
         records = next(iter(source.pages(obj.name, page_size=SAMPLE_SIZE)), [])
+        pages[obj.name] = records
         samples = sample_custom_fields(records, [f.name for f in custom])
         for f in custom:
             f.sample = samples[f.name]
+    return pages
 
 
 def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -> dict[str, Any]:
     keys = Keys(run)
     template = for_pair(run.pair)
     catalog: SourceCatalog = source.catalog()
-    sample_data(source, catalog)
+    pages = sample_data(source, catalog)
     extras = source.facts(catalog)
     ready = {**source.preflight(), "checked_at": now_iso()}  # shown in the plan and at the sample sign-off
     technicians = source.users()
@@ -114,12 +122,16 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
         fallback = match[0].id
     spec: MigrationSpec = template.build_spec(catalog, dcat, run.options, extras=extras, owners=owners.owners,
                                               fallback_owner_id=fallback)
+    memory_at = memory_key(run.pair, catalog.tenant)
+    spec, proposals = propose_spec(spec, catalog, dcat, dest.capabilities, run.options, samples=pages,
+                                   memory=load_memory(blobs.get_json(memory_at) if blobs.exists(memory_at) else None))
+    blobs.put_json(keys.report("proposals.json"), proposals.model_dump())
     blobs.put_json(keys.source_catalog, catalog.model_dump())
     blobs.put_json(keys.report("preflight.json"), ready)
     blobs.put_json(keys.dest_catalog, dcat.model_dump())
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
-    document = mapping_markdown(spec, catalog, dcat)
+    document = mapping_markdown(spec, catalog, dcat) + "\n" + proposals_markdown(proposals)
     counts = {o.name: o.count for o in catalog.objects}
     plan = budget_plan(spec, counts, dcat, dest)
     if plan is not None:  # a metered destination: the cost against what is left, read at sign-off
@@ -137,4 +149,5 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
         blobs.put_text(keys.report(name), text, content_type)
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
             "source_counts": counts, "unmatched_technicians": len(owners.unmatched),
-            "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking"))}
+            "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking")),
+            "proposals_flagged": len(proposals.flagged())}

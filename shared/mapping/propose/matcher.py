@@ -33,6 +33,8 @@ NEW_SCORE = 0.5  # score of "a new custom field": an existing field must do bett
 THRESHOLD = 0.7  # proposals at or above are applied; below are flagged and wait for a person
 ALTERNATIVES = 3
 _FORBIDDEN = -1.0
+PLAIN_FLOOR = 0.2
+NEW_SLOPE = 0.8
 DISTINCT = frozenset({"email", "url", "phone", "date", "datetime", "currency", "boolean"})
 
 
@@ -106,9 +108,11 @@ def _name_score(src: SourceColumn, s: Reading, dst: TargetColumn, t: Reading) ->
     plain = max(similarity(src.name, dst.name), similarity(src.label or src.name, dst.label or dst.name))
     if s.concept is None and t.concept in s.partial:
         return PARTIAL * t.strength, f"{s.describe(src.name)}; {dst.name!r} is {t.concept.replace('_', ' ')}"
+    # unrelated names are still ~40% alike as strings: only what is above that counts
+    name = max(0.0, (plain - PLAIN_FLOOR) / (1 - PLAIN_FLOOR)) * 0.85
     if s.concept and t.concept:  # both known, and different
-        return min(plain, 0.3) * 0.85, f"{src.name!r} is {s.concept}, {dst.name!r} is {t.concept}"
-    return plain * 0.85, f"names {plain:.0%} alike"
+        return min(name, 0.25), f"{src.name!r} is {s.concept}, {dst.name!r} is {t.concept}"
+    return name, f"names {plain:.0%} alike"
 
 
 def _overlap(values: Sequence[str], options: Sequence[str]) -> tuple[float, dict[str, str]]:
@@ -178,7 +182,7 @@ def propose_fields(sources: Sequence[SourceColumn], targets: Sequence[TargetColu
                                reasons=[] if k >= m else detail[(i, k)][0])
                         for s, k in options if k != j][:ALTERNATIVES]
         if j >= m:
-            confidence = round(min(0.99, 0.55 + (NEW_SCORE - best_existing) * 1.2), 3)
+            confidence = round(min(0.99, 0.55 + (NEW_SCORE - best_existing) * NEW_SLOPE), 3)
             near = f"closest existing field scores {best_existing:.2f}" if m else "no existing field is free"
             reasons = [readings[i].describe(src.name), f"{near} (a new field needs more than {NEW_SCORE:.2f} "
                        "elsewhere to be beaten)", f"new {kinds[i]} field: {kind_why[i]}"]
