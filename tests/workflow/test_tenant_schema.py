@@ -7,7 +7,8 @@ every field of every source object is accounted for in ``proposals.json``: place
 confident proposal, or listed as skipped or waiting, with a reason; none is missing. The proposals the run
 applied are real: the custom objects' records are in the destination with their values and their lookup
 to the migrated customer, and a custom field moved onto an existing field holds the source value there
-(read back with the destination's independent probe).
+(read back with the destination's independent probe). An edit made at the mapping sign-off is proposed
+first when the same tenant is discovered again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
@@ -23,7 +25,7 @@ from sandbox.sercom.dump import write_dump
 from sandbox.sercom.generator import DirtyKnobs, generate_tenant
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunOptions, SourceCatalog
-from tests.workflow.conftest import PAIRS, Probe, pair_id, s3_json
+from tests.workflow.conftest import PAIRS, Probe, api_wait, pair_id, s3_json
 
 pytestmark = pytest.mark.slow
 RECORDS = 120
@@ -109,3 +111,33 @@ def test_every_field_is_mapped_or_listed_and_the_proposals_land(rt: LocalRuntime
                 assert _same(row[f["dest"]], value), (f, row, value)
                 checked += 1
         assert checked, f
+
+
+def test_an_edit_at_the_mapping_sign_off_is_proposed_first_next_run(rt: LocalRuntime) -> None:
+    api = rt.start_api()
+    client = httpx.Client(base_url=api["url"], headers={"x-api-key": api["api_key"]}, timeout=60, trust_env=False)
+
+    def start_and_wait(run_id: str) -> dict[str, Any]:
+        ref = rt.run_ref(run_id)
+        body = {"run_id": run_id, "source": ref.source.model_dump(), "destination": ref.destination.model_dump(),
+                "options": {"approval": "manual", "approvers": ["ops@example.com"], "batch_size": 500}}
+        assert client.post("/migrations", json=body).status_code == 202
+        api_wait(client, run_id, lambda v: v["state"] == "awaiting_approval"
+                 and v["current_step"] == "Awaiting mapping sign-off")
+        return dict(client.get(f"/migrations/{run_id}/mapping").json()["spec"])
+
+    # GIVEN a person removes the tenant's gate code from the proposed mapping at the first run's sign-off
+    spec = start_and_wait("tailored-edit-1")
+    for m in spec["mappings"]:
+        m["fields"] = [f for f in m["fields"] if f.get("source") != "custom_fields.gate_code"]
+    assert client.put("/migrations/tailored-edit-1/mapping", json=spec).status_code == 200
+    assert client.post("/migrations/tailored-edit-1/reject", json={"reason": "trying the mapping"}).status_code < 300
+    # WHEN the same tenant is discovered again
+    again = start_and_wait("tailored-edit-2")
+    # THEN the person's choice is proposed first, and said to be theirs
+    assert not any(f.get("source") == "custom_fields.gate_code" for m in again["mappings"] for f in m["fields"])
+    gate = [f for f in s3_json(rt, "runs/tailored-edit-2/reports/proposals.json")["fields"]
+            if f["source"] == "custom_fields.gate_code"]
+    assert gate and all(f["status"] == "skipped" and f["origin"] == "remembered" for f in gate), gate
+    assert "tailored-edit-1" in gate[0]["reasons"][0]
+    client.post("/migrations/tailored-edit-2/reject", json={"reason": "done"})
