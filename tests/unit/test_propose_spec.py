@@ -6,6 +6,7 @@ from __future__ import annotations
 from shared.connectors import registry
 from shared.mapping.propose.apply import propose_spec
 from shared.mapping.propose.memory import Memory, edits
+from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import CustomFieldSpec, FieldRule, MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, DestField, DestObject, RunOptions, SourceCatalog, SourceField, SourceObject
 
@@ -83,3 +84,19 @@ def test_sign_off_edits_are_proposed_first_next_time() -> None:
     assert {r.source: r.dest for r in spec.mapping("accounts").fields}["custom_fields.gate_code"] == "Site"
     gate = next(f for f in report.fields if f.source == "custom_fields.gate_code")
     assert gate.origin == "remembered" and "run-1" in gate.reasons[0]
+
+
+def test_a_tenant_object_like_an_existing_one_waits_for_a_person() -> None:
+    # GIVEN a tenant object named like the destination's accounts ("Kunden")
+    source, dest = _catalogs()
+    kunden = source.object("vehicles").model_copy(update={"name": "Kunden", "label": "Kunden"})
+    source = source.model_copy(update={"objects": [*source.objects, kunden]})
+    # WHEN proposed
+    spec, report = propose_spec(_spec(), source, dest, CAPS, RunOptions(), samples=SAMPLES, memory=Memory())
+    # THEN it is proposed onto Account but not applied: no mapping, every field waiting, and the document says so
+    assert not any(m.source_object == "Kunden" for m in spec.mappings)
+    decision = next(o for o in report.objects if o.source_object == "Kunden")
+    assert decision.status == "flagged" and decision.dest_object == "Account"
+    assert {f.status for f in report.fields if f.source_object == "Kunden"} == {"flagged"}
+    assert len(report.flagged()) >= len(kunden.fields)
+    assert "| Kunden | Account |" in proposals_markdown(report)
