@@ -36,8 +36,10 @@ from shared.approvals import (
 from shared.aws import BlobStore
 from shared.domain import approval
 from shared.domain.keys import Keys
+from shared.mapping.propose.apply import ProposalReport
 from shared.mapping.propose.memory import edits, memory_key
 from shared.mapping.propose.memory import load as load_memory
+from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import MigrationSpec
 from shared.mapping.validate import parse_spec, validate_against
 from shared.models import DestCatalog, RunRef, SourceCatalog, Strict, is_run_id
@@ -242,6 +244,9 @@ class SignOffApi:
         self.blobs.put_json(keys.spec, spec.model_dump())
         self.blobs.put_json(keys.report("mapping.json"), spec.model_dump())
         document = mapping_markdown(spec, source, dest)
+        if self.blobs.exists(keys.report("proposals.json")):  # what discovery proposed stays on the page
+            document += "\n" + proposals_markdown(ProposalReport.model_validate(
+                self.blobs.get_json(keys.report("proposals.json"))))
         self.blobs.put_text(keys.report("mapping.md"), document, "text/markdown; charset=utf-8")
         self.blobs.put_text(keys.report("mapping.html"), mapping_html(document, f"Mapping {run_id}"),
                             "text/html; charset=utf-8")

@@ -49,7 +49,7 @@ def proposals_markdown(report: ProposalReport) -> str:
         lines += [f"| {o.source_object} | {o.dest_object}{' (new)' if o.new_object else ''} | {o.confidence} | "
                   f"{_cell('; '.join(o.reasons))} |" for o in applied_objects]
         lines.append("")
-    applied = [d for d in report.fields if d.status == "applied"]
+    applied = [d for d in report.fields if d.status == "applied" and not d.flag and d.dest]
     if applied:
         lines += ["### Applied proposals", "", "| source | lands in | confidence | origin | reasons | alternatives |",
                   "|---|---|---|---|---|---|"]
