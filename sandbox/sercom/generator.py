@@ -429,6 +429,8 @@ TAILORED_OBJECTS: tuple[dict[str, Any], ...] = (
         {"key": "insured", "label": "Insured", "type": "boolean"},
     ]},
 )
+#: A custom-field key the tailored tenant's work orders hold without a definition (found by sampling).
+UNDECLARED_KEY = "legacy_ref"
 _DEPARTMENTS = ("Facilities", "Operations", "Finance", "Procurement", "IT")
 
 
@@ -451,8 +453,9 @@ def _tailored_value(kind: str, rng: random.Random) -> Any:
 
 
 def tailor(records: dict[str, list[dict[str, Any]]], seed: int) -> tuple[list[CustomFieldDef], list[CustomObjectDef]]:
-    """What a long-lived tenant adds: :data:`TAILORED_FIELDS` filled on most records, and the records of
-    :data:`TAILORED_OBJECTS` (about one inspection per two customers, one vehicle per two technicians)."""
+    """What a long-lived tenant adds: :data:`TAILORED_FIELDS` filled on most records, :data:`UNDECLARED_KEY` on
+    work orders without a definition, and the records of :data:`TAILORED_OBJECTS` (about one inspection per two
+    customers, one vehicle per two technicians)."""
     rng = random.Random(f"sercom-tailor:{seed}")
     defs = [CustomFieldDef(object=o, key=k, label=lbl, type=t)  # type: ignore[arg-type]
             for o, k, lbl, t, _ in TAILORED_FIELDS]
@@ -460,6 +463,9 @@ def tailor(records: dict[str, list[dict[str, Any]]], seed: int) -> tuple[list[Cu
         for rec in records.get(obj, []):
             if rng.random() < 0.85:
                 rec.setdefault("custom_fields", {})[key] = _tailored_value(kind, rng)
+    for rec in records.get("work_orders", []):  # a key no definition declares (an old import left it)
+        if rng.random() < 0.6:
+            rec.setdefault("custom_fields", {})[UNDECLARED_KEY] = f"LEG-{rng.randint(10_000, 99_999)}"
     objects = [CustomObjectDef.model_validate(o) for o in TAILORED_OBJECTS]
     customers = [r["id"] for r in records.get("customers", [])]
     stamp = records["customers"][0]["created_at"] if customers else "2024-01-01T00:00:00Z"

@@ -7,6 +7,7 @@ unmatched-technicians report and the automation rules to rebuild natively.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,13 @@ from shared.connectors.source import Source
 from shared.domain.budget import budget_markdown, budget_plan
 from shared.domain.keys import Keys
 from shared.errors import ConfigurationError
-from shared.mapping.infer import sample_custom_fields
+from shared.mapping.infer import data_type, sample_custom_fields
 from shared.mapping.propose.apply import propose_spec
 from shared.mapping.propose.memory import load as load_memory
 from shared.mapping.propose.memory import memory_key
 from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import MigrationSpec
-from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
+from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog, SourceField
 from shared.pairs import for_pair
 from shared.reports import automation_rules_markdown, csv_text, mapping_html, mapping_markdown
 
@@ -87,19 +88,29 @@ SAMPLE_SIZE = 1000
 def sample_data(source: Source, catalog: SourceCatalog) -> dict[str, list[dict[str, Any]]]:
     """Profile the first page of every object with custom fields (one call each): the template
     checks declared types against the data and infers them where the declaration does not hold.
-    Tenant-defined objects are read the same way; the pages read are returned for the mapping proposer."""
+    A custom-field key the records hold but the schema does not declare joins the catalog (typed from the
+    data, its evidence saying so), so it is mapped rather than dropped. Tenant-defined objects are read the
+    same way; the pages read are returned for the mapping proposer."""
     pages: dict[str, list[dict[str, Any]]] = {}
     for obj in catalog.objects:
         custom = [f for f in obj.fields if f.custom]
-        if (not custom and not obj.custom) or obj.count == 0:
+        carries = bool(custom) or any(f.name == "custom_fields" for f in obj.fields)
+        if (not carries and not obj.custom) or obj.count == 0:
             continue
         if any(f.sample is not None for f in custom):
             continue  # the source profiled this object's records itself (all of them, not a first page)
         records = next(iter(source.pages(obj.name, page_size=SAMPLE_SIZE)), [])
         pages[obj.name] = records
-        samples = sample_custom_fields(records, [f.name for f in custom])
+        declared = {f.name for f in custom}
+        found = Counter(k for r in records for k, v in (r.get("custom_fields") or {}).items()
+                        if k not in declared and v not in (None, ""))
+        samples = sample_custom_fields(records, [*declared, *found])
         for f in custom:
             f.sample = samples[f.name]
+        for key, n in found.items():
+            obj.fields.append(SourceField(name=key, type=data_type(samples[key]), label=key, custom=True,
+                                          sample=samples[key], evidence=f"not in the schema: found in {n} of "
+                                          f"{len(records)} sampled records"))
     return pages
 
 

@@ -3,6 +3,8 @@ accounted for, and a person's sign-off edits proposed first for the tenant's nex
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.connectors import registry
 from shared.mapping.propose.apply import propose_spec
 from shared.mapping.propose.memory import Memory, edits
@@ -100,3 +102,20 @@ def test_a_tenant_object_like_an_existing_one_waits_for_a_person() -> None:
     assert {f.status for f in report.fields if f.source_object == "Kunden"} == {"flagged"}
     assert len(report.flagged()) >= len(kunden.fields)
     assert "| Kunden | Account |" in proposals_markdown(report)
+
+
+def test_a_custom_field_only_the_records_hold_joins_the_catalog() -> None:
+    from shared.domain.discover import sample_data
+
+    class Pages:
+        def pages(self, obj: str, page_size: int = 1000, updated_since: str | None = None) -> Any:
+            yield [{"id": f"w{i}", "custom_fields": {"declared": "x", "legacy_ref": f"LEG-{i}", "hours": i}}
+                   for i in range(1, 6)]
+
+    catalog = SourceCatalog(tenant="t", objects=[SourceObject(name="work_orders", label="Work order", count=5, fields=[
+        SourceField(name="id", type="id"), SourceField(name="custom_fields", type="object"),
+        SourceField(name="declared", type="text", custom=True)])])
+    sample_data(Pages(), catalog)  # type: ignore[arg-type]
+    found = {f.name: f for f in catalog.object("work_orders").fields if f.custom}
+    assert found["legacy_ref"].type == "text" and found["hours"].type == "number"
+    assert "not in the schema: found in 5 of 5" in found["legacy_ref"].evidence
