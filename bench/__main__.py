@@ -52,6 +52,7 @@ import httpx
 from aws_lambda_powertools.utilities import parameters
 
 from bench.floor import destination_floor, peak_rss_mib, source_floor
+from bench import schema_match
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
 from shared.mapping.engine import CompiledMapping
@@ -501,7 +502,33 @@ def write_results(rows: list[dict[str, Any]]) -> None:
               "", "Raw JSON lines:", "", "```"]
     lines += [json.dumps(r) for r in rows]
     lines += ["```", ""]
-    RESULTS.write_text("\n".join(lines))
+    RESULTS.write_text("\n".join(lines) + _schema_section())
+
+
+SCHEMA_BEGIN, SCHEMA_END = "<!-- schema-match -->", "<!-- /schema-match -->"
+
+
+def _schema_section(replacement: str | None = None) -> str:
+    """The schema-matching section of RESULTS.md: kept when the load rows are rewritten, replaced when re-run."""
+    if replacement is not None:
+        return f"\n{SCHEMA_BEGIN}\n{replacement}{SCHEMA_END}\n"
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    if SCHEMA_BEGIN not in text:
+        return ""
+    return "\n" + text[text.index(SCHEMA_BEGIN): text.index(SCHEMA_END) + len(SCHEMA_END)] + "\n"
+
+
+def run_schema_match(write: bool) -> None:
+    """The mapping proposer against generated tenants with ground truth (bench/schema_match.py)."""
+    results = schema_match.run()
+    for which, row in results.items():
+        print(json.dumps({"suite": "schema", "set": which, **row, "commit": _commit()}), flush=True)
+    if write:
+        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        if SCHEMA_BEGIN in text:
+            end = text.index(SCHEMA_END) + len(SCHEMA_END)
+            text = text[: text.index(SCHEMA_BEGIN)].rstrip("\n") + "\n" + text[end:]
+        RESULTS.write_text(text.rstrip("\n") + "\n" + _schema_section(schema_match.markdown(results, _commit())))
 
 
 def _commit() -> str:
@@ -524,7 +551,13 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of RESULTS.md for sizes not run now (re-measure one size)")
+    parser.add_argument("--suite", default="all", choices=("all", "schema", "load"),
+                        help="schema: the mapping proposer's schema matching only (seconds); load: migrations only")
     args = parser.parse_args()
+    if args.suite in ("all", "schema"):
+        run_schema_match(write=not args.no_write)
+    if args.suite == "schema":
+        return 0
     rows = []
     local_environment(Path(tempfile.mkdtemp(prefix="flitstack-bench-logs-")) / "lambda.jsonl")
     for destination in args.dest.split(","):

@@ -228,6 +228,8 @@ class SourceObject(BaseModel):
     label: str
     fields: list[SourceField]
     count: int = 0
+    #: A tenant-defined object (no pair knows it: the mapping proposer places it).
+    custom: bool = False
 
 
 class SourceCatalog(BaseModel):

@@ -36,6 +36,10 @@ from shared.approvals import (
 from shared.aws import BlobStore
 from shared.domain import approval
 from shared.domain.keys import Keys
+from shared.mapping.propose.apply import ProposalReport
+from shared.mapping.propose.memory import edits, memory_key
+from shared.mapping.propose.memory import load as load_memory
+from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import MigrationSpec
 from shared.mapping.validate import parse_spec, validate_against
 from shared.models import DestCatalog, RunRef, SourceCatalog, Strict, is_run_id
@@ -240,9 +244,16 @@ class SignOffApi:
         self.blobs.put_json(keys.spec, spec.model_dump())
         self.blobs.put_json(keys.report("mapping.json"), spec.model_dump())
         document = mapping_markdown(spec, source, dest)
+        if self.blobs.exists(keys.report("proposals.json")):  # what discovery proposed stays on the page
+            document += "\n" + proposals_markdown(ProposalReport.model_validate(
+                self.blobs.get_json(keys.report("proposals.json"))))
         self.blobs.put_text(keys.report("mapping.md"), document, "text/markdown; charset=utf-8")
         self.blobs.put_text(keys.report("mapping.html"), mapping_html(document, f"Mapping {run_id}"),
                             "text/html; charset=utf-8")
+        # what the person changed is proposed first for this tenant's next run (shared.mapping.propose.memory)
+        at = memory_key(run.pair, source.tenant)
+        previous = load_memory(self.blobs.get_json(at) if self.blobs.exists(at) else None)
+        self.blobs.put_json(at, edits(proposed, spec, source, run_id, previous).model_dump())
         self.runs.update(run_id, mapping_edited_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         return {"id": run_id, "sign_off": "awaiting_approval", "edited": True, "mappings": len(spec.mappings)}
 

@@ -172,6 +172,8 @@ class DiscoverOut(_Model):
     unmatched_technicians: int
     audit_fields: bool
     preflight_blocking: bool = False
+    #: Proposals below the confidence threshold, waiting for a person at the mapping sign-off.
+    proposals_flagged: int = 0
 
 
 class PlanExtractionOut(_Model):

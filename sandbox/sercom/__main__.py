@@ -3,7 +3,7 @@
     python -m sandbox.sercom serve --state PATH [--records N --seed S | --tenant DIR] [--port 0]
                                    [--tls-dir DIR] [--api-key KEY] [--rate-limit-per-s R]
                                    [--fault-5xx-rate F] [--latency-ms N] [--<dirty knob> RATE ...]
-    python -m sandbox.sercom generate --records N --seed S --out DIR [--<dirty knob> RATE ...]
+    python -m sandbox.sercom generate --records N --seed S --out DIR [--tailored] [--<dirty knob> RATE ...]
     python -m sandbox.sercom validate --tenant DIR
 
 ``serve`` creates the state file from a generated tenant or a dump directory when it does
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write a generated tenant as a dump directory")
     gen.add_argument("--records", type=int, required=True)
+    gen.add_argument("--tailored", action="store_true",
+                     help="add renamed/abbreviated custom fields and two custom objects (the proposer's test tenant)")
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--name", help="tenant name")
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "generate":
             started = time.perf_counter()
-            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name)
+            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name, tailored=args.tailored)
             write_dump(tenant, args.out)
             print(json.dumps({"out": str(args.out), "tenant": tenant.name, "records": tenant.total(),
                               "counts": tenant.counts(), "seconds": round(time.perf_counter() - started, 2)}))

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -129,11 +129,16 @@ class _Runtime:
 # --------------------------------------------------------------------------- parameter parsing
 
 
-def _object(name: str) -> str:
+def _object(name: str, custom: Iterable[str] = ()) -> str:
+    """An object path segment -> the object (standard, alias, or one of the tenant's ``custom`` objects)."""
     resolved = resolve_object(name)
-    if resolved is None:
-        raise ApiError(404, "unknown_object", f"unknown object {name!r}; objects: {', '.join(OBJECT_ORDER)}, jobs")
-    return resolved
+    if resolved is not None:
+        return resolved
+    names = list(custom)
+    if name in names:
+        return name
+    known = ", ".join([*OBJECT_ORDER, "jobs", *names])
+    raise ApiError(404, "unknown_object", f"unknown object {name!r}; objects: {known}")
 
 
 def _check_params(request: Request, allowed: set[str]) -> dict[str, str]:
@@ -270,6 +275,9 @@ def build_app(state_path: Path, config: StandinConfig | None = None) -> FastAPI:
 def _api_router(rt: _Runtime) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
 
+    def obj_of(name: str) -> str:
+        return _object(name, (c["name"] for c in rt.store.custom_objects()))
+
     @router.get("/schema")
     def schema(request: Request) -> Response:
         """Objects with standard fields, tenant custom fields and counts; plus automation rules."""
@@ -287,8 +295,9 @@ def _api_router(rt: _Runtime) -> APIRouter:
                 "custom_fields": [d for d in defs if d["object"] == spec.name],
                 "count": counts[spec.name],
             })
+        custom_objects = [{**c, "count": counts.get(c["name"], 0)} for c in rt.store.custom_objects()]
         return _json({"tenant": rt.store.meta().get("tenant"), "api_version": "v1", "objects": objects,
-                      "automation_rules": rt.store.automation_rules()})
+                      "custom_objects": custom_objects, "automation_rules": rt.store.automation_rules()})
 
     @router.get("/custom_fields")
     def custom_fields(request: Request) -> Response:
@@ -303,7 +312,7 @@ def _api_router(rt: _Runtime) -> APIRouter:
 
     @router.get("/deleted/{object}")
     def deleted(object: str, request: Request) -> Response:
-        obj = _object(object)
+        obj = obj_of(object)
         params = _check_params(request, {"since"})
         return _json({"object": obj, "data": rt.store.deletions(obj, _timestamp_key(params, "since", ""))})
 
@@ -318,7 +327,7 @@ def _api_router(rt: _Runtime) -> APIRouter:
 
     @router.get("/{object}/count")
     def count(object: str, request: Request) -> Response:
-        obj = _object(object)
+        obj = obj_of(object)
         params = _check_params(request, {"updated_since", "updated_before"})
         since = _timestamp_key(params, "updated_since", "")
         before = _timestamp_key(params, "updated_before", KEY_MAX)
@@ -326,7 +335,7 @@ def _api_router(rt: _Runtime) -> APIRouter:
 
     @router.get("/{object}/{record_id}")
     def get_record(object: str, record_id: str, request: Request) -> Response:
-        obj = _object(object)
+        obj = obj_of(object)
         _check_params(request, set())
         body = rt.store.get(obj, record_id)
         if body is None:
@@ -336,7 +345,7 @@ def _api_router(rt: _Runtime) -> APIRouter:
     @router.get("/{object}")
     def list_records(object: str, request: Request) -> Response:
         """One page, ordered by (updated_at, id); the JSON is assembled from stored text."""
-        obj = _object(object)
+        obj = obj_of(object)
         params = _check_params(request, {"limit", "cursor", "updated_since", "updated_before"})
         limit = _limit(params, rt.config)
         after = decode_cursor(obj, params["cursor"]) if "cursor" in params else None

@@ -6,6 +6,7 @@ and read with ``jq`` (format described in ``docs/tenant-dump-format.md``)::
     manifest.json                      {format_version, tenant, generated_by, seed?, counts}
     objects/<object>.jsonl             one record per line
     custom_fields.json                 custom-field definitions
+    custom_objects.json                custom-object definitions (their records: objects/<name>.jsonl)
     automation_rules.json              automation rules
     attachments/<attachment id>/<file_name>   the file bytes
 
@@ -30,7 +31,9 @@ from sandbox.sercom.model import (
     OBJECTS,
     AutomationRule,
     CustomFieldDef,
+    CustomObjectDef,
     Tenant,
+    custom_record_model,
     record_model,
 )
 
@@ -92,7 +95,7 @@ def write_dump(tenant: Tenant, directory: Path) -> Path:
         shutil.rmtree(directory / sub, ignore_errors=True)
     (directory / "objects").mkdir(parents=True)
     (directory / "attachments").mkdir()
-    for name in OBJECT_ORDER:
+    for name in tenant.object_names():
         rows = tenant.records.get(name, [])
         with (directory / "objects" / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in rows)
@@ -105,6 +108,8 @@ def write_dump(tenant: Tenant, directory: Path) -> Path:
         (folder / _safe_file_name(rec["file_name"])).write_bytes(content)
     _write_json(directory / "custom_fields.json", [d.model_dump() for d in tenant.custom_fields])
     _write_json(directory / "automation_rules.json", [r.model_dump() for r in tenant.automation_rules])
+    if tenant.custom_objects:
+        _write_json(directory / "custom_objects.json", [c.model_dump() for c in tenant.custom_objects])
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         tenant=tenant.name,
@@ -162,13 +167,13 @@ class _Reader:
                 self.problem(rel, None, _loc(err["loc"]) or None, err["msg"])
             return None
 
-    def records(self, name: str) -> list[dict[str, Any]]:
+    def records(self, name: str, custom: CustomObjectDef | None = None) -> list[dict[str, Any]]:
         rel = f"objects/{name}.jsonl"
         path = self.dir / rel
         if not path.exists():
             return []
-        model = record_model(name)
-        spec_fields = OBJECTS[name].field_names()
+        model = record_model(name) if custom is None else custom_record_model(custom)
+        spec_fields = OBJECTS[name].field_names() if custom is None else [f.key for f in custom.fields]
         seen: set[str] = set()
         rows: list[dict[str, Any]] = []
         with path.open(encoding="utf-8") as fh:
@@ -238,13 +243,20 @@ def read_dump(directory: Path) -> Tenant:
     manifest: Manifest | None = None
     if raw_manifest is not None:
         manifest = reader.validated("manifest.json", TypeAdapter(Manifest), raw_manifest)
+    customs_raw = reader.json_file("custom_objects.json", required=False)
+    customs: list[CustomObjectDef] = []
+    if customs_raw is not None:
+        customs = reader.validated("custom_objects.json", TypeAdapter(list[CustomObjectDef]), customs_raw) or []
+    names = [*OBJECT_ORDER, *(c.name for c in customs)]
     objects_dir = directory / "objects"
     if objects_dir.is_dir():
         for path in sorted(objects_dir.iterdir()):
-            if path.suffix != ".jsonl" or path.stem not in OBJECTS:
+            if path.suffix != ".jsonl" or path.stem not in names:
                 reader.problem(f"objects/{path.name}", None, None,
-                               f"unknown object file (expected one of: {', '.join(OBJECT_ORDER)})")
+                               f"unknown object file (expected one of: {', '.join(names)}; a custom object "
+                               "is declared in custom_objects.json first)")
     records = {name: reader.records(name) for name in OBJECT_ORDER}
+    records.update({c.name: reader.records(c.name, c) for c in customs})
     defs_raw = reader.json_file("custom_fields.json", required=False)
     defs: list[CustomFieldDef] = []
     if defs_raw is not None:
@@ -261,7 +273,7 @@ def read_dump(directory: Path) -> Tenant:
     content = reader.attachment_bytes(records["attachments"])
     if manifest is not None:
         for name, expected in manifest.counts.items():
-            if name not in OBJECTS:
+            if name not in records:
                 reader.problem("manifest.json", None, f"counts.{name}", "unknown object")
             elif expected != len(records[name]):
                 reader.problem("manifest.json", None, f"counts.{name}",
@@ -273,6 +285,7 @@ def read_dump(directory: Path) -> Tenant:
         name=manifest.tenant,
         records=records,
         custom_fields=defs,
+        custom_objects=customs,
         automation_rules=rules,
         attachment_content=content,
         seed=manifest.seed,

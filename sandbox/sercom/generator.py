@@ -26,6 +26,7 @@ from sandbox.sercom.model import (
     OBJECTS,
     AutomationRule,
     CustomFieldDef,
+    CustomObjectDef,
     Tenant,
 )
 
@@ -371,23 +372,122 @@ class _Clock:
 
 
 def generate_tenant(
-    records: int, seed: int, dirty: DirtyKnobs | None = None, *, name: str | None = None
+    records: int, seed: int, dirty: DirtyKnobs | None = None, *, name: str | None = None, tailored: bool = False
 ) -> Tenant:
-    """Build a tenant of exactly ``records`` records, deterministic for ``(records, seed, dirty)``."""
+    """Build a tenant of exactly ``records`` records, deterministic for ``(records, seed, dirty)``.
+
+    ``tailored``: the tenant also has what an admin added over the years (:func:`tailor`): custom fields
+    with their own renamed, abbreviated and non-English names on customers, contacts and work orders, and
+    two custom objects with records (beyond ``records``). The standard records are the same either way.
+    """
     dirty = dirty if dirty is not None else DirtyKnobs()
     counts = plan_counts(records)
     gen = _Generator(counts, seed)
     tenant_records = gen.run()
     _Dirt(tenant_records, dirty, random.Random(f"sercom-dirt:{seed}")).apply()
+    extra_fields, custom_objects = tailor(tenant_records, seed) if tailored else ([], [])
     return Tenant(
         name=name or f"sercom-demo-{seed}",
         records=tenant_records,
-        custom_fields=custom_field_definitions(),
+        custom_fields=custom_field_definitions() + extra_fields,
+        custom_objects=custom_objects,
         automation_rules=automation_rules(),
         attachment_content=gen.attachment_content,
         seed=seed,
         generated_by=GENERATOR_VERSION,
     )
+
+
+#: Custom fields a tailored tenant adds, named the way admins name them: (object, key, label, type, values).
+TAILORED_FIELDS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("customers", "cust_fax_no", "Fax no.", "text", "phone"),
+    ("customers", "nb_employes", "Nb employés", "number", "count"),
+    ("customers", "x_ticker", "Ticker", "text", "ticker"),
+    ("customers", "gate_code", "Gate code", "text", "code"),
+    ("contacts", "Geburtsdatum", "Geburtsdatum", "date", "birthdate"),
+    ("contacts", "asst_nm", "Asst.", "text", "person"),
+    ("contacts", "dept", "Dept.", "text", "department"),
+    ("contacts", "lst_survey_scr", "Last survey score", "number", "count"),
+    ("work_orders", "access_hrs", "Access hours", "text", "hours"),
+)
+
+#: Custom objects a tailored tenant has (abbreviated field names; one reference to customers).
+TAILORED_OBJECTS: tuple[dict[str, Any], ...] = (
+    {"name": "site_inspections", "label": "Site inspection", "prefix": "ins", "fields": [
+        {"key": "insp_dt", "label": "Insp. date", "type": "date"},
+        {"key": "rslt", "label": "Result", "type": "picklist", "picklist_values": ["pass", "fail", "conditional"]},
+        {"key": "inspector_email", "label": "Inspector e-mail", "type": "email"},
+        {"key": "insp_notes", "label": "Notes", "type": "text"},
+        {"key": "scr", "label": "Score", "type": "number"},
+        {"key": "cust", "label": "Customer", "type": "reference", "references": "customers"},
+    ]},
+    {"name": "vehicles", "label": "Vehicle", "prefix": "veh", "fields": [
+        {"key": "plate_no", "label": "Plate no.", "type": "text", "required": True},
+        {"key": "make", "label": "Make", "type": "text"},
+        {"key": "mileage_km", "label": "Mileage (km)", "type": "number"},
+        {"key": "last_svc", "label": "Last service", "type": "date"},
+        {"key": "insured", "label": "Insured", "type": "boolean"},
+    ]},
+)
+#: A custom-field key the tailored tenant's work orders hold without a definition (found by sampling).
+UNDECLARED_KEY = "legacy_ref"
+_DEPARTMENTS = ("Facilities", "Operations", "Finance", "Procurement", "IT")
+
+
+def _tailored_value(kind: str, rng: random.Random) -> Any:
+    if kind == "phone":
+        return f"+1 ({rng.randint(200, 989)}) {rng.randint(200, 989)}-{rng.randint(1000, 9999)}"
+    if kind == "count":
+        return rng.randint(1, 900)
+    if kind == "ticker":
+        return "".join(rng.choice("ABCDEFGHKLMNPRSTVXZ") for _ in range(rng.randint(3, 4)))
+    if kind == "code":
+        return f"{rng.randint(1000, 9999)}{rng.choice('ABC#')}"
+    if kind == "birthdate":
+        return f"{rng.randint(1955, 2000)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if kind == "person":
+        return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    if kind == "department":
+        return rng.choice(_DEPARTMENTS)
+    return f"{rng.randint(6, 9)}am-{rng.randint(3, 6)}pm"
+
+
+def tailor(records: dict[str, list[dict[str, Any]]], seed: int) -> tuple[list[CustomFieldDef], list[CustomObjectDef]]:
+    """What a long-lived tenant adds: :data:`TAILORED_FIELDS` filled on most records, :data:`UNDECLARED_KEY` on
+    work orders without a definition, and the records of :data:`TAILORED_OBJECTS` (about one inspection per two
+    customers, one vehicle per two technicians)."""
+    rng = random.Random(f"sercom-tailor:{seed}")
+    defs = [CustomFieldDef(object=o, key=k, label=lbl, type=t)  # type: ignore[arg-type]
+            for o, k, lbl, t, _ in TAILORED_FIELDS]
+    for obj, key, _, _, kind in TAILORED_FIELDS:
+        for rec in records.get(obj, []):
+            if rng.random() < 0.85:
+                rec.setdefault("custom_fields", {})[key] = _tailored_value(kind, rng)
+    for rec in records.get("work_orders", []):  # a key no definition declares (an old import left it)
+        if rng.random() < 0.6:
+            rec.setdefault("custom_fields", {})[UNDECLARED_KEY] = f"LEG-{rng.randint(10_000, 99_999)}"
+    objects = [CustomObjectDef.model_validate(o) for o in TAILORED_OBJECTS]
+    customers = [r["id"] for r in records.get("customers", [])]
+    stamp = records["customers"][0]["created_at"] if customers else "2024-01-01T00:00:00Z"
+    inspections = []
+    for i in range(max(2, len(customers) // 2)):
+        inspections.append({
+            "id": f"ins_{i + 1:06d}", "created_at": stamp, "updated_at": stamp,
+            "insp_dt": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "rslt": rng.choice(("pass", "pass", "fail", "conditional")),
+            "inspector_email": f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(LAST_NAMES).lower()}@inspect.example",
+            "insp_notes": rng.choice(("Boiler room clear", "Replace filter next visit", "Access via side gate")),
+            "scr": float(rng.randint(40, 100)), "cust": rng.choice(customers) if customers else None})
+    vehicles = []
+    for i in range(max(2, len(records.get("technicians", [])) // 2)):
+        vehicles.append({
+            "id": f"veh_{i + 1:06d}", "created_at": stamp, "updated_at": stamp,
+            "plate_no": f"{rng.choice('ABCDEFGH')}{rng.choice('KLMNPRST')}-{rng.randint(100, 999)}",
+            "make": rng.choice(("Ford Transit", "Mercedes Sprinter", "Ram ProMaster")),
+            "mileage_km": float(rng.randint(5_000, 240_000)),
+            "last_svc": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "insured": rng.random() < 0.9})
+    records["site_inspections"], records["vehicles"] = inspections, vehicles
+    return defs, objects
 
 
 def custom_field_definitions() -> list[CustomFieldDef]:

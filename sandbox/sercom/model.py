@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 FieldType = Literal[
     "id",
@@ -301,6 +301,57 @@ class CustomFieldDef(BaseModel):
     required: bool = False
 
 
+CustomType = Literal["text", "number", "date", "boolean", "picklist", "email", "phone", "url", "reference"]
+#: Path segments of ``/api/v1`` that are not objects: a custom object may not take these names.
+RESERVED_NAMES = frozenset({"schema", "custom_fields", "custom_objects", "automation_rules", "deleted", "admin"})
+
+
+class CustomObjectField(BaseModel):
+    """A field of a tenant-defined object; its value is a top-level key of the record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    label: str = Field(min_length=1)
+    type: CustomType
+    picklist_values: list[str] = Field(default_factory=list)
+    references: str | None = Field(default=None, description="a standard object, for type 'reference'")
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> CustomObjectField:
+        if (self.type == "reference") != (self.references is not None):
+            raise ValueError(f"field {self.key!r}: 'references' goes with type 'reference' (and only with it)")
+        if self.references is not None and self.references not in OBJECTS:
+            raise ValueError(f"field {self.key!r}: references {self.references!r}, not a standard object "
+                             f"(one of: {', '.join(OBJECT_ORDER)})")
+        if self.key in ("id", "created_at", "updated_at"):
+            raise ValueError(f"field {self.key!r}: id, created_at and updated_at are system fields")
+        return self
+
+
+class CustomObjectDef(BaseModel):
+    """A tenant-defined object: records served at ``/api/v1/<name>`` like a standard object's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    label: str = Field(min_length=1)
+    prefix: str = Field(pattern=r"^[a-z]{2,5}$", description="record ids are <prefix>_<n>")
+    fields: list[CustomObjectField] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names(self) -> CustomObjectDef:
+        if self.name in OBJECTS or self.name in ALIASES or self.name in RESERVED_NAMES:
+            raise ValueError(f"custom object {self.name!r}: the name is taken (standard objects, aliases and "
+                             f"{sorted(RESERVED_NAMES)})")
+        keys = [f.key for f in self.fields]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"custom object {self.name!r}: fields {dup} are defined twice")
+        return self
+
+
 class AutomationRule(BaseModel):
     """A Sercom automation rule. Rules do not migrate; they are exported as a rebuild reference."""
 
@@ -326,13 +377,18 @@ class Tenant:
     name: str
     records: dict[str, list[dict[str, Any]]]
     custom_fields: list[CustomFieldDef] = field(default_factory=list)
+    custom_objects: list[CustomObjectDef] = field(default_factory=list)
     automation_rules: list[AutomationRule] = field(default_factory=list)
     attachment_content: dict[str, bytes] = field(default_factory=dict)
     seed: int | None = None
     generated_by: str = "unknown"
 
+    def object_names(self) -> list[str]:
+        """Standard objects in generation order, then the tenant's custom objects."""
+        return [*OBJECT_ORDER, *(c.name for c in self.custom_objects)]
+
     def counts(self) -> dict[str, int]:
-        return {name: len(self.records.get(name, [])) for name in OBJECT_ORDER}
+        return {name: len(self.records.get(name, [])) for name in self.object_names()}
 
     def total(self) -> int:
         return sum(self.counts().values())
@@ -391,4 +447,22 @@ def record_model(object_name: str) -> type[BaseModel]:
         __config__=ConfigDict(extra="allow", strict=True),
         **definitions,
     )
+    return model
+
+
+_CUSTOM_PY: dict[str, Any] = {"text": str, "number": float, "date": str, "boolean": bool, "picklist": str,
+                              "email": str, "phone": str, "url": str, "reference": str}
+
+
+def custom_record_model(defn: CustomObjectDef) -> type[BaseModel]:
+    """A pydantic model validating one record of a custom object (strict, like the standard ones)."""
+    definitions: dict[str, Any] = {"id": (str, ...), "created_at": (SystemTimestamp, ...),
+                                   "updated_at": (SystemTimestamp, ...)}
+    for f in defn.fields:
+        py = _CUSTOM_PY[f.type]
+        if f.type == "number":
+            py = float | int
+        definitions[f.key] = (py, ...) if f.required else (py | None, None)
+    model: type[BaseModel] = create_model(f"Sercom_custom_{defn.name}",
+                                          __config__=ConfigDict(extra="forbid", strict=True), **definitions)
     return model

@@ -53,6 +53,7 @@ CREATE TABLE records (
 );
 CREATE INDEX records_by_update ON records (object, updated_key, id);
 CREATE TABLE custom_fields (seq INTEGER PRIMARY KEY, object TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE custom_objects (seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE automation_rules (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE attachment_blobs (id TEXT PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE deletions (
@@ -192,7 +193,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         found = dict(self._conn().execute("SELECT object, COUNT(*) FROM records GROUP BY object").fetchall())
-        return {name: int(found.get(name, 0)) for name in OBJECT_ORDER}
+        names = [*OBJECT_ORDER, *(c["name"] for c in self.custom_objects())]
+        return {name: int(found.get(name, 0)) for name in names}
 
     def count(self, obj: str, since_key: str = "", before_key: str = KEY_MAX) -> int:
         row = self._conn().execute(
@@ -232,6 +234,14 @@ class Store:
         if obj is not None:
             sql, args = sql + " WHERE object=?", (obj,)
         return [json.loads(r[0]) for r in self._conn().execute(sql + " ORDER BY seq", args)]
+
+    def custom_objects(self) -> list[dict[str, Any]]:
+        """The tenant's own objects (definitions); none in a state file written before they existed."""
+        try:
+            rows = self._conn().execute("SELECT body FROM custom_objects ORDER BY seq").fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [json.loads(r[0]) for r in rows]
 
     def automation_rules(self) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self._conn().execute("SELECT body FROM automation_rules ORDER BY seq")]
@@ -346,7 +356,7 @@ def _load_tenant(conn: sqlite3.Connection, tenant: Tenant) -> None:
             ("created_at", format_timestamp(now_utc())),
         ],
     )
-    for name in OBJECT_ORDER:
+    for name in tenant.object_names():
         conn.executemany(
             "INSERT INTO records (object, id, updated_key, body) VALUES (?, ?, ?, ?)",
             (
@@ -357,6 +367,10 @@ def _load_tenant(conn: sqlite3.Connection, tenant: Tenant) -> None:
     conn.executemany(
         "INSERT INTO custom_fields (object, body) VALUES (?, ?)",
         ((d.object, d.model_dump_json()) for d in tenant.custom_fields),
+    )
+    conn.executemany(
+        "INSERT INTO custom_objects (name, body) VALUES (?, ?)",
+        ((c.name, c.model_dump_json()) for c in tenant.custom_objects),
     )
     conn.executemany(
         "INSERT INTO automation_rules (body) VALUES (?)",

@@ -185,6 +185,9 @@ class Capabilities:
     record_storage_bytes: int | None = None
     #: What a person should know about these three limits (edition, org setting), shown with the pre-scan.
     limit_notes: tuple[str, ...] = ()
+    #: The name field of an object the run creates, and its length (Salesforce ``Name``, Odoo ``x_name``).
+    record_name_field: str = "Name"
+    record_name_length: int = 80
 
     def uses_bulk(self, obj: str, count: int) -> bool:
         """Whether a write of ``count`` records of ``obj`` goes through the bulk path."""

@@ -7,6 +7,7 @@ unmatched-technicians report and the automation rules to rebuild natively.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,13 @@ from shared.domain.budget import budget_markdown, budget_plan
 from shared.domain.keys import Keys
 from shared.domain.prescan import prescan
 from shared.errors import ConfigurationError
-from shared.mapping.infer import sample_custom_fields
+from shared.mapping.infer import data_type, sample_custom_fields
+from shared.mapping.propose.apply import propose_spec
+from shared.mapping.propose.memory import load as load_memory
+from shared.mapping.propose.memory import memory_key
+from shared.mapping.propose.report import proposals_markdown
 from shared.mapping.spec import MigrationSpec
-from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog
+from shared.models import DestCatalog, DestUser, RunRef, SourceCatalog, SourceField
 from shared.pairs import for_pair
 from shared.prescan_report import preflight_html, preflight_markdown
 from shared.reports import automation_rules_markdown, csv_text, mapping_html, mapping_markdown
@@ -85,19 +90,33 @@ def dest_catalog(dest: Destination, objects: list[str]) -> DestCatalog:
 SAMPLE_SIZE = 1000
 
 
-def sample_data(source: Source, catalog: SourceCatalog) -> None:
+def sample_data(source: Source, catalog: SourceCatalog) -> dict[str, list[dict[str, Any]]]:
     """Profile the first page of every object with custom fields (one call each): the template
-    checks declared types against the data and infers them where the declaration does not hold."""
+    checks declared types against the data and infers them where the declaration does not hold.
+    A custom-field key the records hold but the schema does not declare joins the catalog (typed from the
+    data, its evidence saying so), so it is mapped rather than dropped. Tenant-defined objects are read the
+    same way; the pages read are returned for the mapping proposer."""
+    pages: dict[str, list[dict[str, Any]]] = {}
     for obj in catalog.objects:
         custom = [f for f in obj.fields if f.custom]
-        if not custom or obj.count == 0:
+        carries = bool(custom) or any(f.name == "custom_fields" for f in obj.fields)
+        if (not carries and not obj.custom) or obj.count == 0:
             continue
         if any(f.sample is not None for f in custom):
             continue  # the source profiled this object's records itself (all of them, not a first page)
         records = next(iter(source.pages(obj.name, page_size=SAMPLE_SIZE)), [])
-        samples = sample_custom_fields(records, [f.name for f in custom])
+        pages[obj.name] = records
+        declared = {f.name for f in custom}
+        found = Counter(k for r in records for k, v in (r.get("custom_fields") or {}).items()
+                        if k not in declared and v not in (None, ""))
+        samples = sample_custom_fields(records, [*declared, *found])
         for f in custom:
             f.sample = samples[f.name]
+        for key, n in found.items():
+            obj.fields.append(SourceField(name=key, type=data_type(samples[key]), label=key, custom=True,
+                                          sample=samples[key], evidence=f"not in the schema: found in {n} of "
+                                          f"{len(records)} sampled records"))
+    return pages
 
 
 def write_prescan(run: RunRef, spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: Destination,
@@ -124,7 +143,7 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
     keys = Keys(run)
     template = for_pair(run.pair)
     catalog: SourceCatalog = source.catalog()
-    sample_data(source, catalog)
+    pages = sample_data(source, catalog)
     extras = source.facts(catalog)
     ready = {**source.preflight(), "checked_at": now_iso()}  # shown in the plan and at the sample sign-off
     technicians = source.users()
@@ -139,13 +158,17 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
         fallback = match[0].id
     spec: MigrationSpec = template.build_spec(catalog, dcat, run.options, extras=extras, owners=owners.owners,
                                               fallback_owner_id=fallback)
+    memory_at = memory_key(run.pair, catalog.tenant)
+    spec, proposals = propose_spec(spec, catalog, dcat, dest.capabilities, run.options, samples=pages,
+                                   memory=load_memory(blobs.get_json(memory_at) if blobs.exists(memory_at) else None))
+    blobs.put_json(keys.report("proposals.json"), proposals.model_dump())
     blobs.put_json(keys.source_catalog, catalog.model_dump())
     blobs.put_json(keys.report("readiness.json"), ready)
     blobs.put_json(keys.dest_catalog, dcat.model_dump())
     blobs.put_json(keys.spec, spec.model_dump())
     blobs.put_json(keys.report("mapping.json"), spec.model_dump())
-    document = mapping_markdown(spec, catalog, dcat) + "\n" + write_prescan(run, spec, catalog, source, dest, dcat,
-                                                                         owners.unmatched, blobs)
+    document = (mapping_markdown(spec, catalog, dcat) + "\n" + proposals_markdown(proposals) + "\n"
+                + write_prescan(run, spec, catalog, source, dest, dcat, owners.unmatched, blobs))
     counts = {o.name: o.count for o in catalog.objects}
     plan = budget_plan(spec, counts, dcat, dest)
     if plan is not None:  # a metered destination: the cost against what is left, read at sign-off
@@ -164,4 +187,5 @@ def discover(run: RunRef, source: Source, dest: Destination, blobs: BlobStore) -
         blobs.put_text(keys.report(name), text, content_type)
     return {"catalog_key": keys.source_catalog, "plan_key": keys.spec, "mapping_key": keys.report("mapping.md"),
             "source_counts": counts, "unmatched_technicians": len(owners.unmatched),
-            "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking"))}
+            "audit_fields": dcat.audit_fields_settable, "preflight_blocking": bool(ready.get("blocking")),
+            "proposals_flagged": len(proposals.flagged())}

@@ -83,6 +83,14 @@ def fits(sample: FieldSample | None, kind: str) -> bool:
     return ok >= AGREE * sample.seen
 
 
+def data_type(sample: FieldSample) -> str:
+    """The type a sample supports on its own (a field no schema declares): boolean, number, date, datetime, text."""
+    for kind in ("boolean", "number", "date", "datetime"):
+        if sample.seen and fits(sample, kind):
+            return kind
+    return "text"
+
+
 def inferred(declared: str, sample: FieldSample | None) -> tuple[str, str]:
     """The type to create and why: the declared one when the data agrees, else what the data supports."""
     if declared == "picklist":

@@ -217,27 +217,28 @@ class SpecBuilder:
                     update={"source": f"{path} (multi-select: one value per line)"})
                 continue
             kind, why = inferred(f.type, f.sample)
-            note = f"{path} ({why})"
-            if kind == "picklist":
-                used = f.sample.observed if f.sample else []
-                values = list(dict.fromkeys([*f.picklist_values, *used]))
-                if self.caps.integer_choices_from is not None:
-                    options = self.choice_column(dest_obj, name, label, values, source=note)
-                    rules.append(FieldRule(dest=name, source=path, transform="choice",
-                                           value_map={v: str(options[v]) for v in values}))
-                else:
-                    self.custom(dest_obj, name, label, "Picklist", picklist_values=values, restricted=True,
-                                source=note)
-                    rules.append(FieldRule(dest=name, source=path, transform="picklist",
-                                           value_map={v: v for v in values}))
-                continue
-            rule = self.caps.types.get(kind) or self.caps.types["text"]
-            extra = {k: v for k, v in (("length", rule.length), ("precision", rule.precision),
-                                       ("scale", rule.scale)) if v is not None}
-            self.custom(dest_obj, name, label, rule.field_type, source=note, **extra)
-            rules.append(FieldRule(dest=name, source=path, transform=rule.transform,  # type: ignore[arg-type]
-                                   max_length=rule.length))
+            values = [*f.picklist_values, *(f.sample.observed if f.sample else [])] if kind == "picklist" else []
+            rules.append(self.typed_column(dest_obj, name, label, kind, path, values, f"{path} ({why})"))
         return rules
+
+    def typed_column(self, dest_obj: str, name: str, label: str, kind: str, path: str, values: Iterable[str],
+                     note: str) -> FieldRule:
+        """A custom field of an inferred kind (the platform's type table; pick-lists restricted to ``values``,
+        or integer choices where the platform's options are integers) and the rule that fills it."""
+        if kind == "picklist":
+            values = list(dict.fromkeys(values))
+            if self.caps.integer_choices_from is not None:
+                options = self.choice_column(dest_obj, name, label, values, source=note)
+                return FieldRule(dest=name, source=path, transform="choice",
+                                 value_map={v: str(options[v]) for v in values})
+            self.custom(dest_obj, name, label, "Picklist", picklist_values=values, restricted=True, source=note)
+            return FieldRule(dest=name, source=path, transform="picklist", value_map={v: v for v in values})
+        rule = self.caps.types.get(kind) or self.caps.types["text"]
+        extra = {k: v for k, v in (("length", rule.length), ("precision", rule.precision),
+                                   ("scale", rule.scale)) if v is not None}
+        self.custom(dest_obj, name, label, rule.field_type, source=note, **extra)
+        return FieldRule(dest=name, source=path, transform=rule.transform,  # type: ignore[arg-type]
+                         max_length=rule.length)
 
     def table_fields(self, source_obj: str, dest_obj: str, skip: Iterable[str] = ()) -> list[FieldRule]:
         """A tenant-defined table's columns -> custom fields of the custom object it lands in, 1:1, each typed
@@ -254,18 +255,7 @@ class SpecBuilder:
                 continue
             name = self.caps.naming.custom_name(f.name)
             note = f"{f.name} ({f.evidence or f.type})"
-            if f.type == "picklist":
-                self.custom(dest_obj, name, f.label or f.name, "Picklist", picklist_values=f.picklist_values,
-                            restricted=True, source=note)
-                rules.append(FieldRule(dest=name, source=f.name, transform="picklist",
-                                       value_map={v: v for v in f.picklist_values}))
-                continue
-            rule = self.caps.types.get(f.type) or self.caps.types["text"]
-            extra = {k: v for k, v in (("length", rule.length), ("precision", rule.precision),
-                                       ("scale", rule.scale)) if v is not None}
-            self.custom(dest_obj, name, f.label or f.name, rule.field_type, source=note, **extra)
-            rules.append(FieldRule(dest=name, source=f.name, transform=rule.transform,  # type: ignore[arg-type]
-                                   max_length=rule.length))
+            rules.append(self.typed_column(dest_obj, name, f.label or f.name, f.type, f.name, f.picklist_values, note))
         return rules
 
     def add(self, mapping: ObjectMapping, *, timestamps: bool = True) -> bool:

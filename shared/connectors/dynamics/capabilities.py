@@ -18,6 +18,7 @@ CAPABILITIES = Capabilities(
     quota_model="rolling_requests",  # service protection: 6,000 requests / 5 min per user, 429 + Retry-After
     native_upsert=True,  # PATCH by alternate key
     # Logical names: the publisher prefix + lower-case words, 50 characters in all; display names up to 50.
+    record_name_field="flit_name", record_name_length=200,
     naming=NamingRule(prefix="flit_", suffix="", title_case=False, body_max=45, label_max=50,
                       external_id_length=100),
     # overriddencreatedon takes the original created time on insert; modifiedon can never be set.

@@ -21,6 +21,7 @@ CAPABILITIES = Capabilities(
     # No upsert: the connector finds existing records through their ir.model.data external id first.
     native_upsert=False,
     # Custom fields must start with x_ (DB constraint); PostgreSQL identifiers: <= 63 characters.
+    record_name_field="x_name", record_name_length=255,
     naming=NamingRule(prefix="x_", suffix="", title_case=False, body_max=61, label_max=100,
                       external_id_length=255),
     # create_date / write_date are log-access fields the ORM strips silently: custom fields carry them.

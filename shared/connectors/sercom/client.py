@@ -90,6 +90,16 @@ class SercomSource:
             ]
             objects.append(SourceObject(name=obj["name"], label=obj.get("label", obj["name"]), fields=fields,
                                         count=int(obj.get("count", 0))))
+        for obj in body.get("custom_objects", []):  # tenant-defined objects: fields are top-level keys
+            fields = [SourceField(name="id", type="id", label="ID", required=True),
+                      SourceField(name="created_at", type="datetime", label="Created at", required=True),
+                      SourceField(name="updated_at", type="datetime", label="Updated at", required=True)]
+            fields += [SourceField(name=f["key"], type=f["type"], label=f.get("label") or f["key"],
+                                   required=bool(f.get("required")), picklist_values=f.get("picklist_values") or [],
+                                   references=f.get("references"))
+                       for f in obj["fields"]]
+            objects.append(SourceObject(name=obj["name"], label=obj.get("label", obj["name"]), fields=fields,
+                                        count=int(obj.get("count", 0)), custom=True))
         return SourceCatalog(tenant=str(body.get("tenant", "")), objects=objects,
                              automation_rules=body.get("automation_rules", []))
 

@@ -40,6 +40,7 @@ CAPABILITIES = Capabilities(
     no_custom_fields=frozenset({"Notes", "Attachments"}),
     # API names are made from the label (words joined by "_"); labels up to 50 characters... the
     # connector creates each field from a label spelled like its name, so the two agree.
+    record_name_field="Name", record_name_length=120,
     naming=NamingRule(prefix="", suffix="", title_case=True, body_max=50, label_max=50, external_id_length=150),
     # Created_Time / Modified_Time are read-only on every module: originals go to custom datetime fields.
     timestamps=TimestampStrategy(native_created="Created_Time", native_modified="Modified_Time",

@@ -1,0 +1,145 @@
+"""The CRM vocabulary the proposer reads names with: concepts, their synonyms and abbreviations.
+
+Written from the field lists of the four destinations (Salesforce, Dataverse, Zoho CRM, Odoo), the two
+sources (Sercom, ServiceTracker) and common tenant habits (``cust_ph``, ``tel``, ``nb_employes``). Each
+concept lists the phrases that mean it, lower case, words separated by spaces: English names, the
+platforms' own API names (``telephone1``, ``emailaddress1``, ``function``), abbreviations and a few
+French, German and Spanish names. The schema-matching benchmark (``bench/schema_match.py``) reports on
+a held-out list of names this file was *not* written from, so the vocabulary's coverage is measured, not
+assumed.
+"""
+
+from __future__ import annotations
+
+#: concept -> phrases that name it (first phrase: the concept's readable name).
+FIELD_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "full name", "display name", "account name", "company name", "customer name", "nom",
+             "nombre", "bezeichnung", "firmenname", "raison sociale", "title name"),
+    "first_name": ("first name", "firstname", "given name", "forename", "prenom", "vorname", "fname"),
+    "last_name": ("last name", "lastname", "surname", "family name", "nom de famille", "nachname", "apellido",
+                  "lname"),
+    "email": ("email", "e mail", "email address", "mail", "emailaddress1", "courriel", "adresse email",
+              "correo", "correo electronico", "email addr", "primary email"),
+    "phone": ("phone", "telephone", "tel", "phone number", "main phone", "office phone", "business phone",
+              "telephone1", "work phone", "telefon", "telefono", "numero de telephone", "phone no", "landline"),
+    "mobile": ("mobile", "mobile phone", "cell", "cell phone", "cellphone", "mobilephone", "portable",
+               "handy", "movil", "celular", "gsm", "telephone2"),
+    "fax": ("fax", "fax number", "telefax", "fax no"),
+    "website": ("website", "web site", "url", "web", "homepage", "websiteurl", "site web", "sitio web",
+                "webseite", "web address", "site url"),
+    "title": ("title", "job title", "jobtitle", "position", "function", "designation", "role title",
+              "poste", "fonction", "cargo", "berufsbezeichnung"),
+    "department": ("department", "dept", "division", "service", "abteilung", "departamento", "departement"),
+    "industry": ("industry", "sector", "industrycode", "branche", "secteur", "sector de actividad",
+                 "vertical", "line of business"),
+    "annual_revenue": ("annual revenue", "revenue", "annualrevenue", "turnover", "yearly revenue",
+                       "chiffre d affaires", "umsatz", "ingresos anuales", "sales volume"),
+    "employees": ("number of employees", "employees", "numberofemployees", "employee count", "headcount",
+                  "staff count", "nb employes", "mitarbeiter", "empleados", "no of employees", "employee number",
+                  "size"),
+    "description": ("description", "notes", "comments", "remarks", "details", "memo", "beschreibung",
+                    "descripcion", "commentaire", "observations"),
+    "street": ("street", "address", "street address", "address line 1", "address1 line1", "line1", "rue",
+               "adresse", "strasse", "calle", "direccion", "billing street", "billingstreet", "mailing street",
+               "mailingstreet", "address street"),
+    "city": ("city", "town", "locality", "ville", "stadt", "ort", "ciudad", "billing city", "billingcity",
+             "mailing city", "mailingcity", "address1 city", "municipality"),
+    "state": ("state", "province", "region", "county", "state province", "bundesland", "provincia",
+              "billing state", "billingstate", "mailing state", "mailingstate", "address1 stateorprovince",
+              "state id"),
+    "postal_code": ("postal code", "zip", "zip code", "zipcode", "postcode", "post code", "code postal",
+                    "postleitzahl", "plz", "codigo postal", "cp", "billing postal code", "billingpostalcode",
+                    "mailing postal code", "mailingpostalcode", "address1 postalcode", "billing code"),
+    "country": ("country", "nation", "pays", "land", "pais", "billing country", "billingcountry",
+                "mailing country", "mailingcountry", "address1 country", "country id"),
+    "account_number": ("account number", "accountnumber", "customer number", "client number", "ref",
+                       "customer code", "client code", "numero client", "kundennummer", "ref id"),
+    "account_type": ("type", "account type", "customer type", "category", "segment", "classification",
+                     "kundentyp", "type de client", "tipo de cliente", "customertypecode", "account category"),
+    "rating": ("rating", "grade", "score", "tier rating", "classement", "bewertung"),
+    "ownership": ("ownership", "ownership type", "ownershipcode", "legal form", "forme juridique"),
+    "ticker": ("ticker", "ticker symbol", "tickersymbol", "stock symbol"),
+    "sic": ("sic", "sic code", "siccode", "naics", "industry code"),
+    "birthdate": ("birthdate", "birthday", "date of birth", "dob", "birth date", "date de naissance",
+                  "geburtsdatum", "fecha de nacimiento"),
+    "lead_source": ("lead source", "leadsource", "source", "origin source", "acquisition channel", "channel",
+                    "leadsourcecode", "herkunft", "origine"),
+    "assistant": ("assistant", "assistant name", "assistantname", "secretary"),
+    "home_phone": ("home phone", "homephone", "private phone", "telephone3", "tel domicile", "home tel"),
+    "salutation": ("salutation", "civility", "courtesy title", "anrede", "civilite", "tratamiento"),
+    "subject": ("subject", "summary", "headline", "short description", "objet", "betreff", "asunto"),
+    "status": ("status", "state code", "stage", "statut", "estado", "statecode", "statuscode", "zustand"),
+    "priority": ("priority", "urgency", "prio", "priorite", "prioritat", "prioridad", "prioritycode",
+                 "importance"),
+    "origin": ("origin", "case origin", "channel origin", "caseorigincode", "received via", "intake channel",
+               "canal"),
+    "serial_number": ("serial number", "serialnumber", "serial", "sn", "serial no", "numero de serie",
+                      "seriennummer", "numero de serie equipo", "msn"),
+    "install_date": ("install date", "installdate", "installation date", "installed on", "date installation",
+                     "installationsdatum", "fecha de instalacion", "commissioning date"),
+    "warranty_end": ("warranty end", "warranty end date", "usage end date", "usageenddate", "warranty expiry",
+                     "warranty expires", "fin de garantie", "garantieende", "fin de garantia",
+                     "warranty until"),
+    "purchase_date": ("purchase date", "purchasedate", "bought on", "date of purchase", "date d achat",
+                      "kaufdatum", "fecha de compra"),
+    "quantity": ("quantity", "qty", "count", "units", "quantite", "menge", "cantidad", "anzahl"),
+    "price": ("price", "unit price", "unitprice", "cost", "list price", "prix", "preis", "precio", "amount paid"),
+    "amount": ("amount", "value", "deal value", "total", "montant", "betrag", "importe", "opportunity amount",
+               "expected revenue"),
+    "close_date": ("close date", "closedate", "expected close", "closing date", "date de cloture",
+                   "abschlussdatum", "fecha de cierre", "estimatedclosedate"),
+    "probability": ("probability", "win probability", "chance", "likelihood", "probabilite",
+                    "wahrscheinlichkeit", "probabilidad", "closeprobability"),
+    "next_step": ("next step", "nextstep", "next action", "prochaine etape", "naechster schritt"),
+    "due_date": ("due date", "duedate", "deadline", "due by", "echeance", "faelligkeit", "fecha limite",
+                 "activitydate", "scheduled end", "scheduledend"),
+    "start_date": ("start date", "startdate", "begins", "start", "date de debut", "beginn", "fecha de inicio",
+                   "effective date", "activedate"),
+    "end_date": ("end date", "enddate", "ends", "expiry", "expiration date", "date de fin", "ende",
+                 "fecha de fin", "expires on"),
+    "sku": ("sku", "product code", "productcode", "item code", "part number", "default code", "article number",
+            "artikelnummer", "reference article", "productnumber"),
+    "active": ("active", "is active", "isactive", "enabled", "actif", "aktiv", "activo", "in use"),
+}
+
+#: Words tenants shorten, spelled out before a name is looked up (whole words only).
+ABBREVIATIONS: dict[str, str] = {
+    "no": "number", "num": "number", "nbr": "number", "nb": "number", "nr": "number",
+    "addr": "address", "adr": "address", "st": "street", "str": "street",
+    "cty": "city", "zp": "zip", "pc": "postal code", "ctry": "country", "cntry": "country",
+    "dt": "date", "amt": "amount", "qty": "quantity", "desc": "description", "descr": "description",
+    "ph": "phone", "phn": "phone", "tel": "telephone", "mob": "mobile", "mbl": "mobile",
+    "eml": "email", "em": "email", "web": "website", "www": "website",
+    "emp": "employees", "emps": "employees", "empl": "employees", "rev": "revenue",
+    "dept": "department", "ind": "industry", "prio": "priority", "pri": "priority", "stat": "status",
+    "sts": "status", "subj": "subject", "ser": "serial", "inst": "install", "instl": "install",
+    "wrnty": "warranty", "warr": "warranty", "exp": "expiry", "purch": "purchase", "prc": "price",
+    "cls": "close", "prob": "probability", "strt": "start", "bday": "birthday", "dob": "date of birth",
+    "fn": "first name", "ln": "last name", "fname": "first name", "lname": "last name",
+    "bill": "billing", "bllng": "billing", "acct": "account", "acc": "account",
+    "cust": "customer", "cat": "category", "src": "source", "pos": "position", "sal": "salutation",
+    "org": "company", "co": "company", "yr": "yearly", "ann": "annual", "tkr": "ticker",
+}
+
+#: Words that only repeat which object a field is on (``cust_phone`` on a customer is its phone).
+OBJECT_WORDS: frozenset[str] = frozenset({
+    "customer", "cust", "client", "account", "acct", "company", "contact", "ctc", "person", "work", "order",
+    "wo", "job", "ticket", "case", "asset", "equipment", "deal", "opportunity", "opp", "primary", "main",
+    "the", "of",
+})
+
+#: Object concepts: which tenant object names mean which kind of record.
+OBJECT_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "account": ("account", "accounts", "customer", "customers", "client", "clients", "company", "companies",
+                "organisation", "organization", "kunde", "kunden", "societe", "cliente", "clientes",
+                "res partner"),
+    "contact": ("contact", "contacts", "person", "people", "kontakt", "kontakte", "contacto", "contactos"),
+    "work_order": ("work order", "work orders", "job", "jobs", "ticket", "tickets", "service call",
+                   "intervention", "auftrag", "orden de trabajo", "case", "cases", "incident"),
+    "asset": ("asset", "assets", "equipment", "installed base", "device", "machine", "anlage", "equipo",
+              "customer asset", "msdyn customerasset"),
+    "deal": ("deal", "deals", "opportunity", "opportunities", "potential", "potentials", "crm lead", "affaire",
+             "chance"),
+    "product": ("product", "products", "item", "items", "article", "produit", "producto", "artikel",
+                "product template"),
+}
