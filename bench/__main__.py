@@ -51,8 +51,8 @@ from typing import Any
 import httpx
 from aws_lambda_powertools.utilities import parameters
 
-from bench.floor import destination_floor, peak_rss_mib, source_floor
 from bench import schema_match
+from bench.floor import destination_floor, peak_rss_mib, source_floor
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
 from shared.mapping.engine import CompiledMapping
