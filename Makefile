@@ -23,8 +23,11 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 
+# The suite runs on pytest-xdist workers; tests/conftest.py groups it so that no module's stand-ins or
+# local stack are built twice. TEST_WORKERS=0 runs it in this process (no workers).
+TEST_WORKERS ?= 3
 test: $(STAMP) chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) -m bench

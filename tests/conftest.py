@@ -1,9 +1,53 @@
-"""Suite-wide settings: in-process Lambdas never try to reach X-Ray or print EMF metrics."""
+"""Suite-wide settings: in-process Lambdas never try to reach X-Ray or print EMF metrics; how the
+suite is split across pytest-xdist workers (``make test`` runs ``-n … --dist loadgroup``).
+
+Every test joins an ``xdist_group``, so a worker always runs a whole group and no module-scoped
+fixture (a stand-in process, a local stack with its migrated org) is built twice:
+
+- a module is one group, except that each value of a **module-scoped parametrized fixture** (a
+  pair, a source kit, an Odoo version) makes its own group: those fixtures are built once per value
+  anyway, so nothing is lost and the safety net's pairs run side by side;
+- ``tests/infra`` is one group: its session fixture synthesizes the CDK stack once.
+
+The slowest layer (workflow) is scheduled first so that no long module starts last.
+"""
 
 from __future__ import annotations
 
 import os
 
+import pytest
+from _pytest.scope import Scope
+
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "flitstack")
+
+#: Layers in the order their groups are handed out (slowest first); unknown folders come last.
+_LAYER_ORDER = ("workflow", "contract", "sandbox", "infra", "unit")
+_WIDE_SCOPES = (Scope.Module, Scope.Package, Scope.Session)
+
+
+def _layer(item: pytest.Item) -> int:
+    parts = item.nodeid.split("/")
+    layer = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+    return _LAYER_ORDER.index(layer) if layer in _LAYER_ORDER else len(_LAYER_ORDER)
+
+
+def xdist_group_of(item: pytest.Item) -> str:
+    """The group a test runs in: its module, plus the indices of its module-scoped fixture params."""
+    path = item.nodeid.split("::", 1)[0]
+    if path.startswith("tests/infra/"):
+        return "tests/infra"
+    callspec = getattr(item, "callspec", None)
+    wide = sorted(f"{name}={callspec.indices[name]}" for name, scope in callspec._arg2scope.items()
+                  if scope in _WIDE_SCOPES and name in callspec.indices) if callspec is not None else []
+    return f"{path}[{','.join(wide)}]" if wide else path
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_layer)  # stable: a module's (and a parameter's) tests stay together, in order
+    if getattr(config.option, "dist", "no") == "loadgroup":
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))

@@ -102,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         "kind": "servicetracker", "state_path": str(state), "api_token": args.api_token or store.api_tokens()[0],
         "auth_header": "Authorization: Bearer <api_token>", "api_prefix": API_PREFIX,
         "tenant": store.meta().get("tenant"), "seed": store.meta().get("seed") or None, "records": store.counts(),
+        "rate_limit_per_s": config.rate_limit_per_s,
     }
     store.close()
     serve_https(build_app(state, config), port=args.port, tls_dir=args.tls_dir or state.parent / "tls", info=info)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from sandbox.servicetracker.config import API_PREFIX
 from sandbox.servicetracker.errors import ApiError
+from sandbox.servicetracker.limits import retry_after
 from sandbox.servicetracker.rest import check_params, json_response
 from sandbox.servicetracker.runtime import Runtime
 
@@ -46,7 +47,7 @@ def export_router(rt: Runtime) -> APIRouter:
     def status(job_id: str, request: Request) -> Response:
         check_params(request, set())
         job = rt.exports.describe(job_id)
-        headers = {"Retry-After": str(job["retry_after_s"])} if job["state"] == "in_progress" else None
+        headers = {"Retry-After": retry_after(job["retry_after_s"])} if job["state"] == "in_progress" else None
         return json_response(job, headers=headers)
 
     @router.get("/{job_id}/results/{number}")

@@ -149,7 +149,7 @@ class Exports:
         state = "in_progress" if now < ready else ("completed" if now < expires else "expired")
         out: dict[str, Any] = {"id": job_id, "state": state, **spec, "created_at": _ts(created)}
         if state == "in_progress":
-            out["retry_after_s"] = max(1, math.ceil(ready - now))
+            out["retry_after_s"] = round(max(0.05, ready - now), 3)  # the body is precise; Retry-After whole seconds
         else:
             pages = max(1, math.ceil(count / spec["page_size"]))
             out.update(completed_at=_ts(ready), expires_at=_ts(expires), record_count=count, page_count=pages)
@@ -169,7 +169,7 @@ class Exports:
         job = self.describe(job_id, now)
         if job["state"] == "in_progress":
             raise ApiError(409, "EXPORT_NOT_READY", f"export {job_id} is still in progress; poll its status",
-                           headers={"Retry-After": str(job["retry_after_s"])})
+                           headers={"Retry-After": retry_after(job["retry_after_s"])})
         if job["state"] == "expired":
             raise ApiError(410, "EXPORT_EXPIRED", f"the results of export {job_id} expired at {job['expires_at']}; "
                                                   "create a new export")

@@ -20,9 +20,13 @@ Conventions every source keeps:
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from pyrate_limiter import Duration, Limiter, Rate
 
 from shared.models import SourceCatalog
 
@@ -33,14 +37,38 @@ class SourceLimits:
     and FetchFiles Maps' MaxConcurrency come from ``max_parallel_reads``), nothing hard-codes it."""
 
     max_parallel_reads: int
-    #: The API's request rate per credential (calls per second): file copies, one call each, are paced
-    #: so that ``max_parallel_reads`` of them at once stay under it.
+    #: The API's request rate per credential (calls per second): a client paces itself to it (:func:`pacer`)
+    #: instead of learning it from refusals, and file copies, one call each, are paced so that
+    #: ``max_parallel_reads`` of them at once stay under it.
     requests_per_s: float
 
     @property
     def seconds_per_call(self) -> float:
         """The pace of one of ``max_parallel_reads`` concurrent readers that together stay under the rate."""
         return self.max_parallel_reads / self.requests_per_s
+
+
+#: Added to the paced window: a request's arrival lags its send by up to this much (a loaded network or
+#: server), and the source counts arrivals; the margin keeps two windows' bursts from meeting in one.
+PACING_MARGIN_MS = 250
+
+_pacers: dict[tuple[str, str], Limiter] = {}
+_pacers_lock = threading.Lock()
+
+
+def pacer(endpoint: str, credential: str, requests_per_s: float | None) -> Limiter | None:
+    """One process-wide rolling-second limiter per (endpoint, credential): every client of the same
+    tenant in this process (parallel discovery threads, the local engine's in-process Lambdas) draws from
+    it. Separate processes (Lambdas in the cloud) pace alone; the server's 429 + Retry-After, honoured by
+    the retry policy, covers their sum."""
+    if not requests_per_s:
+        return None
+    key = (endpoint, hashlib.sha256(credential.encode()).hexdigest())  # the credential itself is not kept
+    with _pacers_lock:
+        limiter = _pacers.get(key)
+        if limiter is None:
+            limiter = _pacers[key] = Limiter(Rate(max(1, int(requests_per_s)), Duration.SECOND + PACING_MARGIN_MS))
+        return limiter
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sandbox.servicetracker.dump import write_dump
 from sandbox.servicetracker.files import LARGE_FILE_BYTES
 from sandbox.servicetracker.generator import GeneratedTenant
 from sandbox.servicetracker.model import CUSTOM_PREFIX, OBJECTS
+from shared.connectors.servicetracker.client import ServiceTrackerSource
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
@@ -314,6 +316,25 @@ def test_per_second_rate_limit(api: httpx.Client, knobs: Any) -> None:
     assert _error(limited[0])["errorCode"] == "RATE_LIMITED" and int(limited[0].headers["retry-after"]) >= 1
     time.sleep(1.05)
     assert api.get("/v2/inventory-items", params={"page_size": 1}).status_code == 200
+
+
+def test_clients_pace_themselves_to_the_rate_and_are_never_refused(servicetracker_standin: RunningStandin,
+                                                                   api: httpx.Client, knobs: Any) -> None:
+    # GIVEN a per-token rate of 5 requests/s and two connector clients of the same tenant in this process
+    knobs(rate_limit_per_s=5)
+    api.post("/__standin/usage/reset").raise_for_status()
+    s = servicetracker_standin
+    clients = [ServiceTrackerSource(s.url, s.info["api_token"], Path(s.ca_path).read_text(), requests_per_s=5)
+               for _ in range(2)]
+    started = time.monotonic()
+    # WHEN three threads read 18 single-record pages through them
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda i: clients[i % 2]._get("/inventory-items", {"page_size": 1}), range(18)))
+    # THEN no request was refused: the clients waited their turn (18 requests at 5/s need over 3 s)
+    assert api.get("/__standin/stats").json().get("rate_limited", 0) == 0
+    assert time.monotonic() - started >= 3.0
+    for client in clients:
+        client.close()
 
 
 def test_injected_faults(api: httpx.Client, knobs: Any) -> None:

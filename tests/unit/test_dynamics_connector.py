@@ -405,10 +405,10 @@ def test_requests_per_large_upsert_are_one_batch_per_999_records(dv: DynamicsDes
 
 def test_throttling_is_honoured_and_the_call_still_succeeds(dv: DynamicsDestination, admin: Admin) -> None:
     admin.http.post("/__standin/usage/reset").raise_for_status()
-    admin.config(requests_per_window=3, window_s=2.0)
+    admin.config(requests_per_window=2, window_s=4.0)  # wide enough that a loaded machine still bursts past it
     try:
         before = admin.stats()["throttled"]
-        for i in range(6):  # 6 requests against 3 per 2 s: some are answered 429 + Retry-After
+        for i in range(6):  # 6 requests against 2 per 4 s: some are answered 429 + Retry-After
             accounts(dv, f"throttle{i}", 2)
         assert admin.stats()["throttled"] > before
         assert dv.burst_remaining is not None

@@ -32,6 +32,7 @@ from shared.connectors.http import stream_body
 from shared.connectors.servicetracker import LIMITS
 from shared.connectors.servicetracker.discovery import build_catalog
 from shared.connectors.servicetracker.normalise import discovery_facts, preflight
+from shared.connectors.source import pacer
 from shared.errors import ContractError, ThrottledError, error_for_status, transport_error
 from shared.models import SourceCatalog
 from shared.tls import ssl_context
@@ -77,7 +78,8 @@ class ServiceTrackerSource:
     name = "servicetracker"
     limits = LIMITS
 
-    def __init__(self, url: str, api_token: str, ca_pem: str | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, api_token: str, ca_pem: str | None = None, timeout_s: float = 60.0,
+                 requests_per_s: float | None = LIMITS.requests_per_s) -> None:
         self._client = httpx.Client(
             base_url=url.rstrip("/") + API,
             headers={"Authorization": f"Bearer {api_token}", "Accept": "application/json"},
@@ -86,6 +88,7 @@ class ServiceTrackerSource:
         )
         self.calls = 0
         self._calls_lock = threading.Lock()  # discovery profiles several objects at once
+        self._pacer = pacer(url, api_token, requests_per_s)
         self._schema: dict[str, Any] | None = None
         self._catalog: SourceCatalog | None = None
         self._sites: dict[str, dict[str, Any]] | None = None
@@ -108,6 +111,8 @@ class ServiceTrackerSource:
         """One call; ``stream`` leaves a successful body unread (the caller iterates and closes it)."""
         with self._calls_lock:
             self.calls += 1
+        if self._pacer is not None:
+            self._pacer.try_acquire("requests")  # blocks until the rolling second has room
         try:
             resp = self._client.send(self._client.build_request(method, path, params=params, json=body),
                                      stream=stream)
