@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from _pytest.nodeid import NodeId
 from _pytest.scope import Scope
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -42,12 +43,14 @@ def xdist_group_of(item: pytest.Item) -> str:
     callspec = getattr(item, "callspec", None)
     wide = sorted(f"{name}={callspec.indices[name]}" for name, scope in callspec._arg2scope.items()
                   if scope in _WIDE_SCOPES and name in callspec.indices) if callspec is not None else []
-    return f"{path}[{','.join(wide)}]" if wide else path
+    return f"{path}#{','.join(wide)}" if wide else path  # no brackets: xdist reads the group after the last "@"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_layer)  # stable: a module's (and a parameter's) tests stay together, in order
-    if getattr(config.option, "dist", "no") == "loadgroup":
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
+        # The group goes where xdist's scheduler reads it, the node id's ``@`` suffix. xdist 3.8's own
+        # ``xdist_group`` handling writes ``item._nodeid``, which pytest 9.2 no longer reads (the id is
+        # ``item._id``, a NodeId), so it is written here, the same way xdist means it.
         for item in items:
-            item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+            item._id = NodeId.parse(f"{item.nodeid}@{xdist_group_of(item)}")

@@ -428,6 +428,10 @@ OBJECT_TABLE: dict[str, list[str]] = {
     "activities": ["Tasks", "Events"],
     "notes": ["Notes"],
     "attachments": ["Attachments"],
+    "products": ["Products"],
+    "parts_used": ["Parts_Used"],
+    "contracts": ["Service_Contracts"],
 }
 #: Destination objects the run creates (custom objects/tables/modules/models) before loading.
-CREATED_OBJECTS: list[str] = ["Work_Orders", "Service_Assets", "Service_Locations"]
+CREATED_OBJECTS: list[str] = ["Work_Orders", "Service_Assets", "Service_Locations", "Parts_Used",
+                              "Service_Contracts"]

@@ -318,21 +318,26 @@ def test_per_second_rate_limit(api: httpx.Client, knobs: Any) -> None:
     assert api.get("/v2/inventory-items", params={"page_size": 1}).status_code == 200
 
 
-def test_clients_pace_themselves_to_the_rate_and_are_never_refused(servicetracker_standin: RunningStandin,
-                                                                   api: httpx.Client, knobs: Any) -> None:
+def test_clients_pace_themselves_to_the_rate(servicetracker_standin: RunningStandin, api: httpx.Client,
+                                             knobs: Any) -> None:
     # GIVEN a per-token rate of 5 requests/s and two connector clients of the same tenant in this process
     knobs(rate_limit_per_s=5)
     api.post("/__standin/usage/reset").raise_for_status()
     s = servicetracker_standin
     clients = [ServiceTrackerSource(s.url, s.info["api_token"], Path(s.ca_path).read_text(), requests_per_s=5)
                for _ in range(2)]
-    started = time.monotonic()
+    sent: list[float] = []
+    for client in clients:
+        client._client.event_hooks["request"].append(lambda _request: sent.append(time.monotonic()))
     # WHEN three threads read 18 single-record pages through them
     with ThreadPoolExecutor(3) as pool:
-        list(pool.map(lambda i: clients[i % 2]._get("/inventory-items", {"page_size": 1}), range(18)))
-    # THEN no request was refused: the clients waited their turn (18 requests at 5/s need over 3 s)
-    assert api.get("/__standin/stats").json().get("rate_limited", 0) == 0
-    assert time.monotonic() - started >= 3.0
+        pages = list(pool.map(lambda i: clients[i % 2]._get("/inventory-items", {"page_size": 1}), range(18)))
+    # THEN every page was read, and the clients together never sent more than 5 requests in any second
+    # (the server counts arrivals, which a loaded machine may bunch: the paced window has a margin)
+    assert len(pages) == 18 and all(p["data"] for p in pages)
+    sent.sort()
+    assert all(sent[i + 5] - sent[i] >= 1.0 for i in range(len(sent) - 5)), sent
+    assert api.get("/__standin/stats").json().get("rate_limited", 0) <= 1
     for client in clients:
         client.close()
 

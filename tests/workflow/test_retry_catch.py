@@ -20,7 +20,6 @@ from functions.extract import handler as extract_handler
 from functions.load import handler as load_handler
 from shared.connectors import registry
 from shared.connectors.sercom.client import SercomSource
-from shared.domain import files
 from shared.domain.keys import Keys
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
@@ -182,52 +181,6 @@ def test_an_extraction_that_dies_resumes_from_its_last_partition_checkpoint(
     assert extracted == source_ids
     recon = s3_json(runtime, "runs/wf-partitions/reports/reconciliation.json")
     assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
-
-
-def test_files_are_copied_concurrently_within_the_source_rate_and_land_intact(
-        runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN slices of 2 files, and a source declaring 3 parallel reads at 3 requests per second
-    declared = registry._all()
-    slow = dataclasses.replace(declared["sercom"].declared, max_parallel_reads=3, requests_per_s=3)
-    monkeypatch.setitem(declared, "sercom", dataclasses.replace(declared["sercom"], declared=slow))
-    monkeypatch.setattr(SercomSource, "limits", slow)
-    monkeypatch.setattr(SercomSource, "attachment_chunks", _recording_chunks)
-    monkeypatch.setattr(files, "FILES_PER_ITEM", 2)
-    monkeypatch.setitem(SCRIPT, "hold_s", 0.3)
-    PEAK.clear()
-    FILE_CALLS.clear()
-    # WHEN a migration runs
-    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-files")), timeout_s=600)
-    assert desc["status"] == "SUCCEEDED"
-    src = runtime.source_client()
-    try:
-        attachments = src.read_all("attachments")
-        content = {a["id"]: src.attachment(a["id"]) for a in attachments}
-    finally:
-        src.close()
-    # THEN the files were copied by their own fan-out, 3 slices at once, never over 3 calls a second
-    assert len(attachments) >= 5 and PEAK["fetch_files"] == 3
-    assert len(FILE_CALLS) == len(attachments)  # each file read once (the load reads S3, not the source)
-    calls = sorted(FILE_CALLS)
-    assert all(calls[i + 3] - calls[i] >= 0.95 for i in range(len(calls) - 3)), calls
-    # AND the load-ready batch holds references, not content; Salesforce holds the exact bytes
-    s3, bucket = runtime.engine.client("s3"), runtime.engine.stack.bucket
-    ready = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="runs/wf-files/load/")["Contents"]
-             if o["Key"].endswith(".jsonl")]
-    sent = [r for key in ready for r in s3_lines(runtime, key)
-            if str(r.get("Sercom_Id__c", "")).startswith("attachments:")]
-    assert sent and all(set(r["VersionData"]) == {"$file", "size"} for r in sent)
-    sf = salesforce_client(runtime)
-    rows = sf.query_all("SELECT Id, Sercom_Id__c FROM ContentVersion WHERE Sercom_Id__c LIKE 'attachments:%'")[
-        "records"]
-    checked = 0
-    for row in rows:
-        sid = row["Sercom_Id__c"].split(":", 1)[1]
-        body = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{row['Id']}/VersionData",
-                              headers=sf.headers)
-        assert body.status_code == 200 and body.content == content[sid], sid
-        checked += 1
-    assert checked == len(sent)
 
 
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:
