@@ -59,6 +59,12 @@ def _run(rt: LocalRuntime, run_id: str, **options: Any) -> MigrationSpec:
     return MigrationSpec.model_validate(s3_json(rt, f"runs/{run_id}/spec.json"))
 
 
+def _rollback_problems(rt: LocalRuntime, run_id: str) -> dict[str, Any]:
+    """What a failed rollback reported: the records it could not restore or delete, and why."""
+    report = s3_json(rt, f"runs/{run_id}/reports/rollback.json")
+    return {k: report.get(k) for k in ("totals", "failed", "mismatched", "still_present")}
+
+
 def _keyed(spec: MigrationSpec) -> list[ObjectMapping]:
     """Mappings whose records carry the external id (natural-key and insert-only objects are counted by
     reconciliation from the ids the run recorded)."""
@@ -212,7 +218,8 @@ def test_delta_window_picks_up_a_source_change_and_rollback_restores_it(rt: Loca
     assert probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])[key][title] == \
         "Changed in the window"
     # rolling back the delta run puts back what it overwrote
-    assert rt.wait(rt.start_rollback("sn-delta"), timeout_s=600)["status"] == "SUCCEEDED"
+    status = rt.wait(rt.start_rollback("sn-delta"), timeout_s=600)["status"]
+    assert status == "SUCCEEDED", _rollback_problems(rt, "sn-delta")
     assert s3_json(rt, "runs/sn-delta/reports/rollback.json")["passed"]
     assert probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])[key][title] == \
         original
