@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,8 +50,9 @@ from typing import Any
 import httpx
 from aws_lambda_powertools.utilities import parameters
 
-from bench import schema_match
-from bench.floor import destination_floor, peak_rss_mib, source_floor
+from bench import projection, schema_match
+from bench.floor import destination_floor, own_peak_rss_mib, peak_rss_mib, source_floor
+from bench.metering import Meter
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
 from shared.mapping.engine import CompiledMapping
@@ -61,6 +61,8 @@ from shared.mapping.spec import MigrationSpec
 RESULTS = Path(__file__).with_name("RESULTS.md")
 #: The sizes issue 15 asks for: end-to-end against the floor, flat memory from 100k to 1M.
 SCALE_SIZES = "100000,500000,1000000"
+#: Batches per source object the transform rate is measured over (enough for a steady rate, bounded memory).
+TRANSFORM_SAMPLE_BATCHES = 20
 COLLECTION, BULK_BATCH, BULK_JOB_CALLS = 200, 10_000, 5
 NO_BULK = frozenset({"ContentVersion"})  # binary VersionData cannot travel in Bulk 2.0 CSV
 
@@ -263,7 +265,9 @@ def transform_rate(rt: LocalRuntime, run_id: str) -> tuple[float, int, float]:
     for m in spec.mappings:
         if m.source_object not in batches:
             outcome = _json(rt, prefix + f"extract/outcomes/{m.source_object}.json")
-            batches[m.source_object] = [_lines(rt, k) for k in outcome["batches"]]  # the source batches as read
+            # the source batches as read; a sample of them at most (the rate is per record, and a whole large
+            # tenant held here would be this process's memory, not the engine's)
+            batches[m.source_object] = [_lines(rt, k) for k in outcome["batches"][:TRANSFORM_SAMPLE_BATCHES]]
     records, started = 0, time.perf_counter()
     for m in spec.mappings:
         compiled = CompiledMapping(spec, m, crosswalk)
@@ -310,8 +314,13 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         before = _stats(rt)
         run_id = f"bench-{source}-{destination}-{n}"
         started = time.perf_counter()
-        desc = rt.wait(rt.start_migration(rt.run_ref(run_id)), timeout_s=7200, poll_s=1.0)
+        with Meter() as usage:
+            arn = rt.start_migration(rt.run_ref(run_id))
+            desc = rt.wait(arn, timeout_s=4 * 3600, poll_s=1.0)
         elapsed = time.perf_counter() - started
+        # the engine's peak is taken now, before this process reads the run back to measure it (transform rate,
+        # floor), and the high-water mark is reset so the floor's client gets a peak of its own
+        engine_rss = own_peak_rss_mib(reset=True)
         after = _stats(rt)
         if desc["status"] != "SUCCEEDED":
             raise SystemExit(f"bench run {run_id} ended {desc['status']}")
@@ -329,9 +338,10 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         extract_minimum = minimum_export_calls({p["object"]: p["count"] for p in partitions}) \
             if source == "servicetracker" else None
         floor = _floor(rt, run_id, spec, partitions) if (source, destination) == ("sercom", "salesforce") else {}
-        rss = {"engine": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        rss = {"engine": engine_rss,
                **{kind: peak_rss_mib(standin.process.pid) for kind, standin in rt.standins.items()}, **(
-                   {"floor destination": floor.pop("floor_standin_rss_mib")} if floor else {})}
+                   {"floor destination": floor.pop("floor_standin_rss_mib"),
+                    "floor client": own_peak_rss_mib()} if floor else {})}
         if floor:
             floor["floor_ratio"] = round(elapsed / floor["floor_seconds"], 2)
             floor["engine_records_created"] = sum(int(o.get("created", 0)) for o in outcomes)
@@ -392,8 +402,11 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         "extract_calls": extract_calls, "extract_calls_minimum": extract_minimum,
         "extract_calls_ratio": round(extract_calls / extract_minimum, 3) if extract_minimum else None,
         "peak_batch_heap_mib": round(peak_mib, 1),
-        "peak_process_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_process_rss_mib": engine_rss,
         "peak_rss_mib_by_process": rss, **floor,
+        "files_written": sum(int(o.get("created", 0)) for o in outcomes if spec.mapping(str(o["mapping"])).dest_object
+                             in NO_BULK) if destination == "salesforce" else None,
+        "state_transitions": usage.state_transitions, "aws": usage.to_dict(),
     }
 
 
@@ -493,6 +506,12 @@ def write_results(rows: list[dict[str, Any]]) -> None:
                          f"{r['engine_records_created']:,} / {r['floor_records_written']:,} | {rss} | "
                          f"{r['commit']} |")
         lines.append("")
+    metered = [r for r in rows if r.get("aws")]
+    if metered:
+        text = projection.markdown(projection.project(max(metered, key=lambda r: r["records"])),
+                                   projection.quota_table(rows))
+        lines += ["Cloud projection (issue 15; the model: `docs/scale.md`, `bench/projection.py`). " + text, ""]
+        projection.write_scale_doc(text)
     lines += ["Extract calls (ServiceTracker): source API calls the extraction partitions made, against the "
               "minimum its bulk export allows (per object: a job, one poll, one call per 10,000-record result "
               "page); target <= 1.1 x minimum.",

@@ -8,13 +8,15 @@
   schema the run created and the records its lookups point at; every record is inserted again under a
   ``floor-`` external id, so the floor writes as many records as the run did, with the same fields.
 
-Peak RSS of every process: this process (``ru_maxrss``), each stand-in (``VmHWM`` of its process).
+Peak RSS of every process (``VmHWM``): this process while the run ran (the engine), then again while the floor's
+clients ran (the high-water mark reset in between), each stand-in.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -42,6 +44,16 @@ def peak_rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def own_peak_rss_mib(reset: bool = False) -> float:
+    """This process's peak resident set so far, MiB; ``reset`` starts a new peak from here (Linux
+    ``/proc/self/clear_refs`` 5), so what this process does next is measured apart."""
+    peak = peak_rss_mib(os.getpid())
+    assert peak is not None
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    return peak
 
 
 def source_floor(rt: LocalRuntime, objects: list[str], files: list[str]) -> float:
