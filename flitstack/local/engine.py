@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -39,7 +40,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.server import ThreadedMotoServer
 
-from flitstack.local import dispatch, naming, patches
+from flitstack.local import disk_s3, dispatch, naming, patches
 from infra import resources
 from infra.resources import FunctionDef, StateMachineDef, TableDef
 
@@ -110,8 +111,6 @@ def _dummy_zip() -> bytes:
     return buf.getvalue()
 
 
-#: How much of one S3 object moto keeps in memory before it spools the body to a temporary file.
-S3_MEMORY_BYTES = 256 * 1024
 
 
 class LocalEngine:
@@ -139,6 +138,7 @@ class LocalEngine:
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, BaseClient] = {}
         self._stop_event = threading.Event()
+        self._s3_folder: Path | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LocalEngine:
@@ -155,6 +155,10 @@ class LocalEngine:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto.stepfunctions.parser").setLevel(self.interpreter_log_level)
         dispatch.install()
+        # S3 bodies past a few KB live in files under this folder, none held open (flitstack.local.disk_s3):
+        # batches, load-ready batches and copied files do not grow this process with the tenant.
+        self._s3_folder = Path(tempfile.mkdtemp(prefix="flitstack-s3-"))
+        disk_s3.install(self._s3_folder)
         if self.speed_patches:
             patches.install()
         else:
@@ -202,9 +206,6 @@ class LocalEngine:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ACCOUNT_ID": naming.LOCAL_ACCOUNT_ID,
-            # S3 objects past this size live in temporary files on disk, not in this process's heap (moto
-            # spools every object's body): batches, load-ready batches and files do not grow memory with N.
-            "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(S3_MEMORY_BYTES),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": "FlitStack",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
@@ -225,6 +226,10 @@ class LocalEngine:
         if getattr(self._server, "_server", None) is not None:
             self._server._server.server_close()  # release the port (moto's stop() leaves it bound)
         self._server = None
+        disk_s3.uninstall()
+        if self._s3_folder is not None:
+            shutil.rmtree(self._s3_folder, ignore_errors=True)  # the reset disposed of every body already
+            self._s3_folder = None
         dispatch.REGISTRY.clear()
         patches.clear_client_cache()
         self._clients.clear()
