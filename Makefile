@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench lint synth clean chromium asl openapi
+.PHONY: demo test durations bench lint synth clean chromium asl openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ chromium:
 TEST_WORKERS ?= 3
 test: $(STAMP) chromium
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+# The whole suite as `make test` runs it, rewriting tests/durations.json: the seconds per test from which
+# the scheduler (tests/scheduling.py) hands out the longest groups first. Commit the result.
+durations: $(STAMP) chromium
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --record-durations
 
 bench: $(STAMP)
 	$(PY) -m bench

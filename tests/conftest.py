@@ -9,7 +9,8 @@ fixture (a stand-in process, a local stack with its migrated org) is built twice
   anyway, so nothing is lost and the safety net's pairs run side by side;
 - ``tests/infra`` is one group: its session fixture synthesizes the CDK stack once.
 
-The slowest layer (workflow) is scheduled first so that no long module starts last.
+Groups are handed out longest expected duration first (``tests/scheduling.py``, from the table
+``tests/durations.json`` that ``--record-durations`` rewrites), so that no long group starts last.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import os
 import pytest
 from _pytest.nodeid import NodeId
 from _pytest.scope import Scope
+from xdist.remote import Producer
+
+from tests.scheduling import DurationRecorder, LongestFirstScheduling
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "flitstack")
 
-#: Layers in the order their groups are handed out (slowest first); unknown folders come last.
+#: Layers in collection order (slowest first; unknown folders last). The scheduler orders the groups by
+#: expected duration; this order only breaks its ties and is the order of a run without workers.
 _LAYER_ORDER = ("workflow", "contract", "sandbox", "infra", "unit")
 _WIDE_SCOPES = (Scope.Module, Scope.Package, Scope.Session)
 
@@ -54,3 +59,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # ``item._id``, a NodeId), so it is written here, the same way xdist means it.
         for item in items:
             item._id = NodeId.parse(f"{item.nodeid}@{xdist_group_of(item)}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true",
+                     help="rewrite tests/durations.json (the scheduler's table) with the durations of this run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("record_durations") and not hasattr(config, "workerinput"):  # controller or -n 0
+        config.pluginmanager.register(DurationRecorder(), "flitstack-duration-recorder")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LongestFirstScheduling | None:
+    """``--dist loadgroup`` handing out the longest groups first; other ``--dist`` modes are xdist's own."""
+    return LongestFirstScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None

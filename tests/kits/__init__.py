@@ -87,6 +87,9 @@ class SourceKit:
     listed_custom_fields: Callable[[RunningStandin], set[tuple[str, str]]] | None = None
     #: ``serve`` arguments of a tenant whose pre-flight blocks the full run (None: nothing ever blocks it).
     blocking_args: list[str] | None = None
+    #: ``serve`` arguments the workflow suites' local stacks give this source's stand-in: its slow,
+    #: unconfirmed defaults shortened, with every code path they exercise kept (see the kit).
+    local_args: list[str] = field(default_factory=list)
 
 
 @dataclass

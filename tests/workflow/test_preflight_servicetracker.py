@@ -29,7 +29,8 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     folder: Path = tmp_path_factory.mktemp("preflight")
     local_environment(folder / "lambda.jsonl")
     with LocalRuntime(folder=folder, records=300, seed=9, source="servicetracker", destination="salesforce",
-                      source_args=kit("servicetracker").blocking_args) as runtime:
+                      source_args=kit("servicetracker").local_args + (kit("servicetracker").blocking_args or [])
+                      ) as runtime:
         yield runtime
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
+from tests.kits import kit
 from tests.workflow.conftest import PAIRS, pair_id, s3_json
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,8 @@ def scanned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     source, destination = request.param
     folder: Path = tmp_path_factory.mktemp(f"prescan-{pair_id(request.param)}")
     local_environment(folder / "lambda.jsonl")
-    with LocalRuntime(folder=folder, records=1200, seed=11, source=source, destination=destination) as runtime:
+    with LocalRuntime(folder=folder, records=1200, seed=11, source=source, destination=destination,
+                      source_args=kit(source).local_args) as runtime:
         desc = runtime.wait(runtime.start_migration(runtime.run_ref(RUN)), timeout_s=900)
         assert desc["status"] == "SUCCEEDED", desc
         runtime.download_reports(RUN, folder / "reports")

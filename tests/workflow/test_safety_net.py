@@ -47,7 +47,8 @@ def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     source, destination = request.param
     folder: Path = tmp_path_factory.mktemp(f"safety-{pair_id(request.param)}")
     local_environment(folder / "lambda.jsonl")
-    with LocalRuntime(folder=folder, records=RECORDS, seed=21, source=source, destination=destination) as runtime:
+    with LocalRuntime(folder=folder, records=RECORDS, seed=21, source=source, destination=destination,
+                      source_args=kit(source).local_args) as runtime:
         yield runtime
 
 

@@ -127,7 +127,8 @@ def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     local_environment(folder / "lambda.jsonl")
     source_kit: SourceKit = kit(source)
     with LocalRuntime(folder=folder, records=RECORDS, seed=5, with_slack=True, source=source,
-                      destination=destination, source_args=source_kit.blocking_args or []) as rt:
+                      destination=destination,
+                      source_args=source_kit.local_args + (source_kit.blocking_args or [])) as rt:
         yield Harness(rt)
 
 
