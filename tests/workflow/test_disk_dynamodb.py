@@ -19,6 +19,7 @@ from moto.dynamodb.models.dynamo_type import Item
 
 from flitstack.local import disk_dynamodb, naming
 from flitstack.local.engine import LocalEngine
+from flitstack.state_export import read_manifest
 from infra.resources import AUDIT, CROSSWALK, RUNS
 
 
@@ -311,3 +312,11 @@ def test_items_survive_an_engine_restart_on_the_same_state_dir(engine: LocalEngi
     items, _ = _query_all(ddb, table, KeyConditionExpression="#s = :r", ExpressionAttributeNames={"#s": "scope"},
                           ExpressionAttributeValues={":r": {"S": run}}, Limit=16)
     assert [i["source_key"]["S"] for i in items] == [f"{i:02d}" for i in range(40)]
+
+
+def test_a_run_folder_with_the_old_json_lines_export_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "dynamodb").mkdir()
+    (tmp_path / "dynamodb" / "AuditTable.jsonl").write_text("{}\n")
+    (tmp_path / "manifest.json").write_text('{"run": {}, "tables": {"AuditTable": 1}, "objects": 0}')
+    with pytest.raises(FileNotFoundError, match="JSON-lines export"):
+        read_manifest(tmp_path)
