@@ -91,7 +91,7 @@ class _Progress:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from flitstack.runtime import LocalRuntime, local_environment
-    from flitstack.state_export import export_state as save_state
+    from flitstack.state_export import save_state
     from shared.models import RunOptions
 
     console = Console(stderr=args.json)
@@ -141,7 +141,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             desc = runtime.wait(arn, on_tick=tick, timeout_s=max(3600, args.approval_timeout * 2 + 3600))
         reports = runtime.download_reports(run_id, folder / "reports")
         assert runtime.engine is not None
-        save_state(runtime.engine, run, folder / "aws-state")  # what `flitstack rollback RUN` needs later
+        save_state(runtime.engine, run, runtime.aws_state_dir)  # what `flitstack rollback RUN` needs later
     finally:
         runtime.stop()
     summary_path = folder / "reports" / "summary.json"
@@ -266,9 +266,9 @@ def _print_summary(console: Console, result: dict[str, Any]) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """Roll a local run back: serve its saved org again, reload its AWS state, run the rollback machine."""
+    """Roll a local run back: serve its saved org and its AWS state again, run the rollback machine."""
     from flitstack.runtime import LocalRuntime, local_environment
-    from flitstack.state_export import export_state, import_state, read_manifest
+    from flitstack.state_export import read_manifest, restore_state, save_state
 
     console = Console(stderr=True)
     folder = (_runs_dir() / args.run).resolve()
@@ -287,11 +287,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         runtime.start()
     try:
         assert runtime.engine is not None
-        run = import_state(runtime.engine, folder / "aws-state")
+        run = restore_state(runtime.engine, runtime.aws_state_dir)  # DynamoDB: read in place
         with console.status(f"rolling back {run.run_id}..."):
             desc = runtime.wait(runtime.start_rollback(run))
         runtime.download_reports(run.run_id, folder / "reports")
-        export_state(runtime.engine, run, folder / "aws-state")  # the crosswalk and run item moved on
+        save_state(runtime.engine, run, runtime.aws_state_dir)  # the run's S3 objects moved on too
     finally:
         runtime.stop()
     report_path = folder / "reports" / "rollback.json"

@@ -119,10 +119,17 @@ class LocalRuntime:
     #: Start a second destination stand-in, a copy of the target made before any run (a sandbox), and
     #: give every run it as ``sample_destination``: the sample goes there, the target waits for approval.
     sample_environment: bool = False
+    #: Where the engine keeps its AWS state on disk (DynamoDB's items); by default ``<folder>/aws-state``,
+    #: so a later runtime on the same folder (``flitstack rollback RUN``) reads the run's state in place.
+    state_dir: Path | None = None
 
     @property
     def tls_dir(self) -> Path:
         return self.folder / "tls"
+
+    @property
+    def aws_state_dir(self) -> Path:
+        return self.state_dir or self.folder / "aws-state"
 
     @property
     def source_standin(self) -> RunningStandin:
@@ -173,7 +180,7 @@ class LocalRuntime:
         if self.with_slack:
             self.slack = start_standin("slack", ["--state", str(standins / "slack.sqlite"),
                                                  "--tls-dir", str(self.tls_dir)])
-        self.engine = LocalEngine()
+        self.engine = LocalEngine(state_dir=self.aws_state_dir)
         self.engine.deploy(dispatcher=self.dispatcher)
         self._put_secrets()
         self._approvals_setup()

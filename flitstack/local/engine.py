@@ -10,6 +10,10 @@ back into that server for every Task, and Lambda invokes are dispatched in-proce
 ``functions/<folder>/handler.py`` (see :mod:`flitstack.local.dispatch`). Every resource name is
 derived from ``infra/resources.py`` (see :mod:`flitstack.local.naming`). moto's state is
 process-global: run one engine per process at a time.
+
+DynamoDB items live on disk, in ``<state_dir>/dynamodb.sqlite`` (:mod:`flitstack.local.disk_dynamodb`):
+an engine started on the state directory of an earlier one finds its tables' items again once it has
+deployed. Without ``state_dir`` the engine uses a temporary directory, removed when it stops.
 """
 
 from __future__ import annotations
@@ -37,10 +41,9 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.server import ThreadedMotoServer
 
-from flitstack.local import disk_s3, dispatch, naming, patches
+from flitstack.local import disk_dynamodb, disk_s3, dispatch, naming, patches
 from infra import resources
 from infra.resources import FunctionDef, StateMachineDef, TableDef
 
@@ -124,8 +127,12 @@ class LocalEngine:
         region: str = naming.LOCAL_REGION,
         speed_patches: bool = True,
         interpreter_log_level: int = logging.CRITICAL,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.port = port  # 0: let the OS pick a free one
+        #: Where the AWS state is kept on disk (DynamoDB's items); None: a temporary directory per start.
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._temp_state_dir: Path | None = None
         self.prefix = prefix
         self.region = region
         self.speed_patches = speed_patches
@@ -163,7 +170,14 @@ class LocalEngine:
             patches.install()
         else:
             patches.uninstall()
-        server = self._start_server(ThreadedMotoServer)
+        if self.state_dir is None:
+            self._temp_state_dir = Path(tempfile.mkdtemp(prefix="flitstack-aws-"))
+        disk_dynamodb.install(self.aws_state_dir / disk_dynamodb.FILE_NAME)
+        try:
+            server = self._start_server(ThreadedMotoServer)
+        except BaseException:
+            self._release_state()
+            raise
         self._server = server
         host, port = server.get_host_and_port()
         self.port = port
@@ -230,6 +244,7 @@ class LocalEngine:
         if self._s3_folder is not None:
             shutil.rmtree(self._s3_folder, ignore_errors=True)  # the reset disposed of every body already
             self._s3_folder = None
+        self._release_state()
         dispatch.REGISTRY.clear()
         patches.clear_client_cache()
         self._clients.clear()
@@ -260,17 +275,27 @@ class LocalEngine:
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
             resp.read()
 
+    @property
+    def aws_state_dir(self) -> Path:
+        """The directory of this engine's on-disk AWS state (``state_dir``, or the temporary one)."""
+        path = self.state_dir or self._temp_state_dir
+        if path is None:
+            raise RuntimeError("LocalEngine.start() first (the temporary state directory is made on start)")
+        return path
+
+    def _release_state(self) -> None:
+        disk_dynamodb.uninstall()
+        if self._temp_state_dir is not None:
+            shutil.rmtree(self._temp_state_dir, ignore_errors=True)
+            self._temp_state_dir = None
+
     def table_items(self, table_name: str, hash_value: str | None = None) -> Iterator[dict[str, Any]]:
-        """The items of one table (those of one partition key value, if given) in DynamoDB
-        JSON, read where moto holds them: its Scan and Query sort and walk the whole table for every
-        page, so paging a table out through the API grows with the square of its size."""
+        """The items of one table (those of one partition key value, if given) in key order, in DynamoDB
+        JSON, read in place from the disk store a chunk at a time (inspection; nothing is held)."""
         table = dynamodb_backends[naming.LOCAL_ACCOUNT_ID][self.region].get_table(table_name)
-        groups = list(table.items.values()) if hash_value is None else (
-            [table.items[DynamoType({"S": hash_value})]] if DynamoType({"S": hash_value}) in table.items else [])
-        for group in groups:
-            items: list[Item] = list(group.values()) if table.range_key_attr else [cast(Item, group)]
-            for item in items:
-                yield dict(item.to_json()["Attributes"])
+        if not isinstance(table, disk_dynamodb.DiskTable):
+            raise RuntimeError(f"{table_name} was not created by this engine's DynamoDB disk store")
+        yield from table.items_json(hash_value)
 
     def client(self, service: str) -> BaseClient:
         """A boto3 client for the local endpoint (cached per service)."""

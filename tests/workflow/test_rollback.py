@@ -204,6 +204,8 @@ def test_cli_demo_then_rollback_returns_the_org_to_its_initial_counts(tmp_path: 
     result = json.loads(demo.stdout.strip().splitlines()[-1])
     folder = Path(result["run_folder"])
     assert (folder / "aws-state" / "manifest.json").exists()
+    # DynamoDB stayed where the run wrote it (no JSON-lines export); rollback reads it in place
+    assert (folder / "aws-state" / "dynamodb.sqlite").exists() and not (folder / "aws-state" / "dynamodb").exists()
     objects = ("Account", "Contact", "Case", "Task", "ContentVersion", "ContentDocument", "User")
     state = result["standins"]["salesforce"]["state_path"]
     migrated = _served_counts(state, objects)
