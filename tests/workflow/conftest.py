@@ -50,6 +50,11 @@ def s3_json(runtime: LocalRuntime, key: str) -> Any:
     return json.loads(body)
 
 
+def failed_checks(recon: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A reconciliation report's failed checks by mapping: the message of a failed ``recon["passed"]``."""
+    return [(m["mapping"], [c for c in m["checks"] if not c["passed"]]) for m in recon["mappings"] if not m["passed"]]
+
+
 def s3_lines(runtime: LocalRuntime, prefix: str) -> list[dict[str, Any]]:
     assert runtime.engine is not None and runtime.engine.stack is not None
     s3, bucket = runtime.engine.client("s3"), runtime.engine.stack.bucket

@@ -17,7 +17,7 @@ import pytest
 
 from shared.handler import stores
 from shared.models import RunOptions
-from tests.workflow.conftest import s3_json, salesforce_client
+from tests.workflow.conftest import failed_checks, s3_json, salesforce_client
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,7 @@ def test_exhausted_quota_pauses_then_resumes_from_the_checkpoint(runtime: Any) -
     # THEN it converges: reconciliation passes, so nothing was lost or duplicated
     assert desc["status"] == "SUCCEEDED"
     recon = s3_json(runtime, "runs/wf-quota/reports/reconciliation.json")
-    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    assert recon["passed"], failed_checks(recon)
 
 
 def test_delta_window_picks_up_changes_flags_deletions_and_reports_conflicts(runtime: Any) -> None:

@@ -24,7 +24,7 @@ from shared.domain.keys import Keys
 from shared.errors import ThrottledError, TransientError
 from shared.handler import stores
 from shared.models import Endpoint, RunOptions, RunRef
-from tests.workflow.conftest import s3_json, s3_lines, salesforce_client
+from tests.workflow.conftest import failed_checks, s3_json, s3_lines, salesforce_client
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_a_load_that_dies_after_writing_converges_when_retried(runtime: Any) -> 
     # THEN the run converges: nothing duplicated, nothing missing
     assert desc["status"] == "SUCCEEDED" and CALLS["died"] == 3
     recon = s3_json(runtime, "runs/wf-died/reports/reconciliation.json")
-    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    assert recon["passed"], failed_checks(recon)
     sf = salesforce_client(runtime)
     for obj in ("Case", "ContentVersion"):
         keys = Counter(r["Sercom_Id__c"] for r in sf.query_all(f"SELECT Sercom_Id__c FROM {obj}")["records"])
@@ -180,7 +180,7 @@ def test_an_extraction_that_dies_resumes_from_its_last_partition_checkpoint(
     extracted = sorted(r["id"] for key in outcome["batches"] for r in s3_lines(runtime, key))
     assert extracted == source_ids
     recon = s3_json(runtime, "runs/wf-partitions/reports/reconciliation.json")
-    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    assert recon["passed"], failed_checks(recon)
 
 
 def test_throttled_load_is_retried_by_the_state_machine_and_converges(runtime: Any) -> None:

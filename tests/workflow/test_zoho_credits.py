@@ -17,7 +17,7 @@ import pytest
 from shared.handler import stores
 from shared.models import RunOptions
 from tests.kits import zoho as zoho_kit
-from tests.workflow.conftest import s3_json, s3_lines
+from tests.workflow.conftest import failed_checks, s3_json, s3_lines
 
 pytestmark = pytest.mark.slow
 #: Far beyond a Zoho currency field's 16 digits: Zoho refuses the record (INVALID_DATA), not the call.
@@ -64,7 +64,7 @@ def test_credits_run_out_mid_load_the_run_pauses_and_resumes_as_the_window_rolls
     desc = runtime.wait(arn, timeout_s=600)
     assert desc["status"] == "SUCCEEDED", desc
     recon = s3_json(runtime, "runs/zc-credits/reports/reconciliation.json")
-    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    assert recon["passed"], failed_checks(recon)
     # nothing duplicated: each source key is held once (the resumed level skipped the finished batches)
     probe = zoho_kit.ZohoProbe(runtime)
     for obj, src in (("Accounts", "customers"), ("Contacts", "contacts"), ("Tasks", "activities"),

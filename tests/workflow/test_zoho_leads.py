@@ -16,7 +16,7 @@ import pytest
 
 from shared.models import RunOptions, ZohoOptions
 from tests.kits import zoho as zoho_kit
-from tests.workflow.conftest import s3_json
+from tests.workflow.conftest import failed_checks, s3_json
 
 pytestmark = pytest.mark.slow
 CONVERT = "POST Leads/convert"
@@ -73,7 +73,7 @@ def test_prospects_are_converted_into_contacts_under_their_account_and_linked(ru
     desc = runtime.wait(runtime.start_migration(run), timeout_s=900)
     assert desc["status"] == "SUCCEEDED", desc
     recon = s3_json(runtime, "runs/zl-convert/reports/reconciliation.json")
-    assert recon["passed"], [m for m in recon["mappings"] if not m["passed"]]
+    assert recon["passed"], failed_checks(recon)
     # THEN exactly the prospects with a company are converted Leads; the others (if any) are still open Leads
     converted = _converted_leads(zoho)
     assert set(converted) == {f"contacts:{c['id']}" for c in with_company}
@@ -111,7 +111,7 @@ def test_prospects_are_converted_into_contacts_under_their_account_and_linked(ru
     assert probe.ids("Contacts") == contacts_before
     assert _converted_leads(zoho) == converted
     again = s3_json(runtime, "runs/zl-again/reports/reconciliation.json")
-    assert again["passed"], [[c for c in m["checks"] if not c["passed"]] for m in again["mappings"] if not m["passed"]]
+    assert again["passed"], failed_checks(again)
 
     # WHEN the first run is rolled back
     desc = runtime.wait(runtime.start_rollback(run), timeout_s=900)
