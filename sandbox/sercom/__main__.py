@@ -23,8 +23,7 @@ from pydantic import ValidationError
 
 from sandbox.sercom.app import StandinConfig, build_app
 from sandbox.sercom.dump import DumpError, read_dump, write_dump
-from sandbox.sercom.generator import DirtyKnobs, generate_tenant
-from sandbox.sercom.model import Tenant
+from sandbox.sercom.generator import DirtyKnobs, generate_state, generate_tenant
 from sandbox.sercom.store import Store
 from sandbox.serve import serve_https
 
@@ -91,16 +90,13 @@ def _serve(args: argparse.Namespace) -> int:
         store = Store(state)
         if args.api_key:
             store.add_api_key(args.api_key)
+    elif args.tenant is not None:
+        store = Store.create(state, read_dump(args.tenant), api_key=args.api_key)
+    elif args.records is not None:  # streamed into the state: flat memory at any size
+        store = generate_state(state, args.records, args.seed, _dirty(args), name=args.name, api_key=args.api_key)
     else:
-        tenant: Tenant
-        if args.tenant is not None:
-            tenant = read_dump(args.tenant)
-        elif args.records is not None:
-            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name)
-        else:
-            print("error: --state does not exist; give --records N or --tenant DIR to create it", file=sys.stderr)
-            return 2
-        store = Store.create(state, tenant, api_key=args.api_key)
+        print("error: --state does not exist; give --records N or --tenant DIR to create it", file=sys.stderr)
+        return 2
     api_key = args.api_key or store.api_keys()[0]
     info = {
         "kind": "sercom",
