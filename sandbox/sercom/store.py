@@ -89,14 +89,19 @@ class Page:
     has_more: bool
 
 
+#: Bytes read from the state per step of a file download.
+FILE_CHUNK = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Attachment:
-    """An attachment's content with the metadata needed to serve it."""
+    """What serving an attachment's content needs: its metadata and where its bytes are (:meth:`Store.read`)."""
 
     id: str
     file_name: str
     content_type: str
-    content: bytes
+    size: int
+    rowid: int
 
 
 class RecordNotFound(KeyError):
@@ -264,12 +269,27 @@ class Store:
         body = self.get("attachments", att_id)
         if body is None:
             return None
-        row = self._conn().execute("SELECT content FROM attachment_blobs WHERE id=?", (att_id,)).fetchone()
+        row = self._conn().execute(
+            "SELECT rowid, length(content) FROM attachment_blobs WHERE id=?", (att_id,)
+        ).fetchone()
         if row is None:
             return None
         meta = json.loads(body)
         return Attachment(att_id, str(meta.get("file_name") or att_id),
-                          str(meta.get("content_type") or "application/octet-stream"), bytes(row[0]))
+                          str(meta.get("content_type") or "application/octet-stream"), int(row[1]), int(row[0]))
+
+    def read(self, att: Attachment) -> Iterator[bytes]:
+        """An attachment's bytes, :data:`FILE_CHUNK` at a time, so a download holds one chunk in memory.
+
+        On a connection of its own: a response's chunks are read from whichever worker thread is free.
+        """
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            with conn.blobopen("attachment_blobs", "content", att.rowid, readonly=True) as blob:
+                while chunk := blob.read(FILE_CHUNK):
+                    yield chunk
+        finally:
+            conn.close()
 
     def deletions(self, obj: str, since_key: str = "") -> list[dict[str, str]]:
         rows = self._conn().execute(
