@@ -16,14 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from sandbox.sercom.app import StandinConfig, build_app
-from sandbox.sercom.dump import DumpError, read_dump, write_dump
-from sandbox.sercom.generator import DirtyKnobs, generate_state, generate_tenant
+from sandbox.sercom.dump import DumpError, read_dump, write_state_dump
+from sandbox.sercom.generator import DirtyKnobs, generate_state
 from sandbox.sercom.store import Store
 from sandbox.serve import serve_https
 
@@ -118,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "generate":
             started = time.perf_counter()
-            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name, tailored=args.tailored)
-            write_dump(tenant, args.out)
-            print(json.dumps({"out": str(args.out), "tenant": tenant.name, "records": tenant.total(),
-                              "counts": tenant.counts(), "seconds": round(time.perf_counter() - started, 2)}))
+            with tempfile.TemporaryDirectory(prefix="sercom-generate-") as folder:
+                store = generate_state(Path(folder) / "tenant.sqlite", args.records, args.seed, _dirty(args),
+                                       name=args.name, tailored=args.tailored)
+                write_state_dump(store, args.out)
+                tenant_name, counts = store.meta()["tenant"], store.counts()
+                store.close()
+            print(json.dumps({"out": str(args.out), "tenant": tenant_name, "records": sum(counts.values()),
+                              "counts": counts, "seconds": round(time.perf_counter() - started, 2)}))
             return 0
         tenant = read_dump(args.tenant)
         print(json.dumps({"tenant": tenant.name, "records": tenant.total(), "counts": tenant.counts()}))

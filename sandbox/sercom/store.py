@@ -220,6 +220,11 @@ class Store:
         last = (rows[-1][0], rows[-1][1]) if rows else None
         return Page([r[2] for r in rows], last, has_more)
 
+    def record_texts(self, obj: str) -> Iterator[str]:
+        """Every record of ``obj`` as its stored JSON text, in id order, read as it is consumed."""
+        for (body,) in self._conn().execute("SELECT body FROM records WHERE object=? ORDER BY id", (obj,)):
+            yield str(body)
+
     def get(self, obj: str, record_id: str) -> str | None:
         row = self._conn().execute("SELECT body FROM records WHERE object=? AND id=?", (obj, record_id)).fetchone()
         return None if row is None else str(row[0])

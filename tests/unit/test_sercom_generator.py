@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sandbox.sercom import generator
-from sandbox.sercom.dump import DumpError, read_dump, write_dump
+from sandbox.sercom.dump import DumpError, read_dump, write_dump, write_state_dump
 from sandbox.sercom.generator import (
     AS_OF,
     DATE_FIELDS,
@@ -288,6 +288,19 @@ def test_dump_round_trip(tenant: Tenant, tmp_path: Path) -> None:
     assert back.attachment_content == tenant.attachment_content
     assert back.custom_fields == tenant.custom_fields and back.automation_rules == tenant.automation_rules
     write_dump(back, out)  # rewriting an existing dump is allowed
+
+
+def test_a_state_dumps_to_the_same_files_as_its_tenant(tmp_path: Path) -> None:
+    # GIVEN a tailored tenant generated into a state file, and the same tenant in memory
+    store = generator.generate_state(tmp_path / "s.sqlite", 300, 8, DirtyKnobs(), tailored=True)
+    # WHEN both are written as dumps (the state a record and a file chunk at a time)
+    streamed = write_state_dump(store, tmp_path / "streamed")
+    whole = write_dump(generate_tenant(300, seed=8, dirty=DirtyKnobs(), tailored=True), tmp_path / "whole")
+    # THEN the two folders hold the same files, byte for byte
+    files = sorted(p.relative_to(streamed) for p in streamed.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
+    assert all((streamed / f).read_bytes() == (whole / f).read_bytes() for f in files)
+    assert any(f.parts[0] == "attachments" for f in files) and (streamed / "custom_objects.json").exists()
 
 
 def test_write_dump_refuses_foreign_directory(tenant: Tenant, tmp_path: Path) -> None:
