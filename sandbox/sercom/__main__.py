@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from sandbox.sercom.app import StandinConfig, build_app
-from sandbox.sercom.dump import DumpError, read_dump, write_dump
-from sandbox.sercom.generator import DirtyKnobs, generate_tenant
-from sandbox.sercom.model import Tenant
+from sandbox.sercom.dump import DumpError, read_dump, write_state_dump
+from sandbox.sercom.generator import DirtyKnobs, generate_state
 from sandbox.sercom.store import Store
 from sandbox.serve import serve_https
 
@@ -91,16 +91,13 @@ def _serve(args: argparse.Namespace) -> int:
         store = Store(state)
         if args.api_key:
             store.add_api_key(args.api_key)
+    elif args.tenant is not None:
+        store = Store.create(state, read_dump(args.tenant), api_key=args.api_key)
+    elif args.records is not None:  # streamed into the state: flat memory at any size
+        store = generate_state(state, args.records, args.seed, _dirty(args), name=args.name, api_key=args.api_key)
     else:
-        tenant: Tenant
-        if args.tenant is not None:
-            tenant = read_dump(args.tenant)
-        elif args.records is not None:
-            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name)
-        else:
-            print("error: --state does not exist; give --records N or --tenant DIR to create it", file=sys.stderr)
-            return 2
-        store = Store.create(state, tenant, api_key=args.api_key)
+        print("error: --state does not exist; give --records N or --tenant DIR to create it", file=sys.stderr)
+        return 2
     api_key = args.api_key or store.api_keys()[0]
     info = {
         "kind": "sercom",
@@ -122,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "generate":
             started = time.perf_counter()
-            tenant = generate_tenant(args.records, args.seed, _dirty(args), name=args.name, tailored=args.tailored)
-            write_dump(tenant, args.out)
-            print(json.dumps({"out": str(args.out), "tenant": tenant.name, "records": tenant.total(),
-                              "counts": tenant.counts(), "seconds": round(time.perf_counter() - started, 2)}))
+            with tempfile.TemporaryDirectory(prefix="sercom-generate-") as folder:
+                store = generate_state(Path(folder) / "tenant.sqlite", args.records, args.seed, _dirty(args),
+                                       name=args.name, tailored=args.tailored)
+                write_state_dump(store, args.out)
+                tenant_name, counts = store.meta()["tenant"], store.counts()
+                store.close()
+            print(json.dumps({"out": str(args.out), "tenant": tenant_name, "records": sum(counts.values()),
+                              "counts": counts, "seconds": round(time.perf_counter() - started, 2)}))
             return 0
         tenant = read_dump(args.tenant)
         print(json.dumps({"tenant": tenant.name, "records": tenant.total(), "counts": tenant.counts()}))

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -323,7 +323,8 @@ def _api_router(rt: _Runtime) -> APIRouter:
         if att is None:
             raise ApiError(404, "not_found", f"attachment {record_id!r} has no content")
         disposition = f"attachment; filename*=UTF-8''{quote(att.file_name)}"
-        return Response(att.content, media_type=att.content_type, headers={"Content-Disposition": disposition})
+        return StreamingResponse(rt.store.read(att), media_type=att.content_type,
+                                 headers={"Content-Disposition": disposition, "Content-Length": str(att.size)})
 
     @router.get("/{object}/count")
     def count(object: str, request: Request) -> Response:

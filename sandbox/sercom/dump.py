@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from sandbox.sercom.model import (
     custom_record_model,
     record_model,
 )
+from sandbox.sercom.store import Store
 
 FORMAT_VERSION: Literal[1] = 1
 MAX_PROBLEMS = 50
@@ -88,35 +90,70 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 def write_dump(tenant: Tenant, directory: Path) -> Path:
     """Write ``tenant`` as a dump directory (replacing a previous dump there, nothing else)."""
-    directory = Path(directory)
+    return _write_dump(
+        Path(directory),
+        Manifest(format_version=FORMAT_VERSION, tenant=tenant.name, generated_by=tenant.generated_by,
+                 seed=tenant.seed, counts=tenant.counts()),
+        ((name, (json.dumps(rec, ensure_ascii=False) for rec in tenant.records.get(name, [])))
+         for name in tenant.object_names()),
+        ((rec, [content]) for rec in tenant.records.get("attachments", [])
+         if (content := tenant.attachment_content.get(rec["id"])) is not None),
+        tenant.custom_fields, tenant.automation_rules, tenant.custom_objects,
+    )
+
+
+def write_state_dump(store: Store, directory: Path) -> Path:
+    """Write a stand-in's state as a dump directory, a record and a file chunk at a time (records in id order)."""
+    meta = store.meta()
+
+    def files() -> Iterator[tuple[dict[str, Any], Iterable[bytes]]]:
+        for body in store.record_texts("attachments"):
+            rec = json.loads(body)
+            att = store.attachment(rec["id"])
+            if att is not None:
+                yield rec, store.read(att)
+
+    return _write_dump(
+        Path(directory),
+        Manifest(format_version=FORMAT_VERSION, tenant=meta["tenant"], generated_by=meta.get("generated_by", "unknown"),
+                 seed=int(meta["seed"]) if meta.get("seed") else None, counts=store.counts()),
+        ((name, store.record_texts(name)) for name in store.counts()),
+        files(),
+        [CustomFieldDef.model_validate(d) for d in store.custom_fields()],
+        [AutomationRule.model_validate(r) for r in store.automation_rules()],
+        [CustomObjectDef.model_validate(c) for c in store.custom_objects()],
+    )
+
+
+def _write_dump(
+    directory: Path,
+    manifest: Manifest,
+    objects: Iterable[tuple[str, Iterable[str]]],
+    files: Iterable[tuple[dict[str, Any], Iterable[bytes]]],
+    custom_fields: list[CustomFieldDef],
+    automation_rules: list[AutomationRule],
+    custom_objects: list[CustomObjectDef],
+) -> Path:
+    """``objects``: each object's records as JSON texts; ``files``: each attachment record with its bytes."""
     if directory.exists() and any(directory.iterdir()) and not (directory / "manifest.json").exists():
         raise FileExistsError(f"{directory} is not empty and is not a tenant dump; refusing to overwrite")
     for sub in ("objects", "attachments"):
         shutil.rmtree(directory / sub, ignore_errors=True)
     (directory / "objects").mkdir(parents=True)
     (directory / "attachments").mkdir()
-    for name in tenant.object_names():
-        rows = tenant.records.get(name, [])
+    for name, texts in objects:
         with (directory / "objects" / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in rows)
-    for rec in tenant.records.get("attachments", []):
-        content = tenant.attachment_content.get(rec["id"])
-        if content is None:
-            continue
+            fh.writelines(text + "\n" for text in texts)
+    for rec, chunks in files:
         folder = directory / "attachments" / rec["id"]
         folder.mkdir()
-        (folder / _safe_file_name(rec["file_name"])).write_bytes(content)
-    _write_json(directory / "custom_fields.json", [d.model_dump() for d in tenant.custom_fields])
-    _write_json(directory / "automation_rules.json", [r.model_dump() for r in tenant.automation_rules])
-    if tenant.custom_objects:
-        _write_json(directory / "custom_objects.json", [c.model_dump() for c in tenant.custom_objects])
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        tenant=tenant.name,
-        generated_by=tenant.generated_by,
-        seed=tenant.seed,
-        counts=tenant.counts(),
-    )
+        with (folder / _safe_file_name(rec["file_name"])).open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+    _write_json(directory / "custom_fields.json", [d.model_dump() for d in custom_fields])
+    _write_json(directory / "automation_rules.json", [r.model_dump() for r in automation_rules])
+    if custom_objects:
+        _write_json(directory / "custom_objects.json", [c.model_dump() for c in custom_objects])
     _write_json(directory / "manifest.json", manifest.model_dump())
     return directory
 

@@ -6,17 +6,25 @@ records that were deleted years ago, technicians without (or with shared) emails
 typed by hand. ``generate_tenant(records, seed, dirty)`` builds such a tenant; the same
 ``(records, seed, dirty)`` always yields byte-identical data, so tests and sample
 migrations are reproducible. Generation is plain Python on pre-built pools (no per-record
-object allocation beyond the dicts) so 100,000 records take a few seconds.
+object allocation beyond the dicts) so 100,000 records take a few seconds, and it streams:
+``generate_state`` writes the tenant into a stand-in's SQLite state as it is made, so the
+memory it needs does not grow with the tenant beyond a few bytes per record.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
+import sqlite3
+import tempfile
 import time
+from array import array
 from calendar import timegm
+from collections.abc import Callable, Sequence
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +37,7 @@ from sandbox.sercom.model import (
     CustomObjectDef,
     Tenant,
 )
+from sandbox.sercom.store import Store, add_default_key, building_state, updated_key, write_definitions, write_meta
 
 GENERATOR_VERSION = "sandbox.sercom.generator/1"
 
@@ -379,23 +388,50 @@ def generate_tenant(
     ``tailored``: the tenant also has what an admin added over the years (:func:`tailor`): custom fields
     with their own renamed, abbreviated and non-English names on customers, contacts and work orders, and
     two custom objects with records (beyond ``records``). The standard records are the same either way.
+
+    The whole tenant is returned in memory (tests, dumps); :func:`generate_state` writes one to a stand-in's
+    state file in flat memory, and this is that state read back, so the two are always the same tenant.
+    """
+    with tempfile.TemporaryDirectory(prefix="sercom-tenant-") as folder:
+        store = generate_state(Path(folder) / "tenant.sqlite", records, seed, dirty, name=name, tailored=tailored)
+        try:
+            return store.tenant()
+        finally:
+            store.close()
+
+
+def generate_state(
+    path: Path,
+    records: int,
+    seed: int,
+    dirty: DirtyKnobs | None = None,
+    *,
+    name: str | None = None,
+    tailored: bool = False,
+    api_key: str | None = None,
+) -> Store:
+    """Generate a tenant (as :func:`generate_tenant`) straight into a new stand-in state file at ``path``.
+
+    Memory stays flat in ``records``: each object's records go to SQLite :data:`CHUNK` at a time as they are
+    made and each attachment's bytes as soon as they are drawn; later objects find what they need of earlier
+    ones in a few compact per-record columns (:class:`_Generator`), the rest in the state. The dirty data
+    (:class:`_Dirt`) and the tailoring (:func:`tailor`) are then applied to the stored records, drawing from
+    their random streams exactly as they did on in-memory lists, so a tenant is the same bytes as ever.
     """
     dirty = dirty if dirty is not None else DirtyKnobs()
     counts = plan_counts(records)
-    gen = _Generator(counts, seed)
-    tenant_records = gen.run()
-    _Dirt(tenant_records, dirty, random.Random(f"sercom-dirt:{seed}")).apply()
-    extra_fields, custom_objects = tailor(tenant_records, seed) if tailored else ([], [])
-    return Tenant(
-        name=name or f"sercom-demo-{seed}",
-        records=tenant_records,
-        custom_fields=custom_field_definitions() + extra_fields,
-        custom_objects=custom_objects,
-        automation_rules=automation_rules(),
-        attachment_content=gen.attachment_content,
-        seed=seed,
-        generated_by=GENERATOR_VERSION,
-    )
+    with building_state(path) as conn:
+        write_meta(conn, name or f"sercom-demo-{seed}", GENERATOR_VERSION, seed)
+        sink = _Sink(conn)
+        _Generator(counts, seed, sink).run()
+        stored = _StoredRecords(conn)
+        _Dirt(stored, dirty, random.Random(f"sercom-dirt:{seed}")).apply()
+        stored.flush()
+        extra_fields, custom_objects = tailor(stored, sink, seed) if tailored else ([], [])
+        sink.flush()
+        write_definitions(conn, custom_field_definitions() + extra_fields, custom_objects, automation_rules())
+        add_default_key(conn, api_key)
+    return Store(path)
 
 
 #: Custom fields a tailored tenant adds, named the way admins name them: (object, key, label, type, values).
@@ -452,41 +488,62 @@ def _tailored_value(kind: str, rng: random.Random) -> Any:
     return f"{rng.randint(6, 9)}am-{rng.randint(3, 6)}pm"
 
 
-def tailor(records: dict[str, list[dict[str, Any]]], seed: int) -> tuple[list[CustomFieldDef], list[CustomObjectDef]]:
+def _tailored_draw(kind: str, rng: random.Random) -> Any:
+    """One record's value of a tailored field (``kind``), or of :data:`UNDECLARED_KEY`; None: it has none."""
+    if kind == UNDECLARED_KEY:
+        return f"LEG-{rng.randint(10_000, 99_999)}" if rng.random() < 0.6 else None
+    return _tailored_value(kind, rng) if rng.random() < 0.85 else None
+
+
+def tailor(stored: _StoredRecords, sink: _Sink, seed: int) -> tuple[list[CustomFieldDef], list[CustomObjectDef]]:
     """What a long-lived tenant adds: :data:`TAILORED_FIELDS` filled on most records, :data:`UNDECLARED_KEY` on
     work orders without a definition, and the records of :data:`TAILORED_OBJECTS` (about one inspection per two
-    customers, one vehicle per two technicians)."""
+    customers, one vehicle per two technicians).
+
+    One random stream fills the fields one after the other, each over all of its object's records in order.
+    Its draws never depend on the records, so each field's starting point is found by drawing through the
+    fields before it, and then every record of an object gets all its fields in one pass over the state.
+    """
     rng = random.Random(f"sercom-tailor:{seed}")
     defs = [CustomFieldDef(object=o, key=k, label=lbl, type=t)  # type: ignore[arg-type]
             for o, k, lbl, t, _ in TAILORED_FIELDS]
-    for obj, key, _, _, kind in TAILORED_FIELDS:
-        for rec in records.get(obj, []):
-            if rng.random() < 0.85:
-                rec.setdefault("custom_fields", {})[key] = _tailored_value(kind, rng)
-    for rec in records.get("work_orders", []):  # a key no definition declares (an old import left it)
-        if rng.random() < 0.6:
-            rec.setdefault("custom_fields", {})[UNDECLARED_KEY] = f"LEG-{rng.randint(10_000, 99_999)}"
+    fills: dict[str, list[tuple[str, str, random.Random]]] = {}
+    for obj, key, kind in [*((o, k, kind) for o, k, _, _, kind in TAILORED_FIELDS),
+                           ("work_orders", UNDECLARED_KEY, UNDECLARED_KEY)]:  # a key an old import left
+        start = random.Random()
+        start.setstate(rng.getstate())
+        fills.setdefault(obj, []).append((key, kind, start))
+        for _ in range(stored.count(obj)):
+            _tailored_draw(kind, rng)
+
+    for obj, fields in fills.items():
+        def fill(rec: dict[str, Any], fields: list[tuple[str, str, random.Random]] = fields) -> None:
+            for key, kind, field_rng in fields:
+                value = _tailored_draw(kind, field_rng)
+                if value is not None:
+                    rec.setdefault("custom_fields", {})[key] = value
+        stored.rewrite(obj, fill)
+
     objects = [CustomObjectDef.model_validate(o) for o in TAILORED_OBJECTS]
-    customers = [r["id"] for r in records.get("customers", [])]
-    stamp = records["customers"][0]["created_at"] if customers else "2024-01-01T00:00:00Z"
-    inspections = []
+    customers = _Ids("cus", stored.count("customers"))
+    stamp = stored.first("customers")["created_at"] if customers else "2024-01-01T00:00:00Z"
     for i in range(max(2, len(customers) // 2)):
-        inspections.append({
+        sink.add("site_inspections", {
             "id": f"ins_{i + 1:06d}", "created_at": stamp, "updated_at": stamp,
             "insp_dt": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
             "rslt": rng.choice(("pass", "pass", "fail", "conditional")),
             "inspector_email": f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(LAST_NAMES).lower()}@inspect.example",
             "insp_notes": rng.choice(("Boiler room clear", "Replace filter next visit", "Access via side gate")),
             "scr": float(rng.randint(40, 100)), "cust": rng.choice(customers) if customers else None})
-    vehicles = []
-    for i in range(max(2, len(records.get("technicians", [])) // 2)):
-        vehicles.append({
+    sink.flush()
+    for i in range(max(2, stored.count("technicians") // 2)):
+        sink.add("vehicles", {
             "id": f"veh_{i + 1:06d}", "created_at": stamp, "updated_at": stamp,
             "plate_no": f"{rng.choice('ABCDEFGH')}{rng.choice('KLMNPRST')}-{rng.randint(100, 999)}",
             "make": rng.choice(("Ford Transit", "Mercedes Sprinter", "Ram ProMaster")),
             "mileage_km": float(rng.randint(5_000, 240_000)),
             "last_svc": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "insured": rng.random() < 0.9})
-    records["site_inspections"], records["vehicles"] = inspections, vehicles
+    sink.flush()
     return defs, objects
 
 
@@ -542,44 +599,97 @@ def automation_rules() -> list[AutomationRule]:
     return [AutomationRule(id=f"rul_{i:06d}", **r) for i, r in enumerate(rules, 1)]
 
 
-class _Generator:
-    """Holds the cross-object indexes the generation needs (who owns what, when created)."""
+#: Records written to the state per statement while generating (and re-read per statement by the later passes).
+CHUNK = 5000
 
-    def __init__(self, counts: dict[str, int], seed: int) -> None:
+
+class _Ids:
+    """The ids ``<prefix>_000001`` .. of ``n`` records, as a sequence computed on access."""
+
+    def __init__(self, prefix: str, n: int) -> None:
+        self.prefix, self.n = prefix, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> str:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return f"{self.prefix}_{index + 1:06d}"
+
+
+def _groups(owner: array[int], n_groups: int) -> tuple[array[int], array[int]]:
+    """Members by group, for ``owner[i]`` = the group of member ``i``: the members of group ``g`` are
+    ``members[start[g]:start[g + 1]]``, in increasing order."""
+    start = array("q", bytes(8 * (n_groups + 1)))
+    for g in owner:
+        start[g + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    members, fill = array("q", bytes(8 * len(owner))), start[:-1]
+    for i, g in enumerate(owner):
+        members[fill[g]] = i
+        fill[g] += 1
+    return start, members
+
+
+class _Sink:
+    """Writes generated records to the state being built, :data:`CHUNK` rows per statement."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, obj: str, rec: dict[str, Any]) -> None:
+        self.rows.append((obj, rec["id"], updated_key(rec["updated_at"]), json.dumps(rec, ensure_ascii=False)))
+        if len(self.rows) >= CHUNK:
+            self.flush()
+
+    def add_file(self, att_id: str, content: bytes) -> None:
+        self.conn.execute("INSERT INTO attachment_blobs VALUES (?, ?)", (att_id, content))
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.executemany("INSERT INTO records (object, id, updated_key, body) VALUES (?, ?, ?, ?)", self.rows)
+            self.rows.clear()
+
+    def value(self, obj: str, record_id: str, field: str) -> Any:
+        """A field of a record already generated (and written)."""
+        self.flush()
+        row = self.conn.execute(
+            "SELECT json_extract(body, ?) FROM records WHERE object=? AND id=?", (f"$.{field}", obj, record_id)
+        ).fetchone()
+        return None if row is None else row[0]
+
+
+class _Generator:
+    """Generates the standard objects in order into a :class:`_Sink`, keeping of each record only what later
+    objects need: its creation instant, its owner and the like, in compact per-object columns."""
+
+    def __init__(self, counts: dict[str, int], seed: int, sink: _Sink) -> None:
         self.counts = counts
         self.seed = seed
+        self.sink = sink
         self.as_of = _epoch(AS_OF)
-        self.out: dict[str, list[dict[str, Any]]] = {name: [] for name in OBJECT_ORDER}
-        self.created: dict[str, list[float]] = {name: [] for name in OBJECT_ORDER}
-        self.attachment_content: dict[str, bytes] = {}
+        self.created: dict[str, array[float]] = {name: array("d") for name in OBJECT_ORDER}
 
     def rng(self, name: str) -> random.Random:
         # One stream per object: changing how one object is generated leaves the others intact.
         return random.Random(f"sercom:{self.seed}:{name}")
 
-    def stamp(self, obj: str, rec: dict[str, Any], created: float, updated: float) -> dict[str, Any]:
+    def stamp(self, obj: str, rec: dict[str, Any], created: float, updated: float) -> None:
         rec["created_at"] = _iso(created)
         rec["updated_at"] = _iso(max(created, min(updated, self.as_of)))
         self.created[obj].append(created)
-        self.out[obj].append(rec)
-        return rec
+        self.sink.add(obj, rec)
 
-    def run(self) -> dict[str, list[dict[str, Any]]]:
-        self.territories_and_technicians()
-        self.products()
-        self.pipeline_stages()
-        self.customers()
-        self.locations()
-        self.contacts()
-        self.assets()
-        self.work_orders()
-        self.parts_used()
-        self.contracts()
-        self.deals()
-        self.activities()
-        self.notes()
-        self.attachments()
-        return self.out
+    def run(self) -> None:
+        for step in (self.territories_and_technicians, self.products, self.pipeline_stages, self.customers,
+                     self.locations, self.contacts, self.assets, self.work_orders, self.parts_used, self.contracts,
+                     self.deals, self.activities, self.notes, self.attachments):
+            step()
+            self.sink.flush()
+
 
     # -- reference data ------------------------------------------------------------------
 
@@ -626,15 +736,18 @@ class _Generator:
     def products(self) -> None:
         rng = self.rng("products")
         clock = _Clock(rng, self.as_of)
+        self.products_info: list[tuple[str, str, float]] = []  # (name, sku, unit price)
         for i, pid in enumerate(_ids("prd", self.counts["products"])):
             name, price = CATALOG[i % len(CATALOG)]
             if i >= len(CATALOG):
                 name = f"{name} Series {i // len(CATALOG) + 1}"
             created = clock.start + rng.random() * 60 * 86400
+            description = rng.choice(PRODUCT_DESCRIPTIONS)
+            sku, unit_price = f"SKU-{10000 + i}", round(price * (0.9 + rng.random() * 0.2), 2)
+            self.products_info.append((name, sku, unit_price))
             self.stamp("products", {
-                "id": pid, "sku": f"SKU-{10000 + i}", "name": name,
-                "description": rng.choice(PRODUCT_DESCRIPTIONS),
-                "unit_price": round(price * (0.9 + rng.random() * 0.2), 2), "active": rng.random() < 0.9,
+                "id": pid, "sku": sku, "name": name, "description": description,
+                "unit_price": unit_price, "active": rng.random() < 0.9,
             }, created, clock.updated_after(created))
 
     def pipeline_stages(self) -> None:
@@ -713,11 +826,17 @@ class _Generator:
                 per[c] += 1
                 owners.append(c)
         owners.sort()
-        self.cust_locations: list[list[int]] = [[] for _ in range(n_c)]
-        cust_ids = _ids("cus", n_c)
+        # A customer's locations are consecutive: those of c are range(loc_start[c], loc_start[c + 1]).
+        self.loc_start = array("q", [0] * (n_c + 1))
+        for c in owners:
+            self.loc_start[c + 1] += 1
+        for c in range(n_c):
+            self.loc_start[c + 1] += self.loc_start[c]
+        names: dict[str, str] = {}  # few distinct names: each kept once
+        self.loc_name: list[str] = []
+        cust_ids = _Ids("cus", n_c)
         for i, c in enumerate(owners):
-            primary = not self.cust_locations[c]
-            self.cust_locations[c].append(i)
+            primary = i == self.loc_start[c]
             if primary:
                 city = self.cust_city[c]
                 street, zip_code = self.cust_address[c]
@@ -728,18 +847,23 @@ class _Generator:
                 zip_code = f"{city[2]}{rng.randrange(100):02d}"
                 name = rng.choice(LOCATION_NAMES).format(n=rng.randrange(1, 60), L=rng.choice("ABCDEF"))
             created = clock.created_after(self.created["customers"][c])
+            self.loc_name.append(names.setdefault(name, name))
             self.stamp("locations", {
                 "id": f"loc_{i + 1:06d}", "customer_id": cust_ids[c], "name": name, "street": street,
                 "city": city[0], "state": city[1], "zip": zip_code, "country": "US", "is_primary": primary,
             }, created, clock.updated_after(created))
+        del self.cust_address
+
+    def cust_locations(self, c: int) -> range:
+        return range(self.loc_start[c], self.loc_start[c + 1])
 
     def contacts(self) -> None:
         rng = self.rng("contacts")
         clock = _Clock(rng, self.as_of)
         n_c, n = self.counts["customers"], self.counts["contacts"]
-        owners = [i % n_c if i < n_c else rng.randrange(n_c) for i in range(n)]
-        self.cust_contacts: list[list[int]] = [[] for _ in range(n_c)]
-        cust_ids = _ids("cus", n_c)
+        owners = array("q", [i % n_c if i < n_c else rng.randrange(n_c) for i in range(n)])
+        self.contact_start, self.contact_members = _groups(owners, n_c)
+        cust_ids = _Ids("cus", n_c)
         seen: set[str] = set()
         for i, c in enumerate(owners):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -750,8 +874,7 @@ class _Generator:
                 email = f"{base}{k}@{self.cust_domain[c]}"
                 k += 1
             seen.add(email)
-            role = "primary" if not self.cust_contacts[c] else rng.choice(CONTACT_ROLES)
-            self.cust_contacts[c].append(i)
+            role = "primary" if i == self.contact_members[self.contact_start[c]] else rng.choice(CONTACT_ROLES)
             area = self.cust_city[c][3]
             cf: dict[str, Any] = {}
             if rng.random() < 0.75:
@@ -763,21 +886,25 @@ class _Generator:
                 "email": email, "phone": _phone(rng, area), "mobile": _phone(rng, area) if rng.random() < 0.7 else None,
                 "title": rng.choice(TITLES), "role": role, "is_prospect": rng.random() < 0.12, "custom_fields": cf,
             }, created, clock.updated_after(created))
+        del self.cust_domain, self.cust_city
+
+    def cust_contacts(self, c: int) -> array[int]:
+        return self.contact_members[self.contact_start[c]:self.contact_start[c + 1]]
 
     def assets(self) -> None:
         rng = self.rng("assets")
         clock = _Clock(rng, self.as_of)
         n_c, n, n_p = self.counts["customers"], self.counts["assets"], self.counts["products"]
-        self.cust_assets: list[list[int]] = [[] for _ in range(n_c)]
-        self.asset_owner: list[int] = []
+        owners = array("q")
+        self.asset_loc = array("q")
         statuses = ("active",) * 5 + ("installed",) * 3 + ("in_repair", "retired")
         for i in range(n):
             c = rng.randrange(n_c)
-            self.cust_assets[c].append(i)
-            self.asset_owner.append(c)
+            owners.append(c)
             p = rng.randrange(n_p)
-            loc = rng.choice(self.cust_locations[c])
-            product_name = self.out["products"][p]["name"]
+            loc = rng.choice(self.cust_locations(c))
+            self.asset_loc.append(loc)
+            product_name = self.products_info[p][0]
             created = clock.created_after(self.created["customers"][c])
             install = created - rng.random() * 2 * 365 * 86400
             warranty = install + rng.choice((1, 2, 3, 5)) * 365 * 86400
@@ -797,10 +924,15 @@ class _Generator:
                 cf["last_inspection_date"] = history[-1]["date"]
             self.stamp("assets", {
                 "id": f"ast_{i + 1:06d}", "customer_id": f"cus_{c + 1:06d}", "location_id": f"loc_{loc + 1:06d}",
-                "product_id": f"prd_{p + 1:06d}", "name": f"{product_name} ({self.out['locations'][loc]['name']})",
+                "product_id": f"prd_{p + 1:06d}", "name": f"{product_name} ({self.loc_name[loc]})",
                 "serial_number": serial, "status": rng.choice(statuses), "install_date": _date(install),
                 "warranty_end_date": _date(warranty), "maintenance_history": history, "custom_fields": cf,
             }, created, clock.updated_after(created))
+        self.asset_start, self.asset_members = _groups(owners, n_c)
+        del self.loc_name
+
+    def cust_assets(self, c: int) -> array[int]:
+        return self.asset_members[self.asset_start[c]:self.asset_start[c + 1]]
 
     # -- field service ---------------------------------------------------------------------
 
@@ -813,8 +945,9 @@ class _Generator:
                            "on_hold", "completed", "completed", "cancelled")
         old_statuses = ("completed",) * 17 + ("cancelled", "cancelled", "on_hold")
         priorities = ("low", "normal", "normal", "normal", "high", "urgent")
-        self.wo_owner: list[int] = []
-        self.wo_status: list[str] = []
+        # Per work order: its customer, whether work was done, and its contact, asset and technician (-1: none).
+        self.wo_owner, self.wo_worked = array("q"), bytearray()
+        self.wo_contact, self.wo_asset, self.wo_tech = array("q"), array("q"), array("q")
         for i in range(n):
             c = rng.randrange(n_c)
             wo_type = rng.choice(types)
@@ -830,9 +963,9 @@ class _Generator:
             history = [{"status": s, "at": _iso(t)} for s, t in zip(path, times, strict=True)]
             technician = None if status == "new" or (status == "cancelled" and len(path) <= 2) else (
                 f"tec_{rng.randrange(n_t) + 1:06d}")
-            contacts, assets = self.cust_contacts[c], self.cust_assets[c]
+            contacts, assets = self.cust_contacts(c), self.cust_assets(c)
             asset = rng.choice(assets) if assets and rng.random() < 0.7 else None
-            loc = (self.asset_location(asset) if asset is not None else rng.choice(self.cust_locations[c]))
+            loc = (self.asset_location(asset) if asset is not None else rng.choice(self.cust_locations(c)))
             sched = times[path.index("scheduled")] + rng.random() * 5 * 86400 if "scheduled" in path else None
             worked = status in ("in_progress", "on_hold", "completed")
             subject = rng.choice(WO_SUBJECTS[wo_type]).format(
@@ -845,12 +978,16 @@ class _Generator:
             if technician:
                 cf["travel_distance_km"] = round(rng.random() * 80, 1)
             cf["service_tier"] = rng.choice(("Standard", "Standard", "Priority", "24x7"))
+            contact = rng.choice(contacts) if contacts and rng.random() < 0.85 else None
             self.wo_owner.append(c)
-            self.wo_status.append(status)
+            self.wo_worked.append(worked)
+            self.wo_contact.append(-1 if contact is None else contact)
+            self.wo_asset.append(-1 if asset is None else asset)
+            self.wo_tech.append(-1 if technician is None else int(technician[4:]) - 1)
             self.stamp("work_orders", {
                 "id": f"wo_{i + 1:06d}", "number": f"WO-{i + 1:06d}", "customer_id": f"cus_{c + 1:06d}",
                 "location_id": f"loc_{loc + 1:06d}",
-                "contact_id": f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.85 else None,
+                "contact_id": f"con_{contact + 1:06d}" if contact is not None else None,
                 "asset_id": f"ast_{asset + 1:06d}" if asset is not None else None, "technician_id": technician,
                 "type": wo_type, "status": status,
                 "priority": "urgent" if wo_type == "emergency" else rng.choice(priorities),
@@ -866,7 +1003,7 @@ class _Generator:
             }, created, times[-1] + rng.random() * 7200)
 
     def asset_location(self, asset: int) -> int:
-        return int(self.out["assets"][asset]["location_id"][4:]) - 1
+        return self.asset_loc[asset]
 
     @staticmethod
     def _status_path(rng: random.Random, status: str) -> list[str]:
@@ -885,9 +1022,9 @@ class _Generator:
         rng = self.rng("parts_used")
         clock = _Clock(rng, self.as_of)
         n, n_p = self.counts["parts_used"], self.counts["products"]
-        worked = [i for i, s in enumerate(self.wo_status) if s in ("in_progress", "on_hold", "completed")]
-        pool = worked or list(range(len(self.wo_status)))
-        products = self.out["products"]
+        worked = array("q", (i for i, done in enumerate(self.wo_worked) if done))
+        pool = worked or range(len(self.wo_worked))
+        products = self.products_info
         for i in range(n):
             w = rng.choice(pool)
             p = rng.randrange(n_p)
@@ -895,8 +1032,8 @@ class _Generator:
             serial = f"PN{rng.randrange(10**7, 10**8)}" if rng.random() < 0.3 else None
             self.stamp("parts_used", {
                 "id": f"prt_{i + 1:06d}", "work_order_id": f"wo_{w + 1:06d}", "product_id": f"prd_{p + 1:06d}",
-                "part_number": products[p]["sku"], "quantity": rng.choice((1, 1, 1, 2, 2, 3, 4, 6)),
-                "unit_cost": round(products[p]["unit_price"] * (0.55 + rng.random() * 0.15), 2),
+                "part_number": products[p][1], "quantity": rng.choice((1, 1, 1, 2, 2, 3, 4, 6)),
+                "unit_cost": round(products[p][2] * (0.55 + rng.random() * 0.15), 2),
                 "serial_number": serial,
                 "warranty_status": rng.choice(("in_warranty", "out_of_warranty", "out_of_warranty", "unknown")),
             }, created, clock.updated_after(created))
@@ -936,12 +1073,14 @@ class _Generator:
         for i in range(self.counts["deals"]):
             c = rng.randrange(n_c)
             created = clock.created_after(self.created["customers"][c])
-            contacts = self.cust_contacts[c]
+            contacts = self.cust_contacts(c)
             stage = rng.randrange(len(STAGES))
             close = created + rng.random() * 120 * 86400
+            cus_id = f"cus_{c + 1:06d}"
             self.stamp("deals", {
-                "id": f"dea_{i + 1:06d}", "name": f"{rng.choice(DEAL_NAMES)} - {self.out['customers'][c]['name']}",
-                "customer_id": f"cus_{c + 1:06d}",
+                "id": f"dea_{i + 1:06d}",
+                "name": f"{rng.choice(DEAL_NAMES)} - {self.sink.value('customers', cus_id, 'name')}",
+                "customer_id": cus_id,
                 "contact_id": f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.8 else None,
                 "stage_id": f"stg_{stage + 1:06d}", "amount": float(rng.randrange(5, 800) * 250),
                 "close_date": _date(close), "owner_id": f"tec_{rng.randrange(n_t) + 1:06d}",
@@ -952,22 +1091,22 @@ class _Generator:
         clock = _Clock(rng, self.as_of)
         n_c, n_t, n_w = self.counts["customers"], self.counts["technicians"], self.counts["work_orders"]
         kinds = ("visit",) * 7 + ("call",) * 6 + ("email",) * 4 + ("meeting",) * 3
-        wos = self.out["work_orders"]
         for i in range(self.counts["activities"]):
             kind = rng.choice(kinds)
             wo_id = asset_id = None
             if kind == "visit":
                 w = rng.randrange(n_w)
                 c = self.wo_owner[w]
-                wo = wos[w]
-                wo_id, asset_id = wo["id"], wo["asset_id"]
-                contact_id = wo["contact_id"]
-                tech = wo["technician_id"] or f"tec_{rng.randrange(n_t) + 1:06d}"
+                wo_id = f"wo_{w + 1:06d}"
+                asset_id = f"ast_{self.wo_asset[w] + 1:06d}" if self.wo_asset[w] >= 0 else None
+                contact_id = f"con_{self.wo_contact[w] + 1:06d}" if self.wo_contact[w] >= 0 else None
+                technician = self.wo_tech[w]
+                tech = f"tec_{technician + 1:06d}" if technician >= 0 else f"tec_{rng.randrange(n_t) + 1:06d}"
                 started = clock.created_after(self.created["work_orders"][w])
-                subject = rng.choice(ACTIVITY_SUBJECTS["visit"]).format(wo=wo["number"])
+                subject = rng.choice(ACTIVITY_SUBJECTS["visit"]).format(wo=f"WO-{w + 1:06d}")
             else:
                 c = rng.randrange(n_c)
-                contacts = self.cust_contacts[c]
+                contacts = self.cust_contacts(c)
                 contact_id = f"con_{rng.choice(contacts) + 1:06d}" if contacts and rng.random() < 0.9 else None
                 tech = f"tec_{rng.randrange(n_t) + 1:06d}"
                 started = clock.created_after(self.created["customers"][c])
@@ -987,7 +1126,7 @@ class _Generator:
         cum = list(accumulate(w for _, w in weights))
         ptype = rng.choices([t for t, _ in weights], cum_weights=cum)[0]
         obj = f"{ptype}s"
-        return ptype, rng.randrange(len(self.out[obj]))
+        return ptype, rng.randrange(self.counts[obj])
 
     def notes(self) -> None:
         rng = self.rng("notes")
@@ -999,7 +1138,7 @@ class _Generator:
             obj = f"{ptype}s"
             created = clock.created_after(self.created[obj][idx])
             self.stamp("notes", {
-                "id": f"not_{i + 1:06d}", "parent_type": ptype, "parent_id": self.out[obj][idx]["id"],
+                "id": f"not_{i + 1:06d}", "parent_type": ptype, "parent_id": f"{OBJECTS[obj].prefix}_{idx + 1:06d}",
                 "title": rng.choice(NOTE_TITLES), "body": " ".join(rng.sample(NOTE_BODIES, rng.randint(1, 3))),
                 "author_id": f"tec_{rng.randrange(n_t) + 1:06d}",
             }, created, clock.updated_after(created))
@@ -1013,17 +1152,17 @@ class _Generator:
             att_id = f"att_{i + 1:06d}"
             ptype, idx = self._parent(rng, weights)
             obj = f"{ptype}s"
-            parent = self.out[obj][idx]
+            parent_id = f"{OBJECTS[obj].prefix}_{idx + 1:06d}"
             created = clock.created_after(self.created[obj][idx])
             ctype, ext, stem, _ = rng.choices(ATTACHMENT_KINDS, cum_weights=kind_cum)[0]
-            ref = parent.get("number") or parent["id"]
+            ref = f"WO-{idx + 1:06d}" if obj == "work_orders" else parent_id
             file_name = stem.format(date=time.strftime("%Y%m%d", time.gmtime(created)), n=rng.randrange(1000, 9999),
                                     ref=ref) + f".{ext}"
             size = int(math.exp(math.log(200) + rng.random() * (math.log(20000) - math.log(200))))
             content = _file_bytes(rng, ctype, size, ref)
-            self.attachment_content[att_id] = content
+            self.sink.add_file(att_id, content)
             self.stamp("attachments", {
-                "id": att_id, "parent_type": ptype, "parent_id": parent["id"], "file_name": file_name,
+                "id": att_id, "parent_type": ptype, "parent_id": parent_id, "file_name": file_name,
                 "content_type": ctype, "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
             }, created, created)
 
@@ -1054,66 +1193,145 @@ def _file_bytes(rng: random.Random, content_type: str, size: int, ref: str) -> b
 # --------------------------------------------------------------------------- dirty data
 
 
+class _StoredRecords:
+    """The records of a state being built, as the passes after generation see them.
+
+    :meth:`rows` is one object's records (or those with a field set) in generation order, as a sequence whose
+    records are loaded on first access and then kept, edits and all, until :meth:`flush` writes them back; so
+    only the records a pass draws are ever in memory.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.loaded: dict[int, dict[str, Any]] = {}
+
+    def span(self, obj: str) -> range:
+        """The rowids of ``obj``'s records: consecutive, as the generator writes one object at a time."""
+        lo, hi, n = self.conn.execute("SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM records WHERE object=?",
+                                      (obj,)).fetchone()
+        if not n:
+            return range(0)
+        if hi - lo + 1 != n:  # pragma: no cover - a state written otherwise
+            raise RuntimeError(f"the records of {obj} are not stored consecutively")
+        return range(lo, hi + 1)
+
+    def count(self, obj: str) -> int:
+        return len(self.span(obj))
+
+    def rows(self, obj: str, field: str | None = None, *, non_empty: bool = False) -> _Rows:
+        """``obj``'s records, or those whose ``field`` is not null (``non_empty``: nor the empty string)."""
+        self.flush()
+        span = self.span(obj)
+        if field is None or not span:
+            return _Rows(self, span)
+        sql = "SELECT rowid FROM records WHERE rowid BETWEEN ? AND ? AND json_extract(body, ?) IS NOT NULL"
+        if non_empty:
+            sql += " AND json_extract(body, ?) != ''"
+        args = (span.start, span.stop - 1, f"$.{field}", *((f"$.{field}",) if non_empty else ()))
+        return _Rows(self, array("q", (r[0] for r in self.conn.execute(sql + " ORDER BY rowid", args))))
+
+    def record(self, rowid: int) -> dict[str, Any]:
+        rec = self.loaded.get(rowid)
+        if rec is None:
+            (body,) = self.conn.execute("SELECT body FROM records WHERE rowid=?", (rowid,)).fetchone()
+            rec = self.loaded[rowid] = json.loads(body)
+        return rec
+
+    def first(self, obj: str) -> dict[str, Any]:
+        return self.record(self.span(obj)[0])
+
+    def flush(self) -> None:
+        """Write back the records loaded (none of the passes changes ``updated_at``, so the keys stand)."""
+        self.conn.executemany("UPDATE records SET body=? WHERE rowid=?",
+                              ((json.dumps(rec, ensure_ascii=False), rowid) for rowid, rec in self.loaded.items()))
+        self.loaded.clear()
+
+    def rewrite(self, obj: str, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Apply ``edit`` to every record of ``obj`` in order, :data:`CHUNK` records at a time."""
+        self.flush()
+        span = self.span(obj)
+        for start in range(span.start, span.stop, CHUNK):
+            edited = []
+            for rowid, body in self.conn.execute("SELECT rowid, body FROM records WHERE rowid BETWEEN ? AND ?",
+                                                 (start, min(start + CHUNK, span.stop) - 1)).fetchall():
+                rec = json.loads(body)
+                edit(rec)
+                edited.append((json.dumps(rec, ensure_ascii=False), rowid))
+            self.conn.executemany("UPDATE records SET body=? WHERE rowid=?", edited)
+
+
+class _Rows:
+    """Records of one object by position (see :meth:`_StoredRecords.rows`)."""
+
+    def __init__(self, stored: _StoredRecords, rowids: Sequence[int]) -> None:
+        self.stored, self.rowids = stored, rowids
+
+    def __len__(self) -> int:
+        return len(self.rowids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.stored.record(self.rowids[index])
+
+
 class _Dirt:
     """Applies the ``DirtyKnobs`` to freshly generated, fully consistent records."""
 
-    def __init__(self, records: dict[str, list[dict[str, Any]]], knobs: DirtyKnobs, rng: random.Random) -> None:
+    def __init__(self, records: _StoredRecords, knobs: DirtyKnobs, rng: random.Random) -> None:
         self.records = records
         self.knobs = knobs
         self.rng = rng
 
-    def pick(self, rows: list[dict[str, Any]], rate: float) -> list[dict[str, Any]]:
+    def pick(self, rows: _Rows, rate: float) -> list[dict[str, Any]]:
         """``round(rate * n)`` distinct rows - at least one when the knob is on, so every enabled
         problem is present even in a small tenant (and never any when it is off)."""
-        if rate <= 0 or not rows:
+        if rate <= 0 or not len(rows):
             return []
         k = max(1, round(rate * len(rows)))
-        return self.rng.sample(rows, min(k, len(rows)))
+        # Positions drawn exactly as random.sample(rows, ...) would draw the rows themselves.
+        return [rows[j] for j in self.rng.sample(range(len(rows)), min(k, len(rows)))]
 
     def apply(self) -> None:
         k = self.knobs
         for obj, fld, target in ORPHANABLE:
-            rows = [r for r in self.records[obj] if r[fld] is not None]
-            for rec in self.pick(rows, k.orphan_rate):
+            for rec in self.pick(self.records.rows(obj, fld), k.orphan_rate):
                 rec[fld] = _missing_id(OBJECTS[target].prefix, self.rng)
-        for rec in self.pick(self.records["contacts"], k.contact_without_customer_rate):
+        for rec in self.pick(self.records.rows("contacts"), k.contact_without_customer_rate):
             rec["customer_id"] = None
             rec["role"] = None
         for obj in ("contacts", "technicians"):
-            rows = self.records[obj]
+            rows = self.records.rows(obj)
             for rec in self.pick(rows, k.duplicate_email_rate):
                 others = [r for r in (self.rng.choice(rows) for _ in range(8)) if r is not rec]
                 if others:
                     rec["email"] = others[0]["email"]
         for obj in ("customers", "contacts", "technicians"):
-            rows = [r for r in self.records[obj] if r["email"]]
-            for rec in self.pick(rows, k.mixed_case_email_rate):
+            for rec in self.pick(self.records.rows(obj, "email", non_empty=True), k.mixed_case_email_rate):
                 local, _, domain = rec["email"].partition("@")
                 rec["email"] = f"{local.title()}@{domain[:1].upper()}{domain[1:-3]}{domain[-3:].upper()}"
-            for rec in self.pick(self.records[obj], k.missing_email_rate):
+            for rec in self.pick(self.records.rows(obj), k.missing_email_rate):
                 rec["email"] = None if self.rng.random() < 0.7 else ""
         for obj, (fld, length) in LONG_TEXT_FIELDS.items():
-            for rec in self.pick(self.records[obj], k.long_text_rate):
+            for rec in self.pick(self.records.rows(obj), k.long_text_rate):
                 rec[fld] = _stretch(str(rec[fld] or "x"), length + self.rng.randrange(40))
         self.unicode()
         for obj, fields in DATE_FIELDS.items():
-            for rec in self.pick(self.records[obj], k.bad_date_rate):
+            for rec in self.pick(self.records.rows(obj), k.bad_date_rate):
                 rec[self.rng.choice(fields)] = self.rng.choice(BAD_DATES)
-        for rec in self.pick(self.records["customers"], k.bad_date_rate):
+        for rec in self.pick(self.records.rows("customers"), k.bad_date_rate):
             rec["custom_fields"]["customer_since"] = self.rng.choice(BAD_DATES)
 
     def unicode(self) -> None:
         rate, rng = self.knobs.unicode_rate, self.rng
         for obj in ("contacts", "technicians"):
-            for rec in self.pick(self.records[obj], rate):
+            for rec in self.pick(self.records.rows(obj), rate):
                 rec["first_name"], rec["last_name"] = rng.choice(UNICODE_NAMES)
-        for rec in self.pick(self.records["customers"], rate):
+        for rec in self.pick(self.records.rows("customers"), rate):
             rec["name"] = rng.choice(UNICODE_COMPANIES)
         for obj, fld in (("work_orders", "subject"), ("activities", "subject"), ("notes", "body"),
                          ("notes", "title"), ("locations", "name")):
-            for rec in self.pick(self.records[obj], rate):
+            for rec in self.pick(self.records.rows(obj), rate):
                 rec[fld] = f"{rec[fld] or ''}{rng.choice(UNICODE_SUFFIXES)}"
-        for rec in self.pick(self.records["locations"], rate):
+        for rec in self.pick(self.records.rows("locations"), rate):
             rec["city"] = rng.choice(("Cañon City", "Española", "Coeur d'Alène", "Mañana Springs"))
 
 

@@ -19,7 +19,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from sandbox.sercom.model import (
     OBJECTS,
     AutomationRule,
     CustomFieldDef,
+    CustomObjectDef,
     Tenant,
     format_timestamp,
     parse_timestamp,
@@ -88,14 +89,19 @@ class Page:
     has_more: bool
 
 
+#: Bytes read from the state per step of a file download.
+FILE_CHUNK = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Attachment:
-    """An attachment's content with the metadata needed to serve it."""
+    """What serving an attachment's content needs: its metadata and where its bytes are (:meth:`Store.read`)."""
 
     id: str
     file_name: str
     content_type: str
-    content: bytes
+    size: int
+    rowid: int
 
 
 class RecordNotFound(KeyError):
@@ -121,30 +127,19 @@ class Store:
     @classmethod
     def create(cls, path: Path, tenant: Tenant, *, api_key: str | None = None) -> Store:
         """Write a new state file from ``tenant`` (atomically: a crash leaves no half state)."""
-        path = Path(path)
-        if path.exists():
-            raise FileExistsError(f"{path} already exists")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            leftover.unlink(missing_ok=True)
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.executescript(_SCHEMA)
-            conn.execute("BEGIN")
+        with building_state(path) as conn:
+            write_meta(conn, tenant.name, tenant.generated_by, tenant.seed)
             _load_tenant(conn, tenant)
-            conn.execute(
-                "INSERT INTO api_keys VALUES (?, 'default', ?)",
-                (api_key or secrets.token_urlsafe(24), format_timestamp(now_utc())),
-            )
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-        os.replace(tmp, path)
+            write_definitions(conn, tenant.custom_fields, tenant.custom_objects, tenant.automation_rules)
+            add_default_key(conn, api_key)
         return cls(path)
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     # -- connections ---------------------------------------------------------------------
 
@@ -225,6 +220,11 @@ class Store:
         last = (rows[-1][0], rows[-1][1]) if rows else None
         return Page([r[2] for r in rows], last, has_more)
 
+    def record_texts(self, obj: str) -> Iterator[str]:
+        """Every record of ``obj`` as its stored JSON text, in id order, read as it is consumed."""
+        for (body,) in self._conn().execute("SELECT body FROM records WHERE object=? ORDER BY id", (obj,)):
+            yield str(body)
+
     def get(self, obj: str, record_id: str) -> str | None:
         row = self._conn().execute("SELECT body FROM records WHERE object=? AND id=?", (obj, record_id)).fetchone()
         return None if row is None else str(row[0])
@@ -246,16 +246,55 @@ class Store:
     def automation_rules(self) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self._conn().execute("SELECT body FROM automation_rules ORDER BY seq")]
 
+    def tenant(self) -> Tenant:
+        """Everything the state holds, in memory, records in the order they were stored (small tenants:
+        tests, dumps)."""
+        conn, meta = self._conn(), self.meta()
+        custom_objects = [CustomObjectDef.model_validate(c) for c in self.custom_objects()]
+        records = {
+            name: [json.loads(body) for (body,) in conn.execute(
+                "SELECT body FROM records WHERE object=? ORDER BY rowid", (name,))]
+            for name in [*OBJECT_ORDER, *(c.name for c in custom_objects)]
+        }
+        return Tenant(
+            name=meta["tenant"],
+            records=records,
+            custom_fields=[CustomFieldDef.model_validate(d) for d in self.custom_fields()],
+            custom_objects=custom_objects,
+            automation_rules=[AutomationRule.model_validate(r) for r in self.automation_rules()],
+            attachment_content={
+                att_id: bytes(content)
+                for att_id, content in conn.execute("SELECT id, content FROM attachment_blobs ORDER BY rowid")
+            },
+            seed=int(meta["seed"]) if meta.get("seed") else None,
+            generated_by=meta.get("generated_by", "unknown"),
+        )
+
     def attachment(self, att_id: str) -> Attachment | None:
         body = self.get("attachments", att_id)
         if body is None:
             return None
-        row = self._conn().execute("SELECT content FROM attachment_blobs WHERE id=?", (att_id,)).fetchone()
+        row = self._conn().execute(
+            "SELECT rowid, length(content) FROM attachment_blobs WHERE id=?", (att_id,)
+        ).fetchone()
         if row is None:
             return None
         meta = json.loads(body)
         return Attachment(att_id, str(meta.get("file_name") or att_id),
-                          str(meta.get("content_type") or "application/octet-stream"), bytes(row[0]))
+                          str(meta.get("content_type") or "application/octet-stream"), int(row[1]), int(row[0]))
+
+    def read(self, att: Attachment) -> Iterator[bytes]:
+        """An attachment's bytes, :data:`FILE_CHUNK` at a time, so a download holds one chunk in memory.
+
+        On a connection of its own: a response's chunks are read from whichever worker thread is free.
+        """
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            with conn.blobopen("attachment_blobs", "content", att.rowid, readonly=True) as blob:
+                while chunk := blob.read(FILE_CHUNK):
+                    yield chunk
+        finally:
+            conn.close()
 
     def deletions(self, obj: str, since_key: str = "") -> list[dict[str, str]]:
         rows = self._conn().execute(
@@ -345,17 +384,75 @@ class Store:
         return f"{prefix}{number:06d}"
 
 
-def _load_tenant(conn: sqlite3.Connection, tenant: Tenant) -> None:
+@contextmanager
+def building_state(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to a new state file, with the schema in place, inside one transaction.
+
+    The file appears at ``path`` only when the block completes (it is written under a temporary name and
+    renamed), so a crash or an error leaves no half state behind.
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    leftovers = (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.executescript(_SCHEMA)
+        conn.execute("BEGIN")
+        yield conn
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except BaseException:
+        conn.close()
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        raise
+    conn.close()
+    os.replace(tmp, path)
+
+
+def write_meta(conn: sqlite3.Connection, tenant: str, generated_by: str, seed: int | None) -> None:
     conn.executemany(
         "INSERT INTO meta VALUES (?, ?)",
         [
             ("format", STATE_FORMAT),
-            ("tenant", tenant.name),
-            ("generated_by", tenant.generated_by),
-            ("seed", "" if tenant.seed is None else str(tenant.seed)),
+            ("tenant", tenant),
+            ("generated_by", generated_by),
+            ("seed", "" if seed is None else str(seed)),
             ("created_at", format_timestamp(now_utc())),
         ],
     )
+
+
+def write_definitions(
+    conn: sqlite3.Connection,
+    custom_fields: Iterable[CustomFieldDef],
+    custom_objects: Iterable[CustomObjectDef],
+    automation_rules: Iterable[AutomationRule],
+) -> None:
+    conn.executemany("INSERT INTO custom_fields (object, body) VALUES (?, ?)",
+                     ((d.object, d.model_dump_json()) for d in custom_fields))
+    conn.executemany("INSERT INTO custom_objects (name, body) VALUES (?, ?)",
+                     ((c.name, c.model_dump_json()) for c in custom_objects))
+    conn.executemany("INSERT INTO automation_rules (body) VALUES (?)",
+                     ((r.model_dump_json(),) for r in automation_rules))
+
+
+def add_default_key(conn: sqlite3.Connection, api_key: str | None) -> None:
+    """The state's first API key: ``api_key``, or a random one."""
+    conn.execute(
+        "INSERT INTO api_keys VALUES (?, 'default', ?)",
+        (api_key or secrets.token_urlsafe(24), format_timestamp(now_utc())),
+    )
+
+
+def _load_tenant(conn: sqlite3.Connection, tenant: Tenant) -> None:
     for name in tenant.object_names():
         conn.executemany(
             "INSERT INTO records (object, id, updated_key, body) VALUES (?, ?, ?, ?)",
@@ -364,18 +461,6 @@ def _load_tenant(conn: sqlite3.Connection, tenant: Tenant) -> None:
                 for rec in tenant.records.get(name, [])
             ),
         )
-    conn.executemany(
-        "INSERT INTO custom_fields (object, body) VALUES (?, ?)",
-        ((d.object, d.model_dump_json()) for d in tenant.custom_fields),
-    )
-    conn.executemany(
-        "INSERT INTO custom_objects (name, body) VALUES (?, ?)",
-        ((c.name, c.model_dump_json()) for c in tenant.custom_objects),
-    )
-    conn.executemany(
-        "INSERT INTO automation_rules (body) VALUES (?)",
-        ((r.model_dump_json(),) for r in tenant.automation_rules),
-    )
     conn.executemany("INSERT INTO attachment_blobs VALUES (?, ?)", tenant.attachment_content.items())
 
 

@@ -7,7 +7,9 @@ assertion compares the API with the tenant it was built from.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import random
 import ssl
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import pytest
 from sandbox.sercom.dump import write_dump
 from sandbox.sercom.generator import DirtyKnobs, generate_tenant
 from sandbox.sercom.model import OBJECT_ORDER, OBJECTS, Tenant
+from sandbox.sercom.store import FILE_CHUNK
 from sandbox.serve import RunningStandin, start_standin
 
 RECORDS, SEED, API_KEY = 1500, 11, "test-key-sercom"
@@ -170,6 +173,19 @@ def test_attachment_bytes(api: httpx.Client, expected: Tenant) -> None:
         assert hashlib.sha256(resp.content).hexdigest() == att["sha256"]
         assert int(resp.headers["content-length"]) == att["size_bytes"]
         assert resp.headers["content-type"].split(";")[0] == att["content_type"]
+
+
+def test_a_file_larger_than_a_read_streams_intact(api: httpx.Client) -> None:
+    # GIVEN an attachment several times the store's read size (generated files are at most 20 KB)
+    content = random.Random(7).randbytes(5 * FILE_CHUNK + 123)
+    made = api.post("/__standin/records/attachments", json={
+        "parent_type": "customer", "parent_id": "cus_000001", "file_name": "survey.pdf",
+        "content_type": "application/pdf", "content_base64": base64.b64encode(content).decode()})
+    assert made.status_code == 201
+    # WHEN it is downloaded, THEN every byte arrives, with its declared length
+    with api.stream("GET", f"/api/v1/attachments/{made.json()['id']}/content") as resp:
+        assert resp.status_code == 200 and int(resp.headers["content-length"]) == len(content)
+        assert b"".join(resp.iter_bytes()) == content
 
 
 def test_rate_limit_429_with_retry_after(api: httpx.Client, knobs: None) -> None:
