@@ -11,7 +11,7 @@ relationship paths one level deep work in SELECT, WHERE and ORDER BY. Anything e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -557,6 +557,75 @@ class Executor:
             return 1, [{"attributes": {"type": "AggregateResult"}, "expr0": total}]
         return len(rows), [self.shape(r) for r in rows]
 
+    # -- streaming: the query API reads the store a chunk at a time --------------------------------------
+    @property
+    def ordered(self) -> bool:
+        return bool(self.order)
+
+    def load_parents_of(self, rows: list[dict[str, Any]]) -> None:
+        """Parents referenced by ``rows`` (replacing the previous chunk's), for WHERE, ORDER BY and shaping."""
+        rels = self._rels()
+        if not rels or self.load_parents is None:
+            return
+        ids = sorted({str(r[name]) for r in rows for name in rels if r.get(name)})
+        self.parents = self.load_parents(ids)
+
+    def matching(self, chunks: Iterable[list[tuple[int, dict[str, Any]]]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The rows of ``chunks`` (``(seq, row)`` in store order) that pass WHERE, one chunk's parents at a time."""
+        for chunk in chunks:
+            self.load_parents_of([row for _, row in chunk])
+            yield from ((seq, row) for seq, row in chunk if self.where is None or self.where(row))
+
+    def window(self, matches: Iterable[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """OFFSET and LIMIT over matches already in result order."""
+        skip, left = self.q.offset, self.q.limit
+        for item in matches:
+            if skip:
+                skip -= 1
+                continue
+            if left is not None:
+                if left <= 0:
+                    return
+                left -= 1
+            yield item
+
+    def ordered_seqs(self, chunks: Iterable[list[tuple[int, dict[str, Any]]]]) -> list[int]:
+        """The matches' positions sorted as ORDER BY says (the same stable passes as :meth:`run`), windowed.
+
+        Only each match's sort values and position are held while sorting, never the rows.
+        """
+        items: list[tuple[int, list[Any]]] = []
+        for chunk in chunks:
+            self.load_parents_of([row for _, row in chunk])
+            for seq, row in chunk:
+                if self.where is None or self.where(row):
+                    items.append((seq, [self.value(b, row) for b, _ in self.order]))
+        for index in reversed(range(len(self.order))):
+            bound, order = self.order[index]
+            fdef = bound.fdef
+            assert fdef is not None
+            present = [it for it in items if it[1][index] is not None]
+            absent = [it for it in items if it[1][index] is None]
+            present.sort(key=_sort_value(index, fdef), reverse=order.desc)
+            items = present + absent if order.nulls_last else absent + present
+        seqs = [seq for seq, _ in items][self.q.offset :]
+        return seqs if self.q.limit is None else seqs[: self.q.limit]
+
+    def aggregate(self, rows: Iterable[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+        """COUNT() / COUNT(field) over the windowed matches."""
+        if self.count_bound is None:
+            return sum(1 for _ in rows), []
+        total = sum(1 for r in rows if self.value(self.count_bound, r) is not None)
+        return 1, [{"attributes": {"type": "AggregateResult"}, "expr0": total}]
+
+    def _rels(self) -> set[str]:
+        rels = {b.rel.name for b in [*self.select, *(b for b, _ in self.order)] if b.rel is not None}
+        if self.count_bound is not None and self.count_bound.rel is not None:
+            rels.add(self.count_bound.rel.name)
+        if self.q.where is not None:
+            rels |= {b.rel.name for b in self._where_bounds(self.q.where) if b.rel is not None}
+        return rels
+
     def _sort_key(self, bound: Bound, fdef: FieldDef) -> Callable[[dict[str, Any]], Any]:
         return lambda row: self.norm(fdef, self.value(bound, row))
 
@@ -602,6 +671,10 @@ class Executor:
         if key == "VersionData" and row.get(key) is not None:
             return self.url(obj, row.get("Id")) + "/VersionData"
         return row.get(key)
+
+
+def _sort_value(index: int, fdef: FieldDef) -> Callable[[tuple[int, list[Any]]], Any]:
+    return lambda item: Executor.norm(fdef, item[1][index])
 
 
 def parse(soql: str) -> Query:

@@ -135,6 +135,48 @@ class Store(SqliteStore):
             rows = self.conn.execute(sql, (obj,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def max_seq(self) -> int:
+        """The newest record's position (a query locator reads no record written after it was opened)."""
+        with self.lock:
+            return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0])
+
+    def scan(
+        self, obj: str, include_deleted: bool, *, after_seq: int = 0, upto_seq: int | None = None, chunk: int = 1000
+    ) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        """``obj``'s records in ``seq`` order after ``after_seq``, ``chunk`` rows per statement.
+
+        The lock is held for one statement at a time, so writers interleave with a long scan, and only
+        one chunk is decoded at a time: a query over any number of records holds ``chunk`` of them.
+        """
+        deleted = "" if include_deleted else " AND is_deleted=0"
+        sql = (
+            f"SELECT seq, data FROM records WHERE object=?{deleted} AND seq>? AND seq<=? "  # noqa: S608
+            "ORDER BY seq LIMIT ?"
+        )
+        upto = upto_seq if upto_seq is not None else 2**62
+        while True:
+            with self.lock:
+                rows = self.conn.execute(sql, (obj, after_seq, upto, chunk)).fetchall()
+            if not rows:
+                return
+            yield [(int(seq), json.loads(data)) for seq, data in rows]
+            if len(rows) < chunk:
+                return
+            after_seq = int(rows[-1][0])
+
+    def records_by_seq(self, seqs: list[int], include_deleted: bool) -> list[tuple[int, dict[str, Any]]]:
+        """The records at ``seqs``, in that order (those gone since are left out)."""
+        found: dict[int, dict[str, Any]] = {}
+        deleted = "" if include_deleted else " AND is_deleted=0"
+        with self.lock:
+            for start in range(0, len(seqs), 500):
+                part = seqs[start : start + 500]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT seq, data FROM records WHERE seq IN ({marks}){deleted}"  # noqa: S608
+                for seq, data in self.conn.execute(sql, part):
+                    found[int(seq)] = json.loads(data)
+        return [(s, found[s]) for s in seqs if s in found]
+
     def count_live_records(self) -> int:
         with self.lock:
             return int(self.conn.execute("SELECT COUNT(*) FROM records WHERE is_deleted=0").fetchone()[0])

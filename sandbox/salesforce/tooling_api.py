@@ -16,7 +16,7 @@ from sandbox.salesforce import soql
 from sandbox.salesforce.errors import ApiError, not_found, unsupported_type
 from sandbox.salesforce.http import org_of, parse_json, raw_body, sf_json, version_of
 from sandbox.salesforce.org import Org
-from sandbox.salesforce.query_api import _more, _respond
+from sandbox.salesforce.query_api import _more, respond_list
 from sandbox.salesforce.schema import FieldDef, ObjectDef
 from sandbox.salesforce.standard_objects import F
 
@@ -143,7 +143,7 @@ def tooling_query(request: Request) -> Response:
         url_base=f"/services/data/v{version}/tooling/sobjects",
     )
     total, records = executor.run(_rows(org, kind))
-    return _respond(org, request, total, records, "tooling/query")
+    return respond_list(org, request, total, records, "tooling/query")
 
 
 @router.get(T + "/query/{locator}")

@@ -22,7 +22,7 @@ Conventions every connector keeps:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -317,8 +317,12 @@ class Destination(Protocol):
         ...
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]:
-        """``fields`` (+ :data:`ID`, ``key_field``) of every record whose key starts with ``prefix``."""
+                             ) -> Iterator[dict[str, Any]]:
+        """``fields`` (+ :data:`ID`, ``key_field``) of every record whose key starts with ``prefix``.
+
+        Yielded as the platform's pages arrive (a page is read when the one before is consumed), so a
+        caller that streams them (reconciliation) never holds more than a page of an object's records.
+        """
         ...
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.connectors.destination import ID
+from shared.domain.spill import Spill, batched
 from shared.mapping.spec import ObjectMapping
 
 EMPTY = "(empty)"
@@ -203,82 +204,110 @@ class Pair:
     sent: Profile
     held: Profile
     accepted: int  # records sent and not refused by the destination
-    missing: list[str]  # of those, the keys the destination does not hold
-    compared: frozenset[str] = frozenset()  # the keys profiled on both sides
+    missing: int  # of those, how many the destination does not hold
+    missing_keys: list[str] = field(default_factory=list)  # the first of them in key order (for the report)
+
+
+#: Key sets a profile keeps in its :class:`~shared.domain.spill.Spill` (beside the destination's rows).
+REFUSED, SENT, MISSING, COMPARED, SOURCE_SEEN = "refused", "sent", "missing", "compared", "source_seen"
+#: Missing keys named in the report.
+MISSING_SHOWN = 5
 
 
 def profile_pair(fields: list[ProfiledField], records: Iterable[Mapping[str, Any]], key_field: str,
-                 rows_by_key: Mapping[str, Mapping[str, Any]], refused: frozenset[str] = frozenset()) -> Pair:
+                 held_rows: Spill) -> Pair:
     """Profile the load-ready ``records`` against the destination's rows of the same keys.
 
-    A record sent without an insert-only field (it existed already) is compared without that
-    field on both sides. Records refused by the destination are left out; accepted records the
-    destination does not hold are listed as missing (and left out of the field comparison, so
-    one missing record fails the count checks, not every histogram). Rows no sent record
-    matches (earlier runs) are not profiled.
+    ``held_rows`` holds the destination's rows by source key and the set :data:`REFUSED`; the
+    records are read in batches and their rows looked up a batch at a time, so nothing here grows
+    with the number of records (the keys seen go to the spill's sets). A record sent without an
+    insert-only field (it existed already) is compared without that field on both sides. Records
+    refused by the destination are left out; accepted records the destination does not hold are
+    counted as missing (and left out of the field comparison, so one missing record fails the
+    count checks, not every histogram). Rows no sent record matches (earlier runs) are not
+    profiled. The keys compared on both sides are marked :data:`COMPARED` for :func:`profile_source`.
     """
     sent, held = Profile(), Profile()
-    seen: set[str] = set()
-    missing: list[str] = []
     insert_only = [f for f in fields if f.insert_only]
-    for rec in records:
-        key = str(rec.get(key_field, ""))
-        if key in refused or key in seen:
-            continue
-        seen.add(key)
-        row = rows_by_key.get(key)
-        if row is None:
-            missing.append(key)
-            continue
-        skip = {f.name for f in insert_only if f.name not in rec} if insert_only else set()
-        sent.records += 1
-        held.records += 1
-        for f in fields:
-            if f.name in skip:
+    for part in batched(records):
+        keys = [str(rec.get(key_field, "")) for rec in part]
+        skip_keys = held_rows.marked(REFUSED, keys) | held_rows.marked(SENT, keys)
+        rows = held_rows.get(k for k in keys if k not in skip_keys)
+        first_seen: list[str] = []
+        missing: list[str] = []
+        compared: list[str] = []
+        for rec, key in zip(part, keys, strict=True):
+            if key in skip_keys:
                 continue
-            mine, theirs = rec.get(f.name), row.get(f.name)
-            sent.of(f.name).add(f, mine)
-            held.of(f.name).add(f, theirs)
-            if f.lookup and mine not in (None, ""):
-                sent.linked[f.name] += 1
-                if theirs in (None, ""):
-                    held.orphans[f.name] += 1
+            skip_keys.add(key)
+            first_seen.append(key)
+            row = rows.get(key)
+            if row is None:
+                missing.append(key)
+                continue
+            compared.append(key)
+            skip = {f.name for f in insert_only if f.name not in rec} if insert_only else set()
+            sent.records += 1
+            held.records += 1
+            for f in fields:
+                if f.name in skip:
+                    continue
+                mine, theirs = rec.get(f.name), row.get(f.name)
+                sent.of(f.name).add(f, mine)
+                held.of(f.name).add(f, theirs)
+                if f.lookup and mine not in (None, ""):
+                    sent.linked[f.name] += 1
+                    if theirs in (None, ""):
+                        held.orphans[f.name] += 1
+        held_rows.mark(SENT, first_seen)
+        held_rows.mark(MISSING, missing)
+        held_rows.mark(COMPARED, compared)
     for f in fields:
         sent.of(f.name)
         held.of(f.name)
-    gone = set(missing)
-    return Pair(sent, held, len(seen), sorted(missing), frozenset(k for k in seen if k not in gone))
+    return Pair(sent, held, held_rows.count(SENT), held_rows.count(MISSING),
+                held_rows.first(MISSING, MISSING_SHOWN + 1))
 
 
 # --- the destination side ------------------------------------------------------------------------------
+
+#: Recorded ids asked of the destination per ``rows_by_id`` call (a multiple of every connector's IN-list size).
+READ_IDS = 2_000
 
 
 class ProfileDestination(Protocol):
     """What profiling needs from a destination connector (every :class:`~shared.connectors.destination.Destination`)."""
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]: ...
+                             ) -> Iterator[dict[str, Any]]: ...
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]: ...
 
 
 def destination_rows(dest: ProfileDestination, mapping: ObjectMapping, fields: list[ProfiledField], key_field: str,
-                     recorded_ids: Mapping[str, str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The destination's records of ``mapping`` with the profiled fields, and Id -> source key.
+                     recorded_ids: Mapping[str, str] | None = None
+                     ) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """The destination's records of ``mapping`` with the profiled fields, each with its source key, as read.
 
     With the external id: every record whose key has the mapping's source-object prefix (the
-    rows of other source objects sharing the destination object are not selected). Without
-    (``recorded_ids``, source key -> id, for natural-key objects): by the ids the run recorded.
-    Rows carry the record id under ``Id`` whatever the platform calls it.
+    rows of other source objects sharing the destination object are not selected), page by page.
+    Without (``recorded_ids``, source key -> id, for natural-key objects): by the ids the run
+    recorded, :data:`READ_IDS` at a time; a row whose id the run did not record comes with the key
+    None (it is counted, not profiled). Rows carry the record id under ``Id`` whatever the
+    platform calls it.
     """
     prefix = f"{mapping.source_object}:"
     names = list(dict.fromkeys(f.name for f in fields if f.name not in (ID, key_field)))
     if recorded_ids is None:
-        rows = [r for r in dest.rows_with_key_prefix(mapping.dest_object, names, key_field, prefix)
-                if str(r.get(key_field) or "").startswith(prefix)]
-        return rows, {str(r[ID]): str(r[key_field]) for r in rows}
+        for row in dest.rows_with_key_prefix(mapping.dest_object, names, key_field, prefix):
+            key = str(row.get(key_field) or "")
+            if key.startswith(prefix):
+                yield key, row
+        return
     by_id = {v: k for k, v in recorded_ids.items() if k.startswith(prefix)}
-    return dest.rows_by_id(mapping.dest_object, sorted(by_id), names), by_id
+    for part in batched(sorted(by_id), READ_IDS):
+        for row in dest.rows_by_id(mapping.dest_object, part, names):
+            yield by_id.get(str(row.get(ID))), row
 
 
 # --- comparison -----------------------------------------------------------------------------------------
@@ -308,11 +337,11 @@ def compare(fields: list[ProfiledField], pair: Pair, thresholds: Thresholds, rej
     """Field by field checks of what the destination holds against what was sent (counts: the caller's)."""
     t = thresholds
     sent, held, missing = pair.sent, pair.held, pair.missing
-    checks = [Check(check="found", source=pair.accepted, destination=pair.accepted - len(missing),
-                    difference=float(len(missing)), limit=f"missing <= {t.count_difference}",
-                    passed=len(missing) <= t.count_difference,
-                    note=("not in the destination: " + ", ".join(missing[:5])
-                          + (" …" if len(missing) > 5 else "")) if missing else
+    checks = [Check(check="found", source=pair.accepted, destination=pair.accepted - missing,
+                    difference=float(missing), limit=f"missing <= {t.count_difference}",
+                    passed=missing <= t.count_difference,
+                    note=("not in the destination: " + ", ".join(pair.missing_keys[:MISSING_SHOWN])
+                          + (" …" if missing > MISSING_SHOWN else "")) if missing else
                     "every record the destination accepted is there")]
     for f in fields:
         s, d = sent.of(f.name), held.of(f.name)
@@ -444,30 +473,39 @@ def _number(value: object) -> float | None:
 
 
 def profile_source(fields: list[SourceField], raw_records: Iterable[Mapping[str, Any]], key_of: Any,
-                   compared: frozenset[str], rows_by_key: Mapping[str, Mapping[str, Any]]) -> SourceSide:
-    """Profile the raw source records whose key (``key_of(record)``) was compared on both sides."""
+                   held_rows: Spill) -> SourceSide:
+    """Profile the raw source records whose key (``key_of(record)``) was compared on both sides.
+
+    The compared keys are those :func:`profile_pair` marked in ``held_rows``; the records are read
+    in batches, each batch's rows looked up at once.
+    """
     side = SourceSide()
-    seen: set[str] = set()
-    for rec in raw_records:
-        key = key_of(rec)
-        if key not in compared or key in seen:
-            continue
-        seen.add(key)
-        row = rows_by_key[key]
-        for f in fields:
-            raw = f.raw(rec)
-            if f.kind == "histogram":
-                side.raw.setdefault(f.dest, Counter())[EMPTY if raw in (None, "") else _label(raw)] += 1
-                side.expected.setdefault(f.dest, Counter())[f.expected(raw)] += 1
-                held = row.get(f.dest)
-                side.held.setdefault(f.dest, Counter())[EMPTY if held in (None, "") else _label(held)] += 1
-            else:
-                sums = side.sums.setdefault(f.dest, [0.0, 0.0, 0.0])
-                mine, theirs = _number(raw), _number(row.get(f.dest))
-                if mine is not None:
-                    sums[0] += mine
-                    sums[2] += 1
-                sums[1] += theirs or 0.0
+    for part in batched(raw_records):
+        keys = [key_of(rec) for rec in part]
+        rows = held_rows.get(keys, marked=COMPARED)
+        seen = held_rows.marked(SOURCE_SEEN, [k for k in keys if k in rows])
+        first_seen: list[str] = []
+        for rec, key in zip(part, keys, strict=True):
+            if key not in rows or key in seen:
+                continue
+            seen.add(key)
+            first_seen.append(key)
+            row = rows[key]
+            for f in fields:
+                raw = f.raw(rec)
+                if f.kind == "histogram":
+                    side.raw.setdefault(f.dest, Counter())[EMPTY if raw in (None, "") else _label(raw)] += 1
+                    side.expected.setdefault(f.dest, Counter())[f.expected(raw)] += 1
+                    held = row.get(f.dest)
+                    side.held.setdefault(f.dest, Counter())[EMPTY if held in (None, "") else _label(held)] += 1
+                else:
+                    sums = side.sums.setdefault(f.dest, [0.0, 0.0, 0.0])
+                    mine, theirs = _number(raw), _number(row.get(f.dest))
+                    if mine is not None:
+                        sums[0] += mine
+                        sums[2] += 1
+                    sums[1] += theirs or 0.0
+        held_rows.mark(SOURCE_SEEN, first_seen)
     return side
 
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from shared.aws import BlobStore, Stores, now_iso
-from shared.connectors.destination import ID, RunJournal
+from shared.connectors.destination import RunJournal
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
 from shared.domain.profile import (
+    REFUSED,
     Check,
     Pair,
     ProfileDestination,
@@ -37,6 +38,7 @@ from shared.domain.profile import (
     profiled_fields,
     source_fields,
 )
+from shared.domain.spill import Spill
 from shared.executions import ExecutionStart, rollback_start
 from shared.mapping.engine import source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
@@ -68,15 +70,15 @@ def _batches(blobs: BlobStore, keys: Keys) -> dict[str, list[dict[str, Any]]]:
 
 
 def _profile(blobs: BlobStore, keys: Keys, fields: list[ProfiledField], batch_ids: list[str], key_field: str,
-             rows_by_key: dict[str, dict[str, Any]]) -> tuple[Pair, int]:
+             held: Spill) -> tuple[Pair, int]:
     """Sent against held, batch by batch; and how many records were rejected as orphans before loading."""
-    refused: set[str] = set()
     orphans = 0
     for batch_id in batch_ids:
-        refused |= {f"{r['source_object']}:{r['source_id']}" for r in blobs.get_lines(keys.rejects(batch_id + ".load"))}
+        held.mark(REFUSED, (f"{r['source_object']}:{r['source_id']}"
+                            for r in blobs.get_lines(keys.rejects(batch_id + ".load"))))
         orphans += sum(1 for r in blobs.get_lines(keys.rejects(batch_id)) if r.get("code") == "orphan")
     records = (r for batch_id in batch_ids for r in blobs.get_lines(keys.load_ready(batch_id)))
-    return profile_pair(fields, records, key_field, rows_by_key, frozenset(refused)), orphans
+    return profile_pair(fields, records, key_field, held), orphans
 
 
 def carries_key(spec: MigrationSpec, dest_object: str) -> bool:
@@ -90,16 +92,31 @@ def carries_key(spec: MigrationSpec, dest_object: str) -> bool:
     return not declared or any(f.object == dest_object for f in declared)
 
 
-def _against_source(blobs: BlobStore, m: ObjectMapping, items: list[dict[str, Any]], pair: Pair,
-                    rows_by_key: dict[str, dict[str, Any]], thresholds: Thresholds) -> list[Check]:
+def _against_source(blobs: BlobStore, m: ObjectMapping, items: list[dict[str, Any]], held: Spill,
+                    thresholds: Thresholds) -> list[Check]:
     """The destination against the raw source values of the same records, translated as the mapping declares."""
     fields = source_fields(m)
     if not fields:
         return []
     raw = (r for item in items for k in dict.fromkeys(item.get("source_keys", [])) for r in blobs.get_lines(str(k)))
-    side = profile_source(fields, raw, lambda r: source_key(m.source_object, str(r.get("id"))), pair.compared,
-                          rows_by_key)
+    side = profile_source(fields, raw, lambda r: source_key(m.source_object, str(r.get("id"))), held)
     return compare_source(side, thresholds)
+
+
+def _held(dest: ProfileDestination, m: ObjectMapping, fields: list[ProfiledField], ext: str,
+          recorded: dict[str, str] | None, held: Spill) -> int:
+    """Write the destination's rows of ``m`` into ``held`` as they are read, by source key; how many it holds."""
+    count = 0
+
+    def counted() -> Iterator[tuple[str, dict[str, Any]]]:
+        nonlocal count
+        for key, row in destination_rows(dest, m, fields, ext, recorded):
+            count += 1
+            if key is not None:
+                yield key, row
+
+    held.put(counted())
+    return count
 
 
 def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
@@ -118,10 +135,10 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
         # merged duplicates alias their survivor's record there: each record is counted once, by its own key
         aliases = {f"{m.source_object}:{d}" for d in spec.merged.get(m.source_object, {})}
         recorded = {k: v for k, v in recorded.items() if k not in aliases}
-    rows, key_by_id = destination_rows(dest, m, fields, ext, recorded)
-    in_dest = len(rows)
-    rows_by_key = {key_by_id[str(r[ID])]: r for r in rows if str(r.get(ID)) in key_by_id}
-    pair, rejected_orphans = _profile(blobs, keys, fields, batch_ids, ext, rows_by_key)
+    with Spill() as held:  # the join of sent and held goes through a temporary file, not a dict of every row
+        in_dest = _held(dest, m, fields, ext, recorded, held)
+        pair, rejected_orphans = _profile(blobs, keys, fields, batch_ids, ext, held)
+        against_source = _against_source(blobs, m, items, held, thresholds)
     accounted = totals["filtered_out"] + loaded + rejected
     checks = [
         Check(check="accounted", source=source, destination=accounted, difference=float(abs(source - accounted)),
@@ -131,7 +148,7 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
               passed=abs(in_dest - loaded) <= thresholds.count_difference,
               note="records loaded (or already there) against records the destination holds"),
         *compare(fields, pair, thresholds, rejected_orphans),
-        *_against_source(blobs, m, items, pair, rows_by_key, thresholds),
+        *against_source,
     ]
     return {"mapping": m.name, "dest_object": m.dest_object, "source": source, "filtered_out": totals["filtered_out"],
             "loaded": loaded, "rejected": rejected, "destination": in_dest,

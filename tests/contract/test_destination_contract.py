@@ -104,7 +104,7 @@ def test_profile_reads_and_modified_stamps(ready: Any) -> None:
     ext = kit.ext_field
     written = conn.upsert(kit.writable_object, ext, [{**kit.required, ext: f"p:{i}", kit.text_field: f"t{i}"}
                                                       for i in range(3)], allow_bulk=False)
-    rows = conn.rows_with_key_prefix(kit.writable_object, [kit.text_field], ext, "p:")
+    rows = list(conn.rows_with_key_prefix(kit.writable_object, [kit.text_field], ext, "p:"))
     assert sorted((r[ext], r[kit.text_field]) for r in rows) == [(f"p:{i}", f"t{i}") for i in range(3)]
     assert {r[ID] for r in rows} == {w.id for w in written}
     by_id = conn.rows_by_id(kit.writable_object, [w.id for w in written][:2], [kit.text_field])

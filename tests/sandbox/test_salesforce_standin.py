@@ -606,6 +606,29 @@ def test_query_paging_count_and_filters(sf: Salesforce) -> None:
     assert _error(exc)["errorCode"] == "MALFORMED_QUERY"
 
 
+def test_query_locators_page_from_the_store_and_unknown_ones_are_refused(sf: Salesforce) -> None:
+    # GIVEN the 4,500 contacts of the paging test (loaded there when it ran first, here otherwise)
+    soql = "SELECT Id, LastName FROM Contact WHERE LastName LIKE 'Page%'"
+    if sf.query(soql.replace("Id, LastName", "COUNT()"))["totalSize"] < 4500:
+        sf.bulk2.Contact.insert(records=[{"LastName": f"Page{i:05d}"} for i in range(4500)], wait=0.1)
+    # WHEN simple-salesforce iterates a query lazily with a smaller batch size
+    headers = {"Sforce-Query-Options": "batchSize=1000"}
+    first = sf.query(soql, headers=headers)
+    rows = list(sf.query_all_iter(soql, headers=headers))
+    # THEN every record comes once, in store order, over pages of 1,000
+    assert len(first["records"]) == 1000 and first["nextRecordsUrl"].endswith("-1000")
+    assert len(rows) == first["totalSize"] and len({r["Id"] for r in rows}) == len(rows)
+    # AND a page asked again, or out of sequence, is the same slice
+    again = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True, headers=headers)
+    assert [r["Id"] for r in again["records"]] == [r["Id"] for r in rows[1000:2000]]
+    jump = sf.query_more(first["nextRecordsUrl"].replace("-1000", "-3500"), identifier_is_url=True, headers=headers)
+    assert [r["Id"] for r in jump["records"]] == [r["Id"] for r in rows[3500:4500]]
+    # AND an unknown locator is INVALID_QUERY_LOCATOR
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query_more("/services/data/v60.0/query/01gNOTAREALONE-2000", identifier_is_url=True)
+    assert _error(exc)["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
 # -- Files ------------------------------------------------------------------------------------------------------
 
 

@@ -307,7 +307,7 @@ def test_cases_and_opportunities_are_closed_through_their_actions(dv: DynamicsDe
     assert dv.retrieve("opportunity", [str(won.id)], ["statecode", "name"])[0] == {"statecode": 0, "name": "Won?"}
     # AND writing a closed record again with the values it holds changes nothing: no reopen, no second close
     closes = len(admin.records("incidentresolution"))
-    before = dv.rows_with_key_prefix("incident", ["modifiedon"], EXT, "work_orders:")
+    before = list(dv.rows_with_key_prefix("incident", ["modifiedon"], EXT, "work_orders:"))
     same = dv.upsert("incident", EXT, [{**c, "title": c["title"] + " (v2)"} for c in cases[1:2]], allow_bulk=True)
     assert all(w.ok and not w.created for w in same), same
     after = dv.rows_with_key_prefix("incident", ["modifiedon"], EXT, "work_orders:")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -18,12 +18,14 @@ from shared.domain import reconcile
 from shared.domain.keys import Keys
 from shared.domain.profile import (
     EMPTY,
+    REFUSED,
     Thresholds,
     compare,
     destination_rows,
     profile_pair,
     profiled_fields,
 )
+from shared.domain.spill import Spill
 from shared.mapping.spec import FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping, OwnerRule
 from shared.models import Endpoint, RunRef
 from shared.report_html import render
@@ -82,11 +84,20 @@ def held(rec: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return row
 
 
+def spilled(rows_by_key: Mapping[str, Mapping[str, Any]], refused: frozenset[str] = frozenset()) -> Spill:
+    """The destination's rows by key (and the refused keys) where profiling reads them: a spill file."""
+    held_rows = Spill()
+    held_rows.put(rows_by_key.items())
+    held_rows.mark(REFUSED, refused)
+    return held_rows
+
+
 def run_compare(sent: list[dict[str, Any]], rows: list[dict[str, Any]], thresholds: Thresholds | None = None,
                 refused: frozenset[str] = frozenset()) -> dict[tuple[str, str | None], Any]:
     limits = thresholds or Thresholds()
     fields, _ = profiled_fields(case_mapping(), limits)
-    pair = profile_pair(fields, sent, EXT, {r[EXT]: r for r in rows}, refused)
+    with spilled({r[EXT]: r for r in rows}, refused) as held_rows:
+        pair = profile_pair(fields, sent, EXT, held_rows)
     return {(c.check, c.field): c for c in compare(fields, pair, limits)}
 
 
@@ -191,12 +202,13 @@ class FakeDest:
         self.reads: list[tuple[str, str, list[str], int]] = []  # (how, object, fields selected, ids asked)
         self.calls = 0
 
-    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str) -> list[dict[str, Any]]:
+    def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
+                             ) -> Iterator[dict[str, Any]]:
         names = list(dict.fromkeys(["Id", key_field, *fields]))
         self.reads.append(("prefix", obj, names, 0))
         self.calls += 1
         like = re.compile(re.escape(prefix).replace("_", "."))
-        return [{n: r.get(n) for n in names} for r in self.rows.get(obj, []) if like.match(str(r.get(key_field, "")))]
+        return ({n: r.get(n) for n in names} for r in self.rows.get(obj, []) if like.match(str(r.get(key_field, ""))))
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         names = list(dict.fromkeys(["Id", *fields]))
@@ -211,8 +223,9 @@ def test_destination_side_is_one_read_per_mapping_or_one_by_the_recorded_ids() -
     fields, _ = profiled_fields(m, Thresholds())
     other = {**held(sent_case(1)), EXT: "work_ordersX:1", "Id": "500X"}  # LIKE's '_' matches any character
     dest = FakeDest({"Case": [held(sent_case(n)) for n in range(1, 2501)] + [other]})
-    rows, key_by_id = destination_rows(dest, m, fields, EXT)
-    assert len(dest.reads) == 1 and len(rows) == 2500 and "500X" not in key_by_id
+    keyed = list(destination_rows(dest, m, fields, EXT))
+    assert len(dest.reads) == 1 and len(keyed) == 2500 and "500X" not in {r["Id"] for _, r in keyed}
+    assert all(k == r[EXT] for k, r in keyed)
     assert dest.reads[0][2][:5] == ["Id", "Sercom_Id__c", "Subject", "Status", "IsEscalated"]
     assert "Description" not in dest.reads[0][2] and "ParentId" not in dest.reads[0][2]
 
@@ -220,9 +233,10 @@ def test_destination_side_is_one_read_per_mapping_or_one_by_the_recorded_ids() -
     ids = {f"contacts:c{n}": f"02Z{n:012d}" for n in range(1, 1001)} | {"customers:x": "02Zother"}
     dest = FakeDest({"AccountContactRole": [{"Id": i, "Role": "Decision Maker", "AccountId": "001"}
                                             for i in ids.values()]})
-    rows, key_by_id = destination_rows(dest, roles, profiled_fields(roles, Thresholds())[0], EXT, ids)
+    keyed = list(destination_rows(dest, roles, profiled_fields(roles, Thresholds())[0], EXT, ids))
     assert dest.reads == [("ids", "AccountContactRole", ["Id", "Role", "AccountId"], 1000)]
-    assert len(rows) == 1000  # the connector chunks the ids (Salesforce: 400 per query)
+    assert len(keyed) == 1000  # the connector chunks the ids (Salesforce: 400 per query)
+    key_by_id = {r["Id"]: k for k, r in keyed}
     assert key_by_id["02Z000000000007"] == "contacts:c7" and "02Zother" not in key_by_id
 
 
@@ -351,7 +365,42 @@ def test_an_empty_number_is_profiled_as_zero_where_the_destination_cannot_hold_i
     for zero, passes in ((False, False), (True, True)):
         fields, _ = profiled_fields(m, Thresholds(empty_number_is_zero=zero))
         # WHEN both sides are profiled and compared
-        checks = compare(fields, profile_pair(fields, sent, "ext", held), Thresholds(empty_number_is_zero=zero))
+        with spilled(held) as held_rows:
+            checks = compare(fields, profile_pair(fields, sent, "ext", held_rows),
+                             Thresholds(empty_number_is_zero=zero))
         null_rate = next(c for c in checks if c.check == "null_rate" and c.field == "amount")
         # THEN the null rate differs only where the destination is not declared to read empty numbers as 0
         assert null_rate.passed is passes
+
+
+def test_profiles_read_in_batches_equal_one_pass_over_every_record() -> None:
+    # GIVEN 1,234 Cases sent over several spill batches, some sent twice (a retried batch), every 50th refused,
+    # every 97th not held, and the destination's rows written to the spill as they are read
+    sent = [sent_case(n % 28 + 1, **{EXT: f"work_orders:wo_{n}"}) for n in range(1, 1235)]
+    sent += sent[600:700]
+    refused = frozenset(r[EXT] for r in sent[::50])
+    rows = [held(r) for r in sent[:1234] if int(r[EXT].rsplit("_", 1)[1]) % 97]
+    checks = run_compare(sent, rows, refused=refused)
+    # THEN the counts are those of one pass: each key once, refused ones left out, the missing named in order
+    found = checks[("found", None)]
+    refused_sent = len(refused)
+    missing = sorted(r[EXT] for r in sent[:1234] if r[EXT] not in refused and not int(r[EXT].rsplit("_", 1)[1]) % 97)
+    assert found.source == 1234 - refused_sent and found.difference == len(missing)
+    assert found.note == "not in the destination: " + ", ".join(missing[:5]) + " …"
+    assert checks[("sum", "Revenue__c")].source == pytest.approx(
+        sum(r["Revenue__c"] for r in sent[:1234] if r[EXT] not in refused and r[EXT] not in set(missing)))
+
+
+def test_a_spill_keeps_rows_and_key_sets_on_disk_and_removes_its_file() -> None:
+    with Spill() as spill:
+        assert spill.put((f"k{i}", {"n": i, "v": [i, None], "t": True}) for i in range(1500)) == 1500
+        spill.put([("k7", {"n": -7})])  # a later row of the same key replaces the earlier
+        assert spill.get(["k7", "k1499", "nope"]) == {"k7": {"n": -7}, "k1499": {"n": 1499, "v": [1499, None],
+                                                                                  "t": True}}
+        spill.mark("set", (f"k{i}" for i in range(0, 1500, 3)))
+        assert spill.count("set") == 500 and spill.first("set", 3) == ["k0", "k1002", "k1005"]
+        assert spill.marked("set", ["k3", "k4"]) == {"k3"}
+        assert set(spill.get(["k3", "k4"], marked="set")) == {"k3"}
+        path = spill.path
+        assert path.exists()
+    assert not path.exists()

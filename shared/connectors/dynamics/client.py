@@ -406,14 +406,17 @@ class DynamicsDestination:
 
     def _get_all(self, url: str, what: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Every page of a collection read (``@odata.nextLink``)."""
+        return list(self._iter_all(url, what, params))
+
+    def _iter_all(self, url: str, what: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of a collection read, a page at a time: ``@odata.nextLink`` is followed when a page is consumed."""
         headers = {"Prefer": f"odata.maxpagesize={self.capabilities.read_page},{ANNOTATIONS}"}
-        rows: list[dict[str, Any]] = []
         page = self._get(url, what, params=params, headers=headers)
         while True:
-            rows += list(page.get("value") or [])
+            yield from page.get("value") or []
             link = page.get("@odata.nextLink")
             if not link:
-                return rows
+                return
             page = self._get(str(link), what, headers=headers)
 
     # --- $batch ----------------------------------------------------------------------------------------
@@ -1298,8 +1301,11 @@ class DynamicsDestination:
 
     # --- reads ----------------------------------------------------------------------------------------------
     def _rows_where(self, table: _Table, fields: list[str], filter_: str, what: str) -> list[dict[str, Any]]:
-        raw = self._get_all(table.entity_set, what, {"$select": self._select(table, fields), "$filter": filter_})
-        return [self._row(table, r, [ID, *fields]) for r in raw]
+        return list(self._iter_where(table, fields, filter_, what))
+
+    def _iter_where(self, table: _Table, fields: list[str], filter_: str, what: str) -> Iterator[dict[str, Any]]:
+        raw = self._iter_all(table.entity_set, what, {"$select": self._select(table, fields), "$filter": filter_})
+        return (self._row(table, r, [ID, *fields]) for r in raw)
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         """``$filter`` ``In`` on the primary key, 200 ids per read."""
@@ -1335,15 +1341,16 @@ class DynamicsDestination:
         return {str(r[key_field]): str(r[ID]) for r in self.rows_with_key_prefix(obj, [], key_field, prefix)}
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]:
-        """One read (pages of 5,000): ``startswith(<key>, '<prefix>')``; none on tables without the key."""
+                             ) -> Iterator[dict[str, Any]]:
+        """One read (pages of 5,000, read as consumed): ``startswith(<key>, '<prefix>')``; none on tables
+        without the key."""
         table = self._table_for(obj, [*fields, key_field])
         if key_field not in table.columns:
-            return []
+            return iter(())
         coded = odata_string(table.encode(key_field, prefix))
-        rows = self._rows_where(table, [key_field, *fields], f"startswith({key_field},{coded})",
+        rows = self._iter_where(table, [key_field, *fields], f"startswith({key_field},{coded})",
                                 f"rows of {obj}")
-        return [r for r in rows if str(r.get(key_field) or "").startswith(prefix)]
+        return (r for r in rows if str(r.get(key_field) or "").startswith(prefix))
 
     def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:

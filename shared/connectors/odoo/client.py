@@ -33,7 +33,7 @@ import re
 import ssl
 import threading
 import xmlrpc.client
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -735,15 +735,18 @@ class OdooDestination:
 
     # --- reads ---------------------------------------------------------------------------------------
     def _search_read(self, obj: str, domain: list[Any], names: list[str]) -> list[dict[str, Any]]:
+        return list(self._search_read_iter(obj, domain, names))
+
+    def _search_read_iter(self, obj: str, domain: list[Any], names: list[str]) -> Iterator[dict[str, Any]]:
+        """``search_read`` pages (by id, ``read_page`` rows each), the next asked when one is consumed."""
         fields = [n for n in dict.fromkeys(names) if n != ID]
-        rows: list[dict[str, Any]] = []
         offset = 0
         while True:
             page = self._read_call(obj, "search_read", domain, fields or ["id"], offset, self.capabilities.read_page,
                                    "id", context={"active_test": False})
-            rows += [self._in(obj, r, fields) for r in page]
+            yield from (self._in(obj, r, fields) for r in page)
             if len(page) < self.capabilities.read_page:
-                return rows
+                return
             offset += len(page)
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
@@ -767,15 +770,15 @@ class OdooDestination:
         return {str(r[key_field]): r[ID] for r in self.rows_with_key_prefix(obj, [], key_field, prefix)}
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]:
-        """``=like`` on the key ('_' and '%' escaped so they match themselves)."""
+                             ) -> Iterator[dict[str, Any]]:
+        """``=like`` on the key ('_' and '%' escaped so they match themselves), page by page as consumed."""
         if key_field not in self.fields_of(obj):
             self.fields_of(obj, refresh=True)
             if key_field not in self.fields_of(obj):
-                return []
+                return iter(())
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._search_read(obj, [[key_field, "=like", pattern]], [key_field, *fields])
-        return [r for r in rows if str(r.get(key_field) or "").startswith(prefix)]
+        rows = self._search_read_iter(obj, [[key_field, "=like", pattern]], [key_field, *fields])
+        return (r for r in rows if str(r.get(key_field) or "").startswith(prefix))
 
     def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:

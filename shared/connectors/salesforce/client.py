@@ -16,7 +16,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -258,8 +259,19 @@ class SalesforceDestination:
                          name=r.get("Name") or "") for r in rows]
 
     def query(self, soql: str) -> list[dict[str, Any]]:
-        result = self._call("query", lambda: self.sf.query_all(soql))
-        return [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
+        return list(self.query_iter(soql))
+
+    def query_iter(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every row of a query, a page (2,000 rows) at a time: the next page (``nextRecordsUrl``) is asked
+        when this one is consumed, and each page is its own call, retried alone."""
+        result = self._call("query", lambda: self.sf.query(soql))
+        while True:
+            for row in result["records"]:
+                yield {k: v for k, v in row.items() if k != "attributes"}
+            if result.get("done", True):
+                return
+            result = self._call("query", partial(self.sf.query_more, str(result["nextRecordsUrl"]),
+                                                 identifier_is_url=True))
 
     # --- schema --------------------------------------------------------------------------------
     def create_custom_object(self, spec: CustomObjectSpec) -> None:
@@ -476,13 +488,13 @@ class SalesforceDestination:
         return {i: str(r.get("SystemModstamp") or "") for i, r in zip(ids, rows, strict=True) if r}
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]:
-        """One query (its pages: 2,000 rows each) on the key's prefix."""
+                             ) -> Iterator[dict[str, Any]]:
+        """One query (its pages: 2,000 rows each, read as they are consumed) on the key's prefix."""
         names = list(dict.fromkeys(["Id", key_field, *fields]))
         soql = (f"SELECT {', '.join(names)} FROM {obj} "  # noqa: S608 - names from the approved spec
                 f"WHERE {key_field} LIKE {_literal(prefix + '%')}")
         # LIKE's '_' matches any character: keep only the rows whose key really starts with the prefix.
-        return [r for r in self.query(soql) if str(r.get(key_field) or "").startswith(prefix)]
+        return (r for r in self.query_iter(soql) if str(r.get(key_field) or "").startswith(prefix))
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
         """One query per 400 ids."""

@@ -29,11 +29,12 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import itertools
 import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -755,15 +756,18 @@ class ZohoDestination:
     # --- reads -------------------------------------------------------------------------------------------------
     def coql(self, query: str, what: str) -> list[dict[str, Any]]:
         """Every row of a COQL query (pages of 2,000 by ``limit offset, count``)."""
-        rows: list[dict[str, Any]] = []
+        return list(self.coql_iter(query, what))
+
+    def coql_iter(self, query: str, what: str) -> Iterator[dict[str, Any]]:
+        """The rows of a COQL query, a page at a time: the next page is asked when this one is consumed."""
         offset = 0
         while True:
             resp = self._request("POST", f"{API}/coql", what, cost=3,
                                  json={"select_query": f"{query} limit {offset}, {COQL_PAGE}"})
             body = _json(resp) if resp.status_code != 204 else {}
-            rows += body.get("data") or []
+            yield from body.get("data") or []
             if not (body.get("info") or {}).get("more_records"):
-                return rows
+                return
             offset += COQL_PAGE
 
     def _get_ids(self, obj: str, ids: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
@@ -816,26 +820,27 @@ class ZohoDestination:
         return {str(r[key_field]): str(r[ID]) for r in self.rows_with_key_prefix(obj, [], key_field, prefix)}
 
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
-                             ) -> list[dict[str, Any]]:
+                             ) -> Iterator[dict[str, Any]]:
+        """COQL pages (2,000 rows, read as consumed) on the key's prefix; converted Leads after them."""
         if obj in self.capabilities.no_custom_fields or key_field not in self._fields_of(obj):
-            return []
+            return iter(())
         names = [n for n in self._read_names(obj, [key_field, *fields]) if n != "id"]
-        query = f"select {', '.join(names)} from {obj} where {key_field} like {_literal(prefix + '%')}"  # noqa: S608  # noqa: S608
-        rows = self.coql(query, f"rows {obj}") + (self._converted_leads(names) if obj == "Leads" else [])
-        return [self._row(obj, r, list(dict.fromkeys([key_field, *fields]))) for r in rows
-                if str(r.get(key_field) or "").startswith(prefix)]
+        query = f"select {', '.join(names)} from {obj} where {key_field} like {_literal(prefix + '%')}"  # noqa: S608
+        rows = itertools.chain(self.coql_iter(query, f"rows {obj}"),
+                               self._converted_leads(names) if obj == "Leads" else ())
+        wanted = list(dict.fromkeys([key_field, *fields]))
+        return (self._row(obj, r, wanted) for r in rows if str(r.get(key_field) or "").startswith(prefix))
 
-    def _converted_leads(self, names: list[str]) -> list[dict[str, Any]]:
-        """Converted leads (COQL leaves them out; the records API lists them with ``converted=true``)."""
-        rows: list[dict[str, Any]] = []
+    def _converted_leads(self, names: list[str]) -> Iterator[dict[str, Any]]:
+        """Converted leads (COQL leaves them out; the records API lists them with ``converted=true``), by page."""
         params: dict[str, Any] = {"converted": "true", "fields": ",".join(["id", *names][:FIELDS_MAX]),
                                   "per_page": 200}
         while True:
             body = self._get("Leads", "read converted Leads", params=params)
-            rows += body.get("data") or []
+            yield from body.get("data") or []
             info = body.get("info") or {}
             if not info.get("more_records"):
-                return rows
+                return
             params = {k: v for k, v in params.items() if k != "page"} | {"page_token": info["next_page_token"]}
 
     def rows_by_id(self, obj: str, ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
