@@ -271,7 +271,7 @@ class LocalRuntime:
         return self.api.info()
 
     def wait(self, arn: str, timeout_s: float = 3600, on_tick: Callable[[], None] | None = None,
-             poll_s: float = 0.5) -> dict[str, Any]:
+             poll_s: float = 0.2) -> dict[str, Any]:
         assert self.engine is not None
         deadline = time.monotonic() + timeout_s
         while True:

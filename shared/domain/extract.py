@@ -12,6 +12,9 @@ object of the manifest recorded one (a Distributed Map item that failed silently
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +28,25 @@ from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
 from shared.timeutil import iso, minus, now, parse_time
 
+_SPECS: dict[str, MigrationSpec] = {}
+_SPECS_KEPT = 8
+_SPECS_LOCK = threading.Lock()  # local mode runs invocations in threads of one process
+
 
 def load_spec(blobs: BlobStore, run: RunRef) -> MigrationSpec:
-    return MigrationSpec.model_validate(blobs.get_json(Keys(run).spec))
+    """The run's spec. Validated once per content in a container: every extract, transform and load
+    invocation reads it, and validating a spec of a few hundred rules costs more than fetching it. Keyed by
+    the body's digest, so a spec rewritten at sign-off is validated afresh. Callers treat it as read-only."""
+    body = blobs.get_bytes(Keys(run).spec)
+    digest = hashlib.sha256(body).hexdigest()
+    spec = _SPECS.get(digest)
+    if spec is None:
+        spec = MigrationSpec.model_validate(json.loads(body))
+        with _SPECS_LOCK:
+            while len(_SPECS) >= _SPECS_KEPT:
+                _SPECS.pop(next(iter(_SPECS)))
+            _SPECS[digest] = spec
+    return spec
 
 
 def plan(run: RunRef, blobs: BlobStore) -> dict[str, Any]:

@@ -251,6 +251,10 @@ class FakeBlobs:
     def get_json(self, key: str) -> Any:
         return copy.deepcopy(self.data[key])
 
+    def get_bytes(self, key: str) -> bytes:
+        value = self.data[key]
+        return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
     def put_lines(self, key: str, rows: list[Any]) -> str:
         self.data[key] = list(rows)
         return key

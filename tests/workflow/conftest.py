@@ -149,4 +149,4 @@ def api_wait(client: Any, run_id: str, done: Callable[[dict[str, Any]], bool], t
             return view
         assert view["execution_status"] == "RUNNING", view
         assert time.monotonic() < deadline, f"{run_id} still {view['state']} ({view['current_step']})"
-        time.sleep(0.5)
+        time.sleep(0.2)

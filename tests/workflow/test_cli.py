@@ -69,7 +69,7 @@ def _wait_for(check: Any, what: str, timeout_s: float = 300) -> Any:
         found = check()
         if found:
             return found
-        time.sleep(1)
+        time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
 
 
