@@ -172,3 +172,31 @@ def test_the_deals_pipelines_are_read_with_their_open_won_and_lost_stages(conn: 
     assert [(s.name, s.kind) for s in found["Field Service"]] == [
         ("Qualification", "open"), ("Proposal/Price Quote", "open"), ("Closed Won", "won"), ("Closed Lost", "lost")]
     assert [s.name for s in found["Standard"] if s.kind == "open"][:2] == ["Qualification", "Needs Analysis"]
+
+
+def test_a_client_that_described_a_module_before_its_key_existed_still_reads_by_key(
+        conn: ZohoDestination, zoho_standin: RunningStandin) -> None:
+    # GIVEN a second client (another container or thread) that described Contacts before the key field existed
+    info = zoho_standin.info
+    c = info["credentials"]
+    other = ZohoDestination(info["url"], c["client_id"], c["client_secret"], c["refresh_token"],
+                            accounts_url=info["url"] + info["accounts_path"],
+                            content_url=info["url"] + info["content_path"], org_id=info["org_id"],
+                            ca_pem=Path(info["ca_path"]).read_text())
+    try:
+        assert EXT not in (other.describe("Contacts") or _none()).fields
+        # WHEN the prepare step's client creates the key and a record is written with it
+        conn.create_custom_field(CustomFieldSpec(object="Contacts", name=EXT, label="Sercom Id", type="Text",
+                                                 length=150, external_id=True, unique=True))
+        [written] = conn.upsert("Contacts", EXT, [{EXT: "contacts:stale1", "Last_Name": "Stale"}], allow_bulk=False)
+        assert written.ok, written
+        # THEN the stale client reads it by key, with its fields (it describes the module again), not nothing
+        rows = list(other.rows_with_key_prefix("Contacts", ["Last_Name"], EXT, "contacts:"))
+        assert [(r[EXT], r["Last_Name"]) for r in rows] == [("contacts:stale1", "Stale")]
+        # ...and a name the module really lacks is described once, not on every read
+        calls = other.calls
+        other._read_names("Contacts", ["No_Such_Field", "Last_Name"])
+        other._read_names("Contacts", ["No_Such_Field", "Last_Name"])
+        assert other.calls - calls <= 1
+    finally:
+        other.close()

@@ -163,7 +163,7 @@ class ZohoDestination:
         self._lock = threading.Lock()
         self._gate = threading.BoundedSemaphore(MAX_INFLIGHT)
         self._describes: dict[str, DestObject | None] = {}
-        self._redescribed: set[str] = set()
+        self._absent: dict[str, set[str]] = {}  # module -> names a fresh describe confirmed it lacks
         self._modules: list[str] | None = None
         self.http = httpx.Client(verify=ssl_context(ca_pem), timeout=timeout_s, trust_env=False)
         self._token, api_domain = self._fetch_token()
@@ -376,15 +376,18 @@ class ZohoDestination:
         return self._modules
 
     def _fields_of(self, obj: str, names: Iterable[str] = ()) -> dict[str, DestField]:
-        """The module's fields; described again once when ``names`` holds one this client has not seen (a
-        custom field created after it described the module, by the prepare step's client)."""
+        """The module's fields; described again when ``names`` holds one this client has not seen (a custom
+        field created after it described the module, by the prepare step's client, in another container or
+        thread). A name a fresh describe still lacks is remembered, so it costs no second describe."""
         d = self.describe(obj)
         fields = d.fields if d else {}
-        if obj not in self._redescribed and any(n not in fields and _split(n)[0] not in fields for n in names):
-            self._redescribed.add(obj)
+        absent = self._absent.setdefault(obj, set())
+        unseen = [n for n in names if n not in fields and _split(n)[0] not in fields and n not in absent]
+        if unseen:
             self._describes.pop(obj, None)
             d = self.describe(obj)
             fields = d.fields if d else {}
+            absent.update(n for n in unseen if n not in fields and _split(n)[0] not in fields)
         return fields
 
     def users(self) -> list[DestUser]:
@@ -520,7 +523,7 @@ class ZohoDestination:
     def _read_names(self, obj: str, names: list[str]) -> list[str]:
         """The Zoho field names to ask for ``names`` (per-target lookups ask their field; ``$`` keys and
         names the module lacks are not fields)."""
-        fields = self._fields_of(obj)
+        fields = self._fields_of(obj, names)
         out = []
         for name in names:
             base, _ = _split(name)
@@ -822,7 +825,7 @@ class ZohoDestination:
     def rows_with_key_prefix(self, obj: str, fields: list[str], key_field: str, prefix: str
                              ) -> Iterator[dict[str, Any]]:
         """COQL pages (2,000 rows, read as consumed) on the key's prefix; converted Leads after them."""
-        if obj in self.capabilities.no_custom_fields or key_field not in self._fields_of(obj):
+        if obj in self.capabilities.no_custom_fields or key_field not in self._fields_of(obj, [key_field]):
             return iter(())
         names = [n for n in self._read_names(obj, [key_field, *fields]) if n != "id"]
         query = f"select {', '.join(names)} from {obj} where {key_field} like {_literal(prefix + '%')}"  # noqa: S608
