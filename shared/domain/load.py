@@ -507,7 +507,10 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
         by_id = {v: k for k, v in own.items() if k not in aliases}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
-             "batch": "fixup", "operation": "fixup", "before": json.dumps(before.get(r.key), default=str)}
+             # one batch name per phase: a delta pass's fix-up of the same record is an entry of its own, so its
+             # before-image never overwrites the full load's (rollback restores from the earliest)
+             "batch": "fixup" if phase == FULL else f"fixup-{phase}", "operation": "fixup",
+             "before": json.dumps(before.get(r.key), default=str)}
             for r in results if r.ok], env=environment(run, phase))
         rows = [i.as_row() for i in issues] + [
             Issue(mapping.source_object, by_id.get(r.key, r.key), mapping.dest_object, "", r.error_code or "",
