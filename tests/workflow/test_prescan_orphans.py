@@ -31,7 +31,7 @@ def scanned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     source, destination = request.param
     folder: Path = tmp_path_factory.mktemp(f"prescan-{pair_id(request.param)}")
     local_environment(folder / "lambda.jsonl")
-    with LocalRuntime(folder=folder, records=1200, seed=11, source=source, destination=destination,
+    with LocalRuntime(folder=folder, records=600, seed=11, source=source, destination=destination,
                       source_args=kit(source).local_args) as runtime:
         desc = runtime.wait(runtime.start_migration(runtime.run_ref(RUN)), timeout_s=900)
         assert desc["status"] == "SUCCEEDED", desc
