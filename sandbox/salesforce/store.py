@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS record_keys_by_id ON record_keys(id);
 CREATE TABLE IF NOT EXISTS query_keys(
     object TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS query_keys_lookup ON query_keys(object, field, value, seq);
-CREATE INDEX IF NOT EXISTS query_keys_by_seq ON query_keys(seq);
+CREATE UNIQUE INDEX IF NOT EXISTS query_keys_by_seq ON query_keys(seq, field);
 CREATE TABLE IF NOT EXISTS custom_objects(
     name TEXT PRIMARY KEY, id TEXT NOT NULL, key_prefix TEXT NOT NULL, metadata TEXT NOT NULL,
     created_date TEXT NOT NULL);
@@ -210,7 +210,11 @@ class Store(SqliteStore):
                     "INSERT INTO record_keys(object, field, value, id) VALUES (?, ?, ?, ?)",
                     [(obj, f, v, record_id) for f, v in keys],
                 )
-                self._set_query_keys(obj, int(cur.lastrowid or 0), data, [f for f, _ in keys])
+                folded = ((f, query_key(data.get(f))) for f, _ in keys)
+                c.executemany(
+                    "INSERT INTO query_keys(object, field, value, seq) VALUES (?, ?, ?, ?)",
+                    [(obj, f, v, cur.lastrowid) for f, v in folded if v is not None],
+                )
 
     def update_record(
         self, obj: str, record_id: str, data: dict[str, Any], keys: dict[str, str | None] | None = None
@@ -250,11 +254,13 @@ class Store(SqliteStore):
     def _set_query_keys(self, obj: str, seq: int, data: dict[str, Any], fields: list[str]) -> None:
         """Replace record ``seq``'s query keys of ``fields`` by their values in ``data`` (inside a transaction)."""
         for fname in fields:
-            self.conn.execute("DELETE FROM query_keys WHERE seq=? AND field=?", (seq, fname))
             value = query_key(data.get(fname))
-            if value is not None:
+            if value is None:
+                self.conn.execute("DELETE FROM query_keys WHERE seq=? AND field=?", (seq, fname))
+            else:
                 self.conn.execute(
-                    "INSERT INTO query_keys(object, field, value, seq) VALUES (?, ?, ?, ?)", (obj, fname, value, seq)
+                    "INSERT OR REPLACE INTO query_keys(object, field, value, seq) VALUES (?, ?, ?, ?)",
+                    (obj, fname, value, seq),
                 )
 
     def build_query_keys(self, keyed: dict[str, list[str]]) -> None:
