@@ -40,6 +40,7 @@ class Org:
         self.org_id = str(self.store.get_meta("org_id"))
         self.admin_user_id = str(self.store.get_meta("admin_user_id"))
         self.schema = self._build_schema()
+        self.store.build_query_keys({o.name: [f.name for f in o.keyed] for o in self.schema.objects.values()})
 
     # -- config / faults -------------------------------------------------------------------------
     def set_config(self, config: SalesforceStandinConfig) -> None:

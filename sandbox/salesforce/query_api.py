@@ -17,6 +17,7 @@ import secrets
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -29,12 +30,15 @@ from sandbox.salesforce.errors import ApiError, unsupported_type
 from sandbox.salesforce.http import org_of, sf_json, version_of
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.schema import ObjectDef
+from sandbox.salesforce.store import normed_key
 
 router = APIRouter()
 V = "/services/data/{version}"
 MAX_CURSORS = 200
 #: Records decoded per store read while a query streams (a query holds about this many at a time).
 SCAN_CHUNK = 1000
+#: Read only the records an ``Id`` / external-id ``=`` or ``IN`` term can match (tests turn it off to compare).
+USE_INDEX = True
 #: Page ends a locator remembers, so the next page (or a retried one) resumes without re-reading.
 KEPT_POSITIONS = 4
 
@@ -125,6 +129,24 @@ def _executor(org: Org, text: str, version: str) -> tuple[soql.Executor, ObjectD
     return executor, objdef
 
 
+def _chunks(
+    org: Org, executor: soql.Executor, objdef: ObjectDef, include_deleted: bool, *, after_seq: int = 0,
+    upto_seq: int,
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """The records a query has to look at, in ``seq`` order, a chunk at a time: those holding the values of the
+    WHERE clause's key term (:meth:`soql.Executor.key_filter`) through the indexes, otherwise all of them."""
+    keyed = executor.key_filter() if USE_INDEX else None
+    if keyed is None:
+        return org.store.scan(objdef.name, include_deleted, after_seq=after_seq, upto_seq=upto_seq, chunk=SCAN_CHUNK)
+    fdef, values = keyed
+    if fdef.type == "id":
+        seqs = org.store.seqs_by_id(objdef.name, sorted({str(v) for v in values}))
+    else:
+        keys = sorted({k for k in (normed_key(v) for v in values) if k is not None})
+        seqs = org.store.seqs_by_query_key(objdef.name, fdef.name, keys)
+    return org.store.scan_seqs(seqs, include_deleted, after_seq=after_seq, upto_seq=upto_seq, chunk=SCAN_CHUNK)
+
+
 def _filters_cdl(node: Any) -> bool:
     """True when the WHERE clause (top-level AND) filters ContentDocumentId/LinkedEntityId by = or IN."""
     if isinstance(node, soql.BoolOp):
@@ -145,7 +167,7 @@ def open_query(org: Org, text: str, include_deleted: bool, version: str, size: i
     """(the locator's state or None for an aggregate, totalSize, the first ``size`` records)."""
     executor, objdef = _executor(org, text, version)
     upto = org.store.max_seq()
-    chunks = org.store.scan(objdef.name, include_deleted, upto_seq=upto, chunk=SCAN_CHUNK)
+    chunks = _chunks(org, executor, objdef, include_deleted, upto_seq=upto)
     if executor.q.count:
         if executor.ordered:
             seqs = executor.ordered_seqs(chunks)
@@ -185,9 +207,7 @@ def read_page(org: Org, state: StoreQuery, offset: int, size: int) -> tuple[list
         rows = [r for _, r in org.store.records_by_seq(seqs, state.include_deleted)]
         return _shaped(executor, rows), offset + want, False
     after = state.positions.get(offset)
-    chunks = org.store.scan(
-        objdef.name, state.include_deleted, after_seq=after or 0, upto_seq=state.upto_seq, chunk=SCAN_CHUNK
-    )
+    chunks = _chunks(org, executor, objdef, state.include_deleted, after_seq=after or 0, upto_seq=state.upto_seq)
     matches = executor.matching(chunks)
     if after is None:  # not where a page ended: read from the start, as the first page did
         matches = islice(executor.window(matches), offset, None)

@@ -533,6 +533,34 @@ class Executor:
             return float(value)
         return value
 
+    # -- index use ------------------------------------------------------------------------------------
+    def key_filter(self) -> tuple[FieldDef, list[Any]] | None:
+        """A term of the WHERE clause's top-level AND that only rows with given values of ``Id`` or of a keyed
+        (external-id / unique) field can pass: ``f = v`` or ``f IN (...)``, no null among the values. Returns
+        that field and its wanted values as :meth:`norm` gives them (the term with the fewest), or None.
+
+        The rows holding those values are a superset of the result, so the caller may read only them and
+        still run the whole WHERE clause over each, in the store's order: the same rows as a full read.
+        """
+        terms = self.q.where.items if isinstance(self.q.where, BoolOp) and self.q.where.op == "and" else [self.q.where]
+        best: tuple[FieldDef, list[Any]] | None = None
+        for term in terms:
+            if not isinstance(term, Cmp) or term.op not in ("=", "in"):
+                continue
+            bound = self.bind(term.path)
+            fdef = bound.fdef
+            if bound.rel is not None or fdef is None:
+                continue
+            if not (fdef.type == "id" or (fdef.keyed and fdef.type not in _UNKEYED_TYPES)):
+                continue
+            lits = term.value if isinstance(term.value, list) else [term.value]
+            if any(lit.kind in ("null", "range") for lit in lits):
+                continue
+            values = [self.norm(fdef, self.literal_for(fdef, lit, term.path.pos)) for lit in lits]
+            if best is None or len(values) < len(best[1]):
+                best = (fdef, values)
+        return best
+
     # -- run ----------------------------------------------------------------------------------------
     def run(self, rows: Iterable[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
         """Return (totalSize, shaped records) for the whole result (paging is the caller's job)."""
@@ -671,6 +699,10 @@ class Executor:
         if key == "VersionData" and row.get(key) is not None:
             return self.url(obj, row.get("Id")) + "/VersionData"
         return row.get(key)
+
+
+#: Types whose :meth:`Executor.norm` is not the case-folded text or float that ``query_keys`` holds.
+_UNKEYED_TYPES = ("id", "reference", "date", "datetime", "boolean")
 
 
 def _sort_value(index: int, fdef: FieldDef) -> Callable[[tuple[int, list[Any]]], Any]:

@@ -2,7 +2,9 @@
 
 Records are JSON documents in one ``records`` table (indexed by id and object); values of
 external-id / unique fields are mirrored into ``record_keys`` so upserts, relationship
-lookups and uniqueness checks are index lookups, not scans. One connection is shared by the
+lookups and uniqueness checks are index lookups, not scans, and into ``query_keys`` in the form
+SOQL compares them (:func:`query_key`), deleted records included, so ``WHERE Ext__c IN (...)``
+reads only the records it can match. One connection is shared by the
 request threads and the Bulk worker behind an ``RLock``; each write batch is one transaction.
 """
 
@@ -33,6 +35,10 @@ CREATE TABLE IF NOT EXISTS record_keys(
     object TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS record_keys_lookup ON record_keys(object, field, value);
 CREATE INDEX IF NOT EXISTS record_keys_by_id ON record_keys(id);
+CREATE TABLE IF NOT EXISTS query_keys(
+    object TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS query_keys_lookup ON query_keys(object, field, value, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS query_keys_by_seq ON query_keys(seq, field);
 CREATE TABLE IF NOT EXISTS custom_objects(
     name TEXT PRIMARY KEY, id TEXT NOT NULL, key_prefix TEXT NOT NULL, metadata TEXT NOT NULL,
     created_date TEXT NOT NULL);
@@ -54,6 +60,21 @@ def sf_datetime(moment: datetime | None = None) -> str:
     """Salesforce's wire form of a datetime: ``2024-01-02T03:04:05.000+0000`` (always UTC)."""
     moment = (moment or datetime.now(UTC)).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def query_key(value: Any) -> str | None:
+    """A keyed field's value as SOQL's ``=`` / ``IN`` compare it (the evaluator's ``Executor.norm``):
+    text case-folded, numbers as floats; None for what no string or number literal can equal."""
+    if isinstance(value, str):
+        return "s" + value.casefold()
+    return normed_key(float(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def normed_key(normed: Any) -> str | None:
+    """:func:`query_key` of a value already normalised by the evaluator (a case-folded string or a float)."""
+    if isinstance(normed, str):
+        return "s" + normed
+    return "n" + repr(normed) if isinstance(normed, float) else None
 
 
 def _dumps(value: Any) -> str:
@@ -183,11 +204,16 @@ class Store(SqliteStore):
 
     def insert_record(self, obj: str, record_id: str, data: dict[str, Any], keys: list[tuple[str, str]]) -> None:
         with self.tx() as c:
-            c.execute("INSERT INTO records(id, object, data) VALUES (?, ?, ?)", (record_id, obj, _dumps(data)))
+            cur = c.execute("INSERT INTO records(id, object, data) VALUES (?, ?, ?)", (record_id, obj, _dumps(data)))
             if keys:
                 c.executemany(
                     "INSERT INTO record_keys(object, field, value, id) VALUES (?, ?, ?, ?)",
                     [(obj, f, v, record_id) for f, v in keys],
+                )
+                folded = ((f, query_key(data.get(f))) for f, _ in keys)
+                c.executemany(
+                    "INSERT INTO query_keys(object, field, value, seq) VALUES (?, ?, ?, ?)",
+                    [(obj, f, v, cur.lastrowid) for f, v in folded if v is not None],
                 )
 
     def update_record(
@@ -196,6 +222,10 @@ class Store(SqliteStore):
         """Replace the document; ``keys`` maps changed keyed fields to their new index value (or None)."""
         with self.tx() as c:
             c.execute("UPDATE records SET data=? WHERE id=?", (_dumps(data), record_id))
+            if keys:
+                row = c.execute("SELECT seq FROM records WHERE id=?", (record_id,)).fetchone()
+                if row:
+                    self._set_query_keys(obj, int(row[0]), data, list(keys))
             for fname, value in (keys or {}).items():
                 c.execute("DELETE FROM record_keys WHERE id=? AND field=?", (record_id, fname))
                 if value is not None:
@@ -208,7 +238,8 @@ class Store(SqliteStore):
         """Soft delete keeps the row (``queryAll`` sees it); hard delete removes it."""
         with self.tx() as c:
             c.execute("DELETE FROM record_keys WHERE id=?", (record_id,))
-            if hard:
+            if hard:  # a soft-deleted record keeps its query keys: queryAll still finds it
+                c.execute("DELETE FROM query_keys WHERE seq IN (SELECT seq FROM records WHERE id=?)", (record_id,))
                 c.execute("DELETE FROM records WHERE id=?", (record_id,))
             else:
                 c.execute("UPDATE records SET is_deleted=1, data=? WHERE id=?", (_dumps(data), record_id))
@@ -220,9 +251,79 @@ class Store(SqliteStore):
             ).fetchall()
         return [r[0] for r in rows]
 
+    def _set_query_keys(self, obj: str, seq: int, data: dict[str, Any], fields: list[str]) -> None:
+        """Replace record ``seq``'s query keys of ``fields`` by their values in ``data`` (inside a transaction)."""
+        for fname in fields:
+            value = query_key(data.get(fname))
+            if value is None:
+                self.conn.execute("DELETE FROM query_keys WHERE seq=? AND field=?", (seq, fname))
+            else:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO query_keys(object, field, value, seq) VALUES (?, ?, ?, ?)",
+                    (obj, fname, value, seq),
+                )
+
+    def build_query_keys(self, keyed: dict[str, list[str]]) -> None:
+        """Fill ``query_keys`` for ``keyed`` (object -> its keyed fields) once, for a state written before it
+        existed; a state that has it keeps it current on every write."""
+        if self.get_meta("query_keys") is not None:
+            return
+        with self.tx() as c:
+            c.execute("DELETE FROM query_keys")
+            for obj, fields in keyed.items():
+                if fields:
+                    self._index_query_keys(obj, fields)
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('query_keys', '1')")
+
+    def _index_query_keys(self, obj: str, fields: list[str]) -> None:
+        after = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT seq, data FROM records WHERE object=? AND seq>? ORDER BY seq LIMIT 1000", (obj, after)
+            ).fetchall()
+            for seq, data in rows:
+                self._set_query_keys(obj, int(seq), json.loads(data), fields)
+            if len(rows) < 1000:
+                return
+            after = int(rows[-1][0])
+
+    def seqs_by_id(self, obj: str, ids: list[str]) -> list[int]:
+        """Positions of ``obj``'s records (deleted ones too) with these ids, ascending."""
+        return self._seqs("SELECT seq FROM records WHERE object=? AND id IN ({})", [obj], ids)
+
+    def seqs_by_query_key(self, obj: str, fname: str, values: list[str]) -> list[int]:
+        """Positions of ``obj``'s records (deleted ones too) whose ``fname`` has one of these :func:`query_key`
+        values, ascending."""
+        sql = "SELECT seq FROM query_keys WHERE object=? AND field=? AND value IN ({})"
+        return self._seqs(sql, [obj, fname], values)
+
+    def _seqs(self, sql: str, head: list[Any], values: list[str]) -> list[int]:
+        found: set[int] = set()
+        with self.lock:
+            for start in range(0, len(values), 500):
+                part = values[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(int(r[0]) for r in self.conn.execute(sql.format(marks), [*head, *part]))
+        return sorted(found)
+
+    def scan_seqs(
+        self, seqs: list[int], include_deleted: bool, *, after_seq: int = 0, upto_seq: int | None = None,
+        chunk: int = 1000,
+    ) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        """What :meth:`scan` yields, restricted to the records at ``seqs`` (ascending): the same rows in the
+        same order, for a query whose matches are all among them."""
+        upto = upto_seq if upto_seq is not None else 2**62
+        wanted = [s for s in seqs if after_seq < s <= upto]
+        for start in range(0, len(wanted), chunk):
+            rows = self.records_by_seq(wanted[start : start + chunk], include_deleted)
+            if rows:
+                yield rows
+
     def reindex_field(self, obj: str, fname: str, keyer: Any) -> None:
         """Build the key index for a field that just became external-id / unique."""
         with self.tx() as c:
+            c.execute("DELETE FROM query_keys WHERE object=? AND field=?", (obj, fname))
+            self._index_query_keys(obj, [fname])
             c.execute("DELETE FROM record_keys WHERE object=? AND field=?", (obj, fname))
             for rid, data in c.execute(
                 "SELECT id, data FROM records WHERE object=? AND is_deleted=0", (obj,)
@@ -269,6 +370,7 @@ class Store(SqliteStore):
             c.execute("DELETE FROM custom_fields WHERE object = ? AND name = ?", (obj, name))
             c.execute("UPDATE records SET data = json_remove(data, ?) WHERE object = ?", (f'$."{name}"', obj))
             c.execute("DELETE FROM record_keys WHERE object = ? AND field = ?", (obj, name))
+            c.execute("DELETE FROM query_keys WHERE object = ? AND field = ?", (obj, name))
 
     def remove_custom_object(self, name: str) -> None:
         """The object is gone with its fields and records."""
@@ -277,6 +379,7 @@ class Store(SqliteStore):
             c.execute("DELETE FROM custom_fields WHERE object = ?", (name,))
             c.execute("DELETE FROM records WHERE object = ?", (name,))
             c.execute("DELETE FROM record_keys WHERE object = ?", (name,))
+            c.execute("DELETE FROM query_keys WHERE object = ?", (name,))
 
     # -- tokens ---------------------------------------------------------------------------------
     def add_token(self, token: str, user_id: str) -> float:
