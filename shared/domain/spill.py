@@ -1,4 +1,4 @@
-"""Rows keyed by source key in a temporary SQLite file: a join that holds a batch, not a table.
+"""Rows keyed by source key in a temporary SQLite file: a join that holds a batch, not a table; and a sort on disk.
 
 Reconciliation joins what a run sent (load-ready lines, batch by batch) with what the destination
 holds for the same keys (one paged read per mapping). Held in a dict, the destination side grows
@@ -6,6 +6,11 @@ with the number of records; here it is written to a throw-away file as it is rea
 a batch of keys at a time. Named key sets (refused, sent, compared) live in the same file, so
 deduplication does not grow with N either. SQLite's page cache is bounded (:data:`CACHE_KIB`);
 the file is deleted on :meth:`Spill.close`.
+
+The same file sorts: :meth:`Spill.append` rows under a two-part sort key, and :meth:`Spill.ordered`
+reads them back in key order (ties in the order they were appended, as Python's stable ``sorted``),
+a page at a time. Keys are compared as SQLite compares TEXT (bytes of UTF-8), which is the order of
+code points that ``str`` comparison uses.
 
 Rows go through JSON: the destination reads they hold came from JSON (or XML-RPC) answers, so
 strings, numbers, booleans, None, lists and dicts come back equal; anything else comes back as its
@@ -32,6 +37,7 @@ CACHE_KIB = 8 * 1024
 _SCHEMA = """
 CREATE TABLE rows(key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE marks(name TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(name, key)) WITHOUT ROWID;
+CREATE TABLE ordered(n INTEGER PRIMARY KEY, k1 TEXT NOT NULL, k2 TEXT NOT NULL, data TEXT NOT NULL);
 """
 
 
@@ -113,7 +119,27 @@ class Spill:
         rows = self._conn.execute("SELECT key FROM marks WHERE name = ? ORDER BY key LIMIT ?", (name, limit))
         return [k for (k,) in rows]
 
-    def _write(self, sql: str, rows: list[tuple[str, str]]) -> None:
+    # --- sorting --------------------------------------------------------------------------------------
+    def append(self, rows: Iterable[tuple[tuple[str, str], Mapping[str, Any]]]) -> int:
+        """Add ``((k1, k2), row)`` pairs to the rows :meth:`ordered` returns sorted; how many were given."""
+        given = 0
+        for part in batched(rows):
+            given += len(part)
+            self._write("INSERT INTO ordered(k1, k2, data) VALUES (?, ?, ?)",
+                        [(str(k1), str(k2), json.dumps(r, separators=(",", ":"), default=str))
+                         for (k1, k2), r in part])
+        return given
+
+    def ordered(self) -> Iterator[dict[str, Any]]:
+        """The appended rows by ``(k1, k2)``, ties in append order (SQLite sorts on disk: ``temp_store=FILE``).
+
+        Rows are read :data:`BATCH` at a time; do not append while iterating."""
+        cursor = self._conn.execute("SELECT data FROM ordered ORDER BY k1, k2, n")
+        while page := cursor.fetchmany(BATCH):
+            for (data,) in page:
+                yield json.loads(data)
+
+    def _write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
         self._conn.execute("BEGIN")
         try:
             self._conn.executemany(sql, rows)
