@@ -7,8 +7,9 @@ a batch of keys at a time. Named key sets (refused, sent, compared) live in the 
 deduplication does not grow with N either. SQLite's page cache is bounded (:data:`CACHE_KIB`);
 the file is deleted on :meth:`Spill.close`.
 
-The same file sorts: :meth:`Spill.append` rows under a two-part sort key, and :meth:`Spill.ordered`
-reads them back in key order (ties in the order they were appended, as Python's stable ``sorted``),
+The same file sorts: :meth:`Spill.append` rows under a sort key (a tuple of up to
+:data:`KEY_PARTS` strings), and :meth:`Spill.ordered` reads them back in key order (ties in the
+order they were appended, as Python's stable ``sorted``),
 a page at a time. Keys are compared as SQLite compares TEXT (bytes of UTF-8), which is the order of
 code points that ``str`` comparison uses.
 
@@ -33,11 +34,14 @@ from typing import Any, Self
 BATCH = 500
 #: SQLite page cache of the spill file, in KiB.
 CACHE_KIB = 8 * 1024
+#: Most strings a sort key of :meth:`Spill.append` has (shorter keys are padded with "", which sorts first).
+KEY_PARTS = 4
 
 _SCHEMA = """
 CREATE TABLE rows(key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE marks(name TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(name, key)) WITHOUT ROWID;
-CREATE TABLE ordered(n INTEGER PRIMARY KEY, k1 TEXT NOT NULL, k2 TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE ordered(n INTEGER PRIMARY KEY, k1 TEXT NOT NULL, k2 TEXT NOT NULL, k3 TEXT NOT NULL,
+                     k4 TEXT NOT NULL, data TEXT NOT NULL);
 """
 
 
@@ -46,6 +50,12 @@ def batched(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
     it = iter(items)
     while part := list(islice(it, size)):
         yield part
+
+
+def _padded(key: Sequence[str]) -> tuple[str, ...]:
+    if len(key) > KEY_PARTS:
+        raise ValueError(f"a sort key has at most {KEY_PARTS} parts, not {len(key)}")
+    return (*map(str, key), *[""] * (KEY_PARTS - len(key)))
 
 
 class Spill:
@@ -120,21 +130,22 @@ class Spill:
         return [k for (k,) in rows]
 
     # --- sorting --------------------------------------------------------------------------------------
-    def append(self, rows: Iterable[tuple[tuple[str, str], Mapping[str, Any]]]) -> int:
-        """Add ``((k1, k2), row)`` pairs to the rows :meth:`ordered` returns sorted; how many were given."""
+    def append(self, rows: Iterable[tuple[Sequence[str], Mapping[str, Any]]]) -> int:
+        """Add ``(sort key, row)`` pairs to the rows :meth:`ordered` returns sorted; how many were given.
+
+        Every row of one spill should have a key of the same length (at most :data:`KEY_PARTS` strings)."""
         given = 0
         for part in batched(rows):
             given += len(part)
-            self._write("INSERT INTO ordered(k1, k2, data) VALUES (?, ?, ?)",
-                        [(str(k1), str(k2), json.dumps(r, separators=(",", ":"), default=str))
-                         for (k1, k2), r in part])
+            self._write("INSERT INTO ordered(k1, k2, k3, k4, data) VALUES (?, ?, ?, ?, ?)",
+                        [(*_padded(key), json.dumps(r, separators=(",", ":"), default=str)) for key, r in part])
         return given
 
     def ordered(self) -> Iterator[dict[str, Any]]:
-        """The appended rows by ``(k1, k2)``, ties in append order (SQLite sorts on disk: ``temp_store=FILE``).
+        """The appended rows by their sort keys, ties in append order (SQLite sorts on disk: ``temp_store=FILE``).
 
         Rows are read :data:`BATCH` at a time; do not append while iterating."""
-        cursor = self._conn.execute("SELECT data FROM ordered ORDER BY k1, k2, n")
+        cursor = self._conn.execute("SELECT data FROM ordered ORDER BY k1, k2, k3, k4, n")
         while page := cursor.fetchmany(BATCH):
             for (data,) in page:
                 yield json.loads(data)
