@@ -305,56 +305,87 @@ def _same(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
+@dataclass
+class _Examples:
+    """How many problems of one kind, and the first :data:`REPORT_EXAMPLES` of them (what the report lists)."""
+
+    count: int = 0
+    first: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            self.count += 1
+            if len(self.first) < REPORT_EXAMPLES:
+                self.first.append(item)
+
+
+def _by_object(spill: Spill) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The spilled records of each object by id, :data:`CHUNK` at a time; of one id, the last appended."""
+    for obj, rows in groupby(spill.ordered(), key=lambda r: str(r["dest_object"])):
+        last = (list(same)[-1] for _, same in groupby(rows, key=lambda r: str(r["id"])))
+        for chunk in batched(last, CHUNK):
+            yield obj, chunk
+
+
 def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
-    """Read back: deleted ids are gone, restored records hold their before-images. Writes the report."""
+    """Read back: deleted ids are gone, restored records hold their before-images. Writes the report.
+
+    The ids are sorted on disk and read back :data:`CHUNK` at a time (objects and ids in order, as the
+    report lists them), so a rollback of a million records holds one chunk, not the run."""
     rk, the_plan = RollbackKeys.current(run, stores.blobs)
-    to_delete: dict[str, list[str]] = defaultdict(list)
-    to_restore: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    failed: list[dict[str, Any]] = []
-    for phase in the_plan["levels"]:
-        for item in stores.blobs.get_json(rk.manifest(phase["index"])):
-            work = stores.blobs.get_json(item["work_key"])
-            outcome = stores.blobs.get_json(rk.outcome(phase["index"], item["batch_id"]))
-            failed += [{**f, "dest_object": work["dest_object"], "action": work["action"]} for f in outcome["failed"]]
-            for r in work["records"]:
-                if work["action"] == "delete":
-                    to_delete[work["dest_object"]].append(r["id"])
-                else:
-                    to_restore[work["dest_object"]][r["id"]] = r["image"]
-    still_there = []
-    for obj, ids in sorted(to_delete.items()):
-        still_there += [{"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids))]
-    mismatched: list[dict[str, Any]] = []
+    failed, still_there, mismatched = _Examples(), _Examples(), _Examples()
+    deleted: Counter[str] = Counter()
+    restored: Counter[str] = Counter()
+    fields_of: dict[str, set[str]] = defaultdict(set)  # per object, every field its before-images hold
     system = dest.system_fields
-    for obj, images in sorted(to_restore.items()):
-        fields = sorted({f for image in images.values() for f in image} - set(system))
-        ids = sorted(images)
-        rows = dict(zip(ids, dest.retrieve(obj, ids, [ID, *fields]), strict=True))  # None where absent
-        for rid in ids:
-            row = rows[rid]
-            if row is None:
-                mismatched.append({"dest_object": obj, "id": rid, "field": "", "reason": "record not found"})
-                continue
-            for name, want in images[rid].items():
-                if name not in system and not _same(want, row.get(name)):
-                    mismatched.append({"dest_object": obj, "id": rid, "field": name,
-                                       "want": want, "got": row.get(name)})
+    with Spill() as to_delete, Spill() as to_restore:
+        for phase in the_plan["levels"]:
+            for item in stores.blobs.get_json(rk.manifest(phase["index"])):
+                work = stores.blobs.get_json(item["work_key"])
+                outcome = stores.blobs.get_json(rk.outcome(phase["index"], item["batch_id"]))
+                obj, records = str(work["dest_object"]), work["records"]
+                failed.add({**f, "dest_object": obj, "action": work["action"]} for f in outcome["failed"])
+                if not records:
+                    continue
+                if work["action"] == "delete":
+                    deleted[obj] += len(records)
+                    to_delete.append(((obj, str(r["id"])), {"dest_object": obj, "id": r["id"]}) for r in records)
+                else:
+                    to_restore.append(((obj, str(r["id"])), {"dest_object": obj, "id": r["id"], "image": r["image"]})
+                                      for r in records)
+                    for r in records:
+                        fields_of[obj].update(r["image"])
+        for obj, chunk in _by_object(to_delete):
+            ids = [r["id"] for r in chunk]
+            still_there.add({"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids)))
+        for obj, chunk in _by_object(to_restore):
+            restored[obj] += len(chunk)
+            fields = sorted(fields_of[obj] - set(system))
+            ids = [r["id"] for r in chunk]
+            rows = dict(zip(ids, dest.retrieve(obj, ids, [ID, *fields]), strict=True))  # None where absent
+            for r in chunk:
+                row = rows[r["id"]]
+                if row is None:
+                    mismatched.add([{"dest_object": obj, "id": r["id"], "field": "", "reason": "record not found"}])
+                    continue
+                mismatched.add({"dest_object": obj, "id": r["id"], "field": name, "want": want, "got": row.get(name)}
+                               for name, want in r["image"].items()
+                               if name not in system and not _same(want, row.get(name)))
     unrestorable = the_plan["unrestorable"]
-    passed = not (failed or still_there or mismatched or unrestorable)
+    passed = not (failed.count or still_there.count or mismatched.count or unrestorable)
     schema: dict[str, Any] = remove_schema(run, dest, stores) if passed else {
         "asked": run.options.rollback_schema, "removed": [], "kept": [],
         "reason": "records were not all undone: schema left in place"}
     report = {
         "run_id": run.run_id, "attempt": the_plan["attempt"], "verified_at": now_iso(), "passed": passed,
         "status": "rolled_back" if passed else "rollback_incomplete",
-        "deleted": {obj: len(ids) for obj, ids in sorted(to_delete.items())},
-        "restored": {obj: len(images) for obj, images in sorted(to_restore.items())},
-        "totals": {"deleted": sum(len(v) for v in to_delete.values()),
-                   "restored": sum(len(v) for v in to_restore.values()),
-                   "failed": len(failed), "still_present": len(still_there), "mismatched": len(mismatched),
+        "deleted": dict(sorted(deleted.items())),
+        "restored": dict(sorted(restored.items())),
+        "totals": {"deleted": sum(deleted.values()), "restored": sum(restored.values()),
+                   "failed": failed.count, "still_present": still_there.count, "mismatched": mismatched.count,
                    "unrestorable": len(unrestorable)},
-        "failed": failed[:REPORT_EXAMPLES], "still_present": still_there[:REPORT_EXAMPLES],
-        "mismatched": mismatched[:REPORT_EXAMPLES], "unrestorable": unrestorable[:REPORT_EXAMPLES],
+        "failed": failed.first, "still_present": still_there.first,
+        "mismatched": mismatched.first, "unrestorable": unrestorable[:REPORT_EXAMPLES],
         "phases": the_plan["levels"],
         "not_compared": list(system),
         "schema": schema,
