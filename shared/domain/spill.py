@@ -40,8 +40,8 @@ KEY_PARTS = 4
 _SCHEMA = """
 CREATE TABLE rows(key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE marks(name TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(name, key)) WITHOUT ROWID;
-CREATE TABLE ordered(n INTEGER PRIMARY KEY, k1 TEXT NOT NULL, k2 TEXT NOT NULL, k3 TEXT NOT NULL,
-                     k4 TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE ordered(k1 TEXT NOT NULL, k2 TEXT NOT NULL, k3 TEXT NOT NULL, k4 TEXT NOT NULL, n INTEGER NOT NULL,
+                     data TEXT NOT NULL, PRIMARY KEY(k1, k2, k3, k4, n)) WITHOUT ROWID;
 """
 
 
@@ -71,6 +71,7 @@ class Spill:
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute("PRAGMA temp_store=FILE")
         self._conn.executescript(_SCHEMA)
+        self._appended = 0  # rows appended so far: their arrival number breaks ties in ordered()
 
     def __enter__(self) -> Self:
         return self
@@ -136,13 +137,18 @@ class Spill:
         Every row of one spill should have a key of the same length (at most :data:`KEY_PARTS` strings)."""
         given = 0
         for part in batched(rows):
+            self._write("INSERT INTO ordered(k1, k2, k3, k4, n, data) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(*_padded(key), self._appended + i, json.dumps(r, separators=(",", ":"), default=str))
+                         for i, (key, r) in enumerate(part)])
+            self._appended += len(part)
             given += len(part)
-            self._write("INSERT INTO ordered(k1, k2, k3, k4, data) VALUES (?, ?, ?, ?, ?)",
-                        [(*_padded(key), json.dumps(r, separators=(",", ":"), default=str)) for key, r in part])
         return given
 
     def ordered(self) -> Iterator[dict[str, Any]]:
-        """The appended rows by their sort keys, ties in append order (SQLite sorts on disk: ``temp_store=FILE``).
+        """The appended rows by their sort keys, ties in append order.
+
+        The table's primary key is (sort key, arrival number): rows are kept in that order as they are appended,
+        so this is a walk of the key, with no sort pass (and no second copy of the rows in a temporary file).
 
         Rows are read :data:`BATCH` at a time; do not append while iterating."""
         cursor = self._conn.execute("SELECT data FROM ordered ORDER BY k1, k2, k3, k4, n")
@@ -150,7 +156,7 @@ class Spill:
             for (data,) in page:
                 yield json.loads(data)
 
-    def _write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
+    def _write(self, sql: str, rows: list[tuple[str | int, ...]]) -> None:
         self._conn.execute("BEGIN")
         try:
             self._conn.executemany(sql, rows)
