@@ -34,6 +34,8 @@ class FunctionDef:
     folder: str
     memory_mb: int = 1024
     timeout_s: int = 900
+    #: ``/tmp`` size: Lambda's default 512 MB, more where a step sorts or joins a whole run on disk (D-049, D-050).
+    ephemeral_mb: int = 512
     tables: tuple[str, ...] = ()
     reads_secrets: bool = True
     #: State machines (logical ids) this function starts: it gets their ARNs and states:StartExecution.
@@ -76,13 +78,17 @@ APPROVAL_FOLDER = "approval"
 PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/approvals/{proxy+}"), ("POST", "/approvals/{proxy+}"),
                                               ("POST", "/slack/actions"))
 _ALL_TABLES = tuple(t.logical_id for t in TABLES)
+#: ``/tmp`` of the steps that spill a whole run (reconciliation's join, finalize's audit sort, rollback's plan):
+#: about 300 bytes an audit entry plus the upload spooling behind it, so 4 GiB holds some 8 million writes.
+RUN_SPILL_MB = 4096
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef("DiscoverFunction", "discover", tables=_ALL_TABLES),
     FunctionDef("ExtractFunction", "extract", tables=_ALL_TABLES),
     FunctionDef("TransformFunction", "transform", memory_mb=2048, tables=_ALL_TABLES),
     FunctionDef("LoadFunction", "load", memory_mb=2048, tables=_ALL_TABLES),
-    FunctionDef("ReconcileFunction", "reconcile", tables=_ALL_TABLES, starts=("RollbackStateMachine",)),
-    FunctionDef("RollbackFunction", "rollback", tables=_ALL_TABLES),
+    FunctionDef("ReconcileFunction", "reconcile", ephemeral_mb=RUN_SPILL_MB, tables=_ALL_TABLES,
+                starts=("RollbackStateMachine",)),
+    FunctionDef("RollbackFunction", "rollback", ephemeral_mb=RUN_SPILL_MB, tables=_ALL_TABLES),
     FunctionDef("ApprovalFunction", APPROVAL_FOLDER, timeout_s=60, tables=_ALL_TABLES),
     FunctionDef("ApiFunction", API_FOLDER, timeout_s=29, tables=_ALL_TABLES),
 )

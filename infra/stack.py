@@ -270,6 +270,7 @@ class FlitStackStack(cdk.Stack):
             code=bundling.function_code(definition.folder),
             layers=[self.dependencies_layer, self.shared_layer],
             memory_size=definition.memory_mb,
+            ephemeral_storage_size=cdk.Size.mebibytes(definition.ephemeral_mb),
             timeout=cdk.Duration.seconds(definition.timeout_s),
             environment=self._function_environment(),
             tracing=lambda_.Tracing.ACTIVE,

@@ -28,9 +28,10 @@ step or a second rollback of the same run converges.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Literal, cast
 
 from shared import planner
@@ -38,6 +39,7 @@ from shared.aws import BlobStore, Stores, now_iso
 from shared.connectors.destination import ID, Destination, SchemaRemoval
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
+from shared.domain.spill import Spill, batched
 from shared.domain.transform import crosswalk_scope
 from shared.errors import ContractError, IncompleteStepError
 from shared.mapping.spec import MigrationSpec
@@ -106,56 +108,71 @@ def _image(entry: dict[str, str]) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def decide(entries: Iterable[dict[str, str]]) -> list[Undo]:
-    """One decision per (destination object, destination id) the run wrote.
+def _undo(obj: str, rid: str, writes: list[dict[str, str]]) -> Undo:
+    """The decision for one record, from its writes in the run by (at, seq)."""
+    key = writes[0]["source_key"]
+    if any(e["operation"] == "created" for e in writes):
+        return Undo(obj, rid, key, "delete")
+    first = _image(writes[0])
+    if first is None:
+        return Undo(obj, rid, key, "unrestorable",
+                    reason=f"its first write in the run (batch {writes[0].get('batch', '?')}) has no before-image")
+    image = dict(first)
+    for later in writes[1:]:
+        for name, value in (_image(later) or {}).items():
+            image.setdefault(name, value)
+    return Undo(obj, rid, key, "restore", image)
+
+
+def decisions(entries: Iterable[dict[str, str]], spill: Spill) -> Iterator[Undo]:
+    """One decision per (destination object, destination id) the run wrote, in that order.
 
     Created anywhere in the run -> delete. Otherwise restore the earliest write's before-image,
     filled in with fields only later writes' before-images hold. Entries without a destination
-    id (nothing was written) are ignored.
+    id (nothing was written) are ignored. The entries are sorted in ``spill`` (by record, then
+    ``at``, ``seq`` and arrival), so only one record's writes are in memory at a time.
     """
-    grouped: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
-    for e in entries:
-        if e.get("dest_id"):
-            grouped[(e["dest_object"], e["dest_id"])].append(e)
-    out: list[Undo] = []
-    for (obj, rid), writes in sorted(grouped.items()):
-        writes.sort(key=lambda e: (e.get("at", ""), e.get("seq", "")))
-        key = writes[0]["source_key"]
-        if any(e["operation"] == "created" for e in writes):
-            out.append(Undo(obj, rid, key, "delete"))
-            continue
-        first = _image(writes[0])
-        if first is None:
-            out.append(Undo(obj, rid, key, "unrestorable",
-                            reason=f"its first write in the run (batch {writes[0].get('batch', '?')}) "
-                                   "has no before-image"))
-            continue
-        image = dict(first)
-        for later in writes[1:]:
-            for name, value in (_image(later) or {}).items():
-                image.setdefault(name, value)
-        out.append(Undo(obj, rid, key, "restore", image))
-    return out
+    spill.append(((e["dest_object"], e["dest_id"], e.get("at", ""), e.get("seq", "")), e)
+                 for e in entries if e.get("dest_id"))
+    for (obj, rid), writes in groupby(spill.ordered(), key=lambda e: (e["dest_object"], e["dest_id"])):
+        yield _undo(obj, rid, list(writes))
 
 
-def delete_phases(spec: MigrationSpec, undos: list[Undo]) -> list[tuple[str, list[Undo]]]:
-    """Deletes grouped by phase: mapping levels in reverse, then default (and unattributed) records."""
+def decide(entries: Iterable[dict[str, str]]) -> list[Undo]:
+    """:func:`decisions` as a list (for a run small enough to hold)."""
+    with Spill() as spill:
+        return list(decisions(entries, spill))
+
+
+def _levels_of(spec: MigrationSpec) -> tuple[dict[tuple[str, str], int], int]:
+    """(source object, destination object) -> its mapping level; and how many levels there are."""
     level_of: dict[tuple[str, str], int] = {}
     levels = planner.levels(spec)
     for index, names in enumerate(levels):
         for name in names:
             m = spec.mapping(name)
             level_of[(m.source_object, m.dest_object)] = index
+    return level_of, len(levels)
+
+
+def _delete_level(spec: MigrationSpec, level_of: dict[tuple[str, str], int], u: Undo) -> int | None:
+    """The mapping level whose delete phase takes ``u``; None for the last phase (default and unattributed)."""
+    level = level_of.get((u.source_key.split(":", 1)[0], u.dest_object))
+    return None if level is None or u.source_key in spec.default_records else level
+
+
+def delete_phases(spec: MigrationSpec, undos: list[Undo]) -> list[tuple[str, list[Undo]]]:
+    """Deletes grouped by phase: mapping levels in reverse, then default (and unattributed) records."""
+    level_of, count = _levels_of(spec)
     by_level: dict[int, list[Undo]] = defaultdict(list)
     last: list[Undo] = []
     for u in undos:
-        source_object = u.source_key.split(":", 1)[0]
-        level = level_of.get((source_object, u.dest_object))
-        if level is None or u.source_key in spec.default_records:
+        level = _delete_level(spec, level_of, u)
+        if level is None:
             last.append(u)
         else:
             by_level[level].append(u)
-    phases = [(f"delete level {i}", by_level[i]) for i in reversed(range(len(levels))) if by_level.get(i)]
+    phases = [(f"delete level {i}", by_level[i]) for i in reversed(range(count)) if by_level.get(i)]
     if last:
         phases.append(("delete defaults", last))
     return phases
@@ -169,42 +186,58 @@ def plan(run: RunRef, stores: Stores, env: str = "target") -> dict[str, Any]:
     attempt = "a" + "".join(c for c in now_iso() if c.isdigit())
     rk = RollbackKeys(run, attempt)
     spec = load_spec(stores.blobs, run)
-    undos = decide(e for e in stores.audit.entries(run.run_id) if e.get("env", "target") == env)
-    restores = [u for u in undos if u.action == "restore"]
-    deletes = [u for u in undos if u.action == "delete"]
-    unrestorable = [u for u in undos if u.action == "unrestorable"]
-    phases: list[tuple[str, Action, list[Undo]]] = []
-    if restores:
-        phases.append(("restore", "restore", restores))
-    phases += [(name, "delete", group) for name, group in delete_phases(spec, deletes)]
-    described = []
-    for index, (name, action, group) in enumerate(phases):
-        items = []
-        by_object: dict[str, list[Undo]] = defaultdict(list)
-        for u in group:
-            by_object[u.dest_object].append(u)
-        for obj in sorted(by_object):
-            records = by_object[obj]
-            for n in range(0, len(records), CHUNK):
-                chunk = records[n : n + CHUNK]
-                batch_id = f"U{index:02d}-{obj}-{n // CHUNK:05d}"
-                stores.blobs.put_json(rk.work(batch_id), {
-                    "action": action, "dest_object": obj,
-                    "records": [{"id": u.dest_id, "key": u.source_key, "image": u.image} for u in chunk]})
-                items.append({"batch_id": batch_id, "level": index, "attempt": attempt, "action": action,
-                              "dest_object": obj, "work_key": rk.work(batch_id), "count": len(chunk)})
-        stores.blobs.put_json(rk.manifest(index), items)
-        described.append({"index": index, "name": name, "action": action, "items": len(items),
-                          "records": len(group), "objects": sorted(by_object)})
+    level_of, count = _levels_of(spec)
+    # Phases in order: every restore, deletes by level in reverse, then defaults (and unattributed records).
+    names: list[tuple[str, Action]] = [("restore", "restore"),
+                                       *[(f"delete level {i}", "delete") for i in reversed(range(count))],
+                                       ("delete defaults", "delete")]
+    counts: Counter[str] = Counter()
+    unrestorable: list[Undo] = []
+    described: list[dict[str, Any]] = []
+
+    def by_phase(undos: Iterable[Undo]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+        for u in undos:
+            counts[u.action] += 1
+            if u.action == "unrestorable":
+                unrestorable.append(u)
+                continue
+            rank = 0  # the index in names
+            if u.action == "delete":
+                level = _delete_level(spec, level_of, u)
+                rank = count + 1 if level is None else count - level
+            yield (f"{rank:04d}", u.dest_object), {"rank": rank, "dest_object": u.dest_object, "id": u.dest_id,
+                                                   "key": u.source_key, "image": u.image}
+
+    with Spill() as writes, Spill() as phased:  # a million writes are sorted on disk, never held
+        phased.append(by_phase(decisions(
+            (e for e in stores.audit.entries(run.run_id) if e.get("env", "target") == env), writes)))
+        for rank, in_phase in groupby(phased.ordered(), key=lambda r: int(r["rank"])):
+            index, (name, action) = len(described), names[rank]
+            items: list[dict[str, Any]] = []
+            objects: list[str] = []
+            records = 0
+            for obj, of_object in groupby(in_phase, key=lambda r: str(r["dest_object"])):
+                objects.append(obj)
+                for n, chunk in enumerate(batched(of_object, CHUNK)):
+                    batch_id = f"U{index:02d}-{obj}-{n:05d}"
+                    stores.blobs.put_json(rk.work(batch_id), {
+                        "action": action, "dest_object": obj,
+                        "records": [{"id": r["id"], "key": r["key"], "image": r["image"]} for r in chunk]})
+                    items.append({"batch_id": batch_id, "level": index, "attempt": attempt, "action": action,
+                                  "dest_object": obj, "work_key": rk.work(batch_id), "count": len(chunk)})
+                    records += len(chunk)
+            stores.blobs.put_json(rk.manifest(index), items)
+            described.append({"index": index, "name": name, "action": action, "items": len(items),
+                              "records": records, "objects": objects})
     stores.blobs.put_json(rk.plan, {
         "run_id": run.run_id, "attempt": attempt, "planned_at": now_iso(), "levels": described,
-        "to_delete": len(deletes), "to_restore": len(restores),
+        "to_delete": counts["delete"], "to_restore": counts["restore"],
         "unrestorable": [{"dest_object": u.dest_object, "dest_id": u.dest_id, "source_key": u.source_key,
                           "reason": u.reason} for u in unrestorable],
     })
     stores.runs.update(run.run_id, rollback={"status": "running", "step": "PlanRollback", "at": now_iso()})
-    return {"plan_key": rk.plan, "index": 0, "count": len(phases), "to_delete": len(deletes),
-            "to_restore": len(restores), "unrestorable": len(unrestorable)}
+    return {"plan_key": rk.plan, "index": 0, "count": len(described), "to_delete": counts["delete"],
+            "to_restore": counts["restore"], "unrestorable": len(unrestorable)}
 
 
 def plan_level(run: RunRef, index: int, stores: Stores) -> dict[str, Any]:
@@ -272,56 +305,87 @@ def _same(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
+@dataclass
+class _Examples:
+    """How many problems of one kind, and the first :data:`REPORT_EXAMPLES` of them (what the report lists)."""
+
+    count: int = 0
+    first: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            self.count += 1
+            if len(self.first) < REPORT_EXAMPLES:
+                self.first.append(item)
+
+
+def _by_object(spill: Spill) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The spilled records of each object by id, :data:`CHUNK` at a time; of one id, the last appended."""
+    for obj, rows in groupby(spill.ordered(), key=lambda r: str(r["dest_object"])):
+        last = (list(same)[-1] for _, same in groupby(rows, key=lambda r: str(r["id"])))
+        for chunk in batched(last, CHUNK):
+            yield obj, chunk
+
+
 def verify(run: RunRef, dest: Destination, stores: Stores) -> dict[str, Any]:
-    """Read back: deleted ids are gone, restored records hold their before-images. Writes the report."""
+    """Read back: deleted ids are gone, restored records hold their before-images. Writes the report.
+
+    The ids are sorted on disk and read back :data:`CHUNK` at a time (objects and ids in order, as the
+    report lists them), so a rollback of a million records holds one chunk, not the run."""
     rk, the_plan = RollbackKeys.current(run, stores.blobs)
-    to_delete: dict[str, list[str]] = defaultdict(list)
-    to_restore: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    failed: list[dict[str, Any]] = []
-    for phase in the_plan["levels"]:
-        for item in stores.blobs.get_json(rk.manifest(phase["index"])):
-            work = stores.blobs.get_json(item["work_key"])
-            outcome = stores.blobs.get_json(rk.outcome(phase["index"], item["batch_id"]))
-            failed += [{**f, "dest_object": work["dest_object"], "action": work["action"]} for f in outcome["failed"]]
-            for r in work["records"]:
-                if work["action"] == "delete":
-                    to_delete[work["dest_object"]].append(r["id"])
-                else:
-                    to_restore[work["dest_object"]][r["id"]] = r["image"]
-    still_there = []
-    for obj, ids in sorted(to_delete.items()):
-        still_there += [{"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids))]
-    mismatched: list[dict[str, Any]] = []
+    failed, still_there, mismatched = _Examples(), _Examples(), _Examples()
+    deleted: Counter[str] = Counter()
+    restored: Counter[str] = Counter()
+    fields_of: dict[str, set[str]] = defaultdict(set)  # per object, every field its before-images hold
     system = dest.system_fields
-    for obj, images in sorted(to_restore.items()):
-        fields = sorted({f for image in images.values() for f in image} - set(system))
-        ids = sorted(images)
-        rows = dict(zip(ids, dest.retrieve(obj, ids, [ID, *fields]), strict=True))  # None where absent
-        for rid in ids:
-            row = rows[rid]
-            if row is None:
-                mismatched.append({"dest_object": obj, "id": rid, "field": "", "reason": "record not found"})
-                continue
-            for name, want in images[rid].items():
-                if name not in system and not _same(want, row.get(name)):
-                    mismatched.append({"dest_object": obj, "id": rid, "field": name,
-                                       "want": want, "got": row.get(name)})
+    with Spill() as to_delete, Spill() as to_restore:
+        for phase in the_plan["levels"]:
+            for item in stores.blobs.get_json(rk.manifest(phase["index"])):
+                work = stores.blobs.get_json(item["work_key"])
+                outcome = stores.blobs.get_json(rk.outcome(phase["index"], item["batch_id"]))
+                obj, records = str(work["dest_object"]), work["records"]
+                failed.add({**f, "dest_object": obj, "action": work["action"]} for f in outcome["failed"])
+                if not records:
+                    continue
+                if work["action"] == "delete":
+                    deleted[obj] += len(records)
+                    to_delete.append(((obj, str(r["id"])), {"dest_object": obj, "id": r["id"]}) for r in records)
+                else:
+                    to_restore.append(((obj, str(r["id"])), {"dest_object": obj, "id": r["id"], "image": r["image"]})
+                                      for r in records)
+                    for r in records:
+                        fields_of[obj].update(r["image"])
+        for obj, chunk in _by_object(to_delete):
+            ids = [r["id"] for r in chunk]
+            still_there.add({"dest_object": obj, "id": i} for i in sorted(dest.existing_ids(obj, ids)))
+        for obj, chunk in _by_object(to_restore):
+            restored[obj] += len(chunk)
+            fields = sorted(fields_of[obj] - set(system))
+            ids = [r["id"] for r in chunk]
+            rows = dict(zip(ids, dest.retrieve(obj, ids, [ID, *fields]), strict=True))  # None where absent
+            for r in chunk:
+                row = rows[r["id"]]
+                if row is None:
+                    mismatched.add([{"dest_object": obj, "id": r["id"], "field": "", "reason": "record not found"}])
+                    continue
+                mismatched.add({"dest_object": obj, "id": r["id"], "field": name, "want": want, "got": row.get(name)}
+                               for name, want in r["image"].items()
+                               if name not in system and not _same(want, row.get(name)))
     unrestorable = the_plan["unrestorable"]
-    passed = not (failed or still_there or mismatched or unrestorable)
+    passed = not (failed.count or still_there.count or mismatched.count or unrestorable)
     schema: dict[str, Any] = remove_schema(run, dest, stores) if passed else {
         "asked": run.options.rollback_schema, "removed": [], "kept": [],
         "reason": "records were not all undone: schema left in place"}
     report = {
         "run_id": run.run_id, "attempt": the_plan["attempt"], "verified_at": now_iso(), "passed": passed,
         "status": "rolled_back" if passed else "rollback_incomplete",
-        "deleted": {obj: len(ids) for obj, ids in sorted(to_delete.items())},
-        "restored": {obj: len(images) for obj, images in sorted(to_restore.items())},
-        "totals": {"deleted": sum(len(v) for v in to_delete.values()),
-                   "restored": sum(len(v) for v in to_restore.values()),
-                   "failed": len(failed), "still_present": len(still_there), "mismatched": len(mismatched),
+        "deleted": dict(sorted(deleted.items())),
+        "restored": dict(sorted(restored.items())),
+        "totals": {"deleted": sum(deleted.values()), "restored": sum(restored.values()),
+                   "failed": failed.count, "still_present": still_there.count, "mismatched": mismatched.count,
                    "unrestorable": len(unrestorable)},
-        "failed": failed[:REPORT_EXAMPLES], "still_present": still_there[:REPORT_EXAMPLES],
-        "mismatched": mismatched[:REPORT_EXAMPLES], "unrestorable": unrestorable[:REPORT_EXAMPLES],
+        "failed": failed.first, "still_present": still_there.first,
+        "mismatched": mismatched.first, "unrestorable": unrestorable[:REPORT_EXAMPLES],
         "phases": the_plan["levels"],
         "not_compared": list(system),
         "schema": schema,

@@ -1,4 +1,4 @@
-"""Rows keyed by source key in a temporary SQLite file: a join that holds a batch, not a table.
+"""Rows keyed by source key in a temporary SQLite file: a join that holds a batch, not a table; and a sort on disk.
 
 Reconciliation joins what a run sent (load-ready lines, batch by batch) with what the destination
 holds for the same keys (one paged read per mapping). Held in a dict, the destination side grows
@@ -6,6 +6,12 @@ with the number of records; here it is written to a throw-away file as it is rea
 a batch of keys at a time. Named key sets (refused, sent, compared) live in the same file, so
 deduplication does not grow with N either. SQLite's page cache is bounded (:data:`CACHE_KIB`);
 the file is deleted on :meth:`Spill.close`.
+
+The same file sorts: :meth:`Spill.append` rows under a sort key (a tuple of up to
+:data:`KEY_PARTS` strings), and :meth:`Spill.ordered` reads them back in key order (ties in the
+order they were appended, as Python's stable ``sorted``),
+a page at a time. Keys are compared as SQLite compares TEXT (bytes of UTF-8), which is the order of
+code points that ``str`` comparison uses.
 
 Rows go through JSON: the destination reads they hold came from JSON (or XML-RPC) answers, so
 strings, numbers, booleans, None, lists and dicts come back equal; anything else comes back as its
@@ -28,10 +34,14 @@ from typing import Any, Self
 BATCH = 500
 #: SQLite page cache of the spill file, in KiB.
 CACHE_KIB = 8 * 1024
+#: Most strings a sort key of :meth:`Spill.append` has (shorter keys are padded with "", which sorts first).
+KEY_PARTS = 4
 
 _SCHEMA = """
 CREATE TABLE rows(key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE marks(name TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(name, key)) WITHOUT ROWID;
+CREATE TABLE ordered(k1 TEXT NOT NULL, k2 TEXT NOT NULL, k3 TEXT NOT NULL, k4 TEXT NOT NULL, n INTEGER NOT NULL,
+                     data TEXT NOT NULL, PRIMARY KEY(k1, k2, k3, k4, n)) WITHOUT ROWID;
 """
 
 
@@ -40,6 +50,12 @@ def batched(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
     it = iter(items)
     while part := list(islice(it, size)):
         yield part
+
+
+def _padded(key: Sequence[str]) -> tuple[str, ...]:
+    if len(key) > KEY_PARTS:
+        raise ValueError(f"a sort key has at most {KEY_PARTS} parts, not {len(key)}")
+    return (*map(str, key), *[""] * (KEY_PARTS - len(key)))
 
 
 class Spill:
@@ -55,6 +71,7 @@ class Spill:
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._conn.execute("PRAGMA temp_store=FILE")
         self._conn.executescript(_SCHEMA)
+        self._appended = 0  # rows appended so far: their arrival number breaks ties in ordered()
 
     def __enter__(self) -> Self:
         return self
@@ -113,7 +130,33 @@ class Spill:
         rows = self._conn.execute("SELECT key FROM marks WHERE name = ? ORDER BY key LIMIT ?", (name, limit))
         return [k for (k,) in rows]
 
-    def _write(self, sql: str, rows: list[tuple[str, str]]) -> None:
+    # --- sorting --------------------------------------------------------------------------------------
+    def append(self, rows: Iterable[tuple[Sequence[str], Mapping[str, Any]]]) -> int:
+        """Add ``(sort key, row)`` pairs to the rows :meth:`ordered` returns sorted; how many were given.
+
+        Every row of one spill should have a key of the same length (at most :data:`KEY_PARTS` strings)."""
+        given = 0
+        for part in batched(rows):
+            self._write("INSERT INTO ordered(k1, k2, k3, k4, n, data) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(*_padded(key), self._appended + i, json.dumps(r, separators=(",", ":"), default=str))
+                         for i, (key, r) in enumerate(part)])
+            self._appended += len(part)
+            given += len(part)
+        return given
+
+    def ordered(self) -> Iterator[dict[str, Any]]:
+        """The appended rows by their sort keys, ties in append order.
+
+        The table's primary key is (sort key, arrival number): rows are kept in that order as they are appended,
+        so this is a walk of the key, with no sort pass (and no second copy of the rows in a temporary file).
+
+        Rows are read :data:`BATCH` at a time; do not append while iterating."""
+        cursor = self._conn.execute("SELECT data FROM ordered ORDER BY k1, k2, k3, k4, n")
+        while page := cursor.fetchmany(BATCH):
+            for (data,) in page:
+                yield json.loads(data)
+
+    def _write(self, sql: str, rows: list[tuple[str | int, ...]]) -> None:
         self._conn.execute("BEGIN")
         try:
             self._conn.executemany(sql, rows)

@@ -180,6 +180,7 @@ def test_function_runtime_sizing_tracing_and_environment(
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == f"functions.{definition.folder}.handler.handler"
     assert props["MemorySize"] == definition.memory_mb
+    assert props["EphemeralStorage"] == {"Size": definition.ephemeral_mb}
     assert props["Timeout"] == definition.timeout_s
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Layers"] == [
