@@ -161,6 +161,16 @@ class CrosswalkStore(_Table):
         """source key -> destination id, for the keys the crosswalk knows."""
         return {k: v["dest_id"] for k, v in self._get(scope, keys).items()}
 
+    def entries(self, scope: str) -> Iterator[tuple[str, str]]:
+        """Every (source key, destination id) of ``scope`` in key order, read a page at a time."""
+        paginator = self.ddb.get_paginator("query")
+        for page in paginator.paginate(TableName=self.name, KeyConditionExpression="#s = :s",
+                                       ExpressionAttributeNames={"#s": "scope"},
+                                       ExpressionAttributeValues={":s": {"S": scope}},
+                                       ProjectionExpression="source_key, dest_id"):
+            for item in page.get("Items", []):
+                yield item["source_key"]["S"], item["dest_id"]["S"]
+
     def get_times(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
         """source key -> when the engine last wrote that record (ISO-8601)."""
         return {k: v["at"] for k, v in self._get(scope, keys).items() if "at" in v}

@@ -13,8 +13,9 @@ import pytest
 
 from shared.connectors.destination import ID, WriteResult
 from shared.domain import load, reconcile
-from shared.domain.keys import Keys
+from shared.domain.keys import FULL, Keys
 from shared.domain.profile import Thresholds, profiled_fields
+from shared.domain.transform import merged_scope
 from shared.errors import ConfigurationError
 from shared.mapping.spec import (
     CustomFieldSpec,
@@ -25,22 +26,10 @@ from shared.mapping.spec import (
     ObjectMapping,
 )
 from shared.models import Endpoint, RunRef
-from tests.unit.test_reconcile_profile import FakeBlobs, FakeDest, FakeRuns
+from tests.unit.test_reconcile_profile import FakeBlobs, FakeCrosswalk, FakeDest, FakeRuns
 
 EXT = "flit_sercomid"
 CUST = LookupTarget(source_object="customers", dest_object="account")
-
-
-class FakeCrosswalk:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, str]] = {}
-
-    def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
-        self.data.setdefault(scope, {}).update(mapping)
-
-    def get_many(self, scope: str, keys: Any) -> dict[str, str]:
-        have = self.data.get(scope, {})
-        return {k: have[k] for k in keys if k in have}
 
 
 class FakeAudit:
@@ -156,7 +145,7 @@ def test_merged_duplicates_resolve_to_their_survivor_for_the_fix_up_pass() -> No
                                          {"id": "c3", "parent_id": "c2"}])
     # WHEN the level is verified THEN the merged crosswalk also holds the duplicate, as its survivor's record
     load.verify_level(RUN, 0, stores)  # type: ignore[arg-type]
-    assert stores.blobs.get_json(keys.xwalk_merged("account")) == {
+    assert stores.crosswalk.data[merged_scope(RUN, FULL, "account")] == {
         "customers:c1": "A1", "customers:c3": "A3", "customers:c2": "A1"}
     # AND the fix-up pass points c3 at the survivor, and never writes the duplicate's own parent onto it
     dest = Dest({})
@@ -188,7 +177,8 @@ def test_objects_without_the_key_are_reconciled_by_the_ids_the_run_recorded() ->
     b.put_lines(keys.rejects("B0.load"), [])
     b.put_json(keys.outcome(0, "B0"), {"mapping": "notes->annotation", "input": 3, "filtered_out": 0,
                                        "transform_rejected": 0, "loaded": 3, "load_rejected": 0})
-    b.put_json(keys.xwalk_merged("annotation"), {r[EXT]: f"N{i}" for i, r in enumerate(sent)})
+    stores.crosswalk.put_many(merged_scope(RUN, FULL, "annotation"), {r[EXT]: f"N{i}" for i, r in enumerate(sent)},
+                              RUN.run_id)
     dest = FakeDest({"annotation": [{"Id": f"N{i}", **{k: v for k, v in r.items() if k != EXT}}
                                     for i, r in enumerate(sent)]})
     out = reconcile.reconcile(RUN, dest, stores)  # type: ignore[arg-type]
