@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.connectors.destination import ID, WriteResult
-from shared.domain import load, reconcile
+from shared.domain import load, reconcile, transform
 from shared.domain.keys import FULL, Keys
 from shared.domain.profile import Thresholds, profiled_fields
 from shared.domain.transform import merged_scope
@@ -197,3 +197,38 @@ def test_lookups_named_per_target_are_profiled_under_those_names() -> None:
                                LookupRule(dest="ownerid2", source="x", target=CUST)])
     names = [f.name for f in profiled_fields(m, Thresholds())[0] if f.lookup]
     assert names == ["regardingobjectid_incident_task", "ownerid2"]
+
+
+# --- lookups read the run's merged crosswalk by key ------------------------------------------------------------
+def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswalk() -> None:
+    contacts = ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
+                             fields=[FieldRule(dest="lastname", source="name")],
+                             lookups=[LookupRule(dest="parentcustomerid", source="customer_id", target=CUST)])
+    s = spec()
+    s = s.model_copy(update={"mappings": [*s.mappings, contacts]})
+    stores = staged(s)
+    b, keys = stores.blobs, Keys(RUN)
+    b.put_json(keys.dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
+                                   "integration_user_id": "u", "audit_fields_settable": True})
+    # GIVEN a level that loaded 1,000 customers (c0 among them), and c9 known only from an earlier run
+    b.put_json(keys.level_manifest(0), [{"mapping": "customers->account", "batch_id": "B0", "level": 0}])
+    b.put_json(keys.outcome(0, "B0"), {})
+    b.put_json(keys.xwalk_part(0, "account", "B0"), {f"customers:c{n}": f"A{n}" for n in range(1000) if n != 9})
+    b.put_json(keys.levels, [["customers->account"], ["contacts->contact"]])
+    load.verify_level(RUN, 0, stores)  # type: ignore[arg-type]
+    stores.crosswalk.put_many("https://org.example#account", {"customers:c9": "A-old"}, "an-earlier-run")
+    b.put_lines("x/contacts.jsonl", [{"id": "p1", "name": "One", "customer_id": "c0"},
+                                     {"id": "p2", "name": "Two", "customer_id": "c9"}])
+    asked: list[tuple[str, list[str]]] = []
+    get_many = stores.crosswalk.get_many
+    stores.crosswalk.get_many = lambda scope, ks: asked.append((scope, list(ks))) or get_many(scope, ks)  # type: ignore[method-assign]
+    # WHEN a batch of contacts is transformed
+    out = transform.transform_batch(RUN, {"mapping": "contacts->contact", "batch_id": "B1", "level": 1,
+                                          "source_keys": ["x/contacts.jsonl"]}, b, stores.crosswalk,  # type: ignore[arg-type]
+                                    lambda: None)  # type: ignore[arg-type,return-value]
+    # THEN it asked the run's merged crosswalk for its two references only, and linked what this run loaded:
+    # the customer this run did not load stays unlinked, as when it resolved through the whole snapshot
+    assert (merged_scope(RUN, FULL, "account"), ["customers:c0", "customers:c9"]) in asked
+    assert all(len(ks) <= 2 for _, ks in asked)
+    rows = b.get_lines(keys.load_ready("B1"))
+    assert [r.get("parentcustomerid") for r in rows] == ["A0", None] and out["issues"] == 1
