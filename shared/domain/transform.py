@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from shared.aws import BlobStore, CrosswalkStore
+from shared.aws import RUN_SCOPE, BlobStore, CrosswalkStore
 from shared.connectors.source import Source
 from shared.domain import files
 from shared.domain.keys import FULL, Keys, environment
@@ -48,8 +48,8 @@ def merged_scope(run: RunRef, phase: str, dest_object: str) -> str:
     Lookups resolve through it, not through the destination's scope (``crosswalk_scope``), which also
     holds earlier runs' and adopted records this run did not load (a parent rejected this time must
     leave its children orphans, as before). Keyed in the crosswalk table, so a batch reads only the
-    keys its records reference."""
-    return f"run:{run.run_id}:{environment(run, phase)}#{dest_object}"
+    keys its records reference; its entries expire with the run's artefacts (``RUN_SCOPE``)."""
+    return f"{RUN_SCOPE}{run.run_id}:{environment(run, phase)}#{dest_object}"
 
 
 def resolved_crosswalk(run: RunRef, phase: str, blobs: BlobStore, crosswalk: CrosswalkStore,
