@@ -45,7 +45,8 @@ def prepare(run: RunRef, dest: Destination, stores: Stores, env: str = "target")
     if env == "sample":  # the sample's crosswalk scope: transform reads it for the sample's batches
         stores.blobs.put_json(keys.sample_environment, {"instance": dest.scope})
     elif run.sample_destination is not None:
-        # the approved target starts from nothing the sample wrote: lookups resolve to the target's ids
+        # the approved target starts from nothing the sample wrote: lookups resolve to the target's ids (the
+        # run's merged crosswalk is kept per environment, ``merged_scope``; here go the sample's default ids)
         for key in stores.blobs.keys(keys.xwalk_merged_prefix):
             stores.blobs.delete(key)
     # What this run created (kept across retries of this step): rollback_schema removes exactly that.
