@@ -7,6 +7,7 @@ that answers natural-key reads and records every write.
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -232,3 +233,35 @@ def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswal
     assert all(len(ks) <= 2 for _, ks in asked)
     rows = b.get_lines(keys.load_ready("B1"))
     assert [r.get("parentcustomerid") for r in rows] == ["A0", None] and out["issues"] == 1
+
+
+def _transform_heap_peak(loaded: int) -> int:
+    """The heap peak (tracemalloc) of transforming 200 contacts after a level loaded ``loaded`` customers."""
+    contacts = ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
+                             fields=[FieldRule(dest="lastname", source="name")],
+                             lookups=[LookupRule(dest="parentcustomerid", source="customer_id", target=CUST)])
+    s = spec()
+    s = s.model_copy(update={"mappings": [*s.mappings, contacts]})
+    stores = staged(s)
+    b, keys = stores.blobs, Keys(RUN)
+    b.put_json(keys.dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
+                                   "integration_user_id": "u", "audit_fields_settable": True})
+    stores.crosswalk.put_many(merged_scope(RUN, FULL, "account"),
+                              {f"customers:c{n}": f"A{n}" for n in range(loaded)}, RUN.run_id)
+    b.put_lines("x/contacts.jsonl", [{"id": f"p{n}", "name": "N", "customer_id": f"c{n * 7 % loaded}"}
+                                     for n in range(200)])
+    item = {"mapping": "contacts->contact", "batch_id": "B1", "level": 1, "source_keys": ["x/contacts.jsonl"]}
+    transform.transform_batch(RUN, item, b, stores.crosswalk, lambda: None)  # type: ignore[arg-type,return-value]
+    tracemalloc.start()
+    try:
+        transform.transform_batch(RUN, item, b, stores.crosswalk, lambda: None)  # type: ignore[arg-type,return-value]
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_batchs_transform_needs_no_more_memory_when_the_run_has_loaded_more() -> None:
+    # GIVEN runs that loaded 2,000 and 40,000 customers WHEN a batch of contacts is transformed in each
+    # THEN its heap peak is the batch's, not the crosswalk's (whole, 40,000 entries would be megabytes)
+    small, large = _transform_heap_peak(2_000), _transform_heap_peak(40_000)
+    assert large < small * 1.25 + 64 * 1024, (small, large)
