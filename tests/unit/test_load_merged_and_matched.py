@@ -201,16 +201,21 @@ def test_lookups_named_per_target_are_profiled_under_those_names() -> None:
 
 
 # --- lookups read the run's merged crosswalk by key ------------------------------------------------------------
-def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswalk() -> None:
+def with_contacts() -> Stores:
+    """The spec with contacts linking to their customer's account, and the destination's catalog."""
     contacts = ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
                              fields=[FieldRule(dest="lastname", source="name")],
                              lookups=[LookupRule(dest="parentcustomerid", source="customer_id", target=CUST)])
     s = spec()
-    s = s.model_copy(update={"mappings": [*s.mappings, contacts]})
-    stores = staged(s)
+    stores = staged(s.model_copy(update={"mappings": [*s.mappings, contacts]}))
+    stores.blobs.put_json(Keys(RUN).dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
+                                                   "integration_user_id": "u", "audit_fields_settable": True})
+    return stores
+
+
+def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswalk() -> None:
+    stores = with_contacts()
     b, keys = stores.blobs, Keys(RUN)
-    b.put_json(keys.dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
-                                   "integration_user_id": "u", "audit_fields_settable": True})
     # GIVEN a level that loaded 1,000 customers (c0 among them), and c9 known only from an earlier run
     b.put_json(keys.level_manifest(0), [{"mapping": "customers->account", "batch_id": "B0", "level": 0}])
     b.put_json(keys.outcome(0, "B0"), {})
@@ -237,15 +242,8 @@ def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswal
 
 def _transform_heap_peak(loaded: int) -> int:
     """The heap peak (tracemalloc) of transforming 200 contacts after a level loaded ``loaded`` customers."""
-    contacts = ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
-                             fields=[FieldRule(dest="lastname", source="name")],
-                             lookups=[LookupRule(dest="parentcustomerid", source="customer_id", target=CUST)])
-    s = spec()
-    s = s.model_copy(update={"mappings": [*s.mappings, contacts]})
-    stores = staged(s)
-    b, keys = stores.blobs, Keys(RUN)
-    b.put_json(keys.dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
-                                   "integration_user_id": "u", "audit_fields_settable": True})
+    stores = with_contacts()
+    b = stores.blobs
     stores.crosswalk.put_many(merged_scope(RUN, FULL, "account"),
                               {f"customers:c{n}": f"A{n}" for n in range(loaded)}, RUN.run_id)
     b.put_lines("x/contacts.jsonl", [{"id": f"p{n}", "name": "N", "customer_id": f"c{n * 7 % loaded}"}
