@@ -15,7 +15,8 @@ import pytest
 from shared.connectors.destination import WriteResult
 from shared.connectors.zoho.capabilities import CAPABILITIES
 from shared.domain import load
-from shared.domain.keys import Keys
+from shared.domain.keys import FULL, Keys
+from shared.domain.transform import merged_scope
 from shared.errors import QuotaExhaustedError
 from shared.mapping.spec import Conversion, FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping
 from shared.models import Endpoint, RunRef
@@ -79,7 +80,8 @@ def staged() -> Stores:
                                                     for r in source])
     b.put_json(keys.existing(ITEM["batch_id"]), {})
     b.put_json(keys.already_loaded(ITEM["batch_id"]), {})
-    b.put_json(keys.xwalk_merged("Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)})
+    stores.crosswalk.put_many(merged_scope(RUN, FULL, "Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)},
+                              RUN.run_id)
     b.put_json(keys.defaults, {"flitstack:default-account": "A-default"})
     return stores
 
