@@ -58,9 +58,7 @@ class StateMachineDef:
 # --- DynamoDB -----------------------------------------------------------------------------
 RUNS = TableDef("RunsTable", partition_key="run_id")
 AUDIT = TableDef("AuditTable", partition_key="run_id", sort_key="seq")
-#: An org's crosswalk is kept across runs; a run's own merged crosswalk (scopes under ``run:``, see
-#: ``shared.domain.transform.merged_scope``) expires with the run's artefacts.
-CROSSWALK = TableDef("CrosswalkTable", partition_key="scope", sort_key="source_key", ttl_attribute="expires")
+CROSSWALK = TableDef("CrosswalkTable", partition_key="scope", sort_key="source_key")
 IDEMPOTENCY = TableDef("IdempotencyTable", partition_key="id", ttl_attribute="expiration")
 #: Pending and answered sign-offs (the task token stays here, never in a link or a message).
 APPROVALS = TableDef("ApprovalsTable", partition_key="approval_id", ttl_attribute="ttl")

@@ -186,7 +186,7 @@ class FlitStackStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
-        retention_days = self._retention_days()
+        retention_days = int(self.node.try_get_context(ARTEFACT_RETENTION_CONTEXT) or DEFAULT_ARTEFACT_RETENTION_DAYS)
         return s3.Bucket(
             self,
             DATA_BUCKET_LOGICAL_ID,
@@ -234,9 +234,6 @@ class FlitStackStack(cdk.Stack):
         )
         return dependencies, shared
 
-    def _retention_days(self) -> int:
-        return int(self.node.try_get_context(ARTEFACT_RETENTION_CONTEXT) or DEFAULT_ARTEFACT_RETENTION_DAYS)
-
     def _function_environment(self) -> dict[str, str]:
         environment = {f"{env_name(t.logical_id)}": self.tables[t.logical_id].table_name for t in TABLES}
         environment.update(
@@ -248,8 +245,6 @@ class FlitStackStack(cdk.Stack):
                 # Responses can carry tenant data: keep them out of trace metadata.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 "LOG_LEVEL": self.log_level,
-                # a run's own crosswalk entries expire with its artefacts in the data bucket
-                "ARTEFACT_RETENTION_DAYS": str(self._retention_days()),
             }
         )
         return environment

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -142,28 +141,14 @@ class _Table:
                 raise TransientError(f"{self.name}: DynamoDB kept {len(left)} items unprocessed")
 
 
-#: Scopes of a run's own crosswalk (its merged crosswalk: ``shared.domain.transform.merged_scope``) begin so.
-RUN_SCOPE = "run:"
-
-
 class CrosswalkStore(_Table):
-    """source key -> destination id, scoped per destination org and object; kept across runs.
-
-    Scopes beginning with :data:`RUN_SCOPE` belong to one run and expire (the table's ``expires``
-    TTL) ``retention_days`` after they are written, with the run's artefacts."""
-
-    def __init__(self, name: str, client: Any | None = None, retention_days: int = 90) -> None:
-        super().__init__(name, client)
-        self.retention_days = retention_days
+    """source key -> destination id, scoped per destination org and object; kept across runs."""
 
     def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
         at = now_iso()
-        expiry: dict[str, dict[str, str]] = {}
-        if scope.startswith(RUN_SCOPE):
-            expiry = {"expires": {"N": str(int(time.time()) + self.retention_days * 86400)}}
         self._write_all([
             {"scope": {"S": scope}, "source_key": {"S": k}, "dest_id": {"S": v}, "run_id": {"S": run_id},
-             "at": {"S": at}, **expiry}
+             "at": {"S": at}}
             for k, v in mapping.items()
         ])
 
@@ -175,16 +160,6 @@ class CrosswalkStore(_Table):
     def get_many(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
         """source key -> destination id, for the keys the crosswalk knows."""
         return {k: v["dest_id"] for k, v in self._get(scope, keys).items()}
-
-    def entries(self, scope: str) -> Iterator[tuple[str, str]]:
-        """Every (source key, destination id) of ``scope`` in key order, read a page at a time."""
-        paginator = self.ddb.get_paginator("query")
-        for page in paginator.paginate(TableName=self.name, KeyConditionExpression="#s = :s",
-                                       ExpressionAttributeNames={"#s": "scope"},
-                                       ExpressionAttributeValues={":s": {"S": scope}},
-                                       ProjectionExpression="source_key, dest_id"):
-            for item in page.get("Items", []):
-                yield item["source_key"]["S"], item["dest_id"]["S"]
 
     def get_times(self, scope: str, keys: Iterable[str]) -> dict[str, str]:
         """source key -> when the engine last wrote that record (ISO-8601)."""
@@ -269,7 +244,7 @@ class Stores:
     def __init__(self, settings: Settings | None = None) -> None:
         s = settings or get_settings()
         self.blobs = BlobStore(s.data_bucket)
-        self.crosswalk = CrosswalkStore(s.crosswalk_table, retention_days=s.artefact_retention_days)
+        self.crosswalk = CrosswalkStore(s.crosswalk_table)
         self.audit = AuditLog(s.audit_table)
         self.runs = RunStore(s.runs_table)
 

@@ -19,9 +19,6 @@ class Settings(BaseSettings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     approvals_table: str = Field(alias="APPROVALS_TABLE")
     data_bucket: str = Field(alias="DATA_BUCKET")
-    #: How long a run's artefacts are kept (the data bucket's lifecycle; infra's DEFAULT_ARTEFACT_RETENTION_DAYS):
-    #: a run's own crosswalk entries (``RUN_SCOPE``) expire with them.
-    artefact_retention_days: int = Field(default=90, alias="ARTEFACT_RETENTION_DAYS")
 
 
 @lru_cache(maxsize=1)

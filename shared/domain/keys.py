@@ -113,3 +113,6 @@ class Keys:
 
     def delta_events(self, kind: str) -> str:
         return f"{self.q}/{kind}.jsonl"
+
+    def xwalk_merged(self, dest_object: str) -> str:
+        return f"{self.p}/xwalk-merged/{dest_object}.json"

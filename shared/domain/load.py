@@ -22,7 +22,7 @@ from shared.connectors.destination import ID, Destination, WriteResult, chunks
 from shared.domain import files
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
-from shared.domain.transform import crosswalk_scope, merged_scope
+from shared.domain.transform import crosswalk_scope
 from shared.errors import ConfigurationError, IncompleteStepError, QuotaExhaustedError, RecordReject
 from shared.mapping.engine import Issue, condition_test, crosswalk_aliases, source_key
 from shared.mapping.spec import Condition, MigrationSpec, ObjectMapping
@@ -45,8 +45,7 @@ def prepare(run: RunRef, dest: Destination, stores: Stores, env: str = "target")
     if env == "sample":  # the sample's crosswalk scope: transform reads it for the sample's batches
         stores.blobs.put_json(keys.sample_environment, {"instance": dest.scope})
     elif run.sample_destination is not None:
-        # the approved target starts from nothing the sample wrote: lookups resolve to the target's ids (the
-        # run's merged crosswalk is kept per environment, ``merged_scope``; here go the sample's default ids)
+        # the approved target starts from nothing the sample wrote: lookups resolve to the target's ids
         for key in stores.blobs.keys(keys.xwalk_merged_prefix):
             stores.blobs.delete(key)
     # What this run created (kept across retries of this step): rollback_schema removes exactly that.
@@ -387,23 +386,15 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
     test = condition_test(Condition(where=conv.where, present=conv.present))
     sources = {source_key(mapping.source_object, str(r.get("id"))): r
                for k in item["source_keys"] for r in stores.blobs.get_lines(str(k))}
-    taken = [(key, str(w.id), rec) for key, w in written.items()
-             if (rec := sources.get(key)) is not None and w.id and test(rec)]
-    # Only the keys the converted records link to, read from the run's merged crosswalk.
-    wanted: dict[str, set[str]] = {}
-    for _, _, rec in taken:
-        for lk in conv.link:
-            assert lk.target is not None
-            if rec.get(lk.source) not in (None, ""):
-                wanted.setdefault(lk.target.dest_object, set()).add(
-                    source_key(lk.target.source_object, str(rec.get(lk.source))))
-    snapshots = {lk.target.dest_object: stores.crosswalk.get_many(
-                     merged_scope(run, keys.phase, lk.target.dest_object),
-                     sorted(wanted.get(lk.target.dest_object, ())))
+    snapshots = {lk.target.dest_object: (stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
+                                         if stores.blobs.exists(keys.xwalk_merged(lk.target.dest_object)) else {})
                  for lk in conv.link if lk.target}
     defaults = stores.blobs.get_json(keys.defaults) if stores.blobs.exists(keys.defaults) else {}
     todo: list[tuple[str, str, dict[str, str]]] = []
-    for key, dest_id, rec in taken:
+    for key, w in written.items():
+        rec = sources.get(key)
+        if rec is None or not w.id or not test(rec):
+            continue
         links: dict[str, str] = {}
         for lk in conv.link:
             assert lk.target is not None
@@ -412,7 +403,7 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
                    if ref not in (None, "") else None) or (defaults.get(lk.default_key) if lk.default_key else None)
             if hit:
                 links[lk.dest] = str(hit)
-        todo.append((key, dest_id, links))
+        todo.append((key, w.id, links))
     results: list[WriteResult] = []
     for chunk in chunks(todo, CONVERT_CHUNK):  # recorded as it goes: a budget stop keeps what was converted
         done = convert(mapping.dest_object, conv.into, chunk)
@@ -451,32 +442,28 @@ def verify_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> 
                 stores.blobs.delete(key)
             raise QuotaExhaustedError(f"level {index}: {len(quota)} batches stopped by an exhausted quota")
         raise IncompleteStepError(f"level {index}: {len(missing)} batches did not complete: {missing[:10]}")
-    # Each part (one batch's writes) goes into the run's keyed merged crosswalk as it is read, in the order
-    # the parts are listed (a later part's entry replaces an earlier one's, as a dict update would).
-    touched: list[str] = []
+    parts: dict[str, dict[str, str]] = {}
     for key in stores.blobs.keys(keys.xwalk_level_prefix(index)):
         dest_object = key.split("/")[-2]
-        stores.crosswalk.put_many(merged_scope(run, phase, dest_object), stores.blobs.get_json(key), run.run_id)
-        touched.append(dest_object)
-    spec = load_spec(stores.blobs, run) if touched else None
-    for dest_object in dict.fromkeys(touched):
+        parts.setdefault(dest_object, {}).update(stores.blobs.get_json(key))
+    spec = load_spec(stores.blobs, run) if parts else None
+    for dest_object, ids in parts.items():
+        merged_key = keys.xwalk_merged(dest_object)
+        merged = stores.blobs.get_json(merged_key) if stores.blobs.exists(merged_key) else {}
+        merged.update(ids)
         # Merged duplicates (spec.merged) resolve to their survivor's record for code that reads this
-        # crosswalk without the engine: the fix-up pass, conversions, reconciliation of natural keys.
+        # snapshot without the engine: the fix-up pass, delta levels, reconciliation of natural keys.
         assert spec is not None
-        scope = merged_scope(run, phase, dest_object)
-        survivors = [source_key(m.source_object, s) for m in spec.mappings if m.dest_object == dest_object
-                     for s in spec.merged.get(m.source_object, {}).values()]
-        aliases = crosswalk_aliases(spec, dest_object, stores.crosswalk.get_many(scope, survivors))
-        if aliases:
-            stores.crosswalk.put_many(scope, aliases, run.run_id)
+        merged.update(crosswalk_aliases(spec, dest_object, merged))
+        stores.blobs.put_json(merged_key, merged)
     levels = stores.blobs.get_json(keys.levels)
     stores.runs.update(run.run_id, status="running")
     return {"index": index + 1, "count": len(levels), "phase": phase}
 
 
-def _source_batches(stores: Stores, keys: Keys, obj: str) -> Iterable[list[dict[str, Any]]]:
+def _source_records(stores: Stores, keys: Keys, obj: str) -> Iterable[dict[str, Any]]:
     for batch_key in stores.blobs.get_json(keys.extract_outcome(obj))["batches"]:
-        yield stores.blobs.get_lines(batch_key)
+        yield from stores.blobs.get_lines(batch_key)
 
 
 def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> dict[str, Any]:
@@ -485,50 +472,39 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
     spec = load_spec(stores.blobs, run)
     updated = 0
     for mapping in planner.deferred_mappings(spec):
-        own_scope = merged_scope(run, phase, mapping.dest_object)
+        own = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
         updates: list[dict[str, Any]] = []
         issues: list[Issue] = []
-        by_id: dict[str, str] = {}  # destination id -> source key, of the records updated
         duplicates = spec.merged.get(mapping.source_object, {})
         for lk in (lk for lk in mapping.lookups if lk.deferred):
             assert lk.target is not None
             # tried in order, as in the first pass: the rule's target, then its alternatives (each may name
             # its own destination field: a project landed as an Opportunity or as a Project__c)
             tried = [(lk.source, lk.target), *((c.source, c.target) for c in lk.or_else)]
-            for extracted in _source_batches(stores, keys, mapping.source_object):
-                # merged into its survivor: its own key aliases the survivor's record
-                batch = [rec for rec in extracted if str(rec.get("id")) not in duplicates]
-                # the batch's own ids and the ids its references name, read by key from the run's crosswalk
-                own = stores.crosswalk.get_many(own_scope, [source_key(mapping.source_object, str(rec["id"]))
-                                                            for rec in batch])
-                wanted: dict[str, set[str]] = {}
-                for rec in batch:
-                    for src, t in tried:
-                        if rec.get(src) not in (None, ""):
-                            wanted.setdefault(t.dest_object, set()).add(source_key(t.source_object, str(rec[src])))
-                targets = {obj: stores.crosswalk.get_many(merged_scope(run, phase, obj), sorted(refs))
-                           for obj, refs in wanted.items()}
-                for rec in batch:
-                    key = source_key(mapping.source_object, str(rec["id"]))
-                    own_id = own.get(key)
-                    refs = [(rec.get(src), t) for src, t in tried if rec.get(src) not in (None, "")]
-                    if not refs or own_id is None:
-                        continue
-                    hit = next(((t, found) for ref, t in refs
-                                if (found := targets[t.dest_object].get(source_key(t.source_object, str(ref))))),
-                               None)
-                    if hit is None:
-                        names = " or ".join(dict.fromkeys(t.dest_object for _, t in refs))
-                        issues.append(Issue(mapping.source_object, str(rec["id"]), mapping.dest_object, lk.dest,
-                                            "lookup_missing", f"no {names} for {refs[0][0]!r}; left empty"))
-                        continue
-                    updates.append({ID: own_id, hit[0].dest or lk.dest: hit[1]})
-                    by_id[own_id] = key
+            targets = {t.dest_object: stores.blobs.get_json(keys.xwalk_merged(t.dest_object)) for _, t in tried}
+            for rec in _source_records(stores, keys, mapping.source_object):
+                if str(rec.get("id")) in duplicates:
+                    continue  # merged into its survivor: its own key aliases the survivor's record
+                own_id = own.get(source_key(mapping.source_object, str(rec["id"])))
+                refs = [(rec.get(src), t) for src, t in tried if rec.get(src) not in (None, "")]
+                if not refs or own_id is None:
+                    continue
+                hit = next(((t, targets[t.dest_object].get(source_key(t.source_object, str(ref))))
+                            for ref, t in refs if targets[t.dest_object].get(source_key(t.source_object, str(ref)))),
+                           None)
+                if hit is None:
+                    names = " or ".join(dict.fromkeys(t.dest_object for _, t in refs))
+                    issues.append(Issue(mapping.source_object, str(rec["id"]), mapping.dest_object, lk.dest,
+                                        "lookup_missing", f"no {names} for {refs[0][0]!r}; left empty"))
+                    continue
+                updates.append({ID: own_id, hit[0].dest or lk.dest: hit[1]})
         deferred = sorted({k for u in updates for k in u} - {ID})
         before = before_images(dest, mapping.dest_object, [u[ID] for u in updates], deferred)
         results = dest.update(mapping.dest_object, updates)
         failed = [r for r in results if not r.ok]
         updated += len(results) - len(failed)
+        aliases = {source_key(mapping.source_object, d) for d in duplicates}
+        by_id = {v: k for k, v in own.items() if k not in aliases}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
              # one batch name per phase: a delta pass's fix-up of the same record is an entry of its own, so its

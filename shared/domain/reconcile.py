@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from shared.aws import BlobStore, Stores, now_iso
 from shared.connectors.destination import RunJournal
 from shared.domain.extract import load_spec
-from shared.domain.keys import FULL, Keys
+from shared.domain.keys import Keys
 from shared.domain.profile import (
     REFUSED,
     Check,
@@ -39,7 +39,6 @@ from shared.domain.profile import (
     source_fields,
 )
 from shared.domain.spill import Spill
-from shared.domain.transform import merged_scope
 from shared.executions import ExecutionStart, rollback_start
 from shared.mapping.engine import source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
@@ -120,10 +119,9 @@ def _held(dest: ProfileDestination, m: ObjectMapping, fields: list[ProfiledField
     return count
 
 
-def _reconcile_mapping(run: RunRef, spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
-                       items: list[dict[str, Any]], dest: ProfileDestination, stores: Stores, keys: Keys,
+def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[str], extracted: int,
+                       items: list[dict[str, Any]], dest: ProfileDestination, blobs: BlobStore, keys: Keys,
                        thresholds: Thresholds) -> dict[str, Any]:
-    blobs, crosswalk = stores.blobs, stores.crosswalk
     batch_ids = [str(i["batch_id"]) for i in items]
     ext = spec.external_id_field
     fields, skipped = profiled_fields(m, thresholds)
@@ -132,9 +130,11 @@ def _reconcile_mapping(run: RunRef, spec: MigrationSpec, m: ObjectMapping, total
     loaded = totals["loaded"]
     recorded: dict[str, str] | None = None
     if m.natural_key or not carries_key(spec, m.dest_object):  # no external id here: the ids the run recorded
+        merged = keys.xwalk_merged(m.dest_object)
+        recorded = blobs.get_json(merged) if blobs.exists(merged) else {}
         # merged duplicates alias their survivor's record there: each record is counted once, by its own key
         aliases = {f"{m.source_object}:{d}" for d in spec.merged.get(m.source_object, {})}
-        recorded = {k: v for k, v in crosswalk.entries(merged_scope(run, FULL, m.dest_object)) if k not in aliases}
+        recorded = {k: v for k, v in recorded.items() if k not in aliases}
     with Spill() as held:  # the join of sent and held goes through a temporary file, not a dict of every row
         in_dest = _held(dest, m, fields, ext, recorded, held)
         pair, rejected_orphans = _profile(blobs, keys, fields, batch_ids, ext, held)
@@ -171,8 +171,8 @@ def reconcile(run: RunRef, dest: ReconcileDestination, stores: Stores, threshold
     batches = _batches(stores.blobs, keys)
     extracted = {obj: int(stores.blobs.get_json(keys.extract_outcome(obj))["count"])
                  for obj in {m.source_object for m in spec.mappings}}
-    rows = [_reconcile_mapping(run, spec, m, totals.get(m.name, Counter()), extracted[m.source_object],
-                               batches.get(m.name, []), dest, stores, keys, limits)
+    rows = [_reconcile_mapping(spec, m, totals.get(m.name, Counter()), extracted[m.source_object],
+                               batches.get(m.name, []), dest, stores.blobs, keys, limits)
             for m in spec.mappings]
     passed = all(r["passed"] for r in rows)
     at = now_iso()

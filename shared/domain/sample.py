@@ -35,7 +35,7 @@ from shared.connectors.source import Source
 from shared.domain import files, load, rollback
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, SAMPLE, Keys, environment
-from shared.domain.transform import merged_scope, transform_batch
+from shared.domain.transform import transform_batch
 from shared.mapping.engine import CompiledMapping, output_size
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
@@ -332,7 +332,7 @@ def diff(run: RunRef, spec: MigrationSpec, dest: Destination, stores: Stores, it
         records = stores.blobs.get_lines(keys.load_ready(batch_id))
         if not records:
             continue
-        xwalk = stores.crosswalk.get_many(merged_scope(run, SAMPLE, mapping.dest_object), [r[ext] for r in records])
+        xwalk = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
         ids = [xwalk.get(r[ext], "") for r in records]
         fields = sorted({k for r in records for k in r} - {ext} - ({mapping.attachment_source} - {None}))
         present = [i for i in ids if i]

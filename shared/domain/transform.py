@@ -1,8 +1,8 @@
 """Transform one extracted batch for one mapping into a load-ready batch.
 
-Lookups resolve through the run's merged crosswalk of earlier levels, reading only the keys the
-batch references; records already in the destination (per the crosswalk) lose their insert-only
-fields (audit timestamps) so an upsert that updates never tries to set them. Rejects and field-level issues are written
+Lookups resolve through the crosswalk snapshots of earlier levels; records already in the
+destination (per the crosswalk) lose their insert-only fields (audit timestamps) so an
+upsert that updates never tries to set them. Rejects and field-level issues are written
 beside the batch: nothing is dropped without a row that says why.
 """
 
@@ -12,12 +12,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from shared.aws import RUN_SCOPE, BlobStore, CrosswalkStore
+from shared.aws import BlobStore, CrosswalkStore
 from shared.connectors.source import Source
 from shared.domain import files
 from shared.domain.keys import FULL, Keys, environment
 from shared.mapping.engine import CompiledMapping, source_key
-from shared.mapping.spec import MigrationSpec
+from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, RunRef
 
 
@@ -41,26 +41,14 @@ def crosswalk_scope(instance: str, dest_object: str) -> str:
     return f"{instance}#{dest_object}"
 
 
-def merged_scope(run: RunRef, phase: str, dest_object: str) -> str:
-    """The crosswalk scope of the run's *merged* crosswalk of ``dest_object`` in the environment ``phase``
-    writes to: what the run's levels so far loaded there (``load.verify_level`` adds each level's parts).
-
-    Lookups resolve through it, not through the destination's scope (``crosswalk_scope``), which also
-    holds earlier runs' and adopted records this run did not load (a parent rejected this time must
-    leave its children orphans, as before). Keyed in the crosswalk table, so a batch reads only the
-    keys its records reference; its entries expire with the run's artefacts (``RUN_SCOPE``)."""
-    return f"{RUN_SCOPE}{run.run_id}:{environment(run, phase)}#{dest_object}"
-
-
-def resolved_crosswalk(run: RunRef, phase: str, blobs: BlobStore, crosswalk: CrosswalkStore,
-                       wanted: dict[str, set[str]]) -> dict[str, dict[str, str]]:
-    """The entries of the run's merged crosswalk among ``wanted`` (destination object -> source keys),
-    with the run's default records under ``__defaults__``: what :class:`CompiledMapping` reads."""
-    keys = Keys(run)
-    resolved = {obj: crosswalk.get_many(merged_scope(run, phase, obj), sorted(refs)) for obj, refs in wanted.items()
-                if refs}
-    resolved["__defaults__"] = blobs.get_json(keys.defaults) if blobs.exists(keys.defaults) else {}
-    return resolved
+def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) -> dict[str, dict[str, str]]:
+    wanted = {t.dest_object for lk in mapping.lookups if not lk.deferred for t in lk.all_targets()}
+    snapshot: dict[str, dict[str, str]] = {}
+    for dest_object in wanted:
+        key = keys.xwalk_merged(dest_object)
+        snapshot[dest_object] = blobs.get_json(key) if blobs.exists(key) else {}
+    snapshot["__defaults__"] = blobs.get_json(keys.defaults) if blobs.exists(keys.defaults) else {}
+    return snapshot
 
 
 def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswalk: CrosswalkStore,
@@ -77,14 +65,11 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     if mapping.explode:
         compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
                          for n in range(len(r.get(mapping.explode) or [])))
-    phase = str(item.get("phase", FULL))
     instance = (blobs.get_json(keys.sample_environment)["instance"]
-                if environment(run, phase) == "sample" else _instance(blobs, keys.dest_catalog))
+                if environment(run, str(item.get("phase", FULL))) == "sample" else _instance(blobs, keys.dest_catalog))
     scope = crosswalk_scope(instance, mapping.dest_object)
     found = crosswalk.get_many(scope, compiled_keys)
-    compiled = CompiledMapping(spec, mapping, {}, frozenset(found))
-    # Only the keys these records reference, not the run's whole crosswalk: O(batch) at any run size.
-    compiled.crosswalk = resolved_crosswalk(run, phase, blobs, crosswalk, compiled.references(records))
+    compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
     result = compiled.apply(records)
     already: dict[str, str] = {}
     # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.

@@ -496,26 +496,6 @@ class CompiledMapping:
         parts = [str(v).strip() for v in values if v not in (None, "")]
         return (" " if rule.transform == "full_name" else "\n").join(p for p in parts if p) or None
 
-    def references(self, records: list[dict[str, Any]]) -> dict[str, set[str]]:
-        """The crosswalk keys :meth:`apply` may consult for ``records``, by destination object.
-
-        Read with the getters ``_links`` uses: each lookup's source and its ``or_else`` alternatives, under
-        every target the lookup may try (typed targets included), each reference also under its merged
-        survivor (``spec.merged``). A superset of what is resolved, never less, so a batch needs only these
-        keys of the run's crosswalk (``shared.domain.transform.resolved_crosswalk``), not the whole of it."""
-        wanted: dict[str, set[str]] = {}
-        for record in self.expand(records):
-            for lk, get, _, alternatives in self.lookups:
-                refs = [v for v in (get(record), *(alt(record) for alt, _ in alternatives)) if v not in (None, "")]
-                if not refs:
-                    continue
-                for target in lk.all_targets():
-                    alias = self.aliases.get(target.source_object) or {}
-                    keys = wanted.setdefault(target.dest_object, set())
-                    for ref in refs:
-                        keys.add(source_key(target.source_object, alias.get(str(ref), str(ref))))
-        return wanted
-
     def _resolve(self, target: LookupTarget, ref: str) -> str | None:
         alias = self.aliases.get(target.source_object)
         if alias:

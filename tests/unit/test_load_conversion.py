@@ -15,8 +15,7 @@ import pytest
 from shared.connectors.destination import WriteResult
 from shared.connectors.zoho.capabilities import CAPABILITIES
 from shared.domain import load
-from shared.domain.keys import FULL, Keys
-from shared.domain.transform import merged_scope
+from shared.domain.keys import Keys
 from shared.errors import QuotaExhaustedError
 from shared.mapping.spec import Conversion, FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping
 from shared.models import Endpoint, RunRef
@@ -80,8 +79,7 @@ def staged() -> Stores:
                                                     for r in source])
     b.put_json(keys.existing(ITEM["batch_id"]), {})
     b.put_json(keys.already_loaded(ITEM["batch_id"]), {})
-    stores.crosswalk.put_many(merged_scope(RUN, FULL, "Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)},
-                              RUN.run_id)
+    b.put_json(keys.xwalk_merged("Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)})
     b.put_json(keys.defaults, {"flitstack:default-account": "A-default"})
     return stores
 

@@ -7,16 +7,14 @@ that answers natural-key reads and records every write.
 
 from __future__ import annotations
 
-import tracemalloc
 from typing import Any
 
 import pytest
 
 from shared.connectors.destination import ID, WriteResult
-from shared.domain import load, reconcile, transform
-from shared.domain.keys import FULL, Keys
+from shared.domain import load, reconcile
+from shared.domain.keys import Keys
 from shared.domain.profile import Thresholds, profiled_fields
-from shared.domain.transform import merged_scope
 from shared.errors import ConfigurationError
 from shared.mapping.spec import (
     CustomFieldSpec,
@@ -27,10 +25,22 @@ from shared.mapping.spec import (
     ObjectMapping,
 )
 from shared.models import Endpoint, RunRef
-from tests.unit.test_reconcile_profile import FakeBlobs, FakeCrosswalk, FakeDest, FakeRuns
+from tests.unit.test_reconcile_profile import FakeBlobs, FakeDest, FakeRuns
 
 EXT = "flit_sercomid"
 CUST = LookupTarget(source_object="customers", dest_object="account")
+
+
+class FakeCrosswalk:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, str]] = {}
+
+    def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
+        self.data.setdefault(scope, {}).update(mapping)
+
+    def get_many(self, scope: str, keys: Any) -> dict[str, str]:
+        have = self.data.get(scope, {})
+        return {k: have[k] for k in keys if k in have}
 
 
 class FakeAudit:
@@ -146,7 +156,7 @@ def test_merged_duplicates_resolve_to_their_survivor_for_the_fix_up_pass() -> No
                                          {"id": "c3", "parent_id": "c2"}])
     # WHEN the level is verified THEN the merged crosswalk also holds the duplicate, as its survivor's record
     load.verify_level(RUN, 0, stores)  # type: ignore[arg-type]
-    assert stores.crosswalk.data[merged_scope(RUN, FULL, "account")] == {
+    assert stores.blobs.get_json(keys.xwalk_merged("account")) == {
         "customers:c1": "A1", "customers:c3": "A3", "customers:c2": "A1"}
     # AND the fix-up pass points c3 at the survivor, and never writes the duplicate's own parent onto it
     dest = Dest({})
@@ -178,8 +188,7 @@ def test_objects_without_the_key_are_reconciled_by_the_ids_the_run_recorded() ->
     b.put_lines(keys.rejects("B0.load"), [])
     b.put_json(keys.outcome(0, "B0"), {"mapping": "notes->annotation", "input": 3, "filtered_out": 0,
                                        "transform_rejected": 0, "loaded": 3, "load_rejected": 0})
-    stores.crosswalk.put_many(merged_scope(RUN, FULL, "annotation"), {r[EXT]: f"N{i}" for i, r in enumerate(sent)},
-                              RUN.run_id)
+    b.put_json(keys.xwalk_merged("annotation"), {r[EXT]: f"N{i}" for i, r in enumerate(sent)})
     dest = FakeDest({"annotation": [{"Id": f"N{i}", **{k: v for k, v in r.items() if k != EXT}}
                                     for i, r in enumerate(sent)]})
     out = reconcile.reconcile(RUN, dest, stores)  # type: ignore[arg-type]
@@ -198,68 +207,3 @@ def test_lookups_named_per_target_are_profiled_under_those_names() -> None:
                                LookupRule(dest="ownerid2", source="x", target=CUST)])
     names = [f.name for f in profiled_fields(m, Thresholds())[0] if f.lookup]
     assert names == ["regardingobjectid_incident_task", "ownerid2"]
-
-
-# --- lookups read the run's merged crosswalk by key ------------------------------------------------------------
-def with_contacts() -> Stores:
-    """The spec with contacts linking to their customer's account, and the destination's catalog."""
-    contacts = ObjectMapping(name="contacts->contact", source_object="contacts", dest_object="contact",
-                             fields=[FieldRule(dest="lastname", source="name")],
-                             lookups=[LookupRule(dest="parentcustomerid", source="customer_id", target=CUST)])
-    s = spec()
-    stores = staged(s.model_copy(update={"mappings": [*s.mappings, contacts]}))
-    stores.blobs.put_json(Keys(RUN).dest_catalog, {"instance": "https://org.example", "objects": {}, "users": [],
-                                                   "integration_user_id": "u", "audit_fields_settable": True})
-    return stores
-
-
-def test_a_batch_reads_only_the_keys_it_references_from_the_runs_merged_crosswalk() -> None:
-    stores = with_contacts()
-    b, keys = stores.blobs, Keys(RUN)
-    # GIVEN a level that loaded 1,000 customers (c0 among them), and c9 known only from an earlier run
-    b.put_json(keys.level_manifest(0), [{"mapping": "customers->account", "batch_id": "B0", "level": 0}])
-    b.put_json(keys.outcome(0, "B0"), {})
-    b.put_json(keys.xwalk_part(0, "account", "B0"), {f"customers:c{n}": f"A{n}" for n in range(1000) if n != 9})
-    b.put_json(keys.levels, [["customers->account"], ["contacts->contact"]])
-    load.verify_level(RUN, 0, stores)  # type: ignore[arg-type]
-    stores.crosswalk.put_many("https://org.example#account", {"customers:c9": "A-old"}, "an-earlier-run")
-    b.put_lines("x/contacts.jsonl", [{"id": "p1", "name": "One", "customer_id": "c0"},
-                                     {"id": "p2", "name": "Two", "customer_id": "c9"}])
-    asked: list[tuple[str, list[str]]] = []
-    get_many = stores.crosswalk.get_many
-    stores.crosswalk.get_many = lambda scope, ks: asked.append((scope, list(ks))) or get_many(scope, ks)  # type: ignore[method-assign]
-    # WHEN a batch of contacts is transformed
-    out = transform.transform_batch(RUN, {"mapping": "contacts->contact", "batch_id": "B1", "level": 1,
-                                          "source_keys": ["x/contacts.jsonl"]}, b, stores.crosswalk,  # type: ignore[arg-type]
-                                    lambda: None)  # type: ignore[arg-type,return-value]
-    # THEN it asked the run's merged crosswalk for its two references only, and linked what this run loaded:
-    # the customer this run did not load stays unlinked, as when it resolved through the whole snapshot
-    assert (merged_scope(RUN, FULL, "account"), ["customers:c0", "customers:c9"]) in asked
-    assert all(len(ks) <= 2 for _, ks in asked)
-    rows = b.get_lines(keys.load_ready("B1"))
-    assert [r.get("parentcustomerid") for r in rows] == ["A0", None] and out["issues"] == 1
-
-
-def _transform_heap_peak(loaded: int) -> int:
-    """The heap peak (tracemalloc) of transforming 200 contacts after a level loaded ``loaded`` customers."""
-    stores = with_contacts()
-    b = stores.blobs
-    stores.crosswalk.put_many(merged_scope(RUN, FULL, "account"),
-                              {f"customers:c{n}": f"A{n}" for n in range(loaded)}, RUN.run_id)
-    b.put_lines("x/contacts.jsonl", [{"id": f"p{n}", "name": "N", "customer_id": f"c{n * 7 % loaded}"}
-                                     for n in range(200)])
-    item = {"mapping": "contacts->contact", "batch_id": "B1", "level": 1, "source_keys": ["x/contacts.jsonl"]}
-    transform.transform_batch(RUN, item, b, stores.crosswalk, lambda: None)  # type: ignore[arg-type,return-value]
-    tracemalloc.start()
-    try:
-        transform.transform_batch(RUN, item, b, stores.crosswalk, lambda: None)  # type: ignore[arg-type,return-value]
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def test_a_batchs_transform_needs_no_more_memory_when_the_run_has_loaded_more() -> None:
-    # GIVEN runs that loaded 2,000 and 40,000 customers WHEN a batch of contacts is transformed in each
-    # THEN its heap peak is the batch's, not the crosswalk's (whole, 40,000 entries would be megabytes)
-    small, large = _transform_heap_peak(2_000), _transform_heap_peak(40_000)
-    assert large < small * 1.25 + 64 * 1024, (small, large)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.domain import reconcile
-from shared.domain.keys import FULL, Keys
+from shared.domain.keys import Keys
 from shared.domain.profile import (
     EMPTY,
     REFUSED,
@@ -26,7 +26,6 @@ from shared.domain.profile import (
     profiled_fields,
 )
 from shared.domain.spill import Spill
-from shared.domain.transform import merged_scope
 from shared.mapping.spec import FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping, OwnerRule
 from shared.models import Endpoint, RunRef
 from shared.report_html import render
@@ -282,26 +281,10 @@ class FakeRuns:
         self.updates.append(fields)
 
 
-class FakeCrosswalk:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, str]] = {}
-
-    def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
-        self.data.setdefault(scope, {}).update(mapping)
-
-    def get_many(self, scope: str, keys: Any) -> dict[str, str]:
-        have = self.data.get(scope, {})
-        return {k: have[k] for k in keys if k in have}
-
-    def entries(self, scope: str) -> Iterator[tuple[str, str]]:
-        yield from sorted(self.data.get(scope, {}).items())
-
-
 class FakeStores:
     def __init__(self) -> None:
         self.blobs = FakeBlobs()
         self.runs = FakeRuns()
-        self.crosswalk = FakeCrosswalk()
 
 
 def staged_run(sent: list[dict[str, Any]], roles: list[dict[str, Any]]) -> tuple[RunRef, FakeStores]:
@@ -327,8 +310,7 @@ def staged_run(sent: list[dict[str, Any]], roles: list[dict[str, Any]]) -> tuple
         b.put_json(keys.outcome(i, batch), {"mapping": name, "input": len(recs) + len(rejects), "filtered_out": 0,
                                             "transform_rejected": len(rejects), "loaded": len(recs),
                                             "load_rejected": 0})
-    stores.crosswalk.put_many(merged_scope(run, FULL, "AccountContactRole"),
-                              {r[EXT]: f"02Z{n:012d}" for n, r in enumerate(roles)}, run.run_id)
+    b.put_json(keys.xwalk_merged("AccountContactRole"), {r[EXT]: f"02Z{n:012d}" for n, r in enumerate(roles)})
     return run, stores
 
 

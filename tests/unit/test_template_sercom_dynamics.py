@@ -644,39 +644,3 @@ def test_engine_merged_duplicates_are_skipped_and_lookups_follow_the_survivor() 
     assert CompiledMapping(s, child, xw).apply([{"id": "x", "cid": "2"}]).records[0]["acc"] == "A1"
     assert crosswalk_aliases(s, "account", xw["account"]) == {"c:2": "A1"}
     assert crosswalk_aliases(s, "contact", {}) == {}
-
-
-def test_a_batch_resolves_the_same_from_only_the_keys_it_references() -> None:
-    # GIVEN the generated tenant (merged duplicates, typed parents, alternatives, exploded history) level by level,
-    # with a crosswalk of everything earlier levels produced, as a run's merged crosswalk holds it
-    t = tenant()
-    s = build(DynamicsOptions(fallback_queue="Dispatch"))
-    assert s.merged and any(lk.type_field for m in s.mappings for lk in m.lookups)
-    xw: dict[str, dict[str, str]] = {"__defaults__": {k: f"default-{k}" for k in s.default_records}}
-    for level in planner.levels(s):
-        produced: dict[str, dict[str, str]] = {}
-        for name in level:
-            m = s.mapping(name)
-            records = t.records[m.source_object]
-            for start in range(0, len(records), 250):
-                batch = records[start:start + 250]
-                # WHEN a batch resolves through just the keys its records reference (what transform reads)
-                compiled = CompiledMapping(s, m, {})
-                wanted = compiled.references(batch)
-                # (at most each lookup's references under each of its targets, and each once more as its survivor)
-                per_record = sum(2 * (1 + len(lk.or_else)) * len(lk.all_targets()) for lk in m.lookups
-                                 if not lk.deferred)
-                assert sum(len(v) for v in wanted.values()) <= per_record * len(compiled.expand(batch)), name
-                compiled.crosswalk = {**{obj: {k: xw[obj][k] for k in refs if k in xw.get(obj, {})}
-                                         for obj, refs in wanted.items()}, "__defaults__": xw["__defaults__"]}
-                # THEN it comes out exactly as it does against the whole crosswalk
-                small, whole = compiled.apply(batch), CompiledMapping(s, m, xw).apply(batch)
-                assert (small.records, small.keys, small.skipped, small.seen) == (
-                    whole.records, whole.keys, whole.skipped, whole.seen), name
-                assert [r.__dict__ for r in small.rejects] == [r.__dict__ for r in whole.rejects], name
-                assert [i.as_row() for i in small.issues] == [i.as_row() for i in whole.issues], name
-                for key in whole.keys:
-                    produced.setdefault(m.dest_object, {})[key] = f"id-{key}"
-        for dest, keys in produced.items():
-            xw.setdefault(dest, {}).update(keys)
-            xw[dest].update(crosswalk_aliases(s, dest, xw[dest]))
