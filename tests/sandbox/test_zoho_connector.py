@@ -24,18 +24,22 @@ EXT = "Sercom_Id"
 
 @pytest.fixture(scope="module")
 def conn(zoho_standin: RunningStandin) -> Iterator[ZohoDestination]:
-    info = zoho_standin.info
-    c = info["credentials"]
-    dest = ZohoDestination(info["url"], c["client_id"], c["client_secret"], c["refresh_token"],
-                           accounts_url=info["url"] + info["accounts_path"],
-                           content_url=info["url"] + info["content_path"], org_id=info["org_id"],
-                           ca_pem=Path(info["ca_path"]).read_text())
+    dest = _connector(zoho_standin)
     for module in ("Accounts", "Leads"):
         if EXT not in (dest.describe(module) or _none()).fields:
             dest.create_custom_field(CustomFieldSpec(object=module, name=EXT, label="Sercom Id", type="Text",
                                                      length=150, external_id=True, unique=True))
     yield dest
     dest.close()
+
+
+def _connector(standin: RunningStandin) -> ZohoDestination:
+    info = standin.info
+    c = info["credentials"]
+    return ZohoDestination(info["url"], c["client_id"], c["client_secret"], c["refresh_token"],
+                           accounts_url=info["url"] + info["accounts_path"],
+                           content_url=info["url"] + info["content_path"], org_id=info["org_id"],
+                           ca_pem=Path(info["ca_path"]).read_text())
 
 
 def _none() -> Any:
@@ -177,12 +181,7 @@ def test_the_deals_pipelines_are_read_with_their_open_won_and_lost_stages(conn: 
 def test_a_client_that_described_a_module_before_its_key_existed_still_reads_by_key(
         conn: ZohoDestination, zoho_standin: RunningStandin) -> None:
     # GIVEN a second client (another container or thread) that described Contacts before the key field existed
-    info = zoho_standin.info
-    c = info["credentials"]
-    other = ZohoDestination(info["url"], c["client_id"], c["client_secret"], c["refresh_token"],
-                            accounts_url=info["url"] + info["accounts_path"],
-                            content_url=info["url"] + info["content_path"], org_id=info["org_id"],
-                            ca_pem=Path(info["ca_path"]).read_text())
+    other = _connector(zoho_standin)
     try:
         assert EXT not in (other.describe("Contacts") or _none()).fields
         # WHEN the prepare step's client creates the key and a record is written with it
