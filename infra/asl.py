@@ -98,13 +98,15 @@ def lambda_task(folder: str, op: str, params: Mapping[str, Any], *, result: Mapp
 
 
 def distributed_map(label: str, comment: str, manifest_key_path: str, processor: Mapping[str, State], *,
-                    concurrency_path: str, next_state: str, on_failure: str, catches: Iterable[State] = ()) -> State:
+                    concurrency_path: str, next_state: str | None, on_failure: str | None,
+                    catches: Iterable[State] = ()) -> State:
     """A Distributed Map over an S3 JSON manifest, each item given the run and its item value.
 
     Its MaxConcurrency is read at run time from ``concurrency_path``: the planning step before it
     put the connector's declared limit there (capabilities as data, not a constant here).
+    ``on_failure`` is None inside a Parallel branch (the Parallel's own Catch records the error).
     """
-    return {
+    state: State = {
         "Type": "Map",
         "Comment": comment,
         "ItemReader": {
@@ -121,9 +123,12 @@ def distributed_map(label: str, comment: str, manifest_key_path: str, processor:
         "MaxConcurrencyPath": concurrency_path,
         "Label": label,
         "ResultPath": None,
-        "Next": next_state,
-        "Catch": [*catches, *catch_fatal(on_failure)],
     }
+    _then(state, next_state)
+    all_catches = [*catches, *(catch_fatal(on_failure) if on_failure else [])]
+    if all_catches:
+        state["Catch"] = all_catches
+    return state
 
 
 def choice(variable: str, test: str, value: Any, then: str, default: str, comment: str | None = None) -> State:
@@ -144,6 +149,57 @@ def _then(state: State, next_state: str | None) -> State:
 
 
 RUN = {"run.$": "$.run"}
+
+
+def level_loop(suffix: str, more: Mapping[str, Any], done: str, on_failure: str | None,
+               comment: str | None = None) -> dict[str, State]:
+    """The level loop from ``$.cursor``: while the Choice rule ``more`` holds, PlanLevel ▸ LoadLevel (transform
+    then load every batch of the level) ▸ VerifyLevel, waiting on a source that is not ready yet and on an
+    exhausted quota (the same level re-planned, finished batches skipped); then ``done``.
+
+    ``suffix`` names a second copy (state names are unique in a machine, Map Labels too); ``on_failure`` is
+    None for the copy inside a Parallel branch, whose errors reach the Parallel's own Catch.
+    """
+    def n(base: str) -> str:
+        return base + suffix
+
+    has_more: State = {"Type": "Choice"}
+    if comment:
+        has_more["Comment"] = comment
+    has_more["Choices"] = [{**more, "Next": n("PlanLevel")}]
+    has_more["Default"] = done
+    return {
+        n("HasMoreLevels"): has_more,
+        n("PlanLevel"): lambda_task(
+            "load", "plan_level", {**RUN, "index.$": "$.cursor.index", "phase.$": "$.cursor.phase"},
+            result=selector("manifest_key", "items", "index", "phase", "max_concurrency"), result_path="$.level",
+            next_state=n("LoadLevel"), on_failure=on_failure,
+            catches=[catch([SourceNotReadyError.__name__], n("SourceNotReadyPause"), "$.not_ready")]),
+        n("SourceNotReadyPause"): {"Type": "Wait",
+                                   "Comment": "The source's pre-flight blocks the full run (offline mobile data not "
+                                              "yet synced, no override at sign-off): wait, then check again.",
+                                   "SecondsPath": "$.run.options.preflight_poll_s", "Next": n("PlanLevel")},
+        n("LoadLevel"): distributed_map(
+            n("LoadLevel"), "LoadLevel: transform then load every batch of one dependency level",
+            "$.level.manifest_key",
+            {n("TransformBatch"): lambda_task("transform", "transform_batch", {**RUN, "item.$": "$.item"},
+                                              result=WHOLE_PAYLOAD, result_path="$.transformed",
+                                              next_state=n("LoadBatch")),
+             n("LoadBatch"): lambda_task("load", "load_batch", {**RUN, "item.$": "$.item",
+                                                                "transformed.$": "$.transformed.result"},
+                                         result=WHOLE_PAYLOAD, result_path=None)},
+            concurrency_path="$.level.max_concurrency", next_state=n("VerifyLevel"), on_failure=on_failure,
+            catches=[catch(["States.ExceedToleratedFailureThreshold"], n("VerifyLevel"), "$.mapFailure")]),
+        n("VerifyLevel"): lambda_task("load", "verify_level", {**RUN, "index.$": "$.level.index",
+                                                               "phase.$": "$.cursor.phase"},
+                                      result=selector("index", "count", "phase"), result_path="$.cursor",
+                                      next_state=n("HasMoreLevels"), on_failure=on_failure,
+                                      catches=[catch([QuotaExhaustedError.__name__], n("QuotaPause"), "$.quota")]),
+        n("QuotaPause"): {"Type": "Wait",
+                          "Comment": "A daily quota ran out: wait, then re-plan the same level; finished batches are "
+                                     "skipped.",
+                          "SecondsPath": "$.run.options.quota_pause_s", "Next": n("PlanLevel")},
+    }
 
 
 # --- migrate ---------------------------------------------------------------------------------------
@@ -204,15 +260,36 @@ def migrate() -> State:
         "VerifyExtraction": lambda_task("extract", "verify", RUN, result=selector("index", "count", "phase"),
                                         result_path="$.cursor", next_state="PlanFiles", on_failure=fail),
         "PlanFiles": lambda_task("extract", "plan_files", RUN,
-                                 result=selector("manifest_key", "items", "max_concurrency"), result_path="$.files",
+                                 result=selector("manifest_key", "items", "max_concurrency", "first_level"),
+                                 result_path="$.files",
                                  next_state="HasFiles", on_failure=fail),
-        "HasFiles": choice("$.files.items", "NumericGreaterThan", 0, "FetchFiles", "SampleSignOff"),
-        "FetchFiles": distributed_map(
-            "FetchFiles", "Copy file content source -> S3, as many slices at once as the source declares",
-            "$.files.manifest_key",
-            {"FetchFileSlice": lambda_task("extract", "fetch_files", {**RUN, "item.$": "$.item"},
-                                           result=WHOLE_PAYLOAD, result_path=None)},
-            concurrency_path="$.files.max_concurrency", next_state="VerifyFiles", on_failure=fail),
+        "HasFiles": choice("$.files.items", "NumericGreaterThan", 0, "FilesBesideLevels", "SampleSignOff"),
+        "FilesBesideLevels": {
+            "Type": "Parallel",
+            "Comment": "Copy the files (paced to the source's rate) while the levels before the first that carries "
+                       "files load; then the rest of the level loop goes on from the cursor the second branch left",
+            "Branches": [
+                {"StartAt": "FetchFiles", "States": {"FetchFiles": distributed_map(
+                    "FetchFiles", "Copy file content source -> S3, as many slices at once as the source declares",
+                    "$.files.manifest_key",
+                    {"FetchFileSlice": lambda_task("extract", "fetch_files", {**RUN, "item.$": "$.item"},
+                                                   result=WHOLE_PAYLOAD, result_path=None)},
+                    concurrency_path="$.files.max_concurrency", next_state=None, on_failure=None)}},
+                {"StartAt": "HasMoreLevelsBesideFiles", "States": {
+                    **level_loop(
+                        "BesideFiles",
+                        {"And": [{"Not": {"Variable": "$.run.options.approval", "StringEquals": "manual"}},
+                                 {"Variable": "$.cursor.index", "NumericLessThanPath": "$.files.first_level"}]},
+                        "LevelsBesideFilesLoaded", None,
+                        comment="the levels that need no copied file; none with approval 'manual' (nothing loads "
+                                "before the sample, which needs the files, is signed off)"),
+                    "LevelsBesideFilesLoaded": {"Type": "Succeed"}}},
+            ],
+            "ResultSelector": {f"{f}.$": f"$[1].cursor.{f}" for f in ("index", "count", "phase")},
+            "ResultPath": "$.cursor",
+            "Next": "VerifyFiles",
+            "Catch": catch_fatal(fail),
+        },
         "VerifyFiles": lambda_task("extract", "verify_files", RUN, result=selector("items", "files"),
                                    result_path="$.files", next_state="SampleSignOff", on_failure=fail),
         "SampleSignOff": choice(
@@ -235,35 +312,8 @@ def migrate() -> State:
         "SampleRejected": end_unapproved("sample", {"answer.$": "$.sample_answer", "discarded.$": "$.discarded"}),
         "DiscardExpiredSample": discard("SampleExpired"),
         "SampleExpired": end_unapproved("sample", {"error.$": "$.error", "discarded.$": "$.discarded"}),
-        "HasMoreLevels": choice("$.cursor.index", "NumericLessThanPath", "$.cursor.count", "PlanLevel", "FixupPass"),
-        "PlanLevel": lambda_task("load", "plan_level", {**RUN, "index.$": "$.cursor.index",
-                                                        "phase.$": "$.cursor.phase"},
-                                 result=selector("manifest_key", "items", "index", "phase", "max_concurrency"),
-                                 result_path="$.level", next_state="LoadLevel", on_failure=fail,
-                                 catches=[catch([SourceNotReadyError.__name__], "SourceNotReadyPause", "$.not_ready")]),
-        "SourceNotReadyPause": {"Type": "Wait",
-                                "Comment": "The source's pre-flight blocks the full run (offline mobile data not yet "
-                                           "synced, no override at sign-off): wait, then check again.",
-                                "SecondsPath": "$.run.options.preflight_poll_s", "Next": "PlanLevel"},
-        "LoadLevel": distributed_map(
-            "LoadLevel", "LoadLevel: transform then load every batch of one dependency level", "$.level.manifest_key",
-            {"TransformBatch": lambda_task("transform", "transform_batch", {**RUN, "item.$": "$.item"},
-                                           result=WHOLE_PAYLOAD, result_path="$.transformed",
-                                           next_state="LoadBatch"),
-             "LoadBatch": lambda_task("load", "load_batch", {**RUN, "item.$": "$.item",
-                                                             "transformed.$": "$.transformed.result"},
-                                      result=WHOLE_PAYLOAD, result_path=None)},
-            concurrency_path="$.level.max_concurrency", next_state="VerifyLevel", on_failure=fail,
-            catches=[catch(["States.ExceedToleratedFailureThreshold"], "VerifyLevel", "$.mapFailure")]),
-        "VerifyLevel": lambda_task("load", "verify_level", {**RUN, "index.$": "$.level.index",
-                                                            "phase.$": "$.cursor.phase"},
-                                   result=selector("index", "count", "phase"), result_path="$.cursor",
-                                   next_state="HasMoreLevels", on_failure=fail,
-                                   catches=[catch([QuotaExhaustedError.__name__], "QuotaPause", "$.quota")]),
-        "QuotaPause": {"Type": "Wait",
-                       "Comment": "A daily quota ran out: wait, then re-plan the same level; finished batches are "
-                                  "skipped.",
-                       "SecondsPath": "$.run.options.quota_pause_s", "Next": "PlanLevel"},
+        **level_loop("", {"Variable": "$.cursor.index", "NumericLessThanPath": "$.cursor.count"}, "FixupPass",
+                      fail),
         "FixupPass": lambda_task("load", "fixup", {**RUN, "phase.$": "$.cursor.phase"}, result=selector("updated"),
                                  result_path="$.fixup", next_state="AfterPass", on_failure=fail),
         "AfterPass": choice("$.cursor.phase", "StringEquals", "full", "Reconcile", "DeltaDue"),

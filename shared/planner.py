@@ -36,9 +36,16 @@ def dependencies(spec: MigrationSpec) -> dict[str, set[str]]:
 
 
 def levels(spec: MigrationSpec) -> list[list[str]]:
-    """Mapping names grouped by dependency level (Kahn's algorithm, stable by spec order)."""
+    """Mapping names grouped by dependency level (Kahn's algorithm, stable by spec order).
+
+    Mappings that carry file content (``attachment_source``) are held back while any mapping without
+    files is ready, so every level before :func:`first_level_with_files` needs no copied file: those
+    levels load while the FetchFiles fan-out, paced to the source's rate, is still copying (D-053).
+    Holding a mapping back never breaks the order: it only ever loads later than its parents.
+    """
     deps = dependencies(spec)
     order = [m.name for m in spec.mappings]
+    with_files = {m.name for m in spec.mappings if m.attachment_source}
     done: set[str] = set()
     result: list[list[str]] = []
     while len(done) < len(order):
@@ -46,9 +53,17 @@ def levels(spec: MigrationSpec) -> list[list[str]]:
         if not ready:
             stuck = sorted(n for n in order if n not in done)
             raise MappingError(f"lookup cycle among {stuck}: mark one lookup of the cycle deferred")
-        result.append(ready)
-        done.update(ready)
+        level = [n for n in ready if n not in with_files] or ready
+        result.append(level)
+        done.update(level)
     return result
+
+
+def first_level_with_files(spec: MigrationSpec, planned: list[list[str]]) -> int:
+    """The index of the first of ``planned`` (a run's ``levels.json``) holding a mapping that carries
+    files; ``len(planned)`` when none does. The levels before it load beside the file copies."""
+    with_files = {m.name for m in spec.mappings if m.attachment_source}
+    return next((i for i, names in enumerate(planned) if with_files & set(names)), len(planned))
 
 
 def deferred_mappings(spec: MigrationSpec) -> list[ObjectMapping]:

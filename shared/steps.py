@@ -188,6 +188,9 @@ class PlanFilesOut(_Model):
     items: int
     #: The source's declared parallel-read limit: the FetchFiles Map's MaxConcurrencyPath.
     max_concurrency: int = Field(ge=1)
+    #: The first load level holding a mapping that carries files (the level count if none): the levels
+    #: before it load beside the FetchFiles Map (the FilesBesideLevels Parallel).
+    first_level: int = Field(ge=0)
 
 
 class FetchFilesOut(_Model):

@@ -6,8 +6,10 @@ extracted batch of a mapping that carries file content (``ObjectMapping.attachme
 work items of :data:`FILES_PER_ITEM` files; the FetchFiles Distributed Map runs them as many at once
 as the source declares it can serve (``SourceLimits.max_parallel_reads``, sized to its rate limit),
 each streaming its files into ``files/<object>/<id>.<version>`` without holding one whole in memory.
-A file already copied is skipped, so a retried item converges. The load-ready record carries a
-reference (:func:`ref`); the load resolves references one write request at a time (:func:`resolve`).
+A file already copied is skipped, so a retried item converges. The levels before the first that carries
+files (``planner.levels`` puts file-carrying mappings as late as their lookups allow) load beside the fan-out
+(the FilesBesideLevels Parallel, D-053). The load-ready record carries a reference (:func:`ref`); the load
+resolves references one write request at a time (:func:`resolve`).
 A file the fan-out did not copy (a delta pass, the sample) is copied when the transform meets it.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from typing import Any
 
+from shared import planner
 from shared.aws import BlobStore
 from shared.connectors.source import Source
 from shared.domain.extract import load_spec
@@ -48,9 +51,11 @@ def is_ref(value: Any) -> bool:
 
 
 def plan(run: RunRef, blobs: BlobStore, max_parallel_reads: int) -> dict[str, Any]:
-    """The FetchFiles manifest: slices of the extracted batches of every object whose mapping carries files."""
+    """The FetchFiles manifest: slices of the extracted batches of every object whose mapping carries files;
+    and the first load level that needs them (the levels before it load while the files are copied)."""
     keys = Keys(run)
-    objects = sorted({m.source_object for m in load_spec(blobs, run).mappings if m.attachment_source})
+    spec = load_spec(blobs, run)
+    objects = sorted({m.source_object for m in spec.mappings if m.attachment_source})
     items: list[dict[str, Any]] = []
     for obj in objects:
         for batch_key in blobs.get_json(keys.extract_outcome(obj))["batches"]:
@@ -59,7 +64,8 @@ def plan(run: RunRef, blobs: BlobStore, max_parallel_reads: int) -> dict[str, An
                        "count": min(FILES_PER_ITEM, size - start), "item": len(items) + n}
                       for n, start in enumerate(range(0, size, FILES_PER_ITEM))]
     blobs.put_json(keys.files_manifest, items)
-    return {"manifest_key": keys.files_manifest, "items": len(items), "max_concurrency": max_parallel_reads}
+    return {"manifest_key": keys.files_manifest, "items": len(items), "max_concurrency": max_parallel_reads,
+            "first_level": planner.first_level_with_files(spec, blobs.get_json(keys.levels))}
 
 
 def copy(keys: Keys, obj: str, record: dict[str, Any], source: Callable[[], Source],

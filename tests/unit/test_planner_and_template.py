@@ -45,6 +45,29 @@ def test_levels_put_parents_before_children() -> None:
     assert [m.name for m in planner.deferred_mappings(s)] == ["customers->Account"]
 
 
+def test_mappings_that_carry_files_load_after_every_level_that_needs_none() -> None:
+    # GIVEN the template, whose files (attachments) look up the same parents as activities and notes
+    s = spec()
+    with_files = {m.name for m in s.mappings if m.attachment_source}
+    assert with_files == {"attachments->ContentVersion"}
+    # WHEN it is planned
+    planned = planner.levels(s)
+    first = planner.first_level_with_files(s, planned)
+    # THEN no level before the first with files needs a copied file, and every mapping without files is in one
+    assert first < len(planned) and set(planned[first]) == with_files
+    assert {n for names in planned[:first] for n in names} == {m.name for m in s.mappings} - with_files
+    # AND a mapping that looks up a file-carrying one still loads after it
+    files = ObjectMapping(name="files", source_object="f", dest_object="F", attachment_source="Body__c")
+    link = ObjectMapping(name="link", source_object="l", dest_object="L", lookups=[
+        LookupRule(dest="F__c", source="f_id", target=LookupTarget(source_object="f", dest_object="F"))])
+    plain = ObjectMapping(name="plain", source_object="p", dest_object="P")
+    small = MigrationSpec(pair="p", external_id_field="E__c", mappings=[files, link, plain], fallback_owner_id="005",
+                          audit_fields=False)
+    assert planner.levels(small) == [["plain"], ["files"], ["link"]]
+    assert planner.first_level_with_files(small, planner.levels(small)) == 1
+    assert planner.first_level_with_files(small, [["plain"], ["link"]]) == 2
+
+
 def test_undeclared_cycle_is_refused_with_the_mappings_named() -> None:
     a = ObjectMapping(name="a", source_object="x", dest_object="X", lookups=[
         LookupRule(dest="Y__c", source="y_id", target=LookupTarget(source_object="y", dest_object="Y"))])

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from shared import planner
 from shared.connectors import registry
 from shared.connectors.sercom.client import SercomSource
 from shared.domain import files
-from tests.workflow.conftest import s3_lines, salesforce_client
+from shared.mapping.spec import MigrationSpec
+from tests.workflow.conftest import s3_json, s3_lines, salesforce_client
 from tests.workflow.test_retry_catch import FILE_CALLS, PEAK, SCRIPT, _recording_chunks, scripted_extract, scripted_load
 
 pytestmark = pytest.mark.slow
@@ -40,7 +42,8 @@ def test_files_are_copied_concurrently_within_the_source_rate_and_land_intact(
     PEAK.clear()
     FILE_CALLS.clear()
     # WHEN a migration runs
-    desc = runtime.wait(runtime.start_migration(runtime.run_ref("wf-files")), timeout_s=600)
+    arn = runtime.start_migration(runtime.run_ref("wf-files"))
+    desc = runtime.wait(arn, timeout_s=600)
     assert desc["status"] == "SUCCEEDED"
     src = runtime.source_client()
     try:
@@ -71,3 +74,16 @@ def test_files_are_copied_concurrently_within_the_source_rate_and_land_intact(
         assert body.status_code == 200 and body.content == content[sid], sid
         checked += 1
     assert checked == len(sent)
+    # AND the levels before the first that carries files loaded while the files were copied (D-053); the
+    # level loop went on from there once every file was in S3
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in runtime.engine.map_runs(arn):
+        runs.setdefault(r["mapRunArn"].rsplit("/", 1)[1].rsplit(":", 1)[0], []).append(r)
+    (fetch,) = runs["FetchFiles"]
+    spec = MigrationSpec.model_validate(s3_json(runtime, "runs/wf-files/spec.json"))
+    planned = s3_json(runtime, "runs/wf-files/levels.json")
+    first = planner.first_level_with_files(spec, planned)
+    assert 0 < first < len(planned) and len(runs["LoadLevelBesideFiles"]) == first
+    assert min(r["startDate"] for r in runs["LoadLevelBesideFiles"]) < fetch["stopDate"]
+    assert len(runs["LoadLevel"]) == len(planned) - first
+    assert all(r["startDate"] >= fetch["stopDate"] for r in runs["LoadLevel"])
