@@ -15,15 +15,11 @@ from typing import Any
 from shared.aws import BlobStore, CrosswalkStore
 from shared.connectors.source import Source
 from shared.domain import files
+from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
 from shared.mapping.engine import CompiledMapping, source_key
-from shared.mapping.spec import MigrationSpec, ObjectMapping
+from shared.mapping.spec import ObjectMapping
 from shared.models import DestCatalog, RunRef
-
-
-@lru_cache(maxsize=8)
-def _spec(blobs: BlobStore, spec_key: str) -> MigrationSpec:
-    return MigrationSpec.model_validate(blobs.get_json(spec_key))
 
 
 @lru_cache(maxsize=8)
@@ -32,8 +28,7 @@ def _instance(blobs: BlobStore, dest_catalog_key: str) -> str:
 
 
 def clear_caches() -> None:
-    """Forget cached specs (local mode: a new engine's bucket may reuse a run id)."""
-    _spec.cache_clear()
+    """Forget cached destination instances (local mode: a new engine's bucket may reuse a run id)."""
     _instance.cache_clear()
 
 
@@ -55,7 +50,7 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                     open_source: Callable[[], Source]) -> dict[str, Any]:
     """``open_source`` is called only for a file the FetchFiles fan-out did not copy to S3 already."""
     keys = Keys(run)
-    spec = _spec(blobs, keys.spec)
+    spec = load_spec(blobs, run)
     mapping = spec.mapping(str(item["mapping"]))
     batch_id = str(item["batch_id"])
     records = [r for key in item["source_keys"] for r in blobs.get_lines(str(key))]
