@@ -26,8 +26,9 @@ Sercom records):
   what a Lambda holds (it depends on the batch size, not on N), and the process's peak RSS;
 - the floor (Sercom -> Salesforce; ``bench/floor.py``): bare clients doing the same work in the same run
   (httpx paging and file downloads from the source, simple-salesforce writing the run's load-ready records
-  into a copy of the migrated org), the end-to-end time's ratio to it, and the peak RSS of every process
-  (engine, each stand-in, the floor's stand-in); ``--sizes scale`` runs 100k, 500k and 1M;
+  into a copy of the migrated org; the clients in a process of their own), the end-to-end time's ratio to it,
+  and the peak RSS of every process (engine, each stand-in, the floor's stand-in, the floor's clients);
+  ``--sizes scale`` runs 100k, 500k and 1M;
 - source API calls used for extraction (``--source servicetracker``): every partition records what
   reading it cost; the minimum ServiceTracker's bulk export allows is, per object of n records,
   1 export job + 1 status poll + ceil(n / 10,000) result pages (none for an empty cut).
@@ -51,7 +52,7 @@ import httpx
 from aws_lambda_powertools.utilities import parameters
 
 from bench import projection, schema_match
-from bench.floor import destination_floor, own_peak_rss_mib, peak_rss_mib, source_floor
+from bench.floor import own_peak_rss_mib, peak_rss_mib, run_floor
 from bench.metering import Meter
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
@@ -318,9 +319,9 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
             arn = rt.start_migration(rt.run_ref(run_id))
             desc = rt.wait(arn, timeout_s=4 * 3600, poll_s=1.0)
         elapsed = time.perf_counter() - started
-        # the engine's peak is taken now, before this process reads the run back to measure it (transform rate,
-        # floor), and the high-water mark is reset so the floor's client gets a peak of its own
-        engine_rss = own_peak_rss_mib(reset=True)
+        # the engine's peak is taken now, before this process reads the run back to measure it (transform rate);
+        # the floor's clients run in a process of their own (bench/floor.py)
+        engine_rss = own_peak_rss_mib()
         after = _stats(rt)
         if desc["status"] != "SUCCEEDED":
             raise SystemExit(f"bench run {run_id} ended {desc['status']}")
@@ -341,7 +342,7 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
         rss = {"engine": engine_rss,
                **{kind: peak_rss_mib(standin.process.pid) for kind, standin in rt.standins.items()}, **(
                    {"floor destination": floor.pop("floor_standin_rss_mib"),
-                    "floor client": own_peak_rss_mib()} if floor else {})}
+                    "floor client": floor.pop("floor_client_rss_mib")} if floor else {})}
         if floor:
             floor["floor_ratio"] = round(elapsed / floor["floor_seconds"], 2)
             floor["engine_records_created"] = sum(int(o.get("created", 0)) for o in outcomes)
@@ -411,23 +412,20 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
 
 
 def _floor(rt: LocalRuntime, run_id: str, spec: MigrationSpec, partitions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The bare clients' time for the same work (``bench/floor.py``), measured after the run."""
+    """The bare clients' time for the same work (``bench/floor.py``), measured after the run in a process of
+    their own. Only S3 keys travel to it: it reads the batches itself, one at a time."""
     objects = sorted(p["object"] for p in partitions)
     file_objects = {m.source_object for m in spec.mappings if m.attachment_source}
-    files = [str(r["id"]) for p in partitions if p["object"] in file_objects
-             for k in p["batches"] for r in _lines(rt, k)]
-    source_s = source_floor(rt, objects, files)
-    batches = []
-    for index in range(len(_json(rt, f"runs/{run_id}/levels.json"))):
-        for item in _json(rt, f"runs/{run_id}/levels/{index:02d}/manifest.json"):
-            dest = spec.mapping(str(item["mapping"])).dest_object
-            batches.append((dest, _lines(rt, f"runs/{run_id}/load/{item['batch_id']}.jsonl")))
-    s3, bucket = _s3(rt)
-    dest_s, written, floor_rss = destination_floor(
-        rt, batches, spec.external_id_field, lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    file_batches = [str(k) for p in partitions if p["object"] in file_objects for k in p["batches"]]
+    loads = [(spec.mapping(str(item["mapping"])).dest_object, f"runs/{run_id}/load/{item['batch_id']}.jsonl")
+             for index in range(len(_json(rt, f"runs/{run_id}/levels.json")))
+             for item in _json(rt, f"runs/{run_id}/levels/{index:02d}/manifest.json")]
+    answer = run_floor(rt, objects, file_batches, loads, spec.external_id_field)
+    source_s, dest_s = answer["source_seconds"], answer["destination_seconds"]
     return {"floor_seconds": round(source_s + dest_s, 1), "floor_source_seconds": round(source_s, 1),
-            "floor_destination_seconds": round(dest_s, 1), "floor_records_written": written,
-            "floor_standin_rss_mib": floor_rss}
+            "floor_destination_seconds": round(dest_s, 1), "floor_records_written": answer["written"],
+            "floor_standin_rss_mib": answer["standin_rss_mib"], "floor_client_rss_mib": answer["client_rss_mib"]}
+
 
 def _fixed_up(rt: LocalRuntime, run_id: str) -> int:
     """Records the fix-up pass updated (the deferred lookups), from the audit log."""
