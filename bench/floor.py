@@ -19,7 +19,8 @@ the tenant's size:
    appended to its object's JSON-lines file on disk. An object that goes through Bulk API 2.0 then gets its CSV
    file (every column, text values, as simple-salesforce writes records). The ids of the files to download are
    written to a file too. This is the data the floor starts from: a bare client migrating from its own files
-   would have them on disk already, the engine's Transform made them for it.
+   would have them on disk already, the engine's Transform made them for it. (Until the floor streamed, this
+   shaping and simple-salesforce's conversion of the records to CSV were done in memory inside the timed part.)
 2. Source, timed: the paging and the downloads.
 3. Destination, timed from the first write to Salesforce until the last answer: simple-salesforce reads each
    Bulk object's CSV file itself (``sf.bulk2.<Obj>.insert(csv_file=...)``, at most ``BULK_JOB_ROWS`` records a
