@@ -37,6 +37,7 @@ import moto.dynamodb.models as ddb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from moto.dynamodb.responses import DynamoHandler
 
 LOG = logging.getLogger(__name__)
 
@@ -261,11 +262,19 @@ class DiskTable(Table):
             return super().__len__()
         return self._disk.count(self._key)
 
-    def put_item(self, *args: Any, **kwargs: Any) -> Item:
+    def put_item(self, item_attrs: dict[str, Any], expected: dict[str, Any] | None = None,
+                 condition_expression: str | None = None, *args: Any, **kwargs: Any) -> Item:
         if self._disk is None:
-            return super().put_item(*args, **kwargs)
+            return super().put_item(item_attrs, expected, condition_expression, *args, **kwargs)
+        # moto reads the current item only to test a condition or to emit a stream record: without
+        # either (every BatchWriteItem put), the read is skipped; moto still validates the item.
+        blind = not expected and not condition_expression and self.stream_shard is None
         with self._disk.lock:  # the condition is checked and the item written as one step
-            return super().put_item(*args, **kwargs)
+            _BLIND.on = blind
+            try:
+                return super().put_item(item_attrs, expected, condition_expression, *args, **kwargs)
+            finally:
+                _BLIND.on = False
 
     def get_item(self, hash_key: DynamoType, range_key: DynamoType | None = None,
                  projection_expression: list[list[str]] | None = None) -> Item | None:
@@ -273,6 +282,8 @@ class DiskTable(Table):
             return super().get_item(hash_key, range_key, projection_expression)
         if self.has_range_key and not range_key:
             return super().get_item(hash_key, range_key)  # moto's validation error
+        if getattr(_BLIND, "on", False):
+            return None  # put_item without a condition or a stream: the current item is not needed
         text = self._disk.get(self._key, _key_bytes(hash_key), _key_bytes(range_key if self.has_range_key else None))
         if text is None:
             return None
@@ -471,6 +482,8 @@ class _DiskItems:
 
 # -- install ------------------------------------------------------------------------------------------
 STORE: DiskStore | None = None
+#: Set (per thread) while :meth:`DiskTable.put_item` writes without a condition or a stream.
+_BLIND = threading.local()
 _saved: list[tuple[Any, str, Any]] = []
 
 
@@ -507,6 +520,19 @@ def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
     return transact_write_items
 
 
+def _batch_write_item(original: Callable[..., Any]) -> Callable[..., Any]:
+    """One SQLite transaction per BatchWriteItem request (one commit instead of one per item); a request
+    moto refuses part-way (an item that fails validation) writes nothing, as DynamoDB refuses it whole."""
+    @functools.wraps(original)
+    def batch_write_item(self: DynamoHandler) -> Any:
+        store = STORE
+        if store is None:
+            return original(self)
+        with store.transaction():
+            return original(self)
+    return batch_write_item
+
+
 def _delete_table(original: Callable[..., Table]) -> Callable[..., Table]:
     @functools.wraps(original)
     def delete_table(self: DynamoDBBackend, name: str) -> Table:
@@ -533,6 +559,8 @@ def install(path: Path) -> DiskStore:
         original = getattr(DynamoDBBackend, name)
         _saved.append((DynamoDBBackend, name, original))
         setattr(DynamoDBBackend, name, wrap(original))
+    _saved.append((DynamoHandler, "batch_write_item", DynamoHandler.batch_write_item))
+    setattr(DynamoHandler, "batch_write_item", _batch_write_item(DynamoHandler.batch_write_item))  # noqa: B010
     return STORE
 
 

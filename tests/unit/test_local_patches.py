@@ -41,3 +41,81 @@ def test_a_known_host_is_routed_without_listing_moto_s_folder(app: Any, monkeypa
     for _ in range(100):
         assert patches._cached_backend_for_host(app, "dynamodb.us-east-1.amazonaws.com") == "dynamodb"
     assert calls == []
+
+
+# -- DynamoDB responses as plain JSON (patch 4) ---------------------------------------------------------------
+ITEMS = [
+    {"pk": {"S": "a"}, "sk": {"S": "1"}, "s": {"S": "text é ✓"}, "n": {"N": "12.50"}, "t": {"BOOL": True},
+     "z": {"NULL": True}, "l": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"k": {"S": "v"}}}]},
+     "m": {"M": {"inner": {"L": []}, "e": {"S": ""}}}, "ss": {"SS": ["b", "a"]}, "ns": {"NS": ["1", "2.5"]}},
+    {"pk": {"S": "a"}, "sk": {"S": "2"}, "s": {"S": "second"}},
+    {"pk": {"S": "a"}, "sk": {"S": "3"}, "blob": {"B": b"\x00\x01bytes"}},
+    {"pk": {"S": "b"}, "sk": {"S": "1"}},
+]
+REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}),
+    ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}, "Limit": 1}),
+    ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}},
+               "ProjectionExpression": "sk, s", "ReturnConsumedCapacity": "TOTAL", "Select": "SPECIFIC_ATTRIBUTES"}),
+    ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}},
+               "Select": "COUNT"}),
+    ("scan", {}),
+    ("scan", {"Limit": 2}),
+    ("get_item", {"Key": {"pk": {"S": "a"}, "sk": {"S": "1"}}}),
+    ("get_item", {"Key": {"pk": {"S": "a"}, "sk": {"S": "9"}}}),
+    ("put_item", {"Item": {"pk": {"S": "c"}, "sk": {"S": "1"}, "n": {"N": "3"}}, "ReturnValues": "ALL_OLD"}),
+    ("put_item", {"Item": {"pk": {"S": "a"}, "sk": {"S": "2"}, "n": {"N": "4"}}, "ReturnValues": "ALL_OLD"}),
+]
+
+
+def _bodies(client: Any, table: str, plain: bool) -> list[Any]:
+    import json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    captured: list[Any] = []
+
+    def capture(http_response: Any, **_: Any) -> None:
+        captured.append(json.loads(http_response.content))
+
+    client.meta.events.register("after-call.dynamodb.*", capture, unique_id="capture")
+    saved = {name: DynamoHandler.__dict__[name] for name in patches.PLAIN_JSON_OPERATIONS}
+    try:
+        for name in patches.PLAIN_JSON_OPERATIONS:
+            original = patches.ORIGINAL_DYNAMODB_ACTIONS[name]
+            setattr(DynamoHandler, name, patches._plain_json(original) if plain else original)
+        for op, kwargs in REQUESTS:
+            getattr(client, op)(TableName=table, **kwargs)
+        client.batch_get_item(RequestItems={table: {"Keys": [{"pk": {"S": "a"}, "sk": {"S": "1"}},
+                                                             {"pk": {"S": "b"}, "sk": {"S": "1"}}]}})
+        key = {"pk": {"S": "d"}, "sk": {"S": "1"}}
+        client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": key}}, {"DeleteRequest": {"Key": key}}]})
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.*", unique_id="capture")
+        for name, method in saved.items():
+            setattr(DynamoHandler, name, method)
+    return captured
+
+
+def test_dynamodb_responses_as_plain_json_are_moto_s_own_responses() -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
+                              aws_secret_access_key="s")
+        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        for item in ITEMS:
+            client.put_item(TableName="t", Item=item)
+        plain = _bodies(client, "t", plain=True)
+        for item in ITEMS:  # the put_items above changed two items: start the second pass from the same state
+            client.put_item(TableName="t", Item=item)
+        client.delete_item(TableName="t", Key={"pk": {"S": "c"}, "sk": {"S": "1"}})
+        moto_s = _bodies(client, "t", plain=False)
+    assert len(plain) == len(REQUESTS) + 2
+    assert plain == moto_s
+    assert any("blob" in str(body) for body in plain)  # the binary attribute went through moto's serializer

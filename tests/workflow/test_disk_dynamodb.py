@@ -207,6 +207,30 @@ def test_batch_write_and_get(engine: LocalEngine) -> None:
     assert sorted(i["dest"]["S"] for i in got) == ["d12", "d16", "d20", "d24", "d8"]
 
 
+def test_a_batch_moto_refuses_part_way_writes_nothing(engine: LocalEngine) -> None:
+    ddb, table, run = _ddb(engine), _table(engine, CROSSWALK.logical_id), _run()
+    good = [{"PutRequest": {"Item": {"scope": {"S": run}, "source_key": {"S": f"k{i}"}}}} for i in range(3)]
+    bad = {"PutRequest": {"Item": {"scope": {"S": run}, "source_key": {"N": "4"}}}}  # the key is a string
+    with pytest.raises(ClientError) as refused:
+        ddb.batch_write_item(RequestItems={table: [*good, bad]})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    items, _ = _query_all(ddb, table, KeyConditionExpression="#s = :s", ExpressionAttributeNames={"#s": "scope"},
+                          ExpressionAttributeValues={":s": {"S": run}})
+    assert items == []
+
+
+def test_a_put_without_a_condition_replaces_and_a_conditional_one_still_sees_the_item(engine: LocalEngine) -> None:
+    ddb, table, run = _ddb(engine), _table(engine, AUDIT.logical_id), _run()
+    ddb.put_item(TableName=table, Item=_audit(run, "1", a={"S": "old"}, b={"S": "kept?"}))
+    ddb.put_item(TableName=table, Item=_audit(run, "1", a={"S": "new"}))  # no condition: the item is replaced
+    assert ddb.get_item(TableName=table, Key=_audit(run, "1"))["Item"] == _audit(run, "1", a={"S": "new"})
+    with pytest.raises(ClientError) as failed:
+        ddb.put_item(TableName=table, Item=_audit(run, "1"), ConditionExpression="attribute_not_exists(seq)")
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    old = ddb.put_item(TableName=table, Item=_audit(run, "1", a={"S": "third"}), ReturnValues="ALL_OLD")
+    assert old["Attributes"] == _audit(run, "1", a={"S": "new"})
+
+
 def test_transact_write_items_commits_all_or_nothing(engine: LocalEngine) -> None:
     ddb, audit, runs, run = _ddb(engine), _table(engine, AUDIT.logical_id), _table(engine, RUNS.logical_id), _run()
     ddb.transact_write_items(TransactItems=[
