@@ -58,6 +58,13 @@ class Snapshot(Mapping[str, str]):
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._local = threading.local()  # a cursor per thread: a point query without making one each time
+
+    def _cursor(self) -> sqlite3.Cursor:
+        cur: sqlite3.Cursor | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._db.cursor()
+        return cur
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -72,17 +79,17 @@ class Snapshot(Mapping[str, str]):
         return cls(db)
 
     def get(self, key: str, default: Any = None) -> Any:
-        row = self._db.execute(_GET, (key,)).fetchone()
+        row = self._cursor().execute(_GET, (key,)).fetchone()
         return default if row is None else row[0]
 
     def __getitem__(self, key: str) -> str:
-        row = self._db.execute(_GET, (key,)).fetchone()
+        row = self._cursor().execute(_GET, (key,)).fetchone()
         if row is None:
             raise KeyError(key)
         return str(row[0])
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._db.execute(_GET, (key,)).fetchone() is not None
+        return isinstance(key, str) and self._cursor().execute(_GET, (key,)).fetchone() is not None
 
     def __iter__(self) -> Iterator[str]:
         return (k for (k,) in self._db.execute("SELECT key FROM xwalk ORDER BY key"))
