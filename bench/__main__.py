@@ -55,7 +55,10 @@ from bench import projection, schema_match
 from bench.floor import own_peak_rss_mib, peak_rss_mib, run_floor
 from bench.metering import Meter
 from flitstack.runtime import LocalRuntime, local_environment
+from shared.aws import BlobStore
 from shared.connectors import registry
+from shared.domain.keys import Keys
+from shared.domain.transform import crosswalk_snapshots
 from shared.mapping.engine import CompiledMapping
 from shared.mapping.spec import MigrationSpec
 
@@ -255,13 +258,12 @@ def minimum_load_calls(outcomes: list[dict[str, Any]], spec: MigrationSpec) -> i
 
 
 def transform_rate(rt: LocalRuntime, run_id: str) -> tuple[float, int, float]:
-    """Records/s of the mapping engine alone on one core, and the peak heap for one batch."""
+    """Records/s of the mapping engine alone on one core (lookups through the run's merged crosswalk snapshots,
+    opened as the transform Lambda opens them), and the peak heap for one batch."""
     spec = MigrationSpec.model_validate(_json(rt, f"runs/{run_id}/spec.json"))
     prefix = f"runs/{run_id}/"
-    crosswalk: dict[str, dict[str, str]] = {"__defaults__": _json(rt, prefix + "xwalk-merged/__defaults__.json")}
     s3, bucket = _s3(rt)
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "xwalk-merged/").get("Contents", []):
-        crosswalk[obj["Key"].rsplit("/", 1)[1].removesuffix(".json")] = _json(rt, obj["Key"])
+    blobs, keys = BlobStore(bucket, client=s3), Keys(rt.run_ref(run_id))
     batches: dict[str, list[list[dict[str, Any]]]] = {}
     for m in spec.mappings:
         if m.source_object not in batches:
@@ -269,15 +271,20 @@ def transform_rate(rt: LocalRuntime, run_id: str) -> tuple[float, int, float]:
             # the source batches as read; a sample of them at most (the rate is per record, and a whole large
             # tenant held here would be this process's memory, not the engine's)
             batches[m.source_object] = [_lines(rt, k) for k in outcome["batches"][:TRANSFORM_SAMPLE_BATCHES]]
+    snapshots = {m.name: crosswalk_snapshots(blobs, keys, m) for m in spec.mappings}
     records, started = 0, time.perf_counter()
     for m in spec.mappings:
-        compiled = CompiledMapping(spec, m, crosswalk)
+        compiled = CompiledMapping(spec, m, snapshots[m.name])
         for batch in batches[m.source_object]:
             compiled.apply(batch)
             records += len(batch)
     elapsed = time.perf_counter() - started
     largest = max((b for bs in batches.values() for b in bs), key=len)
     mapping = max(spec.mappings, key=lambda m: len(m.fields))
+    crosswalk = snapshots[mapping.name]
+    del snapshots
+    # opened before tracing: locally each S3 request's handling (moto's, in this process) peaks near 10 MiB of
+    # heap whatever the object, which no Lambda holds; what opening a snapshot costs is measured in D-054
     tracemalloc.start()
     CompiledMapping(spec, mapping, crosswalk).apply([dict(r) for r in largest])
     _, peak = tracemalloc.get_traced_memory()

@@ -73,6 +73,33 @@ class BlobStore:
                 return None
             raise
 
+    def etag(self, key: str) -> str | None:
+        """The object's ETag (its version, as S3 names it); None when there is no such object (one HEAD)."""
+        try:
+            return str(self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def download(self, key: str, path: str) -> str | None:
+        """Stream the object into the file ``path`` (one GET, read in 1 MiB chunks); the ETag of what was
+        written, or None (and no file) when there is no such object."""
+        try:
+            resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        with open(path, "wb") as out:
+            for chunk in resp["Body"].iter_chunks(1024 * 1024):
+                out.write(chunk)
+        return str(resp["ETag"])
+
+    def upload_file(self, key: str, path: str, content_type: str = "application/octet-stream") -> str:
+        """One PUT of the file ``path`` (read by botocore as it sends); the ETag S3 gave the new object."""
+        with open(path, "rb") as body:
+            resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        return str(resp["ETag"])
+
     def get_bytes(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 

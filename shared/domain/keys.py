@@ -115,4 +115,5 @@ class Keys:
         return f"{self.q}/{kind}.jsonl"
 
     def xwalk_merged(self, dest_object: str) -> str:
-        return f"{self.p}/xwalk-merged/{dest_object}.json"
+        """The merged crosswalk snapshot of ``dest_object``: an SQLite file (:mod:`shared.domain.xwalk`)."""
+        return f"{self.p}/xwalk-merged/{dest_object}.sqlite"

@@ -11,6 +11,7 @@ Guarantees kept here:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -19,7 +20,7 @@ from typing import Any
 from shared import planner
 from shared.aws import Stores, now_iso
 from shared.connectors.destination import ID, Destination, WriteResult, chunks
-from shared.domain import files
+from shared.domain import files, xwalk
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
 from shared.domain.transform import crosswalk_scope
@@ -386,9 +387,8 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
     test = condition_test(Condition(where=conv.where, present=conv.present))
     sources = {source_key(mapping.source_object, str(r.get("id"))): r
                for k in item["source_keys"] for r in stores.blobs.get_lines(str(k))}
-    snapshots = {lk.target.dest_object: (stores.blobs.get_json(keys.xwalk_merged(lk.target.dest_object))
-                                         if stores.blobs.exists(keys.xwalk_merged(lk.target.dest_object)) else {})
-                 for lk in conv.link if lk.target}
+    snapshots = {d: xwalk.open_snapshot(stores.blobs, keys.xwalk_merged(d))
+                 for d in sorted({lk.target.dest_object for lk in conv.link if lk.target})}
     defaults = stores.blobs.get_json(keys.defaults) if stores.blobs.exists(keys.defaults) else {}
     todo: list[tuple[str, str, dict[str, str]]] = []
     for key, w in written.items():
@@ -442,20 +442,17 @@ def verify_level(run: RunRef, index: int, stores: Stores, phase: str = FULL) -> 
                 stores.blobs.delete(key)
             raise QuotaExhaustedError(f"level {index}: {len(quota)} batches stopped by an exhausted quota")
         raise IncompleteStepError(f"level {index}: {len(missing)} batches did not complete: {missing[:10]}")
-    parts: dict[str, dict[str, str]] = {}
+    parts: dict[str, list[str]] = {}  # destination object -> its part keys, in listing order (later wins)
     for key in stores.blobs.keys(keys.xwalk_level_prefix(index)):
-        dest_object = key.split("/")[-2]
-        parts.setdefault(dest_object, {}).update(stores.blobs.get_json(key))
+        parts.setdefault(key.split("/")[-2], []).append(key)
     spec = load_spec(stores.blobs, run) if parts else None
-    for dest_object, ids in parts.items():
-        merged_key = keys.xwalk_merged(dest_object)
-        merged = stores.blobs.get_json(merged_key) if stores.blobs.exists(merged_key) else {}
-        merged.update(ids)
-        # Merged duplicates (spec.merged) resolve to their survivor's record for code that reads this
-        # snapshot without the engine: the fix-up pass, delta levels, reconciliation of natural keys.
+    for dest_object, part_keys in parts.items():
         assert spec is not None
-        merged.update(crosswalk_aliases(spec, dest_object, merged))
-        stores.blobs.put_json(merged_key, merged)
+        # One part at a time into the SQLite snapshot (D-054); then merged duplicates (spec.merged) resolve to
+        # their survivor's record for code that reads this snapshot without the engine: the fix-up pass, delta
+        # levels, reconciliation of natural keys. A retried step merges the same parts again: same snapshot.
+        xwalk.merge(stores.blobs, keys.xwalk_merged(dest_object), part_keys,
+                    functools.partial(crosswalk_aliases, spec, dest_object))
     levels = stores.blobs.get_json(keys.levels)
     stores.runs.update(run.run_id, status="running")
     return {"index": index + 1, "count": len(levels), "phase": phase}
@@ -472,8 +469,9 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
     spec = load_spec(stores.blobs, run)
     updated = 0
     for mapping in planner.deferred_mappings(spec):
-        own = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
+        own = xwalk.open_snapshot(stores.blobs, keys.xwalk_merged(mapping.dest_object))
         updates: list[dict[str, Any]] = []
+        by_id: dict[str, str] = {}  # the updated records' ids -> their source keys (duplicates never updated)
         issues: list[Issue] = []
         duplicates = spec.merged.get(mapping.source_object, {})
         for lk in (lk for lk in mapping.lookups if lk.deferred):
@@ -481,7 +479,8 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
             # tried in order, as in the first pass: the rule's target, then its alternatives (each may name
             # its own destination field: a project landed as an Opportunity or as a Project__c)
             tried = [(lk.source, lk.target), *((c.source, c.target) for c in lk.or_else)]
-            targets = {t.dest_object: stores.blobs.get_json(keys.xwalk_merged(t.dest_object)) for _, t in tried}
+            targets = {t.dest_object: xwalk.open_snapshot(stores.blobs, keys.xwalk_merged(t.dest_object))
+                       for _, t in tried}
             for rec in _source_records(stores, keys, mapping.source_object):
                 if str(rec.get("id")) in duplicates:
                     continue  # merged into its survivor: its own key aliases the survivor's record
@@ -498,13 +497,12 @@ def fixup(run: RunRef, dest: Destination, stores: Stores, phase: str = FULL) -> 
                                         "lookup_missing", f"no {names} for {refs[0][0]!r}; left empty"))
                     continue
                 updates.append({ID: own_id, hit[0].dest or lk.dest: hit[1]})
+                by_id[own_id] = source_key(mapping.source_object, str(rec["id"]))
         deferred = sorted({k for u in updates for k in u} - {ID})
         before = before_images(dest, mapping.dest_object, [u[ID] for u in updates], deferred)
         results = dest.update(mapping.dest_object, updates)
         failed = [r for r in results if not r.ok]
         updated += len(results) - len(failed)
-        aliases = {source_key(mapping.source_object, d) for d in duplicates}
-        by_id = {v: k for k, v in own.items() if k not in aliases}
         stores.audit.record(run.run_id, [
             {"dest_object": mapping.dest_object, "source_key": by_id.get(r.key, r.key), "dest_id": r.key,
              # one batch name per phase: a delta pass's fix-up of the same record is an entry of its own, so its

@@ -285,16 +285,17 @@ class ProfileDestination(Protocol):
 
 
 def destination_rows(dest: ProfileDestination, mapping: ObjectMapping, fields: list[ProfiledField], key_field: str,
-                     recorded_ids: Mapping[str, str] | None = None
+                     recorded_ids: Iterable[tuple[str, str]] | None = None
                      ) -> Iterator[tuple[str | None, dict[str, Any]]]:
     """The destination's records of ``mapping`` with the profiled fields, each with its source key, as read.
 
     With the external id: every record whose key has the mapping's source-object prefix (the
     rows of other source objects sharing the destination object are not selected), page by page.
-    Without (``recorded_ids``, source key -> id, for natural-key objects): by the ids the run
-    recorded, :data:`READ_IDS` at a time; a row whose id the run did not record comes with the key
-    None (it is counted, not profiled). Rows carry the record id under ``Id`` whatever the
-    platform calls it.
+    Without (``recorded_ids``: (id, source key) pairs in id order, as ``xwalk.Snapshot.by_id`` reads them, for
+    natural-key objects): by the ids the run recorded, :data:`READ_IDS` at a time, each id once (the last key
+    given for it) and only keys of the mapping's source object; nothing but one chunk is held. A row whose id
+    the run did not record comes with the key None (it is counted, not profiled). Rows carry the record id
+    under ``Id`` whatever the platform calls it.
     """
     prefix = f"{mapping.source_object}:"
     names = list(dict.fromkeys(f.name for f in fields if f.name not in (ID, key_field)))
@@ -304,10 +305,21 @@ def destination_rows(dest: ProfileDestination, mapping: ObjectMapping, fields: l
             if key.startswith(prefix):
                 yield key, row
         return
-    by_id = {v: k for k, v in recorded_ids.items() if k.startswith(prefix)}
-    for part in batched(sorted(by_id), READ_IDS):
-        for row in dest.rows_by_id(mapping.dest_object, part, names):
-            yield by_id.get(str(row.get(ID))), row
+    for part in _id_chunks(((i, k) for i, k in recorded_ids if k.startswith(prefix)), READ_IDS):
+        for row in dest.rows_by_id(mapping.dest_object, list(part), names):
+            yield part.get(str(row.get(ID))), row
+
+
+def _id_chunks(pairs: Iterable[tuple[str, str]], size: int) -> Iterator[dict[str, str]]:
+    """id -> key, ``size`` distinct ids at a time, from (id, key) pairs in id order (an id's pairs adjacent)."""
+    chunk: dict[str, str] = {}
+    for dest_id, key in pairs:
+        if len(chunk) >= size and dest_id not in chunk:
+            yield chunk
+            chunk = {}
+        chunk[dest_id] = key
+    if chunk:
+        yield chunk
 
 
 # --- comparison -----------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from shared.domain.profile import (
     source_fields,
 )
 from shared.domain.spill import Spill
+from shared.domain.xwalk import open_snapshot
 from shared.executions import ExecutionStart, rollback_start
 from shared.mapping.engine import source_key
 from shared.mapping.spec import MigrationSpec, ObjectMapping
@@ -104,7 +105,7 @@ def _against_source(blobs: BlobStore, m: ObjectMapping, items: list[dict[str, An
 
 
 def _held(dest: ProfileDestination, m: ObjectMapping, fields: list[ProfiledField], ext: str,
-          recorded: dict[str, str] | None, held: Spill) -> int:
+          recorded: Iterable[tuple[str, str]] | None, held: Spill) -> int:
     """Write the destination's rows of ``m`` into ``held`` as they are read, by source key; how many it holds."""
     count = 0
 
@@ -128,13 +129,13 @@ def _reconcile_mapping(spec: MigrationSpec, m: ObjectMapping, totals: Counter[st
     source = totals["input"] if m.explode else extracted  # exploded: one record per list element
     rejected = totals["transform_rejected"] + totals["load_rejected"]
     loaded = totals["loaded"]
-    recorded: dict[str, str] | None = None
+    recorded: Iterable[tuple[str, str]] | None = None
     if m.natural_key or not carries_key(spec, m.dest_object):  # no external id here: the ids the run recorded
-        merged = keys.xwalk_merged(m.dest_object)
-        recorded = blobs.get_json(merged) if blobs.exists(merged) else {}
+        # (id, key) in id order, as the snapshot's query reads them (D-054): no dict of every entry
+        snapshot = open_snapshot(blobs, keys.xwalk_merged(m.dest_object))
         # merged duplicates alias their survivor's record there: each record is counted once, by its own key
         aliases = {f"{m.source_object}:{d}" for d in spec.merged.get(m.source_object, {})}
-        recorded = {k: v for k, v in recorded.items() if k not in aliases}
+        recorded = ((i, k) for i, k in snapshot.by_id(f"{m.source_object}:") if k not in aliases)
     with Spill() as held:  # the join of sent and held goes through a temporary file, not a dict of every row
         in_dest = _held(dest, m, fields, ext, recorded, held)
         pair, rejected_orphans = _profile(blobs, keys, fields, batch_ids, ext, held)

@@ -36,6 +36,7 @@ from shared.domain import files, load, rollback
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, SAMPLE, Keys, environment
 from shared.domain.transform import transform_batch
+from shared.domain.xwalk import open_snapshot
 from shared.mapping.engine import CompiledMapping, output_size
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunRef
@@ -332,7 +333,7 @@ def diff(run: RunRef, spec: MigrationSpec, dest: Destination, stores: Stores, it
         records = stores.blobs.get_lines(keys.load_ready(batch_id))
         if not records:
             continue
-        xwalk = stores.blobs.get_json(keys.xwalk_merged(mapping.dest_object))
+        xwalk = open_snapshot(stores.blobs, keys.xwalk_merged(mapping.dest_object))
         ids = [xwalk.get(r[ext], "") for r in records]
         fields = sorted({k for r in records for k in r} - {ext} - ({mapping.attachment_source} - {None}))
         present = [i for i in ids if i]

@@ -8,13 +8,13 @@ beside the batch: nothing is dropped without a row that says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from shared.aws import BlobStore, CrosswalkStore
 from shared.connectors.source import Source
-from shared.domain import files
+from shared.domain import files, xwalk
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
 from shared.mapping.engine import CompiledMapping, source_key
@@ -28,20 +28,22 @@ def _instance(blobs: BlobStore, dest_catalog_key: str) -> str:
 
 
 def clear_caches() -> None:
-    """Forget cached destination instances (local mode: a new engine's bucket may reuse a run id)."""
+    """Forget cached destination instances (local mode: a new engine's bucket may reuse a run id) and the
+    downloaded crosswalk snapshots (their files: an ETag names its content, so only the disk is freed)."""
     _instance.cache_clear()
+    xwalk.clear_cache()
 
 
 def crosswalk_scope(instance: str, dest_object: str) -> str:
     return f"{instance}#{dest_object}"
 
 
-def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) -> dict[str, dict[str, str]]:
+def crosswalk_snapshots(blobs: BlobStore, keys: Keys, mapping: ObjectMapping) -> dict[str, Mapping[str, str]]:
+    """The merged snapshot of every lookup target (opened, not read: each lookup is a point query, D-054) and
+    the run's default records under ``__defaults__``."""
     wanted = {t.dest_object for lk in mapping.lookups if not lk.deferred for t in lk.all_targets()}
-    snapshot: dict[str, dict[str, str]] = {}
-    for dest_object in wanted:
-        key = keys.xwalk_merged(dest_object)
-        snapshot[dest_object] = blobs.get_json(key) if blobs.exists(key) else {}
+    snapshot: dict[str, Mapping[str, str]] = {d: xwalk.open_snapshot(blobs, keys.xwalk_merged(d))
+                                              for d in sorted(wanted)}
     snapshot["__defaults__"] = blobs.get_json(keys.defaults) if blobs.exists(keys.defaults) else {}
     return snapshot
 

@@ -14,7 +14,7 @@ import pytest
 
 from shared.connectors.destination import WriteResult
 from shared.connectors.zoho.capabilities import CAPABILITIES
-from shared.domain import load
+from shared.domain import load, xwalk
 from shared.domain.keys import Keys
 from shared.errors import QuotaExhaustedError
 from shared.mapping.spec import Conversion, FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping
@@ -79,7 +79,7 @@ def staged() -> Stores:
                                                     for r in source])
     b.put_json(keys.existing(ITEM["batch_id"]), {})
     b.put_json(keys.already_loaded(ITEM["batch_id"]), {})
-    b.put_json(keys.xwalk_merged("Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)})
+    xwalk.write_snapshot(b, keys.xwalk_merged("Accounts"), {f"customers:k{i}": f"A{i}" for i in range(3)})
     b.put_json(keys.defaults, {"flitstack:default-account": "A-default"})
     return stores
 

@@ -7,14 +7,16 @@ answers the profile reads (by key prefix, by id) from rows and records every rea
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.domain import reconcile
+from shared.domain import reconcile, xwalk
 from shared.domain.keys import Keys
 from shared.domain.profile import (
     EMPTY,
@@ -233,7 +235,8 @@ def test_destination_side_is_one_read_per_mapping_or_one_by_the_recorded_ids() -
     ids = {f"contacts:c{n}": f"02Z{n:012d}" for n in range(1, 1001)} | {"customers:x": "02Zother"}
     dest = FakeDest({"AccountContactRole": [{"Id": i, "Role": "Decision Maker", "AccountId": "001"}
                                             for i in ids.values()]})
-    keyed = list(destination_rows(dest, roles, profiled_fields(roles, Thresholds())[0], EXT, ids))
+    keyed = list(destination_rows(dest, roles, profiled_fields(roles, Thresholds())[0], EXT,
+                                  sorted((i, k) for k, i in ids.items())))
     assert dest.reads == [("ids", "AccountContactRole", ["Id", "Role", "AccountId"], 1000)]
     assert len(keyed) == 1000  # the connector chunks the ids (Salesforce: 400 per query)
     key_by_id = {r["Id"]: k for k, r in keyed}
@@ -253,6 +256,8 @@ class FakeBlobs:
 
     def get_bytes(self, key: str) -> bytes:
         value = self.data[key]
+        if isinstance(value, bytes):
+            return value
         return value.encode() if isinstance(value, str) else json.dumps(value).encode()
 
     def put_lines(self, key: str, rows: list[Any]) -> str:
@@ -271,6 +276,20 @@ class FakeBlobs:
 
     def keys(self, prefix: str) -> Iterator[str]:
         return iter(sorted(k for k in self.data if k.startswith(prefix)))
+
+    # files, as the crosswalk snapshots (shared.domain.xwalk) move them: the ETag is the body's MD5, as S3's
+    def etag(self, key: str) -> str | None:
+        return f'"{hashlib.md5(self.get_bytes(key), usedforsecurity=False).hexdigest()}"' if key in self.data else None
+
+    def download(self, key: str, path: str) -> str | None:
+        if key not in self.data:
+            return None
+        Path(path).write_bytes(self.get_bytes(key))
+        return self.etag(key)
+
+    def upload_file(self, key: str, path: str, content_type: str = "") -> str:
+        self.data[key] = Path(path).read_bytes()
+        return str(self.etag(key))
 
 
 class FakeRuns:
@@ -310,7 +329,8 @@ def staged_run(sent: list[dict[str, Any]], roles: list[dict[str, Any]]) -> tuple
         b.put_json(keys.outcome(i, batch), {"mapping": name, "input": len(recs) + len(rejects), "filtered_out": 0,
                                             "transform_rejected": len(rejects), "loaded": len(recs),
                                             "load_rejected": 0})
-    b.put_json(keys.xwalk_merged("AccountContactRole"), {r[EXT]: f"02Z{n:012d}" for n, r in enumerate(roles)})
+    xwalk.write_snapshot(b, keys.xwalk_merged("AccountContactRole"),
+                         {r[EXT]: f"02Z{n:012d}" for n, r in enumerate(roles)})
     return run, stores
 
 
