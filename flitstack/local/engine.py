@@ -43,7 +43,7 @@ from botocore.config import Config
 from moto.dynamodb.models import dynamodb_backends
 from moto.server import ThreadedMotoServer
 
-from flitstack.local import disk_dynamodb, disk_s3, dispatch, naming, patches
+from flitstack.local import disk_dynamodb, disk_s3, dispatch, heap, naming, patches
 from infra import resources
 from infra.resources import FunctionDef, StateMachineDef, TableDef
 
@@ -162,6 +162,8 @@ class LocalEngine:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto.stepfunctions.parser").setLevel(self.interpreter_log_level)
         dispatch.install()
+        # every invocation runs in a thread of this process: few malloc arenas, trimmed after each (heap.py)
+        heap.limit_arenas()
         # S3 bodies past a few KB live in files under this folder, none held open (flitstack.local.disk_s3):
         # batches, load-ready batches and copied files do not grow this process with the tenant.
         self._s3_folder = Path(tempfile.mkdtemp(prefix="flitstack-s3-"))

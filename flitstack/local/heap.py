@@ -1,0 +1,79 @@
+"""glibc's allocator, tuned for one process that hosts every Lambda of a run (local mode only).
+
+In the cloud each Lambda container is a process of its own and gives its memory back when it is recycled.
+Locally one process runs moto, the Step Functions interpreter and every invocation, each request in a thread
+of its own (werkzeug starts one per connection). glibc's ``malloc`` gives threads arenas of their own (up to
+8 per core) and an arena keeps the pages its freed blocks sit on: a batch's records parsed in one thread,
+freed, leave tens of MiB resident in that arena, and the next batch lands in another one. Measured on a 500k
+run: 16 arenas holding 36-65 MiB each, about 800 MiB of the engine's 1.6 GiB.
+
+:func:`limit_arenas` caps the arenas at :data:`ARENAS` (``mallopt(M_ARENA_MAX)``; the same as the
+``MALLOC_ARENA_MAX`` environment variable, which the process would have to be started with) and :func:`trim`
+hands the free pages of every arena back to the kernel (``malloc_trim(0)``), which the dispatcher calls after
+each in-process invocation. Neither changes what a handler computes. On a C library without these calls
+(musl, macOS) both do nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import threading
+import time
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+#: Arenas glibc may create (its default is 8 per core; the engine's threads mostly wait on sockets).
+ARENAS = 2
+#: ``mallopt`` parameter number of ``M_ARENA_MAX`` (glibc's malloc.h).
+_M_ARENA_MAX = -8
+#: At most one trim per this many seconds (a trim walks every arena: about a millisecond).
+TRIM_INTERVAL_S = 1.0
+
+
+def _libc() -> Any | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+
+
+_LIBC = _libc()
+_lock = threading.Lock()
+_last_trim = 0.0
+
+
+def available() -> bool:
+    """Whether this C library has glibc's ``mallopt`` and ``malloc_trim``."""
+    return _LIBC is not None
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas for the rest of the process; False where the call does not exist."""
+    if _LIBC is None:
+        return False
+    ok = bool(_LIBC.mallopt(_M_ARENA_MAX, arenas))
+    if not ok:
+        LOG.warning("mallopt(M_ARENA_MAX, %d) was refused", arenas)
+    return ok
+
+
+def trim(force: bool = False) -> bool:
+    """Give free heap pages back to the kernel (at most once per :data:`TRIM_INTERVAL_S` unless ``force``);
+    True when a trim ran."""
+    global _last_trim  # noqa: PLW0603
+    if _LIBC is None:
+        return False
+    now = time.monotonic()
+    with _lock:
+        if not force and now - _last_trim < TRIM_INTERVAL_S:
+            return False
+        _last_trim = now
+    _LIBC.malloc_trim(0)
+    return True
