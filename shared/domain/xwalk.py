@@ -36,6 +36,8 @@ CACHED_KEYS = 32
 #: Page cache of one reader's connection, in KiB (SQLite's default is 2,000).
 READER_CACHE_KIB = 1024
 
+#: Keys per ``IN (...)`` query of ``get_many`` (below SQLite's 999 host parameters of older builds).
+MANY_CHUNK = 500
 _SCHEMA = "CREATE TABLE IF NOT EXISTS xwalk (key TEXT PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID"
 _GET = "SELECT id FROM xwalk WHERE key = ?"
 _UPSERT = "INSERT OR REPLACE INTO xwalk (key, id) VALUES (?, ?)"
@@ -81,6 +83,17 @@ class Snapshot(Mapping[str, str]):
     def get(self, key: str, default: Any = None) -> Any:
         row = self._cursor().execute(_GET, (key,)).fetchone()
         return default if row is None else row[0]
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        """The entries of ``keys`` the snapshot holds, read :data:`MANY_CHUNK` keys a query."""
+        unique = sorted(set(keys))
+        found: dict[str, str] = {}
+        cur = self._cursor()
+        for i in range(0, len(unique), MANY_CHUNK):
+            chunk = unique[i:i + MANY_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(cur.execute(f"SELECT key, id FROM xwalk WHERE key IN ({marks})", chunk))  # noqa: S608
+        return found
 
     def __getitem__(self, key: str) -> str:
         row = self._cursor().execute(_GET, (key,)).fetchone()

@@ -199,3 +199,42 @@ def xwalk_file(mapping: dict[str, str]) -> bytes:
         db.commit()
         db.close()
         return path.read_bytes()
+
+
+def test_get_many_answers_what_get_answers_in_chunks(s3: tuple[BlobStore, Counted]) -> None:
+    blobs, _ = s3
+    entries = {f"customers:c{i}": f"001{i:015d}" for i in range(1_200)}
+    xwalk.write_snapshot(blobs, KEY, entries)
+    snap = xwalk.open_snapshot(blobs, KEY)
+    asked = [f"customers:c{i}" for i in range(0, 2_400, 2)]  # half of them absent; more than two chunks
+    assert len(asked) > 2 * xwalk.MANY_CHUNK
+    assert snap.get_many([*asked, *asked]) == {k: entries[k] for k in asked if k in entries}
+
+
+def test_a_compiled_mapping_resolves_through_prefetched_snapshots_as_through_the_snapshots(
+        s3: tuple[BlobStore, Counted]) -> None:
+    from shared.mapping.engine import CompiledMapping, Prefetched
+    from shared.mapping.spec import LookupRule, LookupTarget
+
+    blobs, _ = s3
+    accounts = {f"customers:c{i}": f"001{i:015d}" for i in range(0, 300, 3)}
+    xwalk.write_snapshot(blobs, KEY, accounts)
+    spec = MigrationSpec(pair="sercom-salesforce", external_id_field="Ext__c", fallback_owner_id="005",
+                         audit_fields=True, mappings=[ObjectMapping(
+        name="contacts", source_object="contacts", dest_object="Contact",
+        fields=[FieldRule(source="name", dest="LastName")],
+        lookups=[LookupRule(source="customer_id", dest="AccountId", on_missing="null",
+                        target=LookupTarget(source_object="customers", dest_object="Account"))])])
+    records = [{"id": str(i), "name": f"n{i}", "customer_id": f"c{i}" if i % 7 else None} for i in range(200)]
+    snap = xwalk.open_snapshot(blobs, KEY)
+    queries: list[str] = []
+    snap._db.set_trace_callback(queries.append)
+    mapping = spec.mapping("contacts")
+    result = CompiledMapping(spec, mapping, {"Account": snap, "__defaults__": {}}).apply(records)
+    expected = {f"contacts:{r['id']}": accounts.get(f"customers:{r['customer_id']}") for r in records}
+    assert {r["Ext__c"]: r.get("AccountId") for r in result.records} == expected
+    assert sum(1 for q in queries if " IN (" in q) == 1 and not any("WHERE key = " in q for q in queries)
+    # a key outside the prefetched ones is still a lookup in the snapshot
+    view = Prefetched(snap, ["customers:c3"])
+    assert view.get("customers:c3") == accounts["customers:c3"] and view.get("customers:c6") == accounts["customers:c6"]
+    assert view.get("customers:c4") is None and "customers:c4" not in view
