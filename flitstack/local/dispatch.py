@@ -23,8 +23,6 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from flitstack.local import heap
-
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
@@ -199,10 +197,7 @@ def _patched_invoke(
     if invocation_type == "Event":
         threading.Thread(target=run_handler, args=(reg, body), daemon=True, name=f"lambda-event-{reg.folder}").start()
         return b""
-    try:
-        payload, function_error = run_handler(reg, body)
-    finally:
-        heap.trim()  # the invocation's garbage back to the kernel, as a finished Lambda's would be
+    payload, function_error = run_handler(reg, body)
     response_headers["x-amz-executed-version"] = "$LATEST"
     if function_error:
         response_headers["x-amz-function-error"] = function_error

@@ -162,7 +162,7 @@ class LocalEngine:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto.stepfunctions.parser").setLevel(self.interpreter_log_level)
         dispatch.install()
-        # every invocation runs in a thread of this process: few malloc arenas, trimmed after each (heap.py)
+        # every invocation runs in a thread of this process: few malloc arenas (heap.py, D-056)
         heap.limit_arenas()
         # S3 bodies past a few KB live in files under this folder, none held open (flitstack.local.disk_s3):
         # batches, load-ready batches and copied files do not grow this process with the tenant.

@@ -1,48 +1,61 @@
-"""Unit: the local engine's glibc allocator knobs (flitstack.local.heap)."""
+"""Unit: the local engine's cap on glibc's malloc arenas (flitstack.local.heap, D-056).
+
+Each check runs in a fresh interpreter: the cap applies to arenas created after it, and a test process has
+made its own already."""
 
 from __future__ import annotations
 
 import platform
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from flitstack.local import heap
 
-glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt/malloc_trim are glibc's")
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_info are glibc's")
+
+#: Eight threads alive at once, each with 8 MiB in 2 KiB blocks (malloc's, not pymalloc's); then glibc's own
+#: count of its arenas (``malloc_info``'s ``<heap nr=...>`` elements).
+ARENAS_IN_USE = textwrap.dedent("""
+    import ctypes, ctypes.util, os, sys, tempfile, threading
+    from flitstack.local import heap
+    if sys.argv[1] == "capped":
+        assert heap.limit_arenas()
+    barrier = threading.Barrier(9)
+    def work():
+        held = [bytes(2048) for _ in range(4096)]
+        barrier.wait()
+        barrier.wait()
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.fopen.restype = ctypes.c_void_p
+    path = os.path.join(tempfile.mkdtemp(), "info.xml")
+    fp = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(fp))
+    libc.fclose(ctypes.c_void_p(fp))
+    barrier.wait()
+    print(open(path).read().count("<heap nr="))
+""")
+
+
+def _arenas(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", ARENAS_IN_USE, mode], capture_output=True, text=True, timeout=60,
+                          check=True, cwd=Path(__file__).resolve().parents[2])  # the repository: flitstack importable
+    return int(done.stdout.strip())
 
 
 @glibc
-def test_glibc_has_both_calls() -> None:
+def test_glibc_has_the_call() -> None:
     assert heap.available()
-    assert heap.limit_arenas(heap.ARENAS) is True
 
 
 @glibc
-def test_trims_are_spaced_unless_forced() -> None:
-    assert heap.trim(force=True) is True
-    assert heap.trim() is False  # within TRIM_INTERVAL_S of the last one
-    assert heap.trim(force=True) is True
-
-
-@glibc
-def test_a_trim_gives_freed_pages_back() -> None:
-    def rss_kib() -> int:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-
-    import threading
-
-    held: list[bytes] = []
-
-    def fill() -> None:  # a thread of its own: its own arena, as a request thread of the engine
-        held.extend(bytes(2048) for _ in range(60_000))  # ~120 MiB in 2 KiB blocks (below mmap's threshold)
-
-    worker = threading.Thread(target=fill)
-    worker.start()
-    worker.join()
-    del held[:45_000]  # the first three quarters freed: below the arena's top, they stay resident until trimmed
-    before = rss_kib()
-    heap.trim(force=True)
-    after = rss_kib()
-    held.clear()
-    assert before - after > 20 * 1024, (before, after)
+def test_threads_share_at_most_the_capped_arenas() -> None:
+    assert _arenas("default") > heap.ARENAS  # glibc's own: a new arena for each new thread, up to 8 per core
+    assert _arenas("capped") <= heap.ARENAS
