@@ -64,23 +64,24 @@ class BlobStore:
             self.s3.upload_fileobj(spool, self.bucket, key, ExtraArgs={"ContentType": content_type})
         return size
 
-    def size(self, key: str) -> int | None:
-        """The object's size; None when there is no such object (one HEAD, no listing)."""
+    def _head(self, key: str) -> dict[str, Any] | None:
+        """The object's HEAD answer; None when there is no such object (one request, no listing)."""
         try:
-            return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+            return dict(self.s3.head_object(Bucket=self.bucket, Key=key))
         except self.s3.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
 
+    def size(self, key: str) -> int | None:
+        """The object's size; None when there is no such object (one HEAD, no listing)."""
+        head = self._head(key)
+        return None if head is None else int(head["ContentLength"])
+
     def etag(self, key: str) -> str | None:
         """The object's ETag (its version, as S3 names it); None when there is no such object (one HEAD)."""
-        try:
-            return str(self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
-        except self.s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        head = self._head(key)
+        return None if head is None else str(head["ETag"])
 
     def download(self, key: str, path: str) -> str | None:
         """Stream the object into the file ``path`` (one GET, read in 1 MiB chunks); the ETag of what was
