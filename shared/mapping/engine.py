@@ -338,9 +338,10 @@ class Prefetched(Mapping[str, str]):
     :meth:`shared.domain.xwalk.Snapshot.get_many`: one query per chunk of keys): a lookup of one of them is a
     dict access, any other key still a lookup in the snapshot.
 
-    A transform batch looks up every record's parents: one query each released and re-took the GIL that the
-    local engine's other threads compete for, so four concurrent batches took about twice as long. The
-    answers held are at most the batch's own references (bounded by the batch size, not the tenant)."""
+    A transform batch looks up every record's parents: a point query each releases and re-takes the GIL that
+    the local engine's other threads compete for. (Level-2 transforms took twice as long after D-054; whether
+    this removes that is not measured yet.) The answers held are at most the batch's own references (bounded
+    by the batch size, not the tenant)."""
 
     def __init__(self, snapshot: Mapping[str, str], keys: Iterable[str]) -> None:
         self._snapshot = snapshot
