@@ -39,28 +39,62 @@ def open_source(endpoint: Endpoint) -> Source:
     return registry.open_source(endpoint.kind, endpoint.secret_name, _secret(endpoint.secret_name))
 
 
-_DEST_CACHE: dict[str, Destination] = {}
+#: Every destination client this process opened, by secret (name and content): the idle ones, ready to lend.
+_IDLE: dict[str, list[Destination]] = {}
+#: Every client opened, idle or lent (closed together by :func:`close_all`).
+_OPENED: list[Destination] = []
+_LOCK = threading.Lock()
+#: The clients the current thread has borrowed, by secret.
+_HELD = threading.local()
 
 
 def close_all() -> None:
-    """Close the cached destination sessions (local mode, before its stand-ins stop)."""
-    for dest in _DEST_CACHE.values():
+    """Close every destination session this process opened (local mode, before its stand-ins stop)."""
+    with _LOCK:
+        opened = list(_OPENED)
+        _OPENED.clear()
+        _IDLE.clear()
+    for dest in opened:
         dest.close()
-    _DEST_CACHE.clear()
+
+
+def release_thread() -> None:
+    """Give back the clients the current thread borrowed, for the next invocation (any thread) to reuse.
+
+    In a Lambda container one thread runs every invocation and never needs this: it keeps its client (tokens and
+    connections reused across batches). Local mode runs each invocation in a request thread of one process and
+    calls this when the handler returns; a cache keyed by thread instead kept a client, its session and its open
+    connections for every thread the engine ever started."""
+    held: dict[str, Destination] | None = getattr(_HELD, "clients", None)
+    if not held:
+        return
+    with _LOCK:
+        for key, dest in held.items():
+            if dest in _OPENED:  # (not closed by close_all meanwhile)
+                _IDLE.setdefault(key, []).append(dest)
+    held.clear()
 
 
 def open_destination(endpoint: Endpoint) -> Destination:
-    """One authenticated client per secret per container (tokens are reused across batches)."""
+    """One authenticated client per secret per container (tokens are reused across batches).
+
+    A client is held by one thread at a time (an HTTP session is not meant to be shared between threads): local
+    mode runs several invocations at once in one process, each borrows an idle client or opens one."""
     registry.destination(endpoint.kind)
     secret = _secret(endpoint.secret_name)
     # Keyed by the secret's content too: a rotated secret gets a fresh client, never a stale one.
-    # Per thread too: local mode runs several Lambda invocations at once in one process, and an
-    # HTTP session is not meant to be shared between threads.
-    cache_key = (endpoint.secret_name + "#" + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()
-                 + f"#{threading.get_ident()}")
-    cached = _DEST_CACHE.get(cache_key)
-    if cached is not None:
-        return cached
-    dest = registry.open_destination(endpoint.kind, endpoint.secret_name, secret)
-    _DEST_CACHE[cache_key] = dest
+    key = endpoint.secret_name + "#" + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()
+    held: dict[str, Destination] | None = getattr(_HELD, "clients", None)
+    if held is None:
+        held = _HELD.clients = {}
+    if key in held:
+        return held[key]
+    with _LOCK:
+        idle = _IDLE.get(key)
+        dest = idle.pop() if idle else None
+    if dest is None:
+        dest = registry.open_destination(endpoint.kind, endpoint.secret_name, secret)
+        with _LOCK:
+            _OPENED.append(dest)
+    held[key] = dest
     return dest

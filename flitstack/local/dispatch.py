@@ -23,6 +23,8 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from shared import connections
+
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
@@ -163,6 +165,9 @@ def run_handler(reg: Registration, body: Any) -> tuple[bytes, str | None]:
         LOG.debug("handler %s raised %s", reg.folder, type(exc).__name__, exc_info=True)
         # skip our own frame: like the runtime, the trace starts in the handler
         return json.dumps(error_payload(exc, context.aws_request_id, skip_frames=1)).encode(), "Unhandled"
+    finally:
+        # the next invocation runs in another request thread: this one's destination clients go back to the pool
+        connections.release_thread()
     try:
         return json.dumps(result, default=_json_default).encode(), None
     except (TypeError, ValueError) as exc:
