@@ -17,7 +17,7 @@ from shared.connectors.source import Source
 from shared.domain import files, xwalk
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
-from shared.mapping.engine import CompiledMapping, source_key
+from shared.mapping.engine import CompiledMapping, TransformResult, source_key
 from shared.mapping.spec import ObjectMapping
 from shared.models import DestCatalog, RunRef
 
@@ -55,19 +55,34 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     spec = load_spec(blobs, run)
     mapping = spec.mapping(str(item["mapping"]))
     batch_id = str(item["batch_id"])
-    records = [r for key in item["source_keys"] for r in blobs.get_lines(str(key))]
-    # Records the destination already holds (earlier runs, or adopted at PrepareDestination):
-    # their insert-only fields are left out, and the load takes their before-images.
-    compiled_keys = (source_key(mapping.source_object, str(r.get("id"))) for r in records)
-    if mapping.explode:
-        compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
-                         for n in range(len(r.get(mapping.explode) or [])))
     instance = (blobs.get_json(keys.sample_environment)["instance"]
                 if environment(run, str(item.get("phase", FULL))) == "sample" else _instance(blobs, keys.dest_catalog))
     scope = crosswalk_scope(instance, mapping.dest_object)
-    found = crosswalk.get_many(scope, compiled_keys)
-    compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping), frozenset(found))
-    result = compiled.apply(records)
+    compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping))
+    result, found = TransformResult(), dict[str, str]()
+    # One source batch at a time: a filtered mapping (Event from activities) packs several into one item
+    # (load.pack), and only the records it keeps are held, not every source record of the item.
+    for source_batch in item["source_keys"]:
+        records = blobs.get_lines(str(source_batch))
+        # Records the destination already holds (earlier runs, or adopted at PrepareDestination):
+        # their insert-only fields are left out, and the load takes their before-images.
+        compiled_keys = (source_key(mapping.source_object, str(r.get("id"))) for r in records)
+        if mapping.explode:
+            compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
+                             for n in range(len(r.get(mapping.explode) or [])))
+        held = crosswalk.get_many(scope, compiled_keys)
+        found.update(held)
+        compiled.existing_keys = frozenset(held)
+        part = compiled.apply(records)
+        if mapping.attachment_source and part.records:
+            # A reference to the file in S3, not its content: the load reads it one write request at a time.
+            by_id = {str(r.get("id")): r for r in records}
+            files.attach_refs(keys, mapping.source_object, mapping.attachment_source,
+                              [(rec, by_id[key.split(":", 1)[1]]) for rec, key in zip(part.records, part.keys,
+                                                                                       strict=True)],
+                              blobs, open_source)
+        del records
+        result.merge(part)
     already: dict[str, str] = {}
     # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
     # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
@@ -76,13 +91,6 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
         keep = [(r, k) for r, k in zip(result.records, result.keys, strict=True) if k not in found]
         already = {k: found[k] for k in result.keys if k in found}
         result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]
-    if mapping.attachment_source and result.records:
-        # A reference to the file in S3, not its content: the load reads it one write request at a time.
-        by_id = {str(r.get("id")): r for r in records}
-        files.attach_refs(keys, mapping.source_object, mapping.attachment_source,
-                          [(rec, by_id[key.split(":", 1)[1]]) for rec, key in zip(result.records, result.keys,
-                                                                                   strict=True)],
-                          blobs, open_source)
     blobs.put_lines(keys.load_ready(batch_id), result.records)
     blobs.put_json(keys.already_loaded(batch_id), already)
     blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})

@@ -56,6 +56,15 @@ class TransformResult:
     skipped: int = 0
     seen: int = 0
 
+    def merge(self, other: TransformResult) -> None:
+        """Append ``other`` (the next slice of the same batch) to this result."""
+        self.records.extend(other.records)
+        self.keys.extend(other.keys)
+        self.rejects.extend(other.rejects)
+        self.issues.extend(other.issues)
+        self.skipped += other.skipped
+        self.seen += other.seen
+
 
 class _Invalid(Exception):
     """Internal signal: a value cannot be converted (becomes an issue or a reject)."""
