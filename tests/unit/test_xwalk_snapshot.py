@@ -238,3 +238,40 @@ def test_a_compiled_mapping_resolves_through_prefetched_snapshots_as_through_the
     view = Prefetched(snap, ["customers:c3"])
     assert view.get("customers:c3") == accounts["customers:c3"] and view.get("customers:c6") == accounts["customers:c6"]
     assert view.get("customers:c4") is None and "customers:c4" not in view
+
+
+def test_a_file_past_the_part_size_goes_up_in_parts_one_at_a_time_and_reads_back(
+        s3: tuple[BlobStore, Counted], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blobs, _ = s3
+    monkeypatch.setattr("shared.aws.PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part but the last
+    sent: list[int] = []
+    blobs.s3.meta.events.register("before-parameter-build.s3.UploadPart",
+                                  lambda params, **_: sent.append(len(params["Body"])))
+    big, small = tmp_path / "big.sqlite", tmp_path / "small.sqlite"
+    big.write_bytes(bytes(range(256)) * (48 * 1024))  # 12 MiB: two parts of 5 MiB and one of 2
+    small.write_bytes(b"x" * 1000)
+    etag = blobs.upload_file("big", str(big))
+    assert sent == [5 * 1024 * 1024, 5 * 1024 * 1024, 2 * 1024 * 1024]
+    assert etag.strip('"').endswith("-3") and etag == blobs.etag("big")
+    assert blobs.get_bytes("big") == big.read_bytes()
+    assert blobs.upload_file("small", str(small)) == blobs.etag("small")  # one PUT below the part size
+    assert sent == [5 * 1024 * 1024] * 2 + [2 * 1024 * 1024]
+    assert blobs.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_a_multipart_upload_that_fails_is_aborted(s3: tuple[BlobStore, Counted], monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    blobs, _ = s3
+    monkeypatch.setattr("shared.aws.PART_BYTES", 5 * 1024 * 1024)
+    big = tmp_path / "big.sqlite"
+    big.write_bytes(b"y" * (11 * 1024 * 1024))
+
+    def refuse_the_second(params: dict[str, Any], **_: Any) -> None:
+        if params["PartNumber"] == 2:
+            raise OSError("connection reset")
+
+    blobs.s3.meta.events.register("before-parameter-build.s3.UploadPart", refuse_the_second)
+    with pytest.raises(OSError, match="connection reset"):
+        blobs.upload_file("big", str(big))
+    assert blobs.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert blobs.etag("big") is None
