@@ -1,4 +1,4 @@
-"""Unit: the local engine's cap on glibc's malloc arenas (flitstack.local.heap, D-056).
+"""Unit: the local engine's cap on glibc's malloc arenas and its fixed mmap threshold (flitstack.local.heap, D-056).
 
 Each check runs in a fresh interpreter: the cap applies to arenas created after it, and a test process has
 made its own already."""
@@ -59,3 +59,38 @@ def test_glibc_has_the_call() -> None:
 def test_threads_share_at_most_the_capped_arenas() -> None:
     assert _arenas("default") > heap.ARENAS  # glibc's own: a new arena for each new thread, up to 8 per core
     assert _arenas("capped") <= heap.ARENAS
+
+
+#: A 4 MiB block freed (glibc's dynamic threshold rises to it), then a 2 MiB one held: how many blocks glibc
+#: mmapped for it (``malloc_info``'s mmap total before and after).
+MMAPPED_FOR_A_BLOCK = textwrap.dedent("""
+    import ctypes, ctypes.util, os, re, sys, tempfile
+    from flitstack.local import heap
+    if sys.argv[1] == "fixed":
+        assert heap.mmap_large_blocks()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = libc.fopen.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    def mmapped():
+        path = os.path.join(tempfile.mkdtemp(), "info.xml")
+        fp = libc.fopen(path.encode(), b"w")
+        libc.malloc_info(0, ctypes.c_void_p(fp))
+        libc.fclose(ctypes.c_void_p(fp))
+        return int(re.search(r'<total type="mmap" count="(\\d+)"', open(path).read()).group(1))
+    libc.free(libc.malloc(4 << 20))
+    before = mmapped()
+    held = libc.malloc(2 << 20)
+    print(mmapped() - before)
+""")
+
+
+def _mmapped(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", MMAPPED_FOR_A_BLOCK, mode], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=Path(__file__).resolve().parents[2])
+    return int(done.stdout.strip())
+
+
+@glibc
+def test_a_block_past_the_fixed_threshold_gets_pages_of_its_own() -> None:
+    assert _mmapped("default") == 0  # glibc's threshold rose to the 4 MiB freed: the 2 MiB comes from the heap
+    assert _mmapped("fixed") == 1
