@@ -56,21 +56,21 @@ def available() -> bool:
     return _LIBC is not None
 
 
-def limit_arenas(arenas: int = ARENAS) -> bool:
-    """Cap glibc's malloc arenas for the rest of the process; False where the call does not exist."""
+def _mallopt(param: int, name: str, value: int) -> bool:
+    """``mallopt(param, value)`` for the rest of the process; False where the call does not exist or is refused."""
     if _LIBC is None:
         return False
-    ok = bool(_LIBC.mallopt(_M_ARENA_MAX, arenas))
+    ok = bool(_LIBC.mallopt(param, value))
     if not ok:
-        LOG.warning("mallopt(M_ARENA_MAX, %d) was refused", arenas)
+        LOG.warning("mallopt(%s, %d) was refused", name, value)
     return ok
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas for the rest of the process; False where the call does not exist."""
+    return _mallopt(_M_ARENA_MAX, "M_ARENA_MAX", arenas)
 
 
 def mmap_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold for the rest of the process; False where the call does not exist."""
-    if _LIBC is None:
-        return False
-    ok = bool(_LIBC.mallopt(_M_MMAP_THRESHOLD, threshold))
-    if not ok:
-        LOG.warning("mallopt(M_MMAP_THRESHOLD, %d) was refused", threshold)
-    return ok
+    return _mallopt(_M_MMAP_THRESHOLD, "M_MMAP_THRESHOLD", threshold)
