@@ -59,7 +59,7 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                 if environment(run, str(item.get("phase", FULL))) == "sample" else _instance(blobs, keys.dest_catalog))
     scope = crosswalk_scope(instance, mapping.dest_object)
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping))
-    result, found = TransformResult(), dict[str, str]()
+    result, found, already = TransformResult(), dict[str, str](), dict[str, str]()
     # One source batch at a time: a filtered mapping (Event from activities) packs several into one item
     # (load.pack), and only the records it keeps are held, not every source record of the item.
     for source_batch in item["source_keys"]:
@@ -74,6 +74,13 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
         found.update(held)
         compiled.existing_keys = frozenset(held)
         part = compiled.apply(records)
+        # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
+        # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
+        # that an update would leave out, so they could no longer be matched.
+        if (mapping.insert_only or mapping.natural_key) and held:
+            keep = [(r, k) for r, k in zip(part.records, part.keys, strict=True) if k not in held]
+            already.update((k, held[k]) for k in part.keys if k in held)
+            part.records, part.keys = [r for r, _ in keep], [k for _, k in keep]
         if mapping.attachment_source and part.records:
             # A reference to the file in S3, not its content: the load reads it one write request at a time.
             by_id = {str(r.get("id")): r for r in records}
@@ -83,14 +90,6 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                               blobs, open_source)
         del records
         result.merge(part)
-    already: dict[str, str] = {}
-    # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
-    # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
-    # that an update would leave out, so they could no longer be matched.
-    if (mapping.insert_only or mapping.natural_key) and found:
-        keep = [(r, k) for r, k in zip(result.records, result.keys, strict=True) if k not in found]
-        already = {k: found[k] for k in result.keys if k in found}
-        result.records, result.keys = [r for r, _ in keep], [k for _, k in keep]
     blobs.put_lines(keys.load_ready(batch_id), result.records)
     blobs.put_json(keys.already_loaded(batch_id), already)
     blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})
