@@ -61,6 +61,7 @@ _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 # AWS_ENDPOINT_URL) keep pointing at a live server across engine restarts, e.g. between tests.
 _last_port = 0
 
+
 def _backend_app(service: Any) -> Any:
     """moto's Flask app for ``service``, out of Flask's debug mode (D-058).
 
