@@ -18,6 +18,13 @@ A completed multipart upload is written part by part: moto's ``FakeMultipart.com
 1.1 GiB). :func:`install` puts :func:`_complete_by_parts` in its place, the same checks, ETag and checksums: it
 appends the parts one at a time to a DiskBody of its own and hands the new object a :class:`PartsBody`, which
 the object's DiskBody adopts (the file changes owner, nothing is copied).
+
+A GET streams a body kept in a file: moto's ``get_object`` answers with ``key.value``, the whole object read into
+``bytes`` before the first byte is sent, and a ranged GET reads it whole to slice it (a 40 MB crosswalk snapshot
+fetched by the next level's transforms was a 76 MiB step in the engine's peak). Through the server, :func:`install`
+has ``get_object`` answer with a :class:`FileRange` instead: the object's file opened once under the key's lock,
+read 1 MiB at a time as werkzeug writes it, a range read from its own offset. Rewriting a body from its start gives
+it a new file, so a GET in flight keeps sending the version it began with.
 """
 
 from __future__ import annotations
@@ -38,13 +45,18 @@ from typing import Any
 import moto.s3.models as s3_models
 import moto.s3.utils as s3_utils
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
+from moto.s3.responses import S3Response
 from moto.utilities.utils import md5_hash
+from werkzeug.wrappers import Request as ServerRequest
 
 #: Bodies up to this size stay in memory (a run's manifests, outcomes and checkpoints are a few hundred bytes).
 MEMORY_BYTES = 2 * 1024
 
 #: Bytes read at a time when one body is copied into another.
 COPY_BYTES = 8 * 1024 * 1024
+
+#: Bytes read at a time when a GET sends a body kept in a file.
+SEND_BYTES = 1024 * 1024
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -135,6 +147,10 @@ class DiskBody:
         at = self._pos if size is None else size
         if self._data is not None:
             del self._data[at:]
+        elif at == 0:  # rewritten from the start: a new file (a GET still sending the old one keeps it open)
+            assert self._path is not None
+            self._path.unlink(missing_ok=True)
+            self._data, self._path = bytearray(), None
         else:
             assert self._path is not None
             os.truncate(self._path, at)
@@ -150,6 +166,84 @@ class DiskBody:
 
     def __del__(self) -> None:
         self.close()
+
+    def open_range(self) -> FileRange | None:
+        """The whole body as a :class:`FileRange` when it is kept in a file; None when it is in memory."""
+        if self._path is None:
+            return None
+        fd = os.open(self._path, os.O_RDONLY)
+        return FileRange(fd, 0, os.fstat(fd).st_size)
+
+
+class FileRange:
+    """Bytes ``start`` to ``start + size`` of an open file, as a response body: ``len``, slicing (a range of the
+    range, on a descriptor of its own) and iteration in :data:`SEND_BYTES` chunks. Closes its descriptor when
+    werkzeug closes the response (or when it is dropped unsent)."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        self._fd: int | None = fd
+        self._start, self._size = start, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, part: slice) -> FileRange:
+        if not isinstance(part, slice) or part.step not in (None, 1):
+            raise TypeError(f"a FileRange is sliced by a contiguous slice, not {part!r}")
+        begin, end, _ = part.indices(self._size)
+        assert self._fd is not None
+        return FileRange(os.dup(self._fd), self._start + begin, max(0, end - begin))
+
+    def __iter__(self) -> Iterator[bytes]:
+        at, left = self._start, self._size
+        try:
+            while left > 0 and self._fd is not None:
+                chunk = os.pread(self._fd, min(SEND_BYTES, left), at)
+                if not chunk:
+                    raise OSError(f"S3 body file ended {left} bytes early")
+                at, left = at + len(chunk), left - len(chunk)
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _StreamingKey:
+    """A FakeKey as ``S3Response.get_object`` reads it, but ``value`` a :class:`FileRange` when the body is a file."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._key, name)
+
+    @property
+    def value(self) -> bytes | FileRange:
+        buffer = self._key._value_buffer
+        with self._key.lock:
+            body = buffer.open_range() if isinstance(buffer, DiskBody) else None
+        return self._key.value if body is None else body
+
+
+def _get_object_streamed(self: Any) -> Any:
+    """``S3Response.get_object``, its key's file-kept body sent as a :class:`FileRange` when served over HTTP (in
+    moto's in-process mock the botocore stubber wants bytes)."""
+    if isinstance(self.request, ServerRequest):
+        get_key = self._get_key
+
+        def streaming_get_key(*args: Any, **kwargs: Any) -> tuple[Any, bool]:
+            key, not_modified = get_key(*args, **kwargs)
+            return _StreamingKey(key), not_modified
+
+        self._get_key = streaming_get_key  # this request's instance only
+    return _state["get_object"](self)
 
 
 class PartsBody:
@@ -247,9 +341,11 @@ def install(folder: Path, memory_bytes: int = MEMORY_BYTES) -> None:
     with _lock:
         _state.setdefault("original", vars(s3_models)["tempfile"])
         _state.setdefault("complete", s3_models.FakeMultipart.complete)
+        _state.setdefault("get_object", S3Response.get_object)
         _state.update(folder=folder, memory_bytes=memory_bytes)
         setattr(s3_models, "tempfile", _TempfileModule(folder, memory_bytes))  # noqa: B010 - moto's module global
         s3_models.FakeMultipart.complete = _complete_by_parts  # type: ignore[method-assign,assignment]
+        S3Response.get_object = _get_object_streamed  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -258,3 +354,5 @@ def uninstall() -> None:
             setattr(s3_models, "tempfile", _state.pop("original"))  # noqa: B010
         if "complete" in _state:
             s3_models.FakeMultipart.complete = _state.pop("complete")  # type: ignore[method-assign]
+        if "get_object" in _state:
+            S3Response.get_object = _state.pop("get_object")  # type: ignore[method-assign]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import hashlib
 import os
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flitstack.local import disk_s3
@@ -73,15 +75,89 @@ def test_a_body_grows_across_the_threshold_and_truncates(tmp_path: Path) -> None
     assert body.read() == b"abcdefghijkl"
     body.seek(2)
     assert body.read(3) == b"cde"
+    body.seek(6)
+    body.truncate()  # cut short: the same file
+    spilled = body._path
+    assert spilled is not None and spilled.stat().st_size == 6
     body.seek(0)
     body.truncate()
-    body.write(b"z")
+    body.write(b"z")  # rewritten from the start: its old file gone, the new body small enough for memory
     body.seek(0)
-    assert body.read() == b"z"
-    spilled = body._path
-    assert spilled is not None and spilled.exists()
+    assert body.read() == b"z" and body._path is None and not spilled.exists()
+    body.write(b"0123456789")
+    respilled = body._path
+    assert respilled is not None and respilled.exists()
     body.close()
-    assert body.closed and not spilled.exists()
+    assert body.closed and not respilled.exists()
+
+
+def test_a_range_of_a_file_body_keeps_the_bytes_it_was_opened_on(tmp_path: Path) -> None:
+    body = disk_s3.DiskBody(tmp_path, memory_bytes=8)
+    body.write(b"0123456789abcdef")
+    whole = body.open_range()
+    assert whole is not None and len(whole) == 16
+    middle = whole[4:10]
+    assert len(middle) == 6 and len(whole[20:]) == 0
+    body.seek(0)
+    body.truncate()
+    body.write(b"a new body, longer than the old")  # S3 rewrites the object while the GETs are in flight
+    assert b"".join(middle) == b"456789" and b"".join(whole) == b"0123456789abcdef"
+    with pytest.raises(TypeError, match="contiguous slice"):
+        whole[::2]
+    small = disk_s3.DiskBody(tmp_path, memory_bytes=8)
+    small.write(b"tiny")
+    assert small.open_range() is None  # in memory: moto's own bytes
+
+
+def _sent_peak(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, int]:
+    """What a GET (httpx, streamed) read back and the most this process, the server in it, held at once above where
+    it began. (botocore allocates ~8 MiB of its own as a long body ends, so the client here is httpx.)"""
+    gc.collect()
+    tracemalloc.start()
+    digest = hashlib.sha256()
+    with httpx.stream("GET", url, headers=headers) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw(2**20):
+            digest.update(chunk)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return digest.digest(), peak
+
+
+def test_a_get_sends_a_file_body_a_chunk_at_a_time(engine: LocalEngine) -> None:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="disk-s3-get")
+    body = os.urandom(1024 * 1024) * 24  # 24 MiB
+    s3.put_object(Bucket="disk-s3-get", Key="k", Body=body)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "disk-s3-get", "Key": "k"})
+    fds = _open_fds()
+    whole, peak = _sent_peak(url)
+    assert whole == hashlib.sha256(body).digest()
+    # moto read the whole object into bytes before it sent the first one (35 MiB in all)
+    assert peak < 8 * 2**20, f"a GET of 24 MiB held {peak / 2**20:.1f} MiB"
+    ranged, peak = _sent_peak(url, {"Range": f"bytes={5 * 2**20}-{7 * 2**20 - 1}"})
+    assert ranged == hashlib.sha256(body[5 * 2**20:7 * 2**20]).digest()
+    # moto read the whole object to slice the range out of it (26 MiB)
+    assert peak < 6 * 2**20, f"a 2 MiB range of 24 MiB held {peak / 2**20:.1f} MiB"
+    tail = s3.get_object(Bucket="disk-s3-get", Key="k", Range="bytes=-10")
+    assert tail["ContentLength"] == 10 and tail["ContentRange"] == f"bytes {len(body) - 10}-{len(body) - 1}/{len(body)}"
+    assert tail["Body"].read() == body[-10:]
+    assert s3.get_object(Bucket="disk-s3-get", Key="k", Range=f"bytes={len(body) - 3}-{len(body) + 99}")[
+        "Body"].read() == body[-3:]
+    assert _open_fds() <= fds + 2  # every body's descriptor closed once sent
+
+
+def test_a_get_in_flight_sends_the_object_it_began_with(engine: LocalEngine) -> None:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="disk-s3-flight")
+    first, second = b"1" * (4 * 2**20), b"2" * (4 * 2**20)
+    s3.put_object(Bucket="disk-s3-flight", Key="k", Body=first)
+    chunks = s3.get_object(Bucket="disk-s3-flight", Key="k")["Body"].iter_chunks(2**20)
+    got = [next(chunks)]
+    s3.put_object(Bucket="disk-s3-flight", Key="k", Body=second)  # the old object's file is deleted
+    got.extend(chunks)
+    assert b"".join(got) == first
+    assert s3.get_object(Bucket="disk-s3-flight", Key="k")["Body"].read() == second
 
 
 @pytest.mark.parametrize(("algorithm", "kind"), [(None, None), ("CRC32", "FULL_OBJECT"), ("SHA256", "COMPOSITE")])
