@@ -45,7 +45,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.werkzeug_app import create_backend_app
 from moto.server import ThreadedMotoServer
 
-from flitstack.local import disk_dynamodb, disk_s3, dispatch, heap, naming, patches
+from flitstack.local import disk_dynamodb, disk_s3, dispatch, heap, naming, patches, tracking
 from infra import resources
 from infra.resources import FunctionDef, StateMachineDef, TableDef
 
@@ -182,6 +182,8 @@ class LocalEngine:
         heap.mmap_large_blocks()
         # requests freed when answered, not at the garbage collector's next full pass (D-058)
         setattr(threaded_moto_server, "create_backend_app", _backend_app)  # noqa: B010 (not exported)
+        # moto's register of every model instance ever made, held weakly (flitstack.local.tracking)
+        tracking.install()
         # S3 bodies past a few KB live in files under this folder, none held open (flitstack.local.disk_s3):
         # batches, load-ready batches and copied files do not grow this process with the tenant.
         self._s3_folder = Path(tempfile.mkdtemp(prefix="flitstack-s3-"))
@@ -261,6 +263,7 @@ class LocalEngine:
             self._server._server.server_close()  # release the port (moto's stop() leaves it bound)
         self._server = None
         disk_s3.uninstall()
+        tracking.uninstall()
         if self._s3_folder is not None:
             shutil.rmtree(self._s3_folder, ignore_errors=True)  # the reset disposed of every body already
             self._s3_folder = None

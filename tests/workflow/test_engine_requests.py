@@ -1,5 +1,6 @@
 """The local engine frees each request moto answers when it is answered (D-058): no request, and so no request
-body, waits for the cyclic garbage collector, which a process holding a large run's objects runs rarely."""
+body, waits for the cyclic garbage collector, which a process holding a large run's objects runs rarely. And what
+moto no longer holds is freed: its register of model instances holds them weakly (D-059)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import gc
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from moto.moto_server.werkzeug_app import BackendRequest
+from moto.s3.models import FakeAcl, FakeKey
 
 from flitstack.local.engine import LocalEngine
 
@@ -42,3 +45,24 @@ def test_an_answered_request_and_its_body_are_freed_without_the_garbage_collecto
         assert _requests_alive() == 0
     finally:
         gc.enable()
+
+
+def _alive(kind: type) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+def test_an_overwritten_or_deleted_s3_object_is_freed_and_the_live_ones_are_still_listed(engine: LocalEngine) -> None:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="engine-instances")
+    s3.put_object(Bucket="engine-instances", Key="kept", Body=b"kept")
+    keys, acls = _alive(FakeKey), _alive(FakeAcl)
+    for i in range(40):  # every PUT makes a FakeKey and a private ACL its PUT replaces with the bucket's
+        s3.put_object(Bucket="engine-instances", Key="overwritten", Body=str(i).encode() * 1000)
+        s3.put_object(Bucket="engine-instances", Key=f"deleted-{i}", Body=b"d")
+        s3.delete_object(Bucket="engine-instances", Key=f"deleted-{i}")
+    # moto's register kept all 80 keys and their 80 throwaway ACLs for the life of the process
+    assert _alive(FakeKey) - keys <= 1 and _alive(FakeAcl) - acls <= 1
+    listed = httpx.get(engine.endpoint_url + "/moto-api/data.json").json()["s3"]["FakeKey"]  # moto's dashboard
+    assert {"kept", "overwritten"} <= {k["name"] for k in listed}
+    assert not any(k["name"].startswith("deleted-") for k in listed)
