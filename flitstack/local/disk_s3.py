@@ -19,6 +19,10 @@ A completed multipart upload is written part by part: moto's ``FakeMultipart.com
 appends the parts one at a time to a DiskBody of its own and hands the new object a :class:`PartsBody`, which
 the object's DiskBody adopts (the file changes owner, nothing is copied).
 
+Each object costs less: :class:`SlimKey`, moto's ``FakeKey`` with nine of its 35 attributes in slots, is what
+moto builds while installed (CPython 3.11 shares an instance dict's keys across a class only up to 30
+attributes, so every FakeKey had a 1,584-byte dict of its own: 2.2 KiB an object instead of 3.4).
+
 A GET streams a body kept in a file: moto's ``get_object`` answers with ``key.value``, the whole object read into
 ``bytes`` before the first byte is sent, and a ranged GET reads it whole to slice it (a 40 MB crosswalk snapshot
 fetched by the next level's transforms was a 76 MiB step in the engine's peak). Through the server, :func:`install`
@@ -45,6 +49,7 @@ from typing import Any
 
 import moto.s3.models as s3_models
 import moto.s3.utils as s3_utils
+from moto.core.model_instances import model_data
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
 from moto.s3.responses import S3Response
 from moto.utilities.utils import md5_hash
@@ -94,7 +99,12 @@ class DiskBody:
         self._data, self._path = None, path
         return path
 
+    def _check_open(self) -> None:
+        if self.closed:  # as a closed file does (moto's dashboard reads disposed keys and expects this)
+            raise ValueError("I/O operation on closed file.")
+
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._check_open()
         if whence == os.SEEK_SET:
             self._pos = offset
         elif whence == os.SEEK_CUR:
@@ -113,6 +123,7 @@ class DiskBody:
         return os.stat(self._path).st_size
 
     def read(self, size: int = -1) -> bytes:
+        self._check_open()
         if self._data is not None:
             end = len(self._data) if size is None or size < 0 else self._pos + size
             chunk = bytes(self._data[self._pos:end])
@@ -126,6 +137,7 @@ class DiskBody:
         return chunk
 
     def write(self, data: bytes | PartsBody) -> int:
+        self._check_open()
         if isinstance(data, PartsBody):
             return self._adopt(data.body)
         if self._data is not None and self._pos + len(data) > self._memory_bytes:
@@ -157,6 +169,7 @@ class DiskBody:
         return size
 
     def truncate(self, size: int | None = None) -> int:
+        self._check_open()
         at = self._pos if size is None else size
         if self._data is not None:
             del self._data[at:]
@@ -338,6 +351,35 @@ def _complete_by_parts(multipart: Any, body: Iterator[tuple[int, str]]) -> tuple
     return PartsBody(joined), f"{full_etag.hexdigest()}-{len(parts)}", checksum.build()
 
 
+#: FakeKey attributes kept in SlimKey's slots (any nine would do: these are seldom set at all).
+_SLOTTED = ("_expiry", "bucket_key_enabled", "checksum_parts", "kms_key_id", "lock_legal_status", "lock_mode",
+            "lock_until", "model_name", "website_redirect_location")
+
+
+class SlimKey(s3_models.FakeKey):
+    """moto's ``FakeKey`` with nine attributes in slots, so the 26 left share their dict's keys across objects;
+    everything else is moto's. Pickling and ``deepcopy`` (moto copies keys to list versions) carry the slots."""
+
+    __slots__ = _SLOTTED
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.update({name: getattr(self, name) for name in _SLOTTED if hasattr(self, name)})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        slotted = {name: state.pop(name) for name in _SLOTTED if name in state}
+        super().__setstate__(state)
+        for name, value in slotted.items():
+            setattr(self, name, value)
+
+
+# moto's metaclass gave SlimKey a register and a dashboard entry of its own; its objects are FakeKeys to moto
+# (listed, and disposed of on reset, through FakeKey's register, which `cls.instances_tracked` finds)
+del SlimKey.instances_tracked  # type: ignore[attr-defined]
+model_data["local"].pop("SlimKey", None)
+
+
 class _TempfileModule(ModuleType):
     """What ``moto.s3.models`` sees as ``tempfile``: DiskBody for its spooled files, the rest as is."""
 
@@ -359,10 +401,12 @@ def install(folder: Path, memory_bytes: int = MEMORY_BYTES) -> None:
         _state.setdefault("original", vars(s3_models)["tempfile"])
         _state.setdefault("complete", s3_models.FakeMultipart.complete)
         _state.setdefault("get_object", S3Response.get_object)
+        _state.setdefault("key_class", vars(s3_models)["FakeKey"])
         _state.update(folder=folder, memory_bytes=memory_bytes)
         setattr(s3_models, "tempfile", _TempfileModule(folder, memory_bytes))  # noqa: B010 - moto's module global
         s3_models.FakeMultipart.complete = _complete_by_parts  # type: ignore[method-assign,assignment]
         S3Response.get_object = _get_object_streamed  # type: ignore[method-assign]
+        setattr(s3_models, "FakeKey", SlimKey)  # noqa: B010 - what moto's models build
 
 
 def uninstall() -> None:
@@ -373,3 +417,5 @@ def uninstall() -> None:
             s3_models.FakeMultipart.complete = _state.pop("complete")  # type: ignore[method-assign]
         if "get_object" in _state:
             S3Response.get_object = _state.pop("get_object")  # type: ignore[method-assign]
+        if "key_class" in _state:
+            setattr(s3_models, "FakeKey", _state.pop("key_class"))  # noqa: B010

@@ -43,10 +43,12 @@ class WeakInstances:
 
 def _new_weakly_tracked(cls: type, *args: Any, **kwargs: Any) -> Any:
     instance = super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
-    tracked = cls.__dict__.get("instances_tracked")
+    # the register moto would append to (``cls.instances_tracked``): the class's own, or a base class's
+    owner = next(c for c in cls.__mro__ if "instances_tracked" in c.__dict__)
+    tracked = owner.__dict__["instances_tracked"]
     if not isinstance(tracked, WeakInstances):  # first instance, or moto's reset put a list back
-        tracked = WeakInstances(tracked or ())
-        setattr(cls, "instances_tracked", tracked)  # noqa: B010 - set by moto's metaclass
+        tracked = WeakInstances(tracked)
+        setattr(owner, "instances_tracked", tracked)  # noqa: B010 - set by moto's metaclass
     tracked.append(instance)
     return instance
 

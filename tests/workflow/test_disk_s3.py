@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import datetime
 import gc
 import hashlib
 import os
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.s3 import models as s3_models
 
 from flitstack.local import disk_s3
 from flitstack.local.engine import LocalEngine
@@ -196,3 +201,27 @@ def test_a_multipart_upload_is_completed_part_by_part_with_s3s_etag_and_checksum
     if kind == "COMPOSITE":  # a checksum of the parts' checksums
         digests = b"".join(hashlib.sha256(p).digest() for p in parts)
         assert head["ChecksumSHA256"].split("-")[0] == base64.b64encode(hashlib.sha256(digests).digest()).decode()
+
+
+def test_objects_are_slim_keys_and_keep_every_attribute_through_versions_and_locks(engine: LocalEngine) -> None:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="disk-s3-slim", ObjectLockEnabledForBucket=True)  # versioned, with object lock
+    until = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    s3.put_object(Bucket="disk-s3-slim", Key="k", Body=b"x" * 5000, WebsiteRedirectLocation="/elsewhere",
+                  ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)
+    s3.put_object(Bucket="disk-s3-slim", Key="k", Body=b"y" * 10)
+    key = s3_models.s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets["disk-s3-slim"].keys.getlist("k")[0]
+    assert isinstance(key, disk_s3.SlimKey) and key.lock_mode == "GOVERNANCE"
+    # 26 attributes in a dict that shares its keys: a few hundred bytes (a FakeKey's own dict was 1,584)
+    assert sys.getsizeof(vars(key)) < 600
+    clone = copy.deepcopy(key)  # how moto lists versions
+    assert (clone.lock_mode, clone.website_redirect_location, clone.value) == ("GOVERNANCE", "/elsewhere", b"x" * 5000)
+    clone.dispose()
+    versions = s3.list_object_versions(Bucket="disk-s3-slim")["Versions"]
+    assert sorted(v["Size"] for v in versions) == [10, 5000]
+    old = next(v["VersionId"] for v in versions if v["Size"] == 5000)
+    head = s3.head_object(Bucket="disk-s3-slim", Key="k", VersionId=old)
+    assert head["ObjectLockMode"] == "GOVERNANCE" and head["WebsiteRedirectLocation"] == "/elsewhere"
+    assert s3.get_object(Bucket="disk-s3-slim", Key="k", VersionId=old)["Body"].read() == b"x" * 5000
+    register = s3_models.FakeKey.instances_tracked  # type: ignore[attr-defined]  # what moto's reset and dashboard read
+    assert any(k is key for k in register)

@@ -49,7 +49,7 @@ def test_an_answered_request_and_its_body_are_freed_without_the_garbage_collecto
 
 def _alive(kind: type) -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o) is kind)
+    return sum(1 for o in gc.get_objects() if isinstance(o, kind))
 
 
 def test_an_overwritten_or_deleted_s3_object_is_freed_and_the_live_ones_are_still_listed(engine: LocalEngine) -> None:
