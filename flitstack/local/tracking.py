@@ -6,7 +6,9 @@ moto 5.2.5 appends every instance of every model class (``BaseModel.__new__``) t
 builds a ``FakeKey`` whose constructor makes a private ACL (``FakeAcl``, ``FakeGrant``, ``FakeGrantee``) that
 the PUT replaces with the bucket's at once, and all four stay, as do every overwritten or deleted key and every
 multipart part. :func:`install` has ``BaseModel.__new__`` register instances in a :class:`WeakInstances`
-instead: the dashboard and ``reset`` still see every instance that is alive, and the rest is freed.
+instead: the dashboard and ``reset`` still see every instance that is alive, and the rest is freed. A register
+that is not moto's plain list is left as it is (``disk_dynamodb`` gives DynamoDB's ``Item`` one that keeps none:
+items are made by the million, and none needs listing).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _new_weakly_tracked(cls: type, *args: Any, **kwargs: Any) -> Any:
     # the register moto would append to (``cls.instances_tracked``): the class's own, or a base class's
     owner = next(c for c in cls.__mro__ if "instances_tracked" in c.__dict__)
     tracked = owner.__dict__["instances_tracked"]
-    if not isinstance(tracked, WeakInstances):  # first instance, or moto's reset put a list back
+    if type(tracked) is list:  # moto's own (the first instance, or a reset put a new list back): weakly from now on
         tracked = WeakInstances(tracked)
         setattr(owner, "instances_tracked", tracked)  # noqa: B010 - set by moto's metaclass
     tracked.append(instance)
