@@ -72,8 +72,7 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                              for n in range(len(r.get(mapping.explode) or [])))
         held = crosswalk.get_many(scope, compiled_keys)
         found.update(held)
-        compiled.existing_keys = frozenset(held)
-        part = compiled.apply(records)
+        part = compiled.apply(records, existing_keys=held.keys())
         # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
         # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
         # that an update would leave out, so they could no longer be matched.

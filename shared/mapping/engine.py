@@ -13,7 +13,7 @@ import base64
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -388,12 +388,10 @@ class CompiledMapping:
         spec: MigrationSpec,
         mapping: ObjectMapping,
         crosswalk: Mapping[str, Mapping[str, str]],
-        existing_keys: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = spec
         self.mapping = mapping
         self.crosswalk = crosswalk
-        self.existing_keys = existing_keys
         self.fields = [
             _CompiledField(r, _getter(r.source) if r.source else None, self._convert_for(r)) for r in mapping.fields
         ]
@@ -437,7 +435,7 @@ class CompiledMapping:
         field empty): the pre-scan predicts it before any write, so the records pointing at it are known to
         become orphans too."""
         sid = str(record.get("id", ""))
-        return self._fields(record, sid, source_key(self.mapping.source_object, sid), {}, [])
+        return self._fields(record, sid, source_key(self.mapping.source_object, sid), {}, [], existing=False)
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         return (all(_allowed(get(record), allowed) for get, allowed in self.where)
@@ -457,7 +455,9 @@ class CompiledMapping:
                     out.append({**element, "id": f"{rec.get('id')}#{n}", "_parent": rec})
         return out
 
-    def apply(self, records: list[dict[str, Any]]) -> TransformResult:
+    def apply(self, records: list[dict[str, Any]], existing_keys: Container[str] = frozenset()) -> TransformResult:
+        """Map ``records``; those whose source key is in ``existing_keys`` (the destination holds them already)
+        leave their insert-only fields and insert-only lookups out."""
         out = TransformResult()
         m = self.mapping
         records = self.expand(records)
@@ -477,8 +477,10 @@ class CompiledMapping:
             key = source_key(m.source_object, sid)
             issues: list[Issue] = []
             dest: dict[str, Any] = {ext_field: key}
-            reject = self._fields(record, sid, key, dest, issues) or self._links(record, sid, dest, issues)
-            if reject is None and self.insert_only_lookups and key in self.existing_keys:
+            existing = key in existing_keys
+            reject = (self._fields(record, sid, key, dest, issues, existing=existing)
+                      or self._links(record, sid, dest, issues))
+            if reject is None and self.insert_only_lookups and existing:
                 for name in self.insert_only_lookups:
                     dest.pop(name, None)
             if reject is not None:
@@ -499,9 +501,9 @@ class CompiledMapping:
         return RecordReject(m.source_object, sid, m.dest_object, reason, code, dest_field)
 
     def _fields(
-        self, record: Mapping[str, Any], sid: str, key: str, dest: dict[str, Any], issues: list[Issue]
+        self, record: Mapping[str, Any], sid: str, key: str, dest: dict[str, Any], issues: list[Issue], *,
+        existing: bool,
     ) -> RecordReject | None:
-        existing = key in self.existing_keys
         for cf in self.fields:
             rule = cf.rule
             if rule.insert_only and existing:

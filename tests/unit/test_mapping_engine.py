@@ -91,9 +91,10 @@ def test_activity_split_by_type_and_what_id_falls_back() -> None:
 def test_insert_only_fields_are_left_out_for_records_already_loaded() -> None:
     s = spec()
     key = source_key("customers", "cus_1")
-    m = CompiledMapping(s, s.mapping("customers->Account"), XW, existing_keys=frozenset({key}))
-    out = m.apply([{"id": "cus_1", "name": "A", "created_at": "2023-01-01T00:00:00Z"}])
-    assert "CreatedDate" not in out.records[0]
+    m = CompiledMapping(s, s.mapping("customers->Account"), XW)
+    record = {"id": "cus_1", "name": "A", "created_at": "2023-01-01T00:00:00Z"}
+    assert "CreatedDate" not in m.apply([record], existing_keys={key}).records[0]
+    assert m.apply([record]).records[0]["CreatedDate"] == "2023-01-01T00:00:00.000Z"  # a new record carries it
 
 
 def test_without_audit_permission_original_dates_go_to_custom_fields() -> None:

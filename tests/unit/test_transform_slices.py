@@ -95,7 +95,7 @@ def test_a_packed_item_is_transformed_one_source_batch_at_a_time_with_the_whole_
                    "filtered_out": 480, "issues": 0, "input": 600, "already_loaded": 0}
     whole = [r for key in BATCHES for r in FakeBlobs.get_lines(blobs, key)]
     existing = frozenset({source_key("activities", "a0-1"), source_key("activities", "a2-6")})
-    expected = CompiledMapping(spec, EVENTS, {}, existing).apply(whole).records
+    expected = CompiledMapping(spec, EVENTS, {}).apply(whole, existing_keys=existing).records
     loaded = blobs.get_lines(Keys(RUN).load_ready(item["batch_id"]))
     assert loaded == expected
     by_key = {r[EXT]: r for r in loaded}
