@@ -133,7 +133,7 @@ def _get(s3: Any, bucket: str, key: str) -> bytes:
 
 
 def _lines(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in _get(s3, bucket, key).decode().splitlines() if line]
+    return [json.loads(line) for line in _get(s3, bucket, key).split(b"\n") if line]
 
 
 def source_floor(info: dict[str, Any], objects: list[str], file_ids: Path) -> float:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
@@ -31,6 +31,8 @@ DDB_ATTEMPTS = 8
 SPOOL_BYTES = 8 * 1024 * 1024
 #: Part size of :meth:`BlobStore.upload_file`'s multipart uploads, and the size up to which it sends one PUT.
 PART_BYTES = 8 * 1024 * 1024
+#: How much of a JSON-lines body :meth:`BlobStore.get_lines` reads at a time.
+LINE_CHUNK_BYTES = 1024 * 1024
 _CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
 
 
@@ -56,15 +58,15 @@ class BlobStore:
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream") -> int:
         """Upload a body that arrives in chunks (a file streamed from a source): at most
-        :data:`SPOOL_BYTES` of it is held in memory (the rest spills to a temporary file, and boto3's
-        managed transfer uploads large bodies in parts). Returns the size written."""
+        :data:`SPOOL_BYTES` of it is held in memory (the rest spills to a temporary file, uploaded as
+        :meth:`upload_file` does). Returns the size written."""
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             size = 0
             for chunk in chunks:
                 spool.write(chunk)
                 size += len(chunk)
             spool.seek(0)
-            self.s3.upload_fileobj(spool, self.bucket, key, ExtraArgs={"ContentType": content_type})
+            self._upload(key, spool, size, content_type)
         return size
 
     def _head(self, key: str) -> dict[str, Any] | None:
@@ -99,26 +101,29 @@ class BlobStore:
         return str(resp["ETag"])
 
     def upload_file(self, key: str, path: str, content_type: str = "application/octet-stream") -> str:
-        """The file ``path`` to ``key``; the ETag S3 gave the new object.
+        """The file ``path`` to ``key``; the ETag S3 gave the new object (see :meth:`_upload`)."""
+        with open(path, "rb") as body:
+            return self._upload(key, body, os.path.getsize(path), content_type)
+
+    def _upload(self, key: str, body: IO[bytes], size: int, content_type: str) -> str:
+        """``size`` bytes read from ``body`` to ``key``; the ETag S3 gave the new object.
 
         One PUT (read by botocore as it sends) up to :data:`PART_BYTES`; past it a multipart upload whose
-        parts are read and sent one at a time, so one part is in flight, not the file: a crosswalk snapshot
+        parts are read and sent one at a time, so one part is in flight, not the body: a crosswalk snapshot
         of a large tenant is tens of MiB, and locally moto holds a PUT's body about twice over while it
         stores it (measured on a 40 MiB file: 94 MiB for one PUT, 20 MiB in 8 MiB parts)."""
-        if os.path.getsize(path) <= PART_BYTES:
-            with open(path, "rb") as body:
-                resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        if size <= PART_BYTES:
+            resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
             return str(resp["ETag"])
         upload = self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
         try:
             parts: list[dict[str, Any]] = []
-            with open(path, "rb") as body:
-                while chunk := body.read(PART_BYTES):
-                    number = len(parts) + 1
-                    part = self.s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number,
-                                               Body=chunk)
-                    parts.append({"PartNumber": number, "ETag": part["ETag"]})
-                    del chunk
+            while chunk := body.read(PART_BYTES):
+                number = len(parts) + 1
+                part = self.s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number,
+                                           Body=chunk)
+                parts.append({"PartNumber": number, "ETag": part["ETag"]})
+                del chunk
             resp = self.s3.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
                                                      MultipartUpload={"Parts": parts})
         except BaseException:
@@ -144,12 +149,32 @@ class BlobStore:
         return json.loads(self.get_bytes(key))
 
     def put_lines(self, key: str, rows: Iterable[Any]) -> str:
-        body = "\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows)
-        return self.put_bytes(key, body.encode(), "application/x-ndjson")
+        """``rows`` as JSON lines, encoded one at a time into a spool (at most :data:`SPOOL_BYTES` in memory,
+        the rest on disk) and uploaded as :meth:`upload_file` does: never the batch's text whole, beside it
+        its bytes, beside them the records (a batch of 10,000 work orders is ~40 MiB of JSON)."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            size = 0
+            for row in rows:
+                line = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+                size += spool.write(b"\n" + line if size else line)
+            spool.seek(0)
+            self._upload(key, spool, size, "application/x-ndjson")
+        return key
 
     def get_lines(self, key: str) -> list[Any]:
-        text = self.get_bytes(key).decode()
-        return [json.loads(line) for line in text.splitlines() if line]
+        """The JSON lines at ``key``, parsed as the body streams in (1 MiB at a time): the records, never the
+        body beside them. Lines split on ``\\n`` only (a record's text may hold U+2028 or other separators
+        that ``str.splitlines`` would cut at)."""
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        rows: list[Any] = []
+        rest = b""
+        for chunk in body.iter_chunks(LINE_CHUNK_BYTES):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            rows.extend(json.loads(line) for line in lines if line)
+        if rest:
+            rows.append(json.loads(rest))
+        return rows
 
     def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> str:
         return self.put_bytes(key, text.encode(), content_type)

@@ -231,7 +231,7 @@ class ServiceTrackerSource:
         for n in range(start, len(results)):
             resp = self._result_page(results[n])
             token = json.dumps({"job": str(job["id"]), "next": n + 1}) if n + 1 < len(results) else None
-            yield [json.loads(line) for line in resp.text.splitlines() if line.strip()], token
+            yield [json.loads(line) for line in resp.text.split("\n") if line.strip()], token
 
     def _result_page(self, path: str) -> httpx.Response:
         return retry.call(lambda: self._send("GET", path.removeprefix(API)))
