@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities import parameters
 from flitstack.local.api_server import RunningApi, start_api_server
 from flitstack.local.engine import LocalEngine
 from infra import resources
-from sandbox.serve import RunningStandin, start_standin
+from sandbox.serve import RunningStandin, start_standin, stop_standins
 from shared import connections
 from shared.connectors import registry
 from shared.connectors.source import Source
@@ -306,9 +306,7 @@ class LocalRuntime:
         if self.engine is not None:
             self.engine.stop()
         connections.close_all()
-        for standin in [self.slack, *reversed(list(self.standins.values()))]:
-            if standin is not None:
-                standin.stop()
+        stop_standins([s for s in [self.slack, *self.standins.values()] if s is not None])
         self.standins.clear()
 
     def __enter__(self) -> LocalRuntime:

@@ -21,6 +21,13 @@
    shape walk base64-encodes) or anything else ``json`` cannot write keeps moto's serializer; a test
    compares both renderings for every attribute type.
 
+5. The state machine's definition: moto parses the ASL (an ANTLR grammar, pure Python) when a state machine is
+   created, to validate it, and again at every execution's start; a local stack creates every workflow and a run
+   starts several executions, so parsing was about 4 % of a workflow test's engine samples. The parse tree of a
+   definition is remembered (successful parses only: a definition that does not parse raises as before) and
+   moto's preprocessor builds fresh evaluation components from it on every call, so no execution shares
+   components with another; the preprocessor only reads the tree.
+
 All are applied by rebinding module or class attributes, so they are reversible and do not touch files.
 """
 
@@ -42,6 +49,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
 # Importing the preprocessor pulls in every state component, i.e. every module that did
@@ -135,6 +145,21 @@ def _plain_json(original: Any) -> Any:
     return action
 
 
+_moto_parse = AmazonStateLanguageParser.parse
+
+
+@functools.lru_cache(maxsize=64)
+def _asl_tree(definition: str) -> Any:
+    """The parse tree of ``definition`` (moto's parse, which raises ``ASLParserException`` on a syntax error)."""
+    return _moto_parse(definition)[1]
+
+
+def _parse_asl(definition: str) -> tuple[EvalComponent, Any]:
+    """``AmazonStateLanguageParser.parse``: fresh evaluation components over the remembered tree."""
+    tree = _asl_tree(definition)
+    return Preprocessor().visit(tree), tree
+
+
 def _rebind(module: Any, attr: str, new: Any) -> None:
     _saved.append((module, attr, getattr(module, attr)))
     setattr(module, attr, new)
@@ -152,6 +177,7 @@ def install() -> None:
     for module in (json_path, result_path):
         _rebind(module, "parse", functools.lru_cache(maxsize=4096)(getattr(module, "parse")))  # noqa: B009
     _rebind(DomainDispatcherApplication, "get_backend_for_host", _cached_backend_for_host)
+    _rebind(AmazonStateLanguageParser, "parse", staticmethod(_parse_asl))
     for name in PLAIN_JSON_OPERATIONS:
         _rebind(DynamoHandler, name, _plain_json(getattr(DynamoHandler, name)))
 

@@ -6,11 +6,14 @@ a local engine another test may be running in this process.
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from typing import Any
 
 import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException
 
 from flitstack.local import patches
 
@@ -119,3 +122,41 @@ def test_dynamodb_responses_as_plain_json_are_moto_s_own_responses() -> None:
     assert len(plain) == len(REQUESTS) + 2
     assert plain == moto_s
     assert any("blob" in str(body) for body in plain)  # the binary attribute went through moto's serializer
+
+
+# -- The ASL parsed once per definition (patch 5) -------------------------------------------------------------
+def _definition(tag: str) -> str:
+    return json.dumps({
+        "Comment": f"parse-cache {tag}", "StartAt": "First", "QueryLanguage": "JSONPath",
+        "States": {
+            "First": {"Type": "Pass", "Parameters": {"n.$": "$.n", "s.$": "States.Format('x{}', $.n)"},
+                      "Next": "Each"},
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                     "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}},
+                     "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}], "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    })
+
+
+def test_a_definition_is_parsed_once_and_every_call_gets_components_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    real = patches._moto_parse
+    monkeypatch.setattr(patches, "_moto_parse", lambda d: parses.append(d) or real(d))
+    definition = _definition(uuid.uuid4().hex)
+    first, tree = patches._parse_asl(definition)
+    second, same_tree = patches._parse_asl(definition)
+    assert parses == [definition] and same_tree is tree
+    assert first is not second and type(first) is type(second)
+    # the same components moto builds from its own parse: the states, in order, of the same types
+    own, _ = real(definition)
+    assert [type(c).__name__ for c in vars(first).values()] == [type(c).__name__ for c in vars(own).values()]
+    assert first.states.states.keys() == own.states.states.keys() == {"First", "Each", "Done"}
+    assert first.states.states["Each"] is not second.states.states["Each"]
+
+
+def test_a_definition_that_does_not_parse_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ASLParserException):
+            patches._parse_asl('{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}')
