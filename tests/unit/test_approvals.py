@@ -265,12 +265,8 @@ def _one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def ddb(monkeypatch: pytest.MonkeyPatch, in_process_aws: None) -> Iterator[Any]:
     _one_request_at_a_time(monkeypatch)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",

@@ -42,11 +42,7 @@ class Counted:
 
 
 @pytest.fixture()
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[BlobStore, Counted]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def s3(in_process_aws: None) -> Iterator[tuple[BlobStore, Counted]]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
