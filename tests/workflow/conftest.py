@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from simple_salesforce import Salesforce
@@ -105,6 +105,7 @@ def Probe(runtime: LocalRuntime) -> kits.Probe:
     return kits.kit(runtime.destination).probe(runtime)  # type: ignore[no-any-return]
 
 
+T = TypeVar("T")
 DESTINATIONS = registry.kinds("destination")
 
 
@@ -137,6 +138,17 @@ def api_view(client: Any, run_id: str) -> dict[str, Any]:
     resp = client.get(f"/migrations/{run_id}")
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
+
+
+def wait_until(check: Callable[[], T], what: str, timeout_s: float = 300, longest_s: float = 0.5) -> T:
+    """Poll ``check()`` (slowing down from 0.05 to ``longest_s`` apart) until it answers something true, which is
+    returned; fails naming ``what`` when ``timeout_s`` has passed. A state the run passes through quickly wants a
+    short ``longest_s``."""
+    try:
+        return polling.poll(check, bool, timeout_s=timeout_s, longest_s=longest_s,
+                            describe=lambda _: f"waiting for {what}")
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def api_wait(client: Any, run_id: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 240
