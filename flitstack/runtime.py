@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import sqlite3
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 from aws_lambda_powertools.utilities import parameters
 
+from flitstack.local import polling
 from flitstack.local.api_server import RunningApi, start_api_server
 from flitstack.local.engine import LocalEngine
 from infra import resources
@@ -271,18 +271,20 @@ class LocalRuntime:
         return self.api.info()
 
     def wait(self, arn: str, timeout_s: float = 3600, on_tick: Callable[[], None] | None = None,
-             poll_s: float = 0.2) -> dict[str, Any]:
-        assert self.engine is not None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            desc = self.engine.describe(arn)
+             poll_s: float = 0.5) -> dict[str, Any]:
+        """DescribeExecution of ``arn`` once it has ended (``on_tick`` after every poll); polls slow down from
+        0.05 s to ``poll_s`` apart (:mod:`flitstack.local.polling`). TimeoutError after ``timeout_s``."""
+        engine = self.engine
+        assert engine is not None
+
+        def probe() -> dict[str, Any]:
+            desc = engine.describe(arn)
             if on_tick is not None:
                 on_tick()
-            if desc["status"] in TERMINAL:
-                return desc
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {arn} still {desc['status']} after {timeout_s}s")
-            time.sleep(poll_s)
+            return desc
+
+        return polling.poll(probe, lambda desc: desc["status"] in TERMINAL, timeout_s=timeout_s, longest_s=poll_s,
+                            describe=lambda desc: f"execution {arn} {desc['status']}")
 
     def download_reports(self, run_id: str, target: Path) -> list[Path]:
         """Copy the run's reports from the data bucket into the run folder."""

@@ -28,7 +28,6 @@ import signal
 import socket
 import tempfile
 import threading
-import time
 import urllib.request
 import uuid
 import zipfile
@@ -45,7 +44,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.werkzeug_app import create_backend_app
 from moto.server import ThreadedMotoServer
 
-from flitstack.local import disk_dynamodb, disk_s3, dispatch, heap, naming, patches, tracking
+from flitstack.local import disk_dynamodb, disk_s3, dispatch, heap, naming, patches, polling, tracking
 from infra import resources
 from infra.resources import FunctionDef, StateMachineDef, TableDef
 
@@ -507,16 +506,12 @@ class LocalEngine:
     def describe(self, execution_arn: str) -> dict[str, Any]:
         return dict(self.client("stepfunctions").describe_execution(executionArn=execution_arn))
 
-    def wait(self, execution_arn: str, timeout_s: float = 60.0, poll_s: float = 0.05) -> dict[str, Any]:
-        """Poll until the execution leaves RUNNING; returns DescribeExecution. TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            desc = self.describe(execution_arn)
-            if desc["status"] in _TERMINAL:
-                return desc
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{execution_arn} still {desc['status']} after {timeout_s}s")
-            time.sleep(poll_s)
+    def wait(self, execution_arn: str, timeout_s: float = 60.0, poll_s: float = 0.25) -> dict[str, Any]:
+        """Poll until the execution leaves RUNNING (0.05 s, then twice as long each time up to ``poll_s``);
+        returns DescribeExecution. TimeoutError otherwise."""
+        return polling.poll(lambda: self.describe(execution_arn), lambda desc: desc["status"] in _TERMINAL,
+                            timeout_s=timeout_s, longest_s=poll_s,
+                            describe=lambda desc: f"{execution_arn} {desc['status']}")
 
     def run(
         self, state_machine_logical_id: str, input: Any = None, *, name: str | None = None, timeout_s: float = 60.0

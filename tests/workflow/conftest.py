@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from simple_salesforce import Salesforce
 
+from flitstack.local import polling
 from flitstack.runtime import LocalRuntime, local_environment
 from shared.connectors import registry
 from tests import kits
@@ -105,6 +105,7 @@ def Probe(runtime: LocalRuntime) -> kits.Probe:
     return kits.kit(runtime.destination).probe(runtime)  # type: ignore[no-any-return]
 
 
+T = TypeVar("T")
 DESTINATIONS = registry.kinds("destination")
 
 
@@ -139,14 +140,29 @@ def api_view(client: Any, run_id: str) -> dict[str, Any]:
     return dict(resp.json())
 
 
+def wait_until(check: Callable[[], T], what: str, timeout_s: float = 300, longest_s: float = 0.5) -> T:
+    """Poll ``check()`` (slowing down from 0.05 to ``longest_s`` apart) until it answers something true, which is
+    returned; fails naming ``what`` when ``timeout_s`` has passed. A state the run passes through quickly wants a
+    short ``longest_s``."""
+    try:
+        return polling.poll(check, bool, timeout_s=timeout_s, longest_s=longest_s,
+                            describe=lambda _: f"waiting for {what}")
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
+
+
 def api_wait(client: Any, run_id: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 240
              ) -> dict[str, Any]:
-    """Poll the run's view until ``done``; fails when the execution stops first or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        view = api_view(client, run_id)
+    """Poll the run's view until ``done`` (slowing down from 0.05 to 0.5 s apart); fails when the execution stops
+    first or the time is up."""
+    def finished(view: dict[str, Any]) -> bool:
         if done(view):
-            return view
+            return True
         assert view["execution_status"] == "RUNNING", view
-        assert time.monotonic() < deadline, f"{run_id} still {view['state']} ({view['current_step']})"
-        time.sleep(0.2)
+        return False
+
+    try:
+        return polling.poll(lambda: api_view(client, run_id), finished, timeout_s=timeout_s,
+                            describe=lambda view: f"{view['state']} ({view['current_step']})")
+    except TimeoutError as exc:
+        raise AssertionError(f"{run_id} {exc}") from None

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import httpx
 import pytest
 import requests
 from simple_salesforce import Salesforce
+
+from tests.workflow.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -63,16 +64,6 @@ def test_demo_on_a_tenant_dump_then_status_and_serve_the_saved_org(tmp_path: Pat
         proc.wait(timeout=20)
 
 
-def _wait_for(check: Any, what: str, timeout_s: float = 300) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_demo_with_manual_approval_resumes_from_the_mailed_link_and_the_slack_button(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "FLITSTACK_HOME": str(home)}
@@ -87,7 +78,7 @@ def test_demo_with_manual_approval_resumes_from_the_mailed_link_and_the_slack_bu
 
         # the run pauses at the mapping: its mail lands in the outbox; opening its links (as a mail scanner
         # would: GET, HEAD, following redirects) decides nothing
-        first = _wait_for(lambda: [m for m in outbox() if "mapping" in m["subject"]], "the mapping sign-off mail")[0]
+        first = wait_until(lambda: [m for m in outbox() if "mapping" in m["subject"]], "the mapping sign-off mail")[0]
         run_id = first["run"]
         api = json.loads((home / "runs" / run_id / "api.json").read_text())
         client = httpx.Client(base_url=api["url"], headers={api["api_key_header"]: api["api_key"]}, trust_env=False,
@@ -103,7 +94,7 @@ def test_demo_with_manual_approval_resumes_from_the_mailed_link_and_the_slack_bu
         assert approved.returncode == 0, approved.stdout + approved.stderr
         assert json.loads(approved.stdout)["stage"] == "mapping"
         # then at the sample: the mailed link's page, its Approve button (a POST of the signed form) resumes it
-        sample = _wait_for(lambda: [m for m in outbox() if "sample" in m["subject"]], "the sample sign-off mail")[0]
+        sample = wait_until(lambda: [m for m in outbox() if "sample" in m["subject"]], "the sample sign-off mail")[0]
         page = httpx.get(sample["links"]["approve"], trust_env=False, timeout=60)
         assert page.status_code == 200 and run_id in page.text and "sample" in page.text
         form = dict(re.findall(r"<input type='hidden' name='(\w+)' value='([^']*)'>",

@@ -17,7 +17,7 @@ import pytest
 
 from shared.handler import stores
 from shared.models import RunOptions
-from tests.workflow.conftest import failed_checks, s3_json, salesforce_client
+from tests.workflow.conftest import failed_checks, s3_json, salesforce_client, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,6 @@ def _salesforce_admin(runtime: Any) -> httpx.Client:
                        data={"grant_type": "password", **info["credentials"]}).json()["access_token"]
     return httpx.Client(base_url=info["url"], verify=info["ca_path"],
                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
-
-
-def _wait_for(predicate: Any, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.1)
 
 
 def _fresh(record: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +57,12 @@ def test_exhausted_quota_pauses_then_resumes_from_the_checkpoint(runtime: Any) -
         admin.post("/__standin/usage/reset").raise_for_status()
         arn = runtime.start_migration(run)
         # GIVEN the daily API quota runs out as the second level starts loading
-        _wait_for(lambda: _step("wf-quota").startswith("LoadLevel 1"))
+        wait_until(lambda: _step("wf-quota").startswith("LoadLevel 1"), "wf-quota at LoadLevel 1", 120,
+                   longest_s=0.1)
         used = admin.get("/__standin/stats").json()["api_usage"]
         admin.post("/__standin/config", json={"api_daily_limit": used}).raise_for_status()
         # WHEN the run notices, it pauses (and says why) instead of failing
-        _wait_for(lambda: (stores().runs.get("wf-quota") or {}).get("status") == "paused")
+        wait_until(lambda: (stores().runs.get("wf-quota") or {}).get("status") == "paused", "wf-quota paused", 120)
         paused = stores().runs.get("wf-quota") or {}
         assert "quota" in str(paused.get("paused_reason"))
         # ...and once the quota is back it resumes
@@ -87,7 +80,7 @@ def test_delta_window_picks_up_changes_flags_deletions_and_reports_conflicts(run
     arn = runtime.start_migration(run)
     sf = salesforce_client(runtime)
     # GIVEN the full load is done and the window is open
-    _wait_for(lambda: _step("wf-delta").startswith("DeltaPickup"))
+    wait_until(lambda: _step("wf-delta").startswith("DeltaPickup"), "wf-delta at DeltaPickup", 120)
     with _sercom(runtime) as api:
         customers = api.get("/api/v1/customers", params={"limit": 50}).json()["data"]
         contact = api.get("/api/v1/contacts", params={"limit": 1}).json()["data"][0]

@@ -19,7 +19,7 @@ from flitstack.runtime import LocalRuntime, local_environment
 from shared.handler import stores
 from shared.models import RunOptions
 from tests.kits import kit
-from tests.workflow.conftest import s3_json
+from tests.workflow.conftest import s3_json, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +36,7 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
 
 def test_unsynced_devices_hold_the_full_run_until_they_sync(rt: LocalRuntime) -> None:
     arn = rt.start_migration(rt.run_ref("pf-wait", RunOptions(batch_size=500, preflight_poll_s=2)))
-    deadline = time.monotonic() + 600
-    while (stores().runs.get("pf-wait") or {}).get("status") != "waiting":
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_until(lambda: (stores().runs.get("pf-wait") or {}).get("status") == "waiting", "pf-wait waiting", 600)
     held = s3_json(rt, "runs/pf-wait/reports/readiness.json")
     assert held["blocking"] and held["devices"] and "overridden" not in held
     time.sleep(5)  # a few checks later it still waits, and nothing of the full run was loaded

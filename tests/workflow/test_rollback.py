@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from sandbox.salesforce import snapshot
 from shared.connectors.salesforce.client import SalesforceDestination
 from shared.handler import stores
 from shared.models import RunOptions
-from tests.workflow.conftest import s3_json, salesforce_client
+from tests.workflow.conftest import s3_json, salesforce_client, wait_until
 
 SYSTEM_FIELDS = SalesforceDestination.system_fields
 pytestmark = pytest.mark.slow
@@ -79,10 +78,8 @@ def _diff(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
 
 
 def _wait_for_step(run_id: str, prefix: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not str((stores().runs.get(run_id) or {}).get("step", "")).startswith(prefix):
-        assert time.monotonic() < deadline, f"{run_id} never reached {prefix}"
-        time.sleep(0.1)
+    wait_until(lambda: str((stores().runs.get(run_id) or {}).get("step", "")).startswith(prefix),
+               f"{run_id} to reach {prefix}", timeout_s)
 
 
 def _rollback(runtime: LocalRuntime, run_id: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ The destination-specific details (SOQL, bulk jobs, ContentVersion) stay in
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import RunOptions
 from tests.golden import snapshot as golden
 from tests.kits import SourceKit, kit
-from tests.workflow.conftest import PAIRS, Probe, pair_id, s3_json, s3_lines
+from tests.workflow.conftest import PAIRS, Probe, pair_id, s3_json, s3_lines, wait_until
 
 pytestmark = pytest.mark.slow
 RECORDS = 300
@@ -207,10 +206,7 @@ def test_delta_window_picks_up_a_source_change_and_rollback_restores_it(rt: Loca
     assert rt.source_standin is not None and source_kit.edit is not None
     arn = rt.start_migration(rt.run_ref("sn-delta", RunOptions(batch_size=500, delta_window_s=6, delta_poll_s=2,
                                                                delta_overlap_s=60)))
-    deadline = time.monotonic() + 600
-    while not _step("sn-delta").startswith("DeltaPickup"):
-        assert time.monotonic() < deadline, _step("sn-delta")
-        time.sleep(0.2)
+    wait_until(lambda: _step("sn-delta").startswith("DeltaPickup"), "sn-delta at DeltaPickup", 600)
     held = probe.rows(mapping.dest_object, spec.external_id_field, mapping.source_object, [title])
     key = sorted(held)[0]
     original = held[key][title]

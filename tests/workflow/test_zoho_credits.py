@@ -8,7 +8,6 @@ HTTP (``tests.kits.zoho``), never our connector. The stand-in's rolling window i
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from shared.handler import stores
 from shared.models import RunOptions
 from tests.kits import zoho as zoho_kit
-from tests.workflow.conftest import failed_checks, s3_json, s3_lines
+from tests.workflow.conftest import failed_checks, s3_json, s3_lines, wait_until
 
 pytestmark = pytest.mark.slow
 #: Far beyond a Zoho currency field's 16 digits: Zoho refuses the record (INVALID_DATA), not the call.
@@ -33,14 +32,6 @@ def _step(run_id: str) -> str:
     return str((stores().runs.get(run_id) or {}).get("step", ""))
 
 
-def _wait_for(predicate: Any, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.1)
-
-
 def _sercom(runtime: Any) -> httpx.Client:
     info = runtime.source_standin.info
     return httpx.Client(base_url=info["url"], verify=info["ca_path"], headers={"X-Api-Key": info["api_key"]},
@@ -52,13 +43,13 @@ def test_credits_run_out_mid_load_the_run_pauses_and_resumes_as_the_window_rolls
     run = runtime.run_ref("zc-credits", RunOptions(quota_pause_s=3))
     arn = runtime.start_migration(run)
     # GIVEN the load has started...
-    _wait_for(lambda: _step("zc-credits").startswith("LoadLevel 1"))
+    wait_until(lambda: _step("zc-credits").startswith("LoadLevel 1"), "zc-credits at LoadLevel 1", 180, longest_s=0.1)
     # ...WHEN the rolling window shrinks to 20 s and the budget to what that window already holds
     zoho.post("/__standin/config", json={"credit_window_s": 20}).raise_for_status()
     used = zoho.get("/__standin/credits").json()["used"]
     zoho.post("/__standin/config", json={"credits_per_day": max(used, 1)}).raise_for_status()
     # THEN the run pauses at the budget's edge (a checkpointed pause, not a failure) and says why
-    _wait_for(lambda: (stores().runs.get("zc-credits") or {}).get("status") == "paused")
+    wait_until(lambda: (stores().runs.get("zc-credits") or {}).get("status") == "paused", "zc-credits paused", 180)
     assert "quota" in str((stores().runs.get("zc-credits") or {}).get("paused_reason"))
     # ...and as the window rolls (credits spent 20 s ago are free again) it resumes and completes
     desc = runtime.wait(arn, timeout_s=600)
