@@ -91,3 +91,19 @@ def test_facts_are_json_ready_and_hold_no_records(source: Any) -> None:
     facts = conn.facts(catalog)
     json.dumps(facts)
     assert len(json.dumps(facts)) < 200_000
+
+
+def test_text_with_unicode_line_separators_reads_back_exactly(source: Any) -> None:
+    # GIVEN a record whose text holds every separator str.splitlines cuts at but JSON leaves raw (a note pasted
+    # from a word processor carries U+2028), changed in the source (so a delta read sees it too)
+    kit, conn, standin = source
+    assert kit.edit is not None
+    target = next(iter(conn.pages(kit.delta_object, page_size=5)))[0]
+    assert "description" in target, sorted(target)
+    text = "line\u2028separator\u2029paragraph\x85next line\x1cfile\x1dgroup\x1erecord end"
+    kit.edit(standin, kit.delta_object, str(target["id"]), {"description": text})
+    # WHEN the object is read (every page, as extraction reads it)
+    read = {str(r["id"]): r for page in conn.pages(kit.delta_object, page_size=50) for r in page}
+    # THEN the record arrives whole, with its text as written, and no record is lost or split
+    assert read[str(target["id"])]["description"] == text
+    assert len(read) == conn.count(kit.delta_object)
