@@ -194,8 +194,7 @@ def _json(rt: LocalRuntime, key: str) -> Any:
 
 def _lines(rt: LocalRuntime, key: str) -> list[dict[str, Any]]:
     s3, bucket = _s3(rt)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [json.loads(line) for line in body.split(b"\n") if line]  # "\n" only: a record may hold U+2028
+    return BlobStore(bucket, client=s3).get_lines(key)
 
 
 def _written(outcomes: list[dict[str, Any]]) -> dict[str, int]:

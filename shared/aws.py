@@ -149,16 +149,11 @@ class BlobStore:
         return json.loads(self.get_bytes(key))
 
     def put_lines(self, key: str, rows: Iterable[Any]) -> str:
-        """``rows`` as JSON lines, encoded one at a time into a spool (at most :data:`SPOOL_BYTES` in memory,
-        the rest on disk) and uploaded as :meth:`upload_file` does: never the batch's text whole, beside it
-        its bytes, beside them the records (a batch of 10,000 work orders is ~40 MiB of JSON)."""
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            size = 0
-            for row in rows:
-                line = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
-                size += spool.write(b"\n" + line if size else line)
-            spool.seek(0)
-            self._upload(key, spool, size, "application/x-ndjson")
+        """``rows`` as JSON lines, encoded one at a time into :meth:`put_stream`'s spool (at most
+        :data:`SPOOL_BYTES` in memory, the rest on disk): never the batch's text whole, beside it its bytes,
+        beside them the records (a batch of 10,000 work orders is ~40 MiB of JSON)."""
+        lines = (json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() for row in rows)
+        self.put_stream(key, _joined(lines, b"\n"), "application/x-ndjson")
         return key
 
     def get_lines(self, key: str) -> list[Any]:
@@ -191,6 +186,14 @@ class BlobStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 yield str(obj["Key"])
+
+
+def _joined(parts: Iterable[bytes], separator: bytes) -> Iterator[bytes]:
+    """``separator.join(parts)`` as the parts come, one at a time."""
+    for n, part in enumerate(parts):
+        if n:
+            yield separator
+        yield part
 
 
 def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:

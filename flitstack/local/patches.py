@@ -54,9 +54,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-# Importing the preprocessor pulls in every state component, i.e. every module that did
+# Importing the preprocessor (above) pulls in every state component, i.e. every module that did
 # ``from ...boto_client import boto_client_for``; install() rebinds the name in each of them.
-import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 isort: skip
 
 MOTO_VERSION = "5.2.5"
 
