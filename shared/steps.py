@@ -45,6 +45,8 @@ class FileItem(_Model):
     start: int = Field(ge=0)
     count: int = Field(ge=1)
     item: int = Field(ge=0)
+    #: The slice's bytes in the batch (first, end): the item reads only its own lines.
+    span: tuple[int, int]
 
 
 class LevelItem(_Model):

@@ -5,7 +5,8 @@ batch's files sat base64-encoded in memory and in the load-ready batch. Now ``pl
 extracted batch of a mapping that carries file content (``ObjectMapping.attachment_source``) into
 work items of :data:`FILES_PER_ITEM` files; the FetchFiles Distributed Map runs them as many at once
 as the source declares it can serve (``SourceLimits.max_parallel_reads``, sized to its rate limit),
-each streaming its files into ``files/<object>/<id>.<version>`` without holding one whole in memory.
+each streaming its files into ``files/<object>/<id>.<version>`` without holding one whole in memory, and
+reading only its own lines of the batch (a ranged GET over the byte span ``plan`` recorded), not the batch.
 A file already copied is skipped, so a retried item converges. The levels before the first that carries
 files (``planner.levels`` puts file-carrying mappings as late as their lookups allow) load beside the fan-out
 (the FilesBesideLevels Parallel, D-053). The load-ready record carries a reference (:func:`ref`); the load
@@ -27,7 +28,7 @@ from shared.aws import BlobStore
 from shared.connectors.source import Source
 from shared.domain.extract import load_spec
 from shared.domain.keys import Keys
-from shared.errors import IncompleteStepError
+from shared.errors import ContractError, IncompleteStepError
 from shared.models import RunRef
 
 #: Files one FetchFiles item copies: small enough that many items run at once on a few hundred files.
@@ -59,9 +60,11 @@ def plan(run: RunRef, blobs: BlobStore, max_parallel_reads: int) -> dict[str, An
     items: list[dict[str, Any]] = []
     for obj in objects:
         for batch_key in blobs.get_json(keys.extract_outcome(obj))["batches"]:
-            size = len(blobs.get_lines(batch_key))
+            starts = blobs.line_starts(batch_key)
+            size = len(starts) - 1
             items += [{"object": obj, "batch_key": batch_key, "start": start,
-                       "count": min(FILES_PER_ITEM, size - start), "item": len(items) + n}
+                       "count": min(FILES_PER_ITEM, size - start), "item": len(items) + n,
+                       "span": [starts[start], starts[min(start + FILES_PER_ITEM, size)]]}
                       for n, start in enumerate(range(0, size, FILES_PER_ITEM))]
     blobs.put_json(keys.files_manifest, items)
     return {"manifest_key": keys.files_manifest, "items": len(items), "max_concurrency": max_parallel_reads,
@@ -84,8 +87,13 @@ def fetch(run: RunRef, item: dict[str, Any], source: Source, blobs: BlobStore, p
     """Copy one item's files, one call each at most every ``pace_s`` seconds (the source's rate shared by
     the Map's concurrent items), then record its outcome (VerifyFiles checks every item recorded one)."""
     keys = Keys(run)
-    start, count = int(item["start"]), int(item["count"])
-    records = blobs.get_lines(str(item["batch_key"]))[start:start + count]
+    count = int(item["count"])
+    first, end = item["span"]
+    records = blobs.get_lines(str(item["batch_key"]), (int(first), int(end)))
+    if len(records) != count:
+        raise ContractError(f"files item {item['item']}: bytes {first}-{end} of {item['batch_key']} hold "
+                            f"{len(records)} records, the manifest says {count} (was the batch rewritten "
+                            "after PlanFiles?)")
     copied = 0
     size = 0
     next_call = clock()

@@ -8,6 +8,7 @@ or bytes whole beside its records (tracemalloc's peak stays within a fraction of
 
 from __future__ import annotations
 
+import gc
 import json
 import tracemalloc
 from collections.abc import Iterator
@@ -70,6 +71,7 @@ def test_a_large_batch_goes_up_in_parts_and_is_never_held_whole(s3: tuple[BlobSt
     count = 36_000  # ~13 MiB of JSON lines: three parts
     body_size = sum(len(json.dumps(r, separators=(",", ":")).encode()) + 1 for r in _records(count)) - 1
 
+    gc.collect()  # moto's answered requests stay until a full collection: start from none, whatever ran before
     tracemalloc.start()
     try:
         blobs.put_lines("runs/r/big.jsonl", _records(count))
@@ -83,6 +85,7 @@ def test_a_large_batch_goes_up_in_parts_and_is_never_held_whole(s3: tuple[BlobSt
     # for a 14 MiB body, against 60 MiB).
     assert put_peak < body_size * 5, (put_peak, body_size)
 
+    gc.collect()
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
@@ -94,3 +97,27 @@ def test_a_large_batch_goes_up_in_parts_and_is_never_held_whole(s3: tuple[BlobSt
     # above the parsed records: moto's copy of the body it answers with and a chunk or two, not also the body's
     # bytes, its text and its lines (measured: 16 MiB over the records for a 14 MiB body, against 30 MiB)
     assert peak - held < body_size * 1.5, (peak - baseline, held - baseline, body_size)
+
+
+def test_line_starts_give_byte_spans_that_read_back_exactly_those_lines(s3: tuple[BlobStore, list[str]],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FetchFiles item reads only its own slice of a batch: ``line_starts`` (counted, not parsed, across
+    chunk boundaries) gives the spans, and a ranged GET of a span parses into exactly those records."""
+    blobs, _ = s3
+    monkeypatch.setattr(aws, "LINE_CHUNK_BYTES", 1000)  # lines straddle the chunks
+    rows = [{"id": f"a-{i}", "text": "é\u2028" * (i % 7) + "x" * (i * 13 % 500)} for i in range(120)]
+    blobs.put_lines("runs/r/files.jsonl", rows)
+    body = blobs.get_bytes("runs/r/files.jsonl")
+    starts = blobs.line_starts("runs/r/files.jsonl")
+    assert len(starts) == len(rows) + 1 and starts[0] == 0 and starts[-1] == len(body)
+    ranges: list[str] = []
+    blobs.s3.meta.events.register("before-parameter-build.s3.GetObject",
+                                  lambda params, **_: ranges.append(params.get("Range", "")))
+    for first in (0, 50, 100):
+        last = min(first + 50, len(rows))
+        assert blobs.get_lines("runs/r/files.jsonl", (starts[first], starts[last])) == rows[first:last]
+    assert ranges == [f"bytes={starts[a]}-{starts[min(a + 50, 120)] - 1}" for a in (0, 50, 100)]
+    blobs.put_lines("runs/r/none.jsonl", [])
+    assert blobs.line_starts("runs/r/none.jsonl") == [0]
+    with pytest.raises(ValueError, match="span"):
+        blobs.get_lines("runs/r/files.jsonl", (10, 10))

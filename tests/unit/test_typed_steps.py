@@ -43,7 +43,7 @@ SAMPLES: dict[str, Any] = {
     "discarded": {"passed": True},
 }
 FILE_ITEM = {"object": "attachments", "batch_key": "runs/r/extract/attachments/00000.jsonl", "start": 0, "count": 50,
-             "item": 0}
+             "item": 0, "span": [0, 9000]}
 UNDO_ITEM = {"batch_id": "U00-Account-00000", "level": 0, "attempt": "1", "action": "delete",
              "dest_object": "Account", "work_key": "w", "count": 1}
 
