@@ -152,7 +152,10 @@ class BlobStore:
         """``rows`` as JSON lines, encoded one at a time into :meth:`put_stream`'s spool (at most
         :data:`SPOOL_BYTES` in memory, the rest on disk): never the batch's text whole, beside it its bytes,
         beside them the records (a batch of 10,000 work orders is ~40 MiB of JSON)."""
-        lines = (json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() for row in rows)
+        return self.put_encoded_lines(key, (json_line(row) for row in rows))
+
+    def put_encoded_lines(self, key: str, lines: Iterable[bytes]) -> str:
+        """Lines already encoded (:func:`json_line`), joined by ``\\n`` as they come into :meth:`put_stream`."""
         self.put_stream(key, _joined(lines, b"\n"), "application/x-ndjson")
         return key
 
@@ -209,6 +212,11 @@ class BlobStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 yield str(obj["Key"])
+
+
+def json_line(row: Any) -> bytes:
+    """One record as a line of :meth:`BlobStore.put_lines` (compact UTF-8 JSON, no newline)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _joined(parts: Iterable[bytes], separator: bytes) -> Iterator[bytes]:

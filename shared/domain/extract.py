@@ -1,4 +1,5 @@
-"""Extract: every source object read in partitions of whole pages into S3 batches of at most ``batch_size``.
+"""Extract: every source object read in partitions of whole pages into S3 batches of at most ``batch_size``
+records and ``batch_bytes`` of JSON.
 
 One Distributed Map item per object; the item calls ``extract_partition`` until it answers ``done``.
 Each call reads one partition (about ``extract_partition_records`` records, ending on a page
@@ -19,11 +20,11 @@ from datetime import timedelta
 from typing import Any
 
 from shared import planner
-from shared.aws import BlobStore
+from shared.aws import BlobStore, json_line
 from shared.connectors.source import Source
 from shared.domain.keys import FULL, Keys, delta_phase
 from shared.errors import IncompleteStepError
-from shared.mapping.engine import output_size
+from shared.mapping.engine import output_counter
 from shared.mapping.spec import MigrationSpec
 from shared.models import RunRef
 from shared.timeutil import iso, minus, now, parse_time
@@ -107,19 +108,25 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
         return {"object": obj, "count": state["count"], "batches": len(state["batches"]), "done": True,
                 "partition": state["partitions"]}
     mark = _Watermark(state["mark"], run.options.delta_overlap_s)
-    batch: list[dict[str, Any]] = []
+    batch: list[bytes] = []  # the records as their JSON lines: a batch ends at `size` records or `max_bytes`
+    max_bytes = run.options.batch_bytes
     batch_keys: list[str] = list(state["batches"])
     read = 0
 
     calls_before = source.calls
-    mappings = [m for m in load_spec(blobs, run).mappings if m.source_object == obj]
-    sizes: dict[str, list[int]] = state["sizes"] or {m.name: [] for m in mappings}
+    counters = {m.name: output_counter(m) for m in load_spec(blobs, run).mappings if m.source_object == obj}
+    sizes: dict[str, list[int]] = state["sizes"] or {name: [] for name in counters}
+    outputs = dict.fromkeys(counters, 0)
+    width = 0
 
     def flush() -> None:
-        for m in mappings:
-            sizes[m.name].append(output_size(m, batch))
-        batch_keys.append(blobs.put_lines(keys.extract_batch(obj, len(batch_keys)), batch))
+        nonlocal width
+        for name, n in outputs.items():
+            sizes[name].append(n)
+            outputs[name] = 0
+        batch_keys.append(blobs.put_encoded_lines(keys.extract_batch(obj, len(batch_keys)), batch))
         batch.clear()
+        width = 0
 
     resume: str | None = state["resume"]
     for page, resume in source.pages_from(obj, state["resume"], page_size=run.options.extract_page_size,
@@ -129,9 +136,13 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
             if mark.seen(record):
                 continue
             mark.add(record)
-            batch.append(record)
+            line = json_line(record)
+            batch.append(line)
+            width += len(line) + 1
+            for name, count in counters.items():
+                outputs[name] += count(record)
             state["count"] += 1
-            if len(batch) >= size:
+            if len(batch) >= size or width >= max_bytes:
                 flush()
         if resume and read >= run.options.extract_partition_records:
             break  # a whole partition read: checkpoint it and hand over to the next invocation

@@ -154,7 +154,9 @@ def pack(batch_keys: list[str], sizes: list[int], limit: int) -> list[list[str]]
     """Group consecutive source batches so each load holds at most ``limit`` records (at least one batch).
 
     Filtered mappings (Task/Event from activities) and exploded ones emit only part of each
-    source batch; packing their slices fills loads up, which keeps API calls at the minimum.
+    source batch; packing their slices fills loads up, which keeps API calls at the minimum. Source batches
+    also end at ``batch_bytes`` (wide records): packing them back up to ``limit`` keeps a load one Bulk job, and
+    the transform reads the item's source batches one at a time.
     """
     groups: list[list[str]] = []
     current: list[str] = []

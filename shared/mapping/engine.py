@@ -290,19 +290,25 @@ def output_size(mapping: ObjectMapping, records: list[dict[str, Any]]) -> int:
     Extraction records this per batch so the load plan can pack small filtered slices into
     full-sized loads instead of one small load per source batch.
     """
+    count = output_counter(mapping)
+    return sum(count(rec) for rec in records)
+
+
+def output_counter(mapping: ObjectMapping) -> Callable[[dict[str, Any]], int]:
+    """How many records ``mapping`` would emit for one source record (:func:`output_size`, a record at a time)."""
     explode = _getter(mapping.explode) if mapping.explode else None
     where = [(_word_getter(k), frozenset(v)) for k, v in mapping.where.items()]
     present = [_getter(k) for k in mapping.require_present]
     unless = [condition_test(c) for c in mapping.unless]
-    n = 0
-    for rec in records:
+
+    def count(rec: dict[str, Any]) -> int:
         if explode is not None:
             items = explode(rec)
-            n += len(items) if isinstance(items, list) else 0
-        elif (all(_allowed(g(rec), allowed) for g, allowed in where) and all(g(rec) not in (None, "") for g in present)
-              and not any(test(rec) for test in unless)):
-            n += 1
-    return n
+            return len(items) if isinstance(items, list) else 0
+        return int(all(_allowed(g(rec), allowed) for g, allowed in where)
+                   and all(g(rec) not in (None, "") for g in present) and not any(test(rec) for test in unless))
+
+    return count
 
 
 def _allowed(value: Any, allowed: frozenset[str]) -> bool:

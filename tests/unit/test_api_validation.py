@@ -116,7 +116,7 @@ def fields_of(body: dict[str, Any]) -> dict[str, str]:
         (start_body(options={"batch_size": 50}), "options.batch_size", "greater than or equal to 100"),
         (start_body(options={"approval": "sometimes"}), "options.approval", "'auto' or 'manual'"),
         (start_body(options={"batch_sise": 500}), "options.batch_sise",
-         "allowed: approval, approval_timeout_s, approvers, batch_size"),
+         "allowed: approval, approval_timeout_s, approvers, batch_bytes, batch_size"),
         (start_body(source={"kind": "sercom", "secret_name": "prod/sercom"}), "source.secret_name", "flitstack/"),
         (start_body(destination=None), "destination", "valid dictionary"),
         ({"source": SOURCE}, "destination", "Field required"),
