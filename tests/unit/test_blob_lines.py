@@ -14,6 +14,7 @@ import multiprocessing
 import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -26,8 +27,9 @@ from shared.aws import BlobStore
 BUCKET = "flitstack-data"
 
 
-@pytest.fixture()
-def s3(in_process_aws: None) -> Iterator[tuple[BlobStore, list[str]]]:
+@contextmanager
+def _counted_store() -> Iterator[tuple[BlobStore, list[str]]]:
+    """A BlobStore over moto's in-process S3 and the write calls it sends, in order."""
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
@@ -36,6 +38,12 @@ def s3(in_process_aws: None) -> Iterator[tuple[BlobStore, list[str]]]:
             client.meta.events.register(f"before-parameter-build.s3.{op}",
                                         lambda params, _op=op, **_: sent.append(_op))
         yield BlobStore(BUCKET, client=client), sent
+
+
+@pytest.fixture()
+def s3(in_process_aws: None) -> Iterator[tuple[BlobStore, list[str]]]:
+    with _counted_store() as store:
+        yield store
 
 
 def test_rows_round_trip_and_split_on_newlines_only(s3: tuple[BlobStore, list[str]]) -> None:
@@ -73,14 +81,7 @@ def _large_batch_round_trip(count: int) -> dict[str, Any]:
     before (stand-in servers, a local engine winding down), which put tens of MiB into the peak."""
     aws.PART_BYTES = 5 * 1024 * 1024  # S3's smallest part
     aws.SPOOL_BYTES = 1024 * 1024
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        sent: list[str] = []
-        for op in ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload"):
-            client.meta.events.register(f"before-parameter-build.s3.{op}",
-                                        lambda params, _op=op, **_: sent.append(_op))
-        blobs = BlobStore(BUCKET, client=client)
+    with _counted_store() as (blobs, sent):
         gc.collect()
         tracemalloc.start()
         try:
@@ -108,9 +109,9 @@ def test_a_large_batch_goes_up_in_parts_and_is_never_held_whole(in_process_aws: 
     sent = got["sent"]
     assert sent[0] == "CreateMultipartUpload" and sent[-1] == "CompleteMultipartUpload"
     assert sent.count("UploadPart") == -(-body_size // got["part_bytes"])
-    # moto (in the measuring process, in memory) keeps the parts and then the whole object, each more than once: about 4x
-    # the body over the upload. The batch's text and bytes built whole beside that made it 7x (measured: 100 MiB
-    # for a 14 MiB body, against 60 MiB).
+    # moto (in the measuring process, in memory) keeps the parts and then the whole object, each more than once:
+    # about 4x the body over the upload. The batch's text and bytes built whole beside that made it 7x (measured:
+    # 100 MiB for a 14 MiB body, against 60 MiB).
     assert got["put_peak"] < body_size * 5, (got, body_size)
     assert got["round_trip"]
     # above the parsed records: moto's copy of the body it answers with and a chunk or two, not also the body's
