@@ -110,7 +110,8 @@ class RunOptions(Strict):
     batch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
         description="JSON bytes one extracted batch holds at most (a batch ends at batch_size records or at these "
-        "bytes): what a transform or load invocation holds is bounded by the records' width too, not their count")
+        "bytes): the source batch a transform holds is bounded by the records' width too, not only their count "
+        "(loads are still packed up to batch_size records)")
     extract_partition_records: int = Field(
         default=50_000, ge=1, le=1_000_000,
         description="records one Extract invocation reads (whole pages) before it checkpoints and hands the "
