@@ -8,11 +8,11 @@ beside the batch: nothing is dropped without a row that says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from shared.aws import BlobStore, CrosswalkStore
+from shared.aws import BlobStore, CrosswalkStore, json_line
 from shared.connectors.source import Source
 from shared.domain import files, xwalk
 from shared.domain.extract import load_spec
@@ -60,40 +60,52 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     scope = crosswalk_scope(instance, mapping.dest_object)
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping))
     result, found, already = TransformResult(), dict[str, str](), dict[str, str]()
-    # One source batch at a time: a filtered mapping (Event from activities) packs several into one item
-    # (load.pack), and only the records it keeps are held, not every source record of the item.
-    for source_batch in item["source_keys"]:
-        records = blobs.get_lines(str(source_batch))
-        # Records the destination already holds (earlier runs, or adopted at PrepareDestination):
-        # their insert-only fields are left out, and the load takes their before-images.
-        compiled_keys = (source_key(mapping.source_object, str(r.get("id"))) for r in records)
-        if mapping.explode:
-            compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
-                             for n in range(len(r.get(mapping.explode) or [])))
-        held = crosswalk.get_many(scope, compiled_keys)
-        found.update(held)
-        part = compiled.apply(records, existing_keys=held.keys())
-        # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
-        # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
-        # that an update would leave out, so they could no longer be matched.
-        if (mapping.insert_only or mapping.natural_key) and held:
-            keep = [(r, k) for r, k in zip(part.records, part.keys, strict=True) if k not in held]
-            already.update((k, held[k]) for k in part.keys if k in held)
-            part.records, part.keys = [r for r, _ in keep], [k for _, k in keep]
-        if mapping.attachment_source and part.records:
-            # A reference to the file in S3, not its content: the load reads it one write request at a time.
-            by_id = {str(r.get("id")): r for r in records}
-            files.attach_refs(keys, mapping.source_object, mapping.attachment_source,
-                              [(rec, by_id[key.split(":", 1)[1]]) for rec, key in zip(part.records, part.keys,
-                                                                                       strict=True)],
-                              blobs, open_source)
-        del records
-        result.merge(part)
-    blobs.put_lines(keys.load_ready(batch_id), result.records)
+    written = 0
+
+    def lines() -> Iterator[bytes]:
+        """The load-ready records, encoded as each source batch is transformed: the item holds one source
+        batch and its output at a time, never the whole load's records (the upload spools to disk past
+        ``SPOOL_BYTES``). Everything but the records is merged into ``result``."""
+        nonlocal written
+        # One source batch at a time: a filtered mapping (Event from activities) packs several into one item
+        # (load.pack), and only the records it keeps are held, not every source record of the item.
+        for source_batch in item["source_keys"]:
+            records = blobs.get_lines(str(source_batch))
+            # Records the destination already holds (earlier runs, or adopted at PrepareDestination):
+            # their insert-only fields are left out, and the load takes their before-images.
+            compiled_keys = (source_key(mapping.source_object, str(r.get("id"))) for r in records)
+            if mapping.explode:
+                compiled_keys = (source_key(mapping.source_object, f"{r.get('id')}#{n}") for r in records
+                                 for n in range(len(r.get(mapping.explode) or [])))
+            held = crosswalk.get_many(scope, compiled_keys)
+            found.update(held)
+            part = compiled.apply(records, existing_keys=held.keys())
+            # Loaded before (an earlier run, the sample, a delta pass): never inserted twice, still linkable.
+            # Natural-key objects too: their key includes create-only fields (AccountContactRole.AccountId)
+            # that an update would leave out, so they could no longer be matched.
+            if (mapping.insert_only or mapping.natural_key) and held:
+                keep = [(r, k) for r, k in zip(part.records, part.keys, strict=True) if k not in held]
+                already.update((k, held[k]) for k in part.keys if k in held)
+                part.records, part.keys = [r for r, _ in keep], [k for _, k in keep]
+            if mapping.attachment_source and part.records:
+                # A reference to the file in S3, not its content: the load reads it one write request at a time.
+                by_id = {str(r.get("id")): r for r in records}
+                files.attach_refs(keys, mapping.source_object, mapping.attachment_source,
+                                  [(rec, by_id[key.split(":", 1)[1]]) for rec, key in zip(part.records, part.keys,
+                                                                                           strict=True)],
+                                  blobs, open_source)
+            del records
+            out, part.records = part.records, []
+            written += len(out)
+            result.merge(part)
+            yield from (json_line(rec) for rec in out)
+            del out
+
+    blobs.put_encoded_lines(keys.load_ready(batch_id), lines())
     blobs.put_json(keys.already_loaded(batch_id), already)
     blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})
     blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])
     blobs.put_lines(keys.issues(batch_id), [i.as_row() for i in result.issues])
-    return {"load_key": keys.load_ready(batch_id), "count": len(result.records), "rejected": len(result.rejects),
+    return {"load_key": keys.load_ready(batch_id), "count": written, "rejected": len(result.rejects),
             "filtered_out": result.skipped, "issues": len(result.issues), "input": result.seen,
             "already_loaded": len(already)}

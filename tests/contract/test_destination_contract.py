@@ -79,6 +79,15 @@ def test_record_failures_are_results_not_exceptions(ready: Any) -> None:
     results = {r.key: r for r in conn.upsert(kit.writable_object, ext, [good, bad], allow_bulk=False)}
     assert results["f:ok"].ok
     assert not results["f:bad"].ok and results["f:bad"].error_code and results["f:bad"].error_message
+    for label, n, bulk in kit.write_sizes:  # on each write path, the failure comes back under its own key
+        records = [{**kit.required, ext: f"fw-{label}:{i}"} for i in range(n - 1)] + [{**kit.refused,
+                                                                                     ext: f"fw-{label}:bad"}]
+        results = {r.key: r for r in conn.upsert(kit.writable_object, ext, records, allow_bulk=bulk)}
+        assert len(results) == n, label
+        failed = [k for k, r in results.items() if not r.ok]
+        assert failed == [f"fw-{label}:bad"], (label, failed)
+        assert results[f"fw-{label}:bad"].error_code and results[f"fw-{label}:bad"].error_message, label
+        assert all(r.id and r.created for k, r in results.items() if r.ok), label
 
 
 def test_insert_update_retrieve_delete(ready: Any) -> None:

@@ -10,7 +10,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,10 @@ class FakeBlobs:
 
     def put_lines(self, key: str, rows: list[Any]) -> str:
         self.data[key] = list(rows)
+        return key
+
+    def put_encoded_lines(self, key: str, lines: Iterable[bytes]) -> str:
+        self.data[key] = [json.loads(line) for line in lines]
         return key
 
     def get_lines(self, key: str) -> list[Any]:

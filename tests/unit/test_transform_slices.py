@@ -1,7 +1,7 @@
 """Unit: a transform item that packs several source batches (a filtered mapping, Event from activities; see
 ``load.pack``) is transformed one source batch at a time: the result is what the whole item gives at once,
-and a source batch's records are gone before the next one is read, so a transform holds one source batch
-whatever the filter keeps.
+a source batch's records are gone before the next one is read, and its output is encoded into the upload before
+then: a transform holds one source batch and what it makes of it, whatever the filter keeps.
 
 Fakes stand at our interfaces (blobs and crosswalk in dicts, from the loader's tests).
 """
@@ -9,6 +9,8 @@ Fakes stand at our interfaces (blobs and crosswalk in dicts, from the loader's t
 from __future__ import annotations
 
 import gc
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from shared.domain import transform
@@ -49,6 +51,8 @@ class CountingBlobs(FakeBlobs):
     def __init__(self) -> None:
         super().__init__()
         self.alive_at_read: list[int] = []
+        self.uploaded_at_read: list[int] = []
+        self.uploading: list[bytes] = []
 
     def get_lines(self, key: str) -> list[Any]:
         rows = super().get_lines(key)
@@ -56,7 +60,16 @@ class CountingBlobs(FakeBlobs):
             return rows
         gc.collect()
         self.alive_at_read.append(Record.alive)
+        self.uploaded_at_read.append(len(self.uploading))
         return [Record(r) for r in rows]
+
+    def put_encoded_lines(self, key: str, lines: Iterable[bytes]) -> str:
+        """Takes the lines as they come (the upload's spool), noting how many it has when a batch is read."""
+        self.uploading = []
+        for line in lines:
+            self.uploading.append(line)
+        self.data[key] = [json.loads(line) for line in self.uploading]
+        return key
 
     def __hash__(self) -> int:  # the transform caches the destination catalog per blob store
         return id(self)
@@ -91,6 +104,8 @@ def test_a_packed_item_is_transformed_one_source_batch_at_a_time_with_the_whole_
 
     # no source record of an earlier batch is alive when the next one is read
     assert blobs.alive_at_read == [0, 0, 0]
+    # and the output of each is on its way to S3 before the next is read: the item never holds its load's records
+    assert blobs.uploaded_at_read == [0, 40, 80]
     assert got == {"load_key": Keys(RUN).load_ready(item["batch_id"]), "count": 120, "rejected": 0,
                    "filtered_out": 480, "issues": 0, "input": 600, "already_loaded": 0}
     whole = [r for key in BATCHES for r in FakeBlobs.get_lines(blobs, key)]

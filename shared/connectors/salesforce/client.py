@@ -623,13 +623,14 @@ class SalesforceDestination:
             raise TransientError(f"Salesforce Bulk job for {obj} ended {info['state']}: "
                                  f"{str(info.get('errorMessage', ''))[:300]}")
         out: list[WriteResult] = []
+        wanted = [key_field] if match_on is None else list(match_on)
         ok_csv = self._bulk_request("GET", f"ingest/{job_id}/successfulResults/", "bulk results").text
-        for row in _csv_rows(ok_csv):
+        for row in _csv_rows(ok_csv, ["sf__Id", "sf__Created", *wanted]):
             created = operation == "insert" or row.get("sf__Created", "").lower() == "true"
             out.append(WriteResult(key_of(row), row["sf__Id"], created))
         if int(info.get("numberRecordsFailed", 0)):
             bad_csv = self._bulk_request("GET", f"ingest/{job_id}/failedResults/", "bulk failures").text
-            for row in _csv_rows(bad_csv):
+            for row in _csv_rows(bad_csv, ["sf__Id", "sf__Error", *wanted]):
                 code, _, message = row.get("sf__Error", "UNKNOWN:").partition(":")
                 out.append(WriteResult(key_of(row), row.get("sf__Id") or None, False, code, message))
         return out
@@ -657,5 +658,13 @@ def _ids_in(ids: list[str]) -> str:
     return ",".join(f"'{i}'" for i in ids if i.isalnum())
 
 
-def _csv_rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text))) if text and text.strip() else []
+def _csv_rows(text: str, columns: list[str]) -> Iterator[dict[str, str]]:
+    """A Bulk job's result rows one at a time, each with only ``columns`` (absent ones are left out): a result row
+    echoes every uploaded column, so 10,000 of them whole would be the job's records a second time over."""
+    if not text or not text.strip():
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    at = [(c, header.index(c)) for c in columns if c in header]
+    for row in reader:
+        yield {c: row[i] for c, i in at if i < len(row)}
