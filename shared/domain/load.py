@@ -387,25 +387,27 @@ def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Store
     env = environment(run, keys.phase)
     _record_writes(run, stores, spec, dest, mapping.dest_object, batch_id, written, None, before, env=env)
     test = condition_test(Condition(where=conv.where, present=conv.present))
-    sources = {source_key(mapping.source_object, str(r.get("id"))): r
-               for k in item["source_keys"] for r in stores.blobs.get_lines(str(k))}
     snapshots = {d: xwalk.open_snapshot(stores.blobs, keys.xwalk_merged(d))
                  for d in sorted({lk.target.dest_object for lk in conv.link if lk.target})}
     defaults = stores.blobs.get_json(keys.defaults) if stores.blobs.exists(keys.defaults) else {}
-    todo: list[tuple[str, str, dict[str, str]]] = []
-    for key, w in written.items():
-        rec = sources.get(key)
-        if rec is None or not w.id or not test(rec):
-            continue
-        links: dict[str, str] = {}
-        for lk in conv.link:
-            assert lk.target is not None
-            ref = rec.get(lk.source)
-            hit = (snapshots[lk.target.dest_object].get(source_key(lk.target.source_object, str(ref)))
-                   if ref not in (None, "") else None) or (defaults.get(lk.default_key) if lk.default_key else None)
-            if hit:
-                links[lk.dest] = str(hit)
-        todo.append((key, w.id, links))
+    # The item's source batches one at a time (D-058): of each record only its conversion's links are kept.
+    links_of: dict[str, dict[str, str]] = {}
+    for batch in item["source_keys"]:
+        for rec in stores.blobs.get_lines(str(batch)):
+            key = source_key(mapping.source_object, str(rec.get("id")))
+            w = written.get(key)
+            if w is None or not w.id or not test(rec):
+                continue
+            links: dict[str, str] = {}
+            for lk in conv.link:
+                assert lk.target is not None
+                ref = rec.get(lk.source)
+                hit = (snapshots[lk.target.dest_object].get(source_key(lk.target.source_object, str(ref)))
+                       if ref not in (None, "") else None) or (defaults.get(lk.default_key) if lk.default_key else None)
+                if hit:
+                    links[lk.dest] = str(hit)
+            links_of[key] = links
+    todo = [(key, str(w.id), links_of[key]) for key, w in written.items() if key in links_of]
     results: list[WriteResult] = []
     for chunk in chunks(todo, CONVERT_CHUNK):  # recorded as it goes: a budget stop keeps what was converted
         done = convert(mapping.dest_object, conv.into, chunk)
