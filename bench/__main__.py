@@ -40,6 +40,7 @@ import argparse
 import json
 import math
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -318,8 +319,20 @@ def _by_request(before: dict[str, Any], after: dict[str, Any], suffix: str, meth
 
 
 def run_size(n: int, seed: int, destination: str = "salesforce", source: str = LocalRuntime.source,
-             writes: str | None = None) -> dict[str, Any]:
+             writes: str | None = None, keep: bool = False) -> dict[str, Any]:
+    """One run of ``n`` generated source records, measured. Its folder (the stand-ins' SQLite states, the engine's
+    AWS state: about 10 GB at 1M records) is removed afterwards unless ``keep``."""
     folder = Path(tempfile.mkdtemp(prefix=f"flitstack-bench-{source}-{destination}-{n}-"))
+    try:
+        return _run_size(folder, n, seed, destination, source, writes)
+    finally:
+        if keep:
+            print(f"kept: {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_size(folder: Path, n: int, seed: int, destination: str, source: str, writes: str | None) -> dict[str, Any]:
     with LocalRuntime(folder=folder, records=n, seed=seed, source=source, destination=destination) as rt:
         if writes is not None:
             _set_bulk_upsert(rt, DYNAMICS_WRITES[writes])
@@ -577,6 +590,8 @@ def main() -> int:
                         help="source system (its pairs with --dest)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's folder (stand-in states, AWS state) instead of removing it")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of RESULTS.md for sizes not run now (re-measure one size)")
     parser.add_argument("--suite", default="all", choices=("all", "schema", "load"),
@@ -593,7 +608,7 @@ def main() -> int:
         for n in (int(s) for s in sizes.split(",")):
             # Dynamics 365: both write paths over the same records, one migration each
             for writes in list(DYNAMICS_WRITES) if destination == "dynamics" else [None]:
-                row = {**run_size(n, args.seed, destination, args.source, writes), "commit": _commit()}
+                row = {**run_size(n, args.seed, destination, args.source, writes, args.keep), "commit": _commit()}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     if args.merge and RESULTS.exists():
