@@ -60,13 +60,12 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     scope = crosswalk_scope(instance, mapping.dest_object)
     compiled = CompiledMapping(spec, mapping, crosswalk_snapshots(blobs, keys, mapping))
     result, found, already = TransformResult(), dict[str, str](), dict[str, str]()
-    written = 0
 
     def lines() -> Iterator[bytes]:
         """The load-ready records, encoded as each source batch is transformed: the item holds one source
         batch and its output at a time, never the whole load's records (the upload spools to disk past
-        ``SPOOL_BYTES``). Everything but the records is merged into ``result``."""
-        nonlocal written
+        ``SPOOL_BYTES``). Everything but the records is merged into ``result``: its keys, one per record, count
+        them."""
         # One source batch at a time: a filtered mapping (Event from activities) packs several into one item
         # (load.pack), and only the records it keeps are held, not every source record of the item.
         for source_batch in item["source_keys"]:
@@ -96,7 +95,6 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
                                   blobs, open_source)
             del records
             out, part.records = part.records, []
-            written += len(out)
             result.merge(part)
             yield from (json_line(rec) for rec in out)
             del out
@@ -106,6 +104,6 @@ def transform_batch(run: RunRef, item: dict[str, Any], blobs: BlobStore, crosswa
     blobs.put_json(keys.existing(batch_id), {k: found[k] for k in result.keys if k in found})
     blobs.put_lines(keys.rejects(batch_id), [r.as_row() for r in result.rejects])
     blobs.put_lines(keys.issues(batch_id), [i.as_row() for i in result.issues])
-    return {"load_key": keys.load_ready(batch_id), "count": written, "rejected": len(result.rejects),
+    return {"load_key": keys.load_ready(batch_id), "count": len(result.keys), "rejected": len(result.rejects),
             "filtered_out": result.skipped, "issues": len(result.issues), "input": result.seen,
             "already_loaded": len(already)}
