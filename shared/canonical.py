@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
+
+from shared.scratch import scratch_db
 
 #: The entities of the model and what each is (pairs and source profiles are written against these).
 ENTITIES: dict[str, str] = {
@@ -101,36 +104,50 @@ def oldest(records: list[dict[str, Any]]) -> dict[str, Any]:
     return min(records, key=lambda r: (str(r.get("created_at") or ""), str(r.get("id"))))
 
 
+_DUPLICATES = "CREATE TABLE c (key TEXT, domain TEXT, id TEXT, name TEXT, created_at TEXT, parent_id TEXT)"
+
+
 def customer_duplicates(customers: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Groups of customers with the same name and domain; the oldest survives.
 
     Customers without a domain are never merged (two residential "John Smith"s are two people);
-    a group where one member is another's parent is left for a person to decide.
+    a group where one member is another's parent is left for a person to decide. The customers stream
+    through: what a group needs (id, name, creation, parent) goes to a scratch SQLite file, so no
+    list of the tenant's customers is held.
     """
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    total = no_domain = 0
-    for rec in customers:
-        total += 1
-        domain, key = domain_of(rec), name_key(rec.get("name"))
-        if not domain or not key:
-            no_domain += 1
-            continue
-        groups.setdefault((key, domain), []).append(rec)
+    tally = {"total": 0, "no_domain": 0}
+
+    def keyed() -> Iterator[tuple[str, str, str, str, str, str]]:
+        for rec in customers:
+            tally["total"] += 1
+            domain, key = domain_of(rec), name_key(rec.get("name"))
+            if not domain or not key:
+                tally["no_domain"] += 1
+                continue
+            yield (key, domain, str(rec["id"]), str(rec.get("name") or ""), str(rec.get("created_at") or ""),
+                   str(rec.get("parent_id") or ""))
+
     merged: dict[str, str] = {}
     rows: list[dict[str, str]] = []
-    for (_, domain), members in sorted(groups.items()):
-        if len(members) < 2:
-            continue
-        survivor = oldest(members)
-        ids = {str(m["id"]) for m in members}
-        nested = any(str(m.get("parent_id") or "") in ids for m in members)
-        for m in sorted(members, key=lambda r: str(r["id"])):
-            if m is survivor:
-                continue
-            decision = "left apart: one is the other's parent" if nested else "merged"
-            if not nested:
-                merged[str(m["id"])] = str(survivor["id"])
-            rows.append({"duplicate_id": str(m["id"]), "duplicate_name": str(m.get("name") or ""),
-                         "survivor_id": str(survivor["id"]), "survivor_name": str(survivor.get("name") or ""),
-                         "domain": domain, "decision": decision})
-    return {"total": total, "without_domain": no_domain, "merged": merged, "rows": rows}
+    with scratch_db(_DUPLICATES, prefix="duplicates-") as db:
+        db.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?)", keyed())
+        db.execute("CREATE INDEX c_group ON c (key, domain)")
+        found = db.execute("""
+            SELECT c.key, c.domain, c.id, c.name, c.created_at, c.parent_id FROM c
+            JOIN (SELECT key, domain FROM c GROUP BY key, domain HAVING COUNT(*) > 1) g
+              ON g.key = c.key AND g.domain = c.domain
+            ORDER BY c.key, c.domain, c.id""")
+        for (_, domain), group in groupby(found, key=lambda r: (r[0], r[1])):
+            members = [{"id": i, "name": n, "created_at": c, "parent_id": p} for _, _, i, n, c, p in group]
+            survivor = oldest(members)
+            ids = {m["id"] for m in members}
+            nested = any(m["parent_id"] in ids for m in members)
+            for m in members:
+                if m is survivor:
+                    continue
+                decision = "left apart: one is the other's parent" if nested else "merged"
+                if not nested:
+                    merged[m["id"]] = survivor["id"]
+                rows.append({"duplicate_id": m["id"], "duplicate_name": m["name"], "survivor_id": survivor["id"],
+                             "survivor_name": survivor["name"], "domain": domain, "decision": decision})
+    return {"total": tally["total"], "without_domain": tally["no_domain"], "merged": merged, "rows": rows}

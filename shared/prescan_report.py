@@ -1,7 +1,9 @@
 """The pre-scan as documents people read: ``preflight.html`` (whole) and its summary in the mapping document.
 
 Both are made from ``preflight.json`` (``shared.domain.prescan``), so the page, the sign-off and the machine
-file never disagree. Long lists are cut on the page (the JSON holds the whole of orphans and predicted rejects).
+file never disagree. Long lists are cut on the page; the predicted rejects and the orphan references are whole
+in their JSON-lines listings (``preflight-rejects.jsonl``, ``preflight-orphans.jsonl``), ``preflight.json``
+keeping their counts and first rows.
 """
 
 from __future__ import annotations
@@ -37,12 +39,16 @@ def _cell(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def _table(header: list[str], rows: Iterable[Iterable[object]]) -> list[str]:
+def _table(header: list[str], rows: Iterable[Iterable[object]], *, total: int | None = None,
+           rest_in: str = "preflight.json") -> list[str]:
+    """A Markdown table of the first :data:`PAGE_ROWS` rows; ``total`` when ``rows`` are only the first of
+    a listing whose whole is in ``rest_in``."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     listed = list(rows)
     out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in listed[:PAGE_ROWS]]
-    if len(listed) > PAGE_ROWS:
-        out.append(f"\n… {len(listed) - PAGE_ROWS} more rows in `preflight.json`")
+    whole = len(listed) if total is None else total
+    if whole > PAGE_ROWS:
+        out.append(f"\n… {whole - PAGE_ROWS:,} more rows in `{rest_in}`")
     return [*out, ""] if listed else ["None found.", ""]
 
 
@@ -89,8 +95,10 @@ def preflight_markdown(scan: Mapping[str, Any], *, whole: bool = False) -> str:
     lines += ["## Records the load will reject", ""]
     lines += _table(["object", "id", "into", "code", "field", "reason"],
                     [[r["source_object"], r["source_id"], r["dest_object"], r["code"], r["field"], r["reason"]]
-                     for r in scan["load_rejects"]])
-    lines += ["## Orphans by relation", ""]
+                     for r in scan["load_rejects"]],
+                    total=s["load_rejects"], rest_in=scan["listings"]["load_rejects"])
+    lines += ["## Orphans by relation", "", f"Every orphan reference, one per line: `{scan['listings']['orphans']}`.",
+              ""]
     lines += _table(["object", "field", "points at", "count", "what the load does", "records (id → missing id)"],
                     [[o["object"], o["field"], o["target"], o["count"], o["load_does"],
                       [f"{r['id']} → {r['ref']}" for r in o["records"][:25]]] for o in scan["orphans"]])

@@ -121,10 +121,12 @@ def sample_data(source: Source, catalog: SourceCatalog) -> dict[str, list[dict[s
 
 def write_prescan(run: RunRef, spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: Destination,
                   dcat: DestCatalog, unmatched: list[dict[str, str]], blobs: BlobStore) -> str:
-    """The data-quality pre-scan (``shared.domain.prescan``) into ``preflight.json`` / ``preflight.html``;
+    """The data-quality pre-scan (``shared.domain.prescan``) into ``preflight.json`` / ``preflight.html`` and
+    its record-by-record listings (``preflight-rejects.jsonl``, ``preflight-orphans.jsonl``, streamed);
     returns its summary for the mapping document, so the person signing off the mapping sees it first."""
-    scan = prescan(spec, catalog, source, dest, dcat, unmatched, run_id=run.run_id)
     keys = Keys(run)
+    scan = prescan(spec, catalog, source, dest, dcat, unmatched, run_id=run.run_id,
+                   listing=lambda name, rows: blobs.put_lines(keys.report(name), rows))
     blobs.put_json(keys.report("preflight.json"), scan)
     blobs.put_text(keys.report("preflight.html"), preflight_html(scan), "text/html; charset=utf-8")
     return preflight_markdown(scan)

@@ -16,8 +16,10 @@ tell (no storage reading, no daily quota), the report says so instead of guessin
 
 Scale: the source is read a page at a time, and what must be compared across pages (ids, references,
 e-mails, phones, the predicted rejects) goes to a SQLite file on disk, deleted afterwards; no process holds
-the tenant. Guarantee: every record the load rejects as an orphan (``code == "orphan"`` in ``rejects.csv``)
-is in ``load_rejects`` with ``code == "orphan"`` — provided the source does not change in between (the
+the tenant, and the findings that list records one by one (the predicted rejects, every orphan reference)
+stream out of SQLite into JSON-lines reports of their own (:data:`LISTINGS`). Guarantee: every record the load
+rejects as an orphan (``code == "orphan"`` in ``rejects.csv``) is in ``preflight-rejects.jsonl`` with
+``code == "orphan"`` — provided the source does not change in between (the
 delta window reports what changes later) and the destination accepts every parent the spec accepts (a
 parent the destination itself refuses at write time, a validation rule say, cannot be foreseen from the
 source: it and its children reach ``rejects.csv`` with the destination's code).
@@ -27,10 +29,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,18 @@ from shared.domain.estimate import load_sizes
 from shared.mapping.engine import CompiledMapping
 from shared.mapping.spec import MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, SourceCatalog, SourceObject
+from shared.scratch import scratch_db
 
 PAGE_SIZE = 1000
-#: Ids listed per finding group (the counts are always whole; orphans and predicted rejects are listed whole).
+#: Ids listed per finding group (the counts are always whole; orphans and predicted rejects are listed whole
+#: in their own files, :data:`LISTINGS`).
 SAMPLE_IDS = 25
+#: The findings listed record by record, each in a JSON-lines report of its own (one row per record).
+LISTINGS = {"load_rejects": "preflight-rejects.jsonl", "orphans": "preflight-orphans.jsonl"}
+#: Rows of the predicted rejects ``preflight.json`` keeps (as many as ``preflight.html`` shows).
+LISTED = 200
+#: Where a listing goes: ``listing(report name, rows)`` writes the rows as they come.
+Listing = Callable[[str, Iterable[dict[str, Any]]], object]
 #: The field that makes an object's records files (both sources' attachments declare it; its size in bytes).
 FILE_SIZE_FIELD = "size_bytes"
 #: Distinct unmapped pick-list values kept per field.
@@ -270,9 +278,9 @@ class _Scan:
                 seen[key] += 1
 
     # --- cross-record questions ----------------------------------------------------------------
-    def predicted_rejects(self) -> list[dict[str, Any]]:
+    def predict_rejects(self) -> None:
         """Own rejects, then every record a rejecting lookup cannot resolve (its target absent or rejected
-        itself), to a fixed point: what the load's levels will do, before it runs."""
+        itself), to a fixed point: what the load's levels will do, before it runs (into table ``rej``)."""
         db = self.db
         while True:
             db.execute("DROP TABLE IF EXISTS fresh")
@@ -287,8 +295,16 @@ class _Scan:
                 INSERT OR IGNORE INTO rej SELECT m, id, 'orphan', lk, tkey || ' ' || ref FROM fresh""").rowcount
             if added <= 0:
                 break
+
+    def reject_counts(self) -> tuple[int, int]:
+        """(predicted rejects, of them orphans)."""
+        total, orphans = self.db.execute("SELECT COUNT(*), COALESCE(SUM(code = 'orphan'), 0) FROM rej").fetchone()
+        return int(total), int(orphans)
+
+    def rejects(self) -> Iterator[dict[str, Any]]:
+        """The predicted rejects, a row at a time out of SQLite (``preflight-rejects.jsonl``)."""
+        db = self.db
         by_name = {m.name: m for m in self.spec.mappings}
-        out = []
         for m_name, rid, code, field, stored in db.execute("SELECT m, id, code, field, reason FROM rej ORDER BY m, id"):
             m = by_name[m_name]
             reason = stored
@@ -298,22 +314,26 @@ class _Scan:
                 exists = db.execute("SELECT 1 FROM ids WHERE obj = ? AND id = ?", (target_obj, ref)).fetchone()
                 reason = (f"{field}: {target_obj} {ref!r} " + ("is rejected itself, so no " + target_dest +
                           " is loaded for it" if exists else "does not exist in the source"))
-            out.append({"mapping": m_name, "source_object": m.source_object, "source_id": rid,
-                        "dest_object": m.dest_object, "code": code, "field": field, "reason": reason})
-        return out
+            yield {"mapping": m_name, "source_object": m.source_object, "source_id": rid,
+                   "dest_object": m.dest_object, "code": code, "field": field, "reason": reason}
 
-    def orphans(self, on_missing: Mapping[tuple[str, str], set[str]]) -> list[dict[str, Any]]:
-        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    def orphans(self, on_missing: Mapping[tuple[str, str], set[str]], relations: list[dict[str, Any]]
+                ) -> Iterator[dict[str, Any]]:
+        """Every orphan reference, a row at a time (``preflight-orphans.jsonl``); ``relations`` gets one
+        entry per (object, field, target) with its count and first records (what ``preflight.json`` keeps)."""
+        row: dict[str, Any] | None = None
         for obj, rid, field, target, ref in self.db.execute("""
                 SELECT r.obj, r.id, r.field, r.target, r.ref FROM refs r
                 WHERE NOT EXISTS (SELECT 1 FROM ids i WHERE i.obj = r.target AND i.id = r.ref)
                 ORDER BY r.obj, r.field, r.target, r.id"""):
-            row = rows.setdefault((obj, field, target), {
-                "object": obj, "field": field, "target": target, "count": 0, "records": [],
-                "load_does": sorted(on_missing.get((obj, field), set())) or ["not mapped"]})
+            if row is None or (row["object"], row["field"], row["target"]) != (obj, field, target):
+                row = {"object": obj, "field": field, "target": target, "count": 0, "records": [],
+                       "load_does": sorted(on_missing.get((obj, field), set())) or ["not mapped"]}
+                relations.append(row)
             row["count"] += 1
-            row["records"].append({"id": rid, "ref": ref})
-        return list(rows.values())
+            if len(row["records"]) < SAMPLE_IDS:
+                row["records"].append({"id": rid, "ref": ref})
+            yield {"object": obj, "field": field, "target": target, "id": rid, "ref": ref}
 
     def duplicates(self, kind: str) -> list[dict[str, Any]]:
         out = []
@@ -429,22 +449,25 @@ def _destination_checks(spec: MigrationSpec, dcat: DestCatalog, dest: Destinatio
 
 
 def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: Destination, dcat: DestCatalog,
-            unmatched_technicians: list[dict[str, str]], *, run_id: str, folder: Path | None = None
-            ) -> dict[str, Any]:
-    """Scan the tenant page by page against the proposed spec and the destination; JSON-ready findings."""
+            unmatched_technicians: list[dict[str, str]], *, run_id: str, listing: Listing,
+            folder: Path | None = None) -> dict[str, Any]:
+    """Scan the tenant page by page against the proposed spec and the destination; JSON-ready findings.
+
+    The two findings that list records one by one go to ``listing(name, rows)`` as the rows are read out
+    of SQLite (:data:`LISTINGS`); the findings keep their counts and first :data:`LISTED` rows."""
     caps = dest.capabilities
-    with tempfile.TemporaryDirectory(prefix="prescan-", dir=folder) as tmp, \
-            closing(sqlite3.connect(Path(tmp) / "scan.sqlite", isolation_level=None)) as db:
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
-        db.executescript(_SCHEMA)
+    relations: list[dict[str, Any]] = []
+    with scratch_db(_SCHEMA, prefix="prescan-", folder=folder) as db:
         scan = _Scan(db, spec, catalog)
         scan.read(source, caps.max_file_bytes)
-        rejects = scan.predicted_rejects()
+        scan.predict_rejects()
+        n_rejects, n_orphan_rejects = scan.reject_counts()
+        first_rejects: list[dict[str, Any]] = []
+        listing(LISTINGS["load_rejects"], _keep_first(scan.rejects(), first_rejects))
         loads = dict(db.execute("SELECT m, COUNT(*) FROM loaded GROUP BY m").fetchall())
         users = source.users()
         people = scan.people_object([str(u.get("id")) for u in users])
-        orphans = scan.orphans(_on_missing(spec))
+        listing(LISTINGS["orphans"], scan.orphans(_on_missing(spec), relations))
         duplicate_emails, duplicate_phones = scan.duplicates("email"), scan.duplicates("phone")
         cycles = scan.cycles()
     files = []
@@ -466,8 +489,9 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
     result: dict[str, Any] = {
         "run_id": run_id, "pair": spec.pair, "scanned_at": now_iso(),
         "counts": scan.counts,
-        "orphans": orphans,
-        "load_rejects": rejects,
+        "orphans": relations,
+        "load_rejects": first_rejects,
+        "listings": dict(LISTINGS),
         "unassigned": {"people_object": people, "relations": unassigned},
         "emails": {"invalid": invalid["email"], "duplicates": duplicate_emails},
         "phones": {"invalid": invalid["phone"], "duplicates": duplicate_phones},
@@ -483,20 +507,28 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
         "destination": _destination_checks(spec, dcat, dest, loads, sum(f["total_bytes"] for f in files),
                                            scan.counts),
     }
-    result["summary"] = summary(result)
+    result["summary"] = summary(result, load_rejects=n_rejects, orphans_rejected=n_orphan_rejects)
     return result
 
 
-def summary(scan: Mapping[str, Any]) -> dict[str, int]:
-    """The count of each finding (what the sign-off shows in one line each)."""
+def _keep_first(rows: Iterator[dict[str, Any]], first: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        if len(first) < LISTED:
+            first.append(row)
+        yield row
+
+
+def summary(scan: Mapping[str, Any], *, load_rejects: int, orphans_rejected: int) -> dict[str, int]:
+    """The count of each finding (what the sign-off shows in one line each); the predicted rejects are
+    counted in SQLite (``preflight.json`` lists only the first of them)."""
     def total(rows: list[dict[str, Any]]) -> int:
         return sum(int(r.get("count", 1)) for r in rows)
 
     return {
         "records": sum(scan["counts"].values()),
         "orphan_references": total(scan["orphans"]),
-        "load_rejects": len(scan["load_rejects"]),
-        "orphans_rejected": sum(1 for r in scan["load_rejects"] if r["code"] == "orphan"),
+        "load_rejects": load_rejects,
+        "orphans_rejected": orphans_rejected,
         "unassigned": total(scan["unassigned"]["relations"]),
         "invalid_emails": total(scan["emails"]["invalid"]),
         "duplicate_emails": total(scan["emails"]["duplicates"]),

@@ -10,13 +10,18 @@ tell is said, not guessed; pages are read one at a time (a page size is asked, n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import pytest
+
+from shared import prescan_report
 from shared.connectors import registry
+from shared.domain import prescan as prescan_module
 from shared.domain.prescan import prescan
 from shared.mapping.spec import FieldRule, LookupRule, LookupTarget, MigrationSpec, ObjectMapping
 from shared.models import DestCatalog, SourceCatalog, SourceField, SourceObject
+from shared.prescan_report import preflight_markdown
 
 REF = "reference"
 
@@ -109,19 +114,30 @@ SPEC = MigrationSpec(pair="sercom-odoo", external_id_field="x_key", fallback_own
 ])
 
 
-def _scan() -> tuple[dict[str, Any], PagedSource]:
+def _scan(listed: dict[str, list[dict[str, Any]]] | None = None) -> tuple[dict[str, Any], PagedSource]:
     source = PagedSource(RECORDS)
     dcat = DestCatalog(instance="x", objects={}, users=[], integration_user_id="1", audit_fields_settable=False)
     unmatched = [{"technician_id": "t2", "name": "", "email": "A@X.io", "reason": "shared"}]
-    return prescan(SPEC, CATALOG, source, QuietDestination(), dcat, unmatched, run_id="r1"), source  # type: ignore[arg-type]
+    listings = {} if listed is None else listed
+
+    def listing(name: str, rows: Iterable[dict[str, Any]]) -> None:
+        listings[name] = list(rows)
+
+    return prescan(SPEC, CATALOG, source, QuietDestination(), dcat, unmatched,  # type: ignore[arg-type]
+                   run_id="r1", listing=listing), source
 
 
 def test_each_problem_is_found_where_it_is() -> None:
-    scan, source = _scan()
+    listed: dict[str, list[dict[str, Any]]] = {}
+    scan, source = _scan(listed)
     assert source.served == {k: len(v) for k, v in RECORDS.items()}  # every record read once, by pages
     assert scan["counts"] == {k: len(v) for k, v in RECORDS.items()}
     orphans = {(o["object"], o["field"]): [r["id"] for r in o["records"]] for o in scan["orphans"]}
     assert orphans == {("work_orders", "customer_id"): ["w2"], ("parts_used", "work_order_id"): ["p3"]}
+    assert listed[scan["listings"]["orphans"]] == [
+        {"object": "parts_used", "field": "work_order_id", "target": "work_orders", "id": "p3", "ref": "w9"},
+        {"object": "work_orders", "field": "customer_id", "target": "customers", "id": "w2", "ref": "c404"}]
+    assert listed[scan["listings"]["load_rejects"]] == scan["load_rejects"]  # fewer than LISTED: all kept
     rejects = {(r["source_object"], r["source_id"]): r for r in scan["load_rejects"]}
     # w2: its customer is missing; p1: its work order is rejected; w3: its own impossible date; p3: missing parent.
     assert set(rejects) == {("work_orders", "w2"), ("work_orders", "w3"), ("parts_used", "p1"),
@@ -146,6 +162,19 @@ def test_each_problem_is_found_where_it_is() -> None:
     files = scan["attachments"][0]
     assert (files["count"], files["total_bytes"], files["average_bytes"]) == (3, 40, 13)
     assert scan["technicians_without_active_user"][0]["technician_id"] == "t2"
+
+
+def test_preflight_json_keeps_the_first_rejects_and_the_listing_all_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prescan_module, "LISTED", 2)
+    monkeypatch.setattr(prescan_report, "PAGE_ROWS", 1)
+    listed: dict[str, list[dict[str, Any]]] = {}
+    scan, _ = _scan(listed)
+    whole = listed["preflight-rejects.jsonl"]
+    assert len(whole) == 4 and scan["load_rejects"] == whole[:2]
+    assert scan["summary"]["load_rejects"] == 4
+    assert scan["summary"]["orphans_rejected"] == sum(r["code"] == "orphan" for r in whole) == 3
+    page = preflight_markdown(scan, whole=True)
+    assert "… 3 more rows in `preflight-rejects.jsonl`" in page  # the page counts the listing, not the first rows
 
 
 def test_what_the_destination_cannot_tell_is_said_not_guessed() -> None:

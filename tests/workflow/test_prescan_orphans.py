@@ -2,8 +2,9 @@
 
 GIVEN the demo tenant (generated with its dirty-data knobs: orphans, duplicate and bad e-mails, bad dates)
 WHEN a run of every pair (Sercom into each destination, ServiceTracker into Salesforce) goes through the real ASL
-THEN ``preflight.json``, written at Discover, lists every record ``rejects.csv`` later rejects as an orphan
-(and no other), was written before the run's first destination write, and reports the other findings.
+THEN the pre-scan written at Discover lists every record ``rejects.csv`` later rejects as an orphan (and no
+other) in ``preflight-rejects.jsonl``, counts them in ``preflight.json``, was written before the run's first
+destination write, and reports the other findings.
 """
 
 from __future__ import annotations
@@ -41,18 +42,26 @@ def scanned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield runtime, json.loads((folder / "reports" / "preflight.json").read_text()), rejects, folder / "reports"
 
 
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
 def test_every_orphan_the_load_rejects_was_listed_before_the_load(
         scanned: tuple[LocalRuntime, dict[str, Any], list[dict[str, str]], Path]) -> None:
-    runtime, scan, rejects, _ = scanned
+    runtime, scan, rejects, reports = scanned
     rejected = {(r["source_object"], r["source_id"], r["dest_object"]) for r in rejects if r["code"] == "orphan"}
-    predicted = {(r["source_object"], r["source_id"], r["dest_object"]) for r in scan["load_rejects"]
-                 if r["code"] == "orphan"}
+    listing = _lines(reports / scan["listings"]["load_rejects"])
+    assert scan["load_rejects"] == listing[:len(scan["load_rejects"])]  # preflight.json: the listing's first rows
+    assert scan["summary"]["load_rejects"] == len(listing)
+    predicted = {(r["source_object"], r["source_id"], r["dest_object"]) for r in listing if r["code"] == "orphan"}
+    assert scan["summary"]["orphans_rejected"] == len(predicted)
     assert rejected, "the demo tenant's orphans should reach rejects.csv"
     assert rejected <= predicted, sorted(rejected - predicted)
     assert predicted <= rejected, sorted(predicted - rejected)
     # Direct orphans are listed by relation, with the missing id.
-    listed = {(o["object"], rec["id"]) for o in scan["orphans"] for rec in o["records"]}
-    direct = {(r["source_object"], r["source_id"]) for r in scan["load_rejects"]
+    listed = {(o["object"], o["id"]) for o in _lines(reports / scan["listings"]["orphans"])}
+    assert sum(o["count"] for o in scan["orphans"]) == len(listed)
+    direct = {(r["source_object"], r["source_id"]) for r in listing
               if r["code"] == "orphan" and "does not exist in the source" in r["reason"]}
     assert direct and direct <= listed
     # Before the load: the scan's time precedes every destination write the audit log holds.

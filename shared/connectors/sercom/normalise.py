@@ -23,6 +23,7 @@ from typing import Any
 from shared.canonical import customer_duplicates, name_key, oldest
 from shared.connectors.source import Source
 from shared.models import SourceCatalog
+from shared.scratch import scratch_db
 
 PAGE = 1000
 
@@ -34,55 +35,88 @@ def _read(source: Source, catalog: SourceCatalog, obj: str) -> Iterator[dict[str
         yield from page
 
 
+_FACTS = """
+CREATE TABLE customer (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE ref (kind TEXT, customer_id TEXT);
+"""
+
+
 def discovery_facts(source: Source, catalog: SourceCatalog) -> dict[str, Any]:
-    """The facts above, from one pass over work orders, customers, products and pipeline stages."""
+    """The facts above, from one pass over work orders, customers, products and pipeline stages.
+
+    Records stream through a page at a time; the questions asked across objects (a work order's or a
+    location's customer that does not exist, locations per customer) go to a scratch SQLite file, so
+    no list of customers, locations or files is held whatever the tenant's size."""
     status: Counter[str] = Counter()
     priority: Counter[str] = Counter()
     types: Counter[str] = Counter()
     with_amount: Counter[str] = Counter()
     custom: dict[str, Counter[str]] = {"customers": Counter(), "work_orders": Counter()}
-    customers = list(_read(source, catalog, "customers"))
-    customer_ids = {str(c.get("id")) for c in customers}
-    no_technician = no_customer = 0
-    for wo in _read(source, catalog, "work_orders"):
-        custom["work_orders"].update(k for k, v in (wo.get("custom_fields") or {}).items() if v not in (None, ""))
-        no_technician += not wo.get("technician_id")
-        no_customer += str(wo.get("customer_id") or "") not in customer_ids
-        status[str(wo.get("status") or "")] += 1
-        priority[str(wo.get("priority") or "")] += 1
-        kind = str(wo.get("type") or "")
-        types[kind] += 1
-        if wo.get("revenue") not in (None, ""):
-            with_amount[kind] += 1
-    products = list(_read(source, catalog, "products"))
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for p in products:
-        by_name.setdefault(name_key(p.get("name")), []).append(p)
-    product_merged = {str(p["id"]): str(oldest(group)["id"])
+    no_technician = 0
+    with scratch_db(_FACTS, prefix="facts-") as db:
+        def customers() -> Iterator[dict[str, Any]]:
+            for c in _read(source, catalog, "customers"):
+                custom["customers"].update(k for k, v in (c.get("custom_fields") or {}).items() if v not in (None, ""))
+                db.execute("INSERT OR IGNORE INTO customer VALUES (?)", (str(c.get("id")),))
+                yield c
+
+        duplicates = customer_duplicates(customers())
+
+        def work_orders() -> Iterator[tuple[str, str]]:
+            nonlocal no_technician
+            for wo in _read(source, catalog, "work_orders"):
+                custom["work_orders"].update(k for k, v in (wo.get("custom_fields") or {}).items()
+                                             if v not in (None, ""))
+                no_technician += not wo.get("technician_id")
+                status[str(wo.get("status") or "")] += 1
+                priority[str(wo.get("priority") or "")] += 1
+                kind = str(wo.get("type") or "")
+                types[kind] += 1
+                if wo.get("revenue") not in (None, ""):
+                    with_amount[kind] += 1
+                yield "work_order", str(wo.get("customer_id") or "")
+
+        db.executemany("INSERT INTO ref VALUES (?, ?)", work_orders())
+        db.executemany("INSERT INTO ref VALUES (?, ?)", (("location", str(loc.get("customer_id") or ""))
+                                                         for loc in _read(source, catalog, "locations")))
+        missing = dict(db.execute("""SELECT kind, COUNT(*) FROM ref
+                                     WHERE NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = ref.customer_id)
+                                     GROUP BY kind""").fetchall())
+        per_customer = dict(db.execute("""SELECT customer_id, COUNT(*) FROM ref WHERE kind = 'location'
+                                          AND customer_id != '' GROUP BY customer_id HAVING COUNT(*) > 1
+                                          ORDER BY customer_id""").fetchall())
+    names: dict[str, str] = {}
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for p in _read(source, catalog, "products"):
+        names[str(p["id"])] = str(p.get("name") or "")
+        by_name.setdefault(name_key(p.get("name")), []).append(
+            {"id": str(p["id"]), "created_at": str(p.get("created_at") or "")})
+    product_merged = {p["id"]: oldest(group)["id"]
                       for key, group in by_name.items() if key and len(group) > 1
                       for p in group if p is not oldest(group)}
     stages = [{k: s.get(k) for k in ("id", "name", "sort_order", "probability", "is_closed", "is_won")}
               for s in _read(source, catalog, "pipeline_stages")]
-    per_customer: Counter[str] = Counter(str(loc.get("customer_id") or "") for loc in
-                                         _read(source, catalog, "locations"))
-    for c in customers:
-        custom["customers"].update(k for k, v in (c.get("custom_fields") or {}).items() if v not in (None, ""))
-    sizes = [int(a.get("size_bytes") or 0) for a in _read(source, catalog, "attachments")]
+    files = {"count": 0, "bytes": 0, "largest_bytes": 0}
+    for a in _read(source, catalog, "attachments"):
+        size = int(a.get("size_bytes") or 0)
+        files["count"] += 1
+        files["bytes"] += size
+        files["largest_bytes"] = max(files["largest_bytes"], size)
     return {
         "audit": {
-            "locations_without_customer": sum(n for c, n in per_customer.items() if c not in customer_ids),
-            "work_orders_without_technician": no_technician, "work_orders_without_customer": no_customer,
+            "locations_without_customer": missing.get("location", 0),
+            "work_orders_without_technician": no_technician,
+            "work_orders_without_customer": missing.get("work_order", 0),
             "custom_field_usage": {obj: dict(sorted(used.items())) for obj, used in custom.items()},
-            "attachments": {"count": len(sizes), "bytes": sum(sizes),
-                            "average_bytes": round(sum(sizes) / len(sizes)) if sizes else 0,
-                            "largest_bytes": max(sizes, default=0)},
+            "attachments": {"count": files["count"], "bytes": files["bytes"],
+                            "average_bytes": round(files["bytes"] / files["count"]) if files["count"] else 0,
+                            "largest_bytes": files["largest_bytes"]},
         },
-        "locations": {"per_customer": {c: n for c, n in sorted(per_customer.items()) if c and n > 1}},
+        "locations": {"per_customer": per_customer},
         "work_orders": {"status": dict(status), "priority": dict(priority), "type": dict(types),
                         "with_amount": dict(with_amount), "total": sum(types.values())},
-        "customers": customer_duplicates(customers),
-        "products": {"names": {str(p["id"]): str(p.get("name") or "") for p in products},
-                     "merged": product_merged},
+        "customers": duplicates,
+        "products": {"names": names, "merged": product_merged},
         "pipeline_stages": stages,
     }
 
