@@ -10,15 +10,18 @@ results, never as exceptions.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 import requests
@@ -50,6 +53,10 @@ API_VERSION = "60.0"
 
 #: Bulk API 2.0 throughput assumed when deciding how long to wait before the first status poll.
 BULK_ROWS_PER_S_ESTIMATE = 4_000.0
+#: How much of a Bulk job's CSV upload stays in memory before it spills to a temporary file.
+SPOOL_BYTES = 8 * 1024 * 1024
+#: How much of a Bulk job's results body is read at a time (its rows are parsed as it arrives).
+RESULT_CHUNK_BYTES = 1024 * 1024
 #: Records per ``Id IN (...)`` / ``key IN (...)`` query: a SOQL GET URL must stay under 16,384 characters.
 IN_CHUNK = 400
 #: A file is a ContentVersion; deleting it means deleting its ContentDocument.
@@ -577,6 +584,9 @@ class SalesforceDestination:
         headers = {**self.sf.headers, **kwargs.pop("headers", {})}
 
         def attempt() -> requests.Response:
+            body = kwargs.get("data")
+            if body is not None and hasattr(body, "seek"):  # a spooled upload: every attempt sends it whole
+                body.seek(0)
             try:
                 resp = self.sf.session.request(method, self.sf.bulk2_url + path, headers=headers, **kwargs)
             except requests.RequestException as exc:
@@ -608,8 +618,9 @@ class SalesforceDestination:
 
         job = self._bulk_request("POST", "ingest", f"bulk create {obj}", json=spec).json()
         job_id = str(job["id"])
-        self._bulk_request("PUT", f"ingest/{job_id}/batches", f"bulk upload {obj}",
-                           data=_to_csv(rows, null_value).encode(), headers={"Content-Type": "text/csv"})
+        with _csv_spool(rows, null_value) as upload:
+            self._bulk_request("PUT", f"ingest/{job_id}/batches", f"bulk upload {obj}",
+                               data=upload, headers={"Content-Type": "text/csv"})
         self._bulk_request("PATCH", f"ingest/{job_id}", f"bulk close {obj}", json={"state": "UploadComplete"})
         first_wait = max(1.0, min(8.0, len(records) / BULK_ROWS_PER_S_ESTIMATE))
         poller = Retrying(retry=retry_if_result(lambda info: info["state"] not in BULK_TERMINAL),
@@ -624,29 +635,48 @@ class SalesforceDestination:
                                  f"{str(info.get('errorMessage', ''))[:300]}")
         out: list[WriteResult] = []
         wanted = [key_field] if match_on is None else list(match_on)
-        ok_csv = self._bulk_request("GET", f"ingest/{job_id}/successfulResults/", "bulk results").text
+        ok_csv = self._bulk_request("GET", f"ingest/{job_id}/successfulResults/", "bulk results", stream=True)
         for row in _csv_rows(ok_csv, ["sf__Id", "sf__Created", *wanted]):
             created = operation == "insert" or row.get("sf__Created", "").lower() == "true"
             out.append(WriteResult(key_of(row), row["sf__Id"], created))
         if int(info.get("numberRecordsFailed", 0)):
-            bad_csv = self._bulk_request("GET", f"ingest/{job_id}/failedResults/", "bulk failures").text
+            bad_csv = self._bulk_request("GET", f"ingest/{job_id}/failedResults/", "bulk failures", stream=True)
             for row in _csv_rows(bad_csv, ["sf__Id", "sf__Error", *wanted]):
                 code, _, message = row.get("sf__Error", "UNKNOWN:").partition(":")
                 out.append(WriteResult(key_of(row), row.get("sf__Id") or None, False, code, message))
         return out
 
 
-def _to_csv(records: list[dict[str, Any]], null_value: str = "") -> str:
+def _write_csv(out: IO[str], records: list[dict[str, Any]], null_value: str = "") -> None:
     """Bulk CSV: the union of columns; booleans as true/false; an absent field is an empty cell
     (unchanged on update) and a ``None`` value is ``null_value`` (``#N/A`` sets it to null)."""
     columns = sorted({k for r in records for k in r})
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for r in records:
         writer.writerow(["" if c not in r else null_value if (v := r[c]) is None else
                          ("true" if v is True else "false" if v is False else v) for c in columns])
+
+
+def _to_csv(records: list[dict[str, Any]], null_value: str = "") -> str:
+    """:func:`_write_csv` as text."""
+    buf = io.StringIO()
+    _write_csv(buf, records, null_value)
     return buf.getvalue()
+
+
+@contextmanager
+def _csv_spool(records: list[dict[str, Any]], null_value: str = "") -> Iterator[IO[bytes]]:
+    """:func:`_write_csv` encoded a row at a time into a spool (in memory up to :data:`SPOOL_BYTES`, on disk
+    past it), the upload's body: never the job's CSV as text, beside it its bytes (10,000 work orders are
+    ~10 MB of CSV), while the records themselves are still held."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        _write_csv(text, records, null_value)
+        text.flush()
+        text.detach()
+        spool.seek(0)
+        yield spool
 
 
 def _literal(text: str) -> str:
@@ -658,13 +688,29 @@ def _ids_in(ids: list[str]) -> str:
     return ",".join(f"'{i}'" for i in ids if i.isalnum())
 
 
-def _csv_rows(text: str, columns: list[str]) -> Iterator[dict[str, str]]:
-    """A Bulk job's result rows one at a time, each with only ``columns`` (absent ones are left out): a result row
-    echoes every uploaded column, so 10,000 of them whole would be the job's records a second time over."""
-    if not text or not text.strip():
-        return
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
-    at = [(c, header.index(c)) for c in columns if c in header]
-    for row in reader:
-        yield {c: row[i] for c, i in at if i < len(row)}
+def _csv_rows(resp: requests.Response, columns: list[str]) -> Iterator[dict[str, str]]:
+    """A Bulk job's result rows one at a time as the (streamed) body arrives, each with only ``columns`` (absent
+    ones are left out): a result row echoes every uploaded column, so 10,000 of them whole would be the job's
+    records a second time over, and the body whole (its bytes, then its text) twice more. Results are UTF-8."""
+    with closing(resp):
+        reader = csv.reader(_lines(codecs.iterdecode(resp.iter_content(RESULT_CHUNK_BYTES), "utf-8")))
+        header = next(reader, None)
+        if not header:
+            return
+        at = [(c, header.index(c)) for c in columns if c in header]
+        for row in reader:
+            if row:
+                yield {c: row[i] for c, i in at if i < len(row)}
+
+
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Text chunks as lines, each with its ``\n`` (``csv.reader`` joins a quoted field's lines itself); split on
+    ``\n`` only, as the Bulk API ends its lines (``lineEnding: LF``)."""
+    rest = ""
+    for chunk in chunks:
+        rest += chunk
+        *whole, rest = rest.split("\n")
+        for line in whole:
+            yield line + "\n"
+    if rest:
+        yield rest
