@@ -2,7 +2,8 @@
 
 Both are made from ``preflight.json`` (``shared.domain.prescan``), so the page, the sign-off and the machine
 file never disagree. Long lists are cut on the page; the predicted rejects and the orphan references are whole
-in their JSON-lines listings (``preflight-rejects.jsonl``, ``preflight-orphans.jsonl``), ``preflight.json``
+in their JSON-lines listings (``preflight-rejects.jsonl``, ``preflight-orphans.jsonl``, the groups of shared
+e-mails and phones in ``preflight-duplicates.jsonl``), ``preflight.json``
 keeping their counts and first rows.
 """
 
@@ -114,7 +115,8 @@ def preflight_markdown(scan: Mapping[str, Any], *, whole: bool = False) -> str:
             lines += [f"## Duplicate {kind}", ""]
             lines += _table(["object", "field", "value", "records", "ids"],
                             [[r["object"], r["field"], r["value"], r["count"], r["ids"]]
-                             for r in scan[kind]["duplicates"]])
+                             for r in scan[kind]["duplicates"]],
+                            total=s[f"duplicate_{kind}_groups"], rest_in=scan["listings"]["duplicates"])
     lines += ["## Technicians without an active destination user", ""]
     lines += _table(["technician", "name", "email", "reason"],
                     [[t["technician_id"], t["name"], t["email"], t["reason"]]

@@ -50,8 +50,10 @@ PAGE_SIZE = 1000
 #: in their own files, :data:`LISTINGS`).
 SAMPLE_IDS = 25
 #: The findings listed record by record, each in a JSON-lines report of its own (one row per record).
-LISTINGS = {"load_rejects": "preflight-rejects.jsonl", "orphans": "preflight-orphans.jsonl"}
-#: Rows of the predicted rejects ``preflight.json`` keeps (as many as ``preflight.html`` shows).
+LISTINGS = {"load_rejects": "preflight-rejects.jsonl", "orphans": "preflight-orphans.jsonl",
+            "duplicates": "preflight-duplicates.jsonl"}
+#: Rows of the predicted rejects and of each kind of duplicates ``preflight.json`` keeps (as many as
+#: ``preflight.html`` shows).
 LISTED = 200
 #: Where a listing goes: ``listing(report name, rows)`` writes the rows as they come.
 Listing = Callable[[str, Iterable[dict[str, Any]]], object]
@@ -335,13 +337,16 @@ class _Scan:
                 row["records"].append({"id": rid, "ref": ref})
             yield {"object": obj, "field": field, "target": target, "id": rid, "ref": ref}
 
-    def duplicates(self, kind: str) -> list[dict[str, Any]]:
-        out = []
-        for obj, field, value, n, ids in self.db.execute("""
-                SELECT obj, field, value, COUNT(*), GROUP_CONCAT(id, ' ') FROM contact WHERE kind = ?
-                GROUP BY obj, field, value HAVING COUNT(*) > 1 ORDER BY obj, field, COUNT(*) DESC, value""", (kind,)):
-            out.append({"object": obj, "field": field, "value": value, "count": n, "ids": ids.split(" ")[:SAMPLE_IDS]})
-        return out
+    def duplicates(self) -> Iterator[dict[str, Any]]:
+        """Groups of records sharing an e-mail, then a phone, a row per group (``preflight-duplicates.jsonl``):
+        a tenant holds about one such group for every 20 records at the demo's knobs."""
+        for kind in ("email", "phone"):
+            for obj, field, value, n, ids in self.db.execute("""
+                    SELECT obj, field, value, COUNT(*), GROUP_CONCAT(id, ' ') FROM contact WHERE kind = ?
+                    GROUP BY obj, field, value HAVING COUNT(*) > 1 ORDER BY obj, field, COUNT(*) DESC, value""",
+                                                             (kind,)):
+                yield {"kind": kind, "object": obj, "field": field, "value": value, "count": n,
+                       "ids": ids.split(" ")[:SAMPLE_IDS]}
 
     def cycles(self) -> list[dict[str, Any]]:
         """Records on a reference cycle (or between two): peel every record nothing points at or that points
@@ -468,7 +473,9 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
         users = source.users()
         people = scan.people_object([str(u.get("id")) for u in users])
         listing(LISTINGS["orphans"], scan.orphans(_on_missing(spec), relations))
-        duplicate_emails, duplicate_phones = scan.duplicates("email"), scan.duplicates("phone")
+        duplicates: dict[str, list[dict[str, Any]]] = {"email": [], "phone": []}
+        shared = {"email": 0, "phone": 0, "email_groups": 0, "phone_groups": 0}  # records sharing one, groups
+        listing(LISTINGS["duplicates"], _tally_duplicates(scan.duplicates(), duplicates, shared))
         cycles = scan.cycles()
     files = []
     for stats in scan.files.values():
@@ -493,8 +500,8 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
         "load_rejects": first_rejects,
         "listings": dict(LISTINGS),
         "unassigned": {"people_object": people, "relations": unassigned},
-        "emails": {"invalid": invalid["email"], "duplicates": duplicate_emails},
-        "phones": {"invalid": invalid["phone"], "duplicates": duplicate_phones},
+        "emails": {"invalid": invalid["email"], "duplicates": duplicates["email"]},
+        "phones": {"invalid": invalid["phone"], "duplicates": duplicates["phone"]},
         "dates": {"invalid": invalid["date"]},
         "technicians_without_active_user": unmatched_technicians,
         "attachments": files,
@@ -507,7 +514,8 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
         "destination": _destination_checks(spec, dcat, dest, loads, sum(f["total_bytes"] for f in files),
                                            scan.counts),
     }
-    result["summary"] = summary(result, load_rejects=n_rejects, orphans_rejected=n_orphan_rejects)
+    result["summary"] = summary(result, load_rejects=n_rejects, orphans_rejected=n_orphan_rejects,
+                                duplicates=shared)
     return result
 
 
@@ -518,9 +526,21 @@ def _keep_first(rows: Iterator[dict[str, Any]], first: list[dict[str, Any]]) -> 
         yield row
 
 
-def summary(scan: Mapping[str, Any], *, load_rejects: int, orphans_rejected: int) -> dict[str, int]:
-    """The count of each finding (what the sign-off shows in one line each); the predicted rejects are
-    counted in SQLite (``preflight.json`` lists only the first of them)."""
+def _tally_duplicates(groups: Iterator[dict[str, Any]], first: dict[str, list[dict[str, Any]]],
+                      shared: dict[str, int]) -> Iterator[dict[str, Any]]:
+    for group in groups:
+        kind = group["kind"]
+        shared[kind] += int(group["count"])
+        shared[f"{kind}_groups"] += 1
+        if len(first[kind]) < LISTED:
+            first[kind].append({k: v for k, v in group.items() if k != "kind"})
+        yield group
+
+
+def summary(scan: Mapping[str, Any], *, load_rejects: int, orphans_rejected: int,
+            duplicates: Mapping[str, int]) -> dict[str, int]:
+    """The count of each finding (what the sign-off shows in one line each); the findings listed in their
+    own files (:data:`LISTINGS`) are counted as they are written (``preflight.json`` holds their first rows)."""
     def total(rows: list[dict[str, Any]]) -> int:
         return sum(int(r.get("count", 1)) for r in rows)
 
@@ -531,9 +551,11 @@ def summary(scan: Mapping[str, Any], *, load_rejects: int, orphans_rejected: int
         "orphans_rejected": orphans_rejected,
         "unassigned": total(scan["unassigned"]["relations"]),
         "invalid_emails": total(scan["emails"]["invalid"]),
-        "duplicate_emails": total(scan["emails"]["duplicates"]),
+        "duplicate_emails": duplicates["email"],
+        "duplicate_emails_groups": duplicates["email_groups"],
         "invalid_phones": total(scan["phones"]["invalid"]),
-        "duplicate_phones": total(scan["phones"]["duplicates"]),
+        "duplicate_phones": duplicates["phone"],
+        "duplicate_phones_groups": duplicates["phone_groups"],
         "invalid_dates": total(scan["dates"]["invalid"]),
         "technicians_without_active_user": len(scan["technicians_without_active_user"]),
         "files": sum(int(f["count"]) for f in scan["attachments"]),

@@ -152,6 +152,9 @@ def test_each_problem_is_found_where_it_is() -> None:
         ("technicians", "a@x.io", 2)]
     assert [(g["object"], g["ids"]) for g in scan["phones"]["invalid"]] == [("customers", ["c3"])]
     assert [(g["value"], g["ids"]) for g in scan["phones"]["duplicates"]] == [("15550102000", ["c1", "c2"])]
+    assert [(g["kind"], g["value"]) for g in listed[scan["listings"]["duplicates"]]] == [
+        ("email", "a@x.io"), ("phone", "15550102000")]
+    assert (scan["summary"]["duplicate_emails"], scan["summary"]["duplicate_emails_groups"]) == (2, 1)
     assert [(g["object"], g["ids"]) for g in scan["dates"]["invalid"]] == [("work_orders", ["w3"])]
     assert scan["cycles"] == [{"object": "customers", "count": 2, "fields": ["parent_id"], "ids": ["c1", "c2"]}]
     assert scan["control_characters"] == [{"object": "customers", "field": "name", "count": 1, "ids": ["c2"]}]
@@ -175,6 +178,7 @@ def test_preflight_json_keeps_the_first_rejects_and_the_listing_all_of_them(monk
     assert scan["summary"]["orphans_rejected"] == sum(r["code"] == "orphan" for r in whole) == 3
     page = preflight_markdown(scan, whole=True)
     assert "… 3 more rows in `preflight-rejects.jsonl`" in page  # the page counts the listing, not the first rows
+    assert len(listed["preflight-duplicates.jsonl"]) == 2 and len(scan["phones"]["duplicates"]) == 1
 
 
 def test_what_the_destination_cannot_tell_is_said_not_guessed() -> None:

@@ -86,6 +86,12 @@ def test_the_other_findings_and_the_destination_checks(
     # The generators' knobs put each of these in a tenant of this size (at least one each).
     for finding in ("duplicate_emails", "orphan_references", "files", "load_rejects"):
         assert summary[finding] > 0, finding
+    groups = _lines(folder / scan["listings"]["duplicates"])
+    for kind in ("email", "phone"):
+        listed = [g for g in groups if g["kind"] == kind]
+        assert summary[f"duplicate_{kind}s"] == sum(g["count"] for g in listed)
+        assert [{k: v for k, v in g.items() if k != "kind"} for g in listed[:len(scan[f"{kind}s"]["duplicates"])]] \
+            == scan[f"{kind}s"]["duplicates"]
     # Duplicate e-mails of the people records are real duplicates, compared without case.
     by_id = {str(p["id"]): p for p in people}
     for group in scan["emails"]["duplicates"]:
