@@ -85,10 +85,15 @@ class _Watermark:
         if self.watermark is None or parse_time(stamp) > parse_time(self.watermark):
             self.watermark = stamp
 
-    def state(self) -> dict[str, Any]:
-        if self.watermark is not None:
+    def prune(self) -> None:
+        """Forget the versions the overlap window has left behind. Pages come in (updated_at, id) order, so
+        after each page ``recent`` holds only the window's records, not every record of the partition."""
+        if self.watermark is not None and self.recent:
             floor = parse_time(minus(self.watermark, self.overlap_s))
             self.recent = {k: v for k, v in self.recent.items() if parse_time(v) >= floor}
+
+    def state(self) -> dict[str, Any]:
+        self.prune()
         return {"watermark": self.watermark, "recent": self.recent}
 
 
@@ -144,6 +149,7 @@ def extract_partition(run: RunRef, partition: dict[str, Any], source: Source, bl
             state["count"] += 1
             if len(batch) >= size or width >= max_bytes:
                 flush()
+        mark.prune()
         if resume and read >= run.options.extract_partition_records:
             break  # a whole partition read: checkpoint it and hand over to the next invocation
     done = not resume
