@@ -333,7 +333,8 @@ def run_size(n: int, seed: int, destination: str = "salesforce", source: str = L
 
 
 def _run_size(folder: Path, n: int, seed: int, destination: str, source: str, writes: str | None) -> dict[str, Any]:
-    with LocalRuntime(folder=folder, records=n, seed=seed, source=source, destination=destination) as rt:
+    with LocalRuntime(folder=folder, records=n, seed=seed, source=source, destination=destination,
+                      settle_heap=True) as rt:
         if writes is not None:
             _set_bulk_upsert(rt, DYNAMICS_WRITES[writes])
         before = _stats(rt)

@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed, tenant=tenant, with_slack=manual,
                            source=args.source, destination=args.dest,
                            destination_args=registry.destination(args.dest).standin_args(args),
-                           sample_environment=args.sample_env)
+                           sample_environment=args.sample_env, settle_heap=True)
     with console.status("starting the stand-ins and the embedded AWS (moto)..."):
         runtime.start()
     try:
@@ -385,7 +385,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     local_environment(folder / "logs" / "lambda.jsonl")
     runtime = LocalRuntime(folder=folder, records=args.records, seed=args.seed,
                            tenant=Path(args.tenant).resolve() if args.tenant else None, source=args.source,
-                           destination=args.dest, destination_args=registry.destination(args.dest).standin_args(args))
+                           destination=args.dest, destination_args=registry.destination(args.dest).standin_args(args),
+                           settle_heap=True)
     runtime.start()
     assert runtime.engine is not None and runtime.engine.stack is not None
     info = {"aws_endpoint": runtime.engine.endpoint_url, "stack": runtime.engine.stack.to_dict(),

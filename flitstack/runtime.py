@@ -32,6 +32,7 @@ from shared.connectors import registry
 from shared.connectors.source import Source
 from shared.domain import transform
 from shared.executions import migration_start, rollback_start
+from shared.heap import settle_heap
 from shared.models import Endpoint, RunOptions, RunRef
 from shared.pairs import pair_name, pairs
 from shared.settings import get_approval_settings
@@ -122,6 +123,10 @@ class LocalRuntime:
     #: Where the engine keeps its AWS state on disk (DynamoDB's items); by default ``<folder>/aws-state``,
     #: so a later runtime on the same folder (``flitstack rollback RUN``) reads the run's state in place.
     state_dir: Path | None = None
+    #: Settle the process's heap once the engine is up (``shared.handler.settle_heap``: what a Lambda does at its
+    #: cold start), as `flitstack demo` / `up` and the bench do; a test process is left as it is (what is frozen is
+    #: never collected, and a test worker starts many engines).
+    settle_heap: bool = False
 
     @property
     def tls_dir(self) -> Path:
@@ -184,6 +189,8 @@ class LocalRuntime:
         self.engine.deploy(dispatcher=self.dispatcher)
         self._put_secrets()
         self._approvals_setup()
+        if self.settle_heap:
+            settle_heap()
         return self
 
     def _approvals_setup(self) -> None:

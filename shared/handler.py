@@ -8,7 +8,7 @@ validates it into the output model, so nothing untyped crosses the boundary eith
 
 from __future__ import annotations
 
-import gc
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.aws import Stores
 from shared.errors import ConfigurationError
+from shared.heap import settle_heap
 from shared.observability import begin_invocation, bind, logger, metrics, tracer
 from shared.steps import StepIn
 
@@ -40,30 +41,13 @@ def stores() -> Stores:
     return Stores()
 
 
-@lru_cache(maxsize=1)
-def settle_heap() -> None:
-    """Move what the process holds after its imports out of the cyclic collector's sight (``gc.freeze``).
-
-    An HTTP response is a reference cycle (httpx's response and its bound stream; a WSGI request and its
-    environ), so it is freed by the collector, not when the last name goes. The collector's full passes run
-    only once the objects that survived since the last one reach a quarter of everything that survived it:
-    with the import-time heap counted (boto's models, Powertools, pydantic's schemas: several hundred MiB
-    and millions of objects), that is rare, and a long invocation's answered responses (a page of records
-    each) piled up in memory in proportion to the tenant. Frozen, the import-time heap no longer counts;
-    the full passes come as often as the invocation's own garbage makes them due. Once per process: a
-    Lambda's cold start (the local engine's first handler module, with moto and the stand-ins' clients
-    already there); what is frozen is never collected, so nothing made later is frozen with it.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.collect()  # the collector's count of survivors is taken at a full pass: now without the frozen heap
-
-
 def lambda_handler(ops: Mapping[str, Op[Any, Any]]) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of a step module: Powertools logging, tracing and metrics around dispatch.
 
-    Made once per module, after its imports: the heap it finds is settled (:func:`settle_heap`)."""
-    settle_heap()
+    Made once per module, after its imports: in the Lambda runtime the heap it finds is settled
+    (:func:`settle_heap`)."""
+    if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+        settle_heap()
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler

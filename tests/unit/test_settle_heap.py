@@ -1,4 +1,4 @@
-"""Unit: answered responses do not pile up behind a large import-time heap (``shared.handler.settle_heap``).
+"""Unit: answered responses do not pile up behind a large import-time heap (``shared.heap.settle_heap``).
 
 GIVEN a process holding a million long-lived objects (as a Lambda's imports do) that then reads 200 pages, each
 a response in a reference cycle (as httpx's response and its bound stream are) kept while its records are parsed
@@ -19,7 +19,7 @@ import gc, json, sys, weakref
 keep = [[i] for i in range(1_000_000)]
 gc.collect()
 if sys.argv[1] == "settle":
-    from shared.handler import settle_heap
+    from shared.heap import settle_heap
     settle_heap()
 class Response:
     def __init__(self):
