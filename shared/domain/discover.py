@@ -122,7 +122,7 @@ def sample_data(source: Source, catalog: SourceCatalog) -> dict[str, list[dict[s
 def write_prescan(run: RunRef, spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: Destination,
                   dcat: DestCatalog, unmatched: list[dict[str, str]], blobs: BlobStore) -> str:
     """The data-quality pre-scan (``shared.domain.prescan``) into ``preflight.json`` / ``preflight.html`` and
-    its record-by-record listings (``preflight-rejects.jsonl``, ``preflight-orphans.jsonl``, streamed);
+    its record-by-record listings (``preflight-{rejects,orphans,duplicates}.jsonl``, streamed);
     returns its summary for the mapping document, so the person signing off the mapping sees it first."""
     keys = Keys(run)
     scan = prescan(spec, catalog, source, dest, dcat, unmatched, run_id=run.run_id,

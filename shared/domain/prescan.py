@@ -16,13 +16,13 @@ tell (no storage reading, no daily quota), the report says so instead of guessin
 
 Scale: the source is read a page at a time, and what must be compared across pages (ids, references,
 e-mails, phones, the predicted rejects) goes to a SQLite file on disk, deleted afterwards; no process holds
-the tenant, and the findings that list records one by one (the predicted rejects, every orphan reference)
-stream out of SQLite into JSON-lines reports of their own (:data:`LISTINGS`). Guarantee: every record the load
-rejects as an orphan (``code == "orphan"`` in ``rejects.csv``) is in ``preflight-rejects.jsonl`` with
-``code == "orphan"`` — provided the source does not change in between (the
-delta window reports what changes later) and the destination accepts every parent the spec accepts (a
-parent the destination itself refuses at write time, a validation rule say, cannot be foreseen from the
-source: it and its children reach ``rejects.csv`` with the destination's code).
+the tenant, and the findings that list records one by one (the predicted rejects, every orphan reference,
+the groups of shared e-mails and phones) stream out of SQLite into JSON-lines reports of their own
+(:data:`LISTINGS`). Guarantee: every record the load rejects as an orphan (``code == "orphan"`` in
+``rejects.csv``) is in ``preflight-rejects.jsonl`` with ``code == "orphan"`` — provided the source does not
+change in between (the delta window reports what changes later) and the destination accepts every parent the
+spec accepts (a parent the destination itself refuses at write time, a validation rule say, cannot be foreseen
+from the source: it and its children reach ``rejects.csv`` with the destination's code).
 """
 
 from __future__ import annotations
@@ -458,8 +458,8 @@ def prescan(spec: MigrationSpec, catalog: SourceCatalog, source: Source, dest: D
             folder: Path | None = None) -> dict[str, Any]:
     """Scan the tenant page by page against the proposed spec and the destination; JSON-ready findings.
 
-    The two findings that list records one by one go to ``listing(name, rows)`` as the rows are read out
-    of SQLite (:data:`LISTINGS`); the findings keep their counts and first :data:`LISTED` rows."""
+    The three findings that list records one by one go to ``listing(name, rows)`` as the rows are read out
+    of SQLite (:data:`LISTINGS`); the findings keep their counts and first rows."""
     caps = dest.capabilities
     relations: list[dict[str, Any]] = []
     with scratch_db(_SCHEMA, prefix="prescan-", folder=folder) as db:
