@@ -31,5 +31,5 @@ def test_pruned_page_by_page_it_holds_the_window_only() -> None:
     assert pruned.state()["recent"] == {r["id"]: r["updated_at"] for r in RECORDS[-6:]}
 
     again = _Watermark(pruned.state(), 300)  # the next pass re-reads from the watermark minus the overlap
-    window = RECORDS[-6:] + [{"id": "r04999", "updated_at": "2024-01-04T11:20:00Z"}]  # r04999 changed since
+    window = [*RECORDS[-6:], {"id": "r04999", "updated_at": "2024-01-04T11:20:00Z"}]  # r04999 changed since
     assert [again.seen(r) for r in window] == [True] * 6 + [False]
