@@ -7,6 +7,7 @@ destination write) and the id crosswalk (source key -> destination id, per org a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -227,9 +228,11 @@ def _joined(parts: Iterable[bytes], separator: bytes) -> Iterator[bytes]:
         yield part
 
 
-def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last shorter), taken as they come: a generator is never held whole."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 class _Table:
@@ -237,12 +240,14 @@ class _Table:
         self.name = name
         self.ddb = client or _client("dynamodb")
 
-    def _write_all(self, items: list[dict[str, Any]]) -> None:
+    def _write_all(self, items: Iterable[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s, re-sending unprocessed items (bounded) until all are written."""
-        self._batch_write([{"PutRequest": {"Item": item}} for item in items])
+        self._batch_write({"PutRequest": {"Item": item}} for item in items)
 
-    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        """Put/Delete requests in 25s, re-sending unprocessed ones (bounded) until all are done."""
+    def _batch_write(self, requests: Iterable[dict[str, Any]]) -> None:
+        """Put/Delete requests in 25s, re-sending unprocessed ones (bounded) until all are done. ``requests`` is
+        read 25 at a time: a generator's items are built as they are sent (a batch's audit entries are never all
+        held as DynamoDB items at once)."""
         def send(pending: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], float | None]:
             resp = self.ddb.batch_write_item(RequestItems={self.name: list(pending)})
             return list((resp.get("UnprocessedItems") or {}).get(self.name, [])), None
@@ -258,11 +263,11 @@ class CrosswalkStore(_Table):
 
     def put_many(self, scope: str, mapping: dict[str, str], run_id: str) -> None:
         at = now_iso()
-        self._write_all([
+        self._write_all(
             {"scope": {"S": scope}, "source_key": {"S": k}, "dest_id": {"S": v}, "run_id": {"S": run_id},
              "at": {"S": at}}
             for k, v in mapping.items()
-        ])
+        )
 
     def delete_many(self, scope: str, keys: Iterable[str]) -> None:
         """Forget keys (rollback deleted their records: a later run must insert them again)."""
@@ -303,16 +308,17 @@ class AuditLog(_Table):
     Writes to a run's sample environment (``env`` other than ``target``) carry ``env`` and a key of their
     own, so the same record written there and in the target are two entries, undone apart."""
 
-    def record(self, run_id: str, entries: list[dict[str, str]], env: str = "target") -> None:
+    def record(self, run_id: str, entries: Iterable[dict[str, str]], env: str = "target") -> None:
+        """Write ``entries`` (a generator is read as the items are sent, 25 at a time)."""
         at = now_iso()
         tag = {} if env == "target" else {"env": {"S": env}}
         suffix = "" if env == "target" else f"#{env}"
-        self._write_all([
+        self._write_all(
             {"run_id": {"S": run_id},
              "seq": {"S": f"{e['dest_object']}#{e['source_key']}#{e['batch']}#{e['operation']}{suffix}"},
              **{k: {"S": str(v)} for k, v in e.items()}, **tag, "at": {"S": at}}
             for e in entries
-        ])
+        )
 
     def entries(self, run_id: str) -> Iterator[dict[str, str]]:
         paginator = self.ddb.get_paginator("query")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -195,15 +195,17 @@ def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Desti
                    before: dict[str, dict[str, Any]] | None = None, env: str = "target") -> dict[str, str]:
     ids = {k: r.id for k, r in ok.items() if r.id}
     stores.crosswalk.put_many(crosswalk_scope(dest.scope, dest_object), ids, run.run_id)
-    entries = []
-    for k, r in ok.items():
-        entry = {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
-                 "operation": "created" if r.created else "updated"}
-        if not r.created:
-            image = (before or {}).get(r.id or "")
-            entry["before"] = json.dumps(image, default=str) if image is not None else ""
-        entries.append(entry)
-    stores.audit.record(run.run_id, entries, env=env)
+
+    def entries() -> Iterator[dict[str, str]]:  # built as they are sent, 25 at a time
+        for k, r in ok.items():
+            entry = {"dest_object": dest_object, "source_key": k, "dest_id": r.id or "", "batch": batch_id,
+                     "operation": "created" if r.created else "updated"}
+            if not r.created:
+                image = (before or {}).get(r.id or "")
+                entry["before"] = json.dumps(image, default=str) if image is not None else ""
+            yield entry
+
+    stores.audit.record(run.run_id, entries(), env=env)
     if level is not None:
         stores.blobs.put_json(Keys(run).xwalk_part(level, dest_object, batch_id), ids)
     return ids

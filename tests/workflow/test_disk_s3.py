@@ -64,6 +64,23 @@ def test_bodies_past_the_threshold_are_files_and_read_back_exactly(engine: Local
     assert s3.head_object(Bucket="disk-s3-a", Key="copy")["ETag"] == head["ETag"]
 
 
+def test_an_etag_is_the_md5_of_the_body_read_a_block_at_a_time(engine: LocalEngine) -> None:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="disk-s3-etag")
+    body = os.urandom(6 * 1024 * 1024)
+    put = s3.put_object(Bucket="disk-s3-etag", Key="k", Body=body)
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324 (S3's ETag)
+    key = s3_models.s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets["disk-s3-etag"].keys.getlist("k")[0]
+    key._etag = None
+    tracemalloc.start()
+    etag = key.etag
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert etag == put["ETag"]
+    # a block and the next one being read (moto reads 16 MB: the whole 6 MiB body at once)
+    assert peak < 2 * disk_s3.ETAG_BLOCK + 256 * 1024, peak
+
+
 def test_an_overwritten_or_deleted_body_leaves_no_file_behind(engine: LocalEngine) -> None:
     s3 = engine.client("s3")
     s3.create_bucket(Bucket="disk-s3-b")
