@@ -28,8 +28,9 @@ from shared.settings import Settings, get_settings
 #: Sends of a BatchWriteItem/BatchGetItem whose items came back unprocessed (botocore's own retries
 #: cover the throttled *calls*; unprocessed items are ours to resend, through ``retry.resend``).
 DDB_ATTEMPTS = 8
-#: How much of one streamed upload stays in memory before it spills to a temporary file.
-SPOOL_BYTES = 8 * 1024 * 1024
+#: How much of one streamed upload stays in memory before it spills to a temporary file (D-070: 1 MiB; a
+#: load-ready batch is several, and four are written at a time).
+SPOOL_BYTES = 1024 * 1024
 #: Part size of :meth:`BlobStore.upload_file`'s multipart uploads, and the size up to which it sends one PUT.
 PART_BYTES = 8 * 1024 * 1024
 #: How much of a JSON-lines body :meth:`BlobStore.get_lines` reads at a time.
@@ -171,16 +172,22 @@ class BlobStore:
             if not 0 <= first < end:
                 raise ValueError(f"get_lines {key}: span {span} is not a byte range (0 <= first < end)")
             params["Range"] = f"bytes={first}-{end - 1}"
-        body = self.s3.get_object(**params)["Body"]
-        rows: list[Any] = []
+        return [json.loads(line) for line in self._line_bytes(self.s3.get_object(**params)["Body"])]
+
+    def get_encoded_lines(self, key: str) -> list[bytes]:
+        """The lines at ``key`` as they are stored (each a record's JSON, not parsed; see ``LineRecords``)."""
+        return list(self._line_bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]))
+
+    @staticmethod
+    def _line_bytes(body: Any) -> Iterator[bytes]:
+        """The non-empty lines of a streamed body, read 1 MiB at a time, split on ``\\n`` only."""
         rest = b""
         for chunk in body.iter_chunks(LINE_CHUNK_BYTES):
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            rows.extend(json.loads(line) for line in lines if line)
+            yield from (line for line in lines if line)
         if rest:
-            rows.append(json.loads(rest))
-        return rows
+            yield rest
 
     def line_starts(self, key: str) -> list[int]:
         """The byte offset of every line of the JSON lines at ``key``, then the body's length: line ``n`` is

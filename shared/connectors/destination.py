@@ -21,10 +21,11 @@ Conventions every connector keeps:
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 from shared.mapping.spec import CustomFieldSpec, CustomObjectSpec
 from shared.models import DestObject, DestUser
@@ -269,12 +270,12 @@ class Destination(Protocol):
         ...
 
     # --- writes -----------------------------------------------------------------------------------
-    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
+    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
         """Create or update each record by its external id; one result per record, keyed by it."""
         ...
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *,
+    def insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *,
                match_on: list[str] | None = None) -> list[WriteResult]:
         """Insert (objects written once); with ``match_on`` the key is not sent (objects that cannot carry it)."""
         ...
@@ -304,7 +305,7 @@ class Destination(Protocol):
         """Key -> id for every record whose key starts with ``prefix`` (earlier runs, other tools)."""
         ...
 
-    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+    def find_natural(self, obj: str, fields: list[str], records: Sequence[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
         """Records already present matched on a natural key: (values of ``fields`` as text) -> id.
 
@@ -343,6 +344,54 @@ class Destination(Protocol):
         ...
 
 
-def chunks(items: list[_T], size: int) -> list[list[_T]]:
+@overload
+def chunks(items: list[_T], size: int) -> list[list[_T]]: ...
+
+
+@overload
+def chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]: ...
+
+
+def chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]] | list[list[_T]]:
     """``items`` in consecutive slices of at most ``size`` (a connector's calls of at most ``size`` records)."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class LineRecords(Sequence[dict[str, Any]]):
+    """Records kept as their JSON lines (as the load-ready batch holds them), each parsed when it is read.
+
+    A load item writes up to 10,000 records, four items at a time: as dictionaries 10,000 work orders are
+    20–30 MiB, as their lines under half of that, and a pass over them (a Bulk CSV written, a request's slice
+    sent) parses one record at a time (``tests/unit/test_line_records.py``). Every read gives a new dictionary, so nothing a reader does to
+    one changes the records. The key of each record (``key_field``) is read once, when the lines are given:
+    filtering by key (:meth:`where_key`) and listing keys (:attr:`keys`) parse nothing.
+    """
+
+    __slots__ = ("_lines", "key_field", "keys")
+
+    def __init__(self, lines: list[bytes], key_field: str, keys: list[str] | None = None) -> None:
+        self._lines = lines
+        self.key_field = key_field
+        self.keys: list[str] = keys if keys is not None else [str(json.loads(line)[key_field]) for line in lines]
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> LineRecords: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | LineRecords:
+        if isinstance(index, slice):
+            return LineRecords(self._lines[index], self.key_field, self.keys[index])
+        return dict(json.loads(self._lines[index]))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (json.loads(line) for line in self._lines)
+
+    def where_key(self, keep: Callable[[str], bool]) -> LineRecords:
+        """The records whose key ``keep`` accepts, in order (their lines are shared, not copied)."""
+        chosen = [i for i, key in enumerate(self.keys) if keep(key)]
+        return LineRecords([self._lines[i] for i in chosen], self.key_field, [self.keys[i] for i in chosen])

@@ -143,7 +143,7 @@ def attach_refs(keys: Keys, obj: str, field: str, records: Iterable[tuple[dict[s
             rec[field] = ref(key, size)
 
 
-def resolve(records: list[dict[str, Any]], field: str, blobs: BlobStore) -> list[dict[str, Any]]:
+def resolve(records: Iterable[dict[str, Any]], field: str, blobs: BlobStore) -> list[dict[str, Any]]:
     """The records of one write request with their file content, base64 as the destinations' APIs take it."""
     return [{**r, field: base64.b64encode(blobs.get_bytes(r[field][REF])).decode("ascii")} if is_ref(r.get(field))
             else r for r in records]

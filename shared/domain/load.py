@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 from shared import planner
 from shared.aws import Stores, now_iso
-from shared.connectors.destination import ID, Destination, WriteResult, chunks
+from shared.connectors.destination import ID, Destination, LineRecords, WriteResult, chunks
 from shared.domain import files, xwalk
 from shared.domain.extract import load_spec
 from shared.domain.keys import FULL, Keys, environment
@@ -211,7 +211,7 @@ def _record_writes(run: RunRef, stores: Stores, spec: MigrationSpec, dest: Desti
     return ids
 
 
-def _natural_matches(dest: Destination, mapping: ObjectMapping, ext: str, records: list[dict[str, Any]]
+def _natural_matches(dest: Destination, mapping: ObjectMapping, ext: str, records: Sequence[dict[str, Any]]
                      ) -> dict[str, str]:
     """Records already present, found by the mapping's natural key (e.g. AccountId + ContactId + Role)."""
     fields = mapping.natural_key
@@ -268,13 +268,15 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     mapping = spec.mapping(str(item["mapping"]))
     batch_id, level = str(item["batch_id"]), int(item["level"])
     ext = spec.external_id_field
-    records: list[dict[str, Any]] = stores.blobs.get_lines(str(transformed["load_key"]))
+    # The load-ready lines, each parsed as it is read (D-070): ten thousand work orders as dictionaries are
+    # twice their lines, and four loads run at a time; every filter below goes by the records' keys.
+    records = LineRecords(stores.blobs.get_encoded_lines(str(transformed["load_key"])), ext)
     results: dict[str, WriteResult] = {}
     linked_only: dict[str, str] = stores.blobs.get_json(keys.already_loaded(batch_id))
     present: dict[str, str] = {}
     before: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, dict[str, str]] = {}
-    def send(write: Callable[[list[dict[str, Any]]], list[WriteResult]], rows: list[dict[str, Any]]
+    def send(write: Callable[[Sequence[dict[str, Any]]], list[WriteResult]], rows: Sequence[dict[str, Any]]
              ) -> list[WriteResult]:
         """Files travel as S3 references up to here: read in one write request's worth at a time."""
         if not rows or not mapping.attachment_source:
@@ -285,17 +287,17 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     if mapping.natural_key:
         present = _natural_matches(dest, mapping, ext, records)
         linked_only.update(present)
-        todo = [r for r in records if r[ext] not in present]
+        todo = records.where_key(lambda k: k not in present)
         written = send(lambda rows: dest.insert(mapping.dest_object, ext, rows, match_on=mapping.natural_key), todo)
     elif mapping.insert_only:
         # A retried attempt may follow inserts whose crosswalk entries were never written:
         # only then ask the destination which keys it already holds.
         if stores.blobs.exists(keys.load_started(batch_id)):
-            present = dest.find_by_key(mapping.dest_object, ext, [r[ext] for r in records])
+            present = dest.find_by_key(mapping.dest_object, ext, records.keys)
         else:
             stores.blobs.put_text(keys.load_started(batch_id), now_iso())
         linked_only.update(present)
-        todo = [r for r in records if r[ext] not in present]
+        todo = records.where_key(lambda k: k not in present)
         written = send(lambda rows: dest.insert(mapping.dest_object, ext, rows), todo)
     else:
         known: dict[str, str] = stores.blobs.get_json(keys.existing(batch_id))
@@ -306,16 +308,16 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
             stores.blobs.put_json(keys.xwalk_part(level, mapping.convert.into, f"{batch_id}-converted-before"), into)
         if keys.phase != FULL:
             conflicts = _conflicts(run, dest, stores, mapping.dest_object, known)
-            records = [r for r in records if r[ext] not in conflicts]
+            records = records.where_key(lambda k: k not in conflicts)
         insert_only = {f.dest for f in mapping.fields if f.insert_only} | {lk.dest for lk in mapping.lookups
                                                                           if lk.insert_only}
         fields = sorted({k for r in records for k in r} - {ext} - insert_only)
-        before = before_images(dest, mapping.dest_object, [known[r[ext]] for r in records if r[ext] in known],
-                               fields)
+        before = before_images(dest, mapping.dest_object, [known[k] for k in records.keys if k in known], fields)
         written = send(lambda rows: dest.upsert(mapping.dest_object, ext, rows, allow_bulk=True), records)
         refused = {w.key for w in written if dest.capabilities.reason(w.error_code) == "insert_only_field"}
         if refused:  # already there though the crosswalk did not know: resend without insert-only fields
-            again = [{k: v for k, v in r.items() if k not in insert_only} for r in records if r[ext] in refused]
+            again = [{k: v for k, v in r.items() if k not in insert_only}
+                     for r in records.where_key(lambda k: k in refused)]
             written = [w for w in written if w.key not in refused] + send(
                 lambda rows: dest.upsert(mapping.dest_object, ext, rows, allow_bulk=False), again)
     for w in written:
@@ -328,9 +330,9 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     rejects = [RecordReject(mapping.source_object, k.split(":", 1)[1], mapping.dest_object,
                             r.error_message or "", r.error_code or "", r.fields or None)
                for k, r in results.items() if not r.ok]
-    rejects += [RecordReject(mapping.source_object, r[ext].split(":", 1)[1], mapping.dest_object,
+    rejects += [RecordReject(mapping.source_object, k.split(":", 1)[1], mapping.dest_object,
                              "the destination returned no result for this record", "NO_RESULT")
-                for r in records if r[ext] not in handled]
+                for k in records.keys if k not in handled]
     # A record the destination created but refused to finish (a case written, then not
     # resolved) is a reject *and* a write: audited as created, so rollback deletes it.
     partial = {k: r for k, r in results.items() if not r.ok and r.id and r.created}
@@ -351,22 +353,21 @@ def _load(run: RunRef, item: dict[str, Any], transformed: dict[str, Any], dest: 
     }
 
 
-def _already_converted(dest: Destination, stores: Stores, mapping: ObjectMapping, ext: str,
-                       records: list[dict[str, Any]]
-                       ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, WriteResult], dict[str, str]]:
+def _already_converted(dest: Destination, stores: Stores, mapping: ObjectMapping, ext: str, records: LineRecords
+                       ) -> tuple[LineRecords, dict[str, str], dict[str, WriteResult], dict[str, str]]:
     """Records a conversion already turned into its ``into`` record (an earlier run, or an attempt of this
     batch stopped by the budget): not written again (the destination refuses to update a converted record),
     their ``into`` ids returned for this run's lookups. A person already held in ``into`` but never written
     here (a Contact that became a prospect) is a reject."""
     assert mapping.convert is not None
-    into = stores.crosswalk.get_many(crosswalk_scope(dest.scope, mapping.convert.into), [r[ext] for r in records])
+    into = stores.crosswalk.get_many(crosswalk_scope(dest.scope, mapping.convert.into), records.keys)
     if not into:
         return records, {}, {}, {}
     own = stores.crosswalk.get_many(crosswalk_scope(dest.scope, mapping.dest_object), list(into))
     gone = {k: WriteResult(k, None, False, "already_converted",
                            f"already a {mapping.convert.into} record ({into[k]}); not written back as "
                            f"{mapping.dest_object}") for k in into if k not in own}
-    return [r for r in records if r[ext] not in into], {k: own[k] for k in into if k in own}, gone, into
+    return records.where_key(lambda k: k not in into), {k: own[k] for k in into if k in own}, gone, into
 
 
 def _convert(run: RunRef, item: dict[str, Any], dest: Destination, stores: Stores, keys: Keys, spec: MigrationSpec,

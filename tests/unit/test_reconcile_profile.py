@@ -271,6 +271,9 @@ class FakeBlobs:
     def get_lines(self, key: str) -> list[Any]:
         return copy.deepcopy(self.data[key])
 
+    def get_encoded_lines(self, key: str) -> list[bytes]:
+        return [json.dumps(row).encode() for row in self.data[key]]
+
     def put_text(self, key: str, text: str, content_type: str = "") -> str:
         self.data[key] = text
         return key

@@ -890,10 +890,11 @@ class DynamicsDestination:
         query = f"$select={','.join(select)}&$filter={quote(_in_filter(key_field, coded), safe=_SAFE)}"
         return _Part("GET", f"{table.entity_set}?{query}")
 
-    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
+    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
         """Upsert by the alternate key on ``ext_field``: through ``UpsertMultiple`` when ``allow_bulk`` and it
         costs no more requests (:meth:`_bulk_pays`), else through ``$batch`` PATCHes."""
+        records = list(records)  # parsed once here (a load's lines are parsed as they are read)
         if not records:
             return []
         table = self._table_for(obj, {k for r in records for k in r})
@@ -1226,7 +1227,7 @@ class DynamicsDestination:
         """The primary key an insert-only record gets: the same environment, table and key, the same id."""
         return str(uuid.uuid5(RECORD_NAMESPACE, f"{self.scope}|{obj}|{key}"))
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
+    def insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
         """Insert with a deterministic primary key (uuid5 of environment, table and key), so a retried
         insert cannot duplicate: a record that already has that id counts as written, not created.
@@ -1352,7 +1353,7 @@ class DynamicsDestination:
                                 f"rows of {obj}")
         return (r for r in rows if str(r.get(key_field) or "").startswith(prefix))
 
-    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+    def find_natural(self, obj: str, fields: list[str], records: Sequence[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
         table = self._table_for(obj, fields)
         first = fields[0]

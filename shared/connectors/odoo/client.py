@@ -33,7 +33,7 @@ import re
 import ssl
 import threading
 import xmlrpc.client
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -646,7 +646,7 @@ class OdooDestination:
 
         return retry.call(attempt)
 
-    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
+    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
         """Create or update each record by its key (external id ``__flitstack__.<name>``); one result each."""
         if not records:
@@ -663,9 +663,10 @@ class OdooDestination:
             results[key] = WriteResult(key, w.id, False, w.error_code, w.error_message, w.fields)
         return [results[k] for k in keys if k in results]
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
+    def insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
         """Create; with ``match_on`` the key is not sent (nor registered) and records are matched on those fields."""
+        records = list(records)  # parsed once here (a load's lines are parsed as they are read)
         if match_on is None:
             return self._create(obj, ext_field, records)
         return self._create(obj, ext_field, records, send_key=False, register=False)
@@ -780,7 +781,7 @@ class OdooDestination:
         rows = self._search_read_iter(obj, [[key_field, "=like", pattern]], [key_field, *fields])
         return (r for r in rows if str(r.get(key_field) or "").startswith(prefix))
 
-    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+    def find_natural(self, obj: str, fields: list[str], records: Sequence[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
         first = fields[0]
         values = sorted({str(r[first]) for r in records if r.get(first) not in (None, "")})

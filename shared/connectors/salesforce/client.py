@@ -30,7 +30,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotF
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_chain, wait_exponential, wait_fixed
 
 from shared import retry
-from shared.connectors.destination import ID, Capabilities, WriteCost, WriteResult, chunks
+from shared.connectors.destination import ID, Capabilities, LineRecords, WriteCost, WriteResult, chunks
 from shared.connectors.salesforce.capabilities import CAPABILITIES
 from shared.errors import (
     AuthenticationError,
@@ -54,7 +54,7 @@ API_VERSION = "60.0"
 #: Bulk API 2.0 throughput assumed when deciding how long to wait before the first status poll.
 BULK_ROWS_PER_S_ESTIMATE = 4_000.0
 #: How much of a Bulk job's CSV upload stays in memory before it spills to a temporary file.
-SPOOL_BYTES = 8 * 1024 * 1024
+SPOOL_BYTES = 1024 * 1024
 #: How much of a Bulk job's results body is read at a time (its rows are parsed as it arrives).
 RESULT_CHUNK_BYTES = 1024 * 1024
 #: Records per ``Id IN (...)`` / ``key IN (...)`` query: a SOQL GET URL must stay under 16,384 characters.
@@ -355,9 +355,10 @@ class SalesforceDestination:
                                                                         method="DELETE"))
 
     # --- writes ----------------------------------------------------------------------------------
-    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool) -> list[WriteResult]:
+    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
+               ) -> list[WriteResult]:
         """Upsert on ``ext_field``; records failing with a lock conflict are retried (bounded)."""
-        def write(o: str, key: str, recs: list[dict[str, Any]]) -> list[WriteResult]:
+        def write(o: str, key: str, recs: Sequence[dict[str, Any]]) -> list[WriteResult]:
             self.check_quota(self.calls_needed(o, len(recs), allow_bulk))
             if allow_bulk and self.use_bulk(o, len(recs)):
                 return self._bulk_job(o, "upsert", key, recs)
@@ -371,13 +372,13 @@ class SalesforceDestination:
     def use_bulk(self, obj: str, count: int) -> bool:
         return self.capabilities.uses_bulk(obj, count)
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
+    def insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
         """Insert; results are keyed by ``ext_field``. With ``match_on`` (objects that cannot carry
         the external-id field) the key is not sent and results are matched on those fields."""
         send_key = match_on is None
 
-        def write(o: str, key: str, recs: list[dict[str, Any]]) -> list[WriteResult]:
+        def write(o: str, key: str, recs: Sequence[dict[str, Any]]) -> list[WriteResult]:
             self.check_quota(self.calls_needed(o, len(recs), True))
             if self.use_bulk(o, len(recs)):
                 return self._bulk_job(o, "insert", key, recs, match_on=match_on)
@@ -477,7 +478,7 @@ class SalesforceDestination:
     def find_by_key_prefix(self, obj: str, key_field: str, prefix: str) -> dict[str, str]:
         return {str(r[key_field]): str(r["Id"]) for r in self.rows_with_key_prefix(obj, [], key_field, prefix)}
 
-    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+    def find_natural(self, obj: str, fields: list[str], records: Sequence[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
         first = fields[0]
         parents = sorted({str(r[first]) for r in records if r.get(first)})
@@ -525,25 +526,32 @@ class SalesforceDestination:
             out.extend(res or [])
         return out
 
-    def _with_lock_retries(self, obj: str, ext_field: str, records: list[dict[str, Any]],
-                           write: Callable[[str, str, list[dict[str, Any]]], list[WriteResult]]) -> list[WriteResult]:
+    def _with_lock_retries(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]],
+                           write: Callable[[str, str, Sequence[dict[str, Any]]], list[WriteResult]]
+                           ) -> list[WriteResult]:
         """Resend only the records refused with a row lock, through the one policy (``retry.resend``);
-        a record still locked after the last send keeps its UNABLE_TO_LOCK_ROW result (a reject)."""
+        a record still locked after the last send keeps its UNABLE_TO_LOCK_ROW result (a reject).
+
+        What is resent is the records' positions, not the records: the first send writes ``records`` as given
+        (a load's :class:`LineRecords`, parsed a record at a time as the Bulk CSV is written), and only the
+        few locked ones are read again."""
+        keys = records.keys if isinstance(records, LineRecords) else [r[ext_field] for r in records]
+        position = {k: i for i, k in enumerate(keys)}
         final: dict[str, WriteResult] = {}
 
-        def send(pending: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], float | None]:
-            by_key = {r[ext_field]: r for r in pending}
+        def send(pending: Sequence[int]) -> tuple[list[int], float | None]:
+            batch = records if len(pending) == len(records) else [records[i] for i in pending]
             locked = []
-            for res in write(obj, ext_field, list(pending)):
+            for res in write(obj, ext_field, batch):
                 final[res.key] = res
-                if res.error_code in RETRY_RECORD_CODES and res.key in by_key:
-                    locked.append(by_key[res.key])
+                if res.error_code in RETRY_RECORD_CODES and res.key in position:
+                    locked.append(position[res.key])
             return locked, None
 
-        retry.resend(records, send)
-        return [final[r[ext_field]] for r in records if r[ext_field] in final]
+        retry.resend(range(len(records)), send)
+        return [final[k] for k in keys if k in final]
 
-    def _collection_upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+    def _collection_upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
         out: list[WriteResult] = []
         for chunk in chunks(records, self.capabilities.write_batch_max):
             body = {"allOrNone": False, "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
@@ -552,7 +560,7 @@ class SalesforceDestination:
             out.extend(self._results(chunk, res, ext_field))
         return out
 
-    def _collection_insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, send_key: bool = True
+    def _collection_insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, send_key: bool = True
                            ) -> list[WriteResult]:
         out: list[WriteResult] = []
         for chunk in chunks(records, self.capabilities.write_batch_max):
@@ -565,7 +573,7 @@ class SalesforceDestination:
         return out
 
     @staticmethod
-    def _results(chunk: list[dict[str, Any]], res: Any, key_field: str, created: bool | None = None
+    def _results(chunk: Sequence[dict[str, Any]], res: Any, key_field: str, created: bool | None = None
                  ) -> list[WriteResult]:
         if not isinstance(res, list) or len(res) != len(chunk):
             raise ContractError(f"Salesforce collections answered {type(res).__name__} for {len(chunk)} records")
@@ -598,7 +606,7 @@ class SalesforceDestination:
 
         return retry.call(attempt)
 
-    def _bulk_job(self, obj: str, operation: str, key_field: str, records: list[dict[str, Any]], *,
+    def _bulk_job(self, obj: str, operation: str, key_field: str, records: Sequence[dict[str, Any]], *,
                   match_on: list[str] | None = None, null_value: str = "") -> list[WriteResult]:
         """One ingest job: create, upload, close, poll until done, successful (and, if any, failed) results.
 
@@ -610,7 +618,8 @@ class SalesforceDestination:
                                 "columnDelimiter": "COMMA"}
         if operation == "upsert":
             spec["externalIdFieldName"] = key_field
-        rows = records if match_on is None else [{k: v for k, v in r.items() if k != key_field} for r in records]
+        rows: Sequence[dict[str, Any]] = (records if match_on is None else  # read twice: columns, then rows
+                                          [{k: v for k, v in r.items() if k != key_field} for r in records])
         by_match = {tuple(str(r.get(f) or "") for f in match_on): r[key_field] for r in records} if match_on else {}
 
         def key_of(row: dict[str, str]) -> str:
@@ -647,9 +656,10 @@ class SalesforceDestination:
         return out
 
 
-def _write_csv(out: IO[str], records: list[dict[str, Any]], null_value: str = "") -> None:
+def _write_csv(out: IO[str], records: Sequence[dict[str, Any]], null_value: str = "") -> None:
     """Bulk CSV: the union of columns; booleans as true/false; an absent field is an empty cell
-    (unchanged on update) and a ``None`` value is ``null_value`` (``#N/A`` sets it to null)."""
+    (unchanged on update) and a ``None`` value is ``null_value`` (``#N/A`` sets it to null). ``records`` is read
+    twice (the columns, then the rows): a :class:`LineRecords` parses one record at a time each time."""
     columns = sorted({k for r in records for k in r})
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -666,7 +676,7 @@ def _to_csv(records: list[dict[str, Any]], null_value: str = "") -> str:
 
 
 @contextmanager
-def _csv_spool(records: list[dict[str, Any]], null_value: str = "") -> Iterator[IO[bytes]]:
+def _csv_spool(records: Sequence[dict[str, Any]], null_value: str = "") -> Iterator[IO[bytes]]:
     """:func:`_write_csv` encoded a row at a time into a spool (in memory up to :data:`SPOOL_BYTES`, on disk
     past it), the upload's body: never the job's CSV as text, beside it its bytes (10,000 work orders are
     ~10 MB of CSV), while the records themselves are still held."""

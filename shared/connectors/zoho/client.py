@@ -34,7 +34,7 @@ import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -559,9 +559,10 @@ class ZohoDestination:
         return status == 400 and isinstance(body, dict) and isinstance(body.get("data"), list)
 
     # --- writes ------------------------------------------------------------------------------------------------
-    def upsert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, allow_bulk: bool
+    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
         """Upsert on the external field only, in full batches of 100 (or one Bulk Write job when cheaper)."""
+        records = list(records)  # parsed once here (a load's lines are parsed as they are read)
         if not records:
             return []
         if allow_bulk and self.use_bulk(obj, len(records)):
@@ -578,7 +579,7 @@ class ZohoDestination:
             out += self._results([r[ext_field] for r in chunk], resp, upsert=True)
         return out
 
-    def insert(self, obj: str, ext_field: str, records: list[dict[str, Any]], *, match_on: list[str] | None = None
+    def insert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, match_on: list[str] | None = None
                ) -> list[WriteResult]:
         """Insert (objects written once: notes, files). The key is sent only where the object can carry it."""
         if not records:
@@ -850,7 +851,7 @@ class ZohoDestination:
         found = self._attachments(ids, fields) if obj == "Attachments" else self._get_ids(obj, ids, fields)
         return list(found.values())
 
-    def find_natural(self, obj: str, fields: list[str], records: list[dict[str, Any]]
+    def find_natural(self, obj: str, fields: list[str], records: Sequence[dict[str, Any]]
                      ) -> dict[tuple[str, ...], str]:
         first = fields[0]
         values = sorted({str(r[first]) for r in records if r.get(first)})
