@@ -123,7 +123,7 @@ class LocalRuntime:
     #: Where the engine keeps its AWS state on disk (DynamoDB's items); by default ``<folder>/aws-state``,
     #: so a later runtime on the same folder (``flitstack rollback RUN``) reads the run's state in place.
     state_dir: Path | None = None
-    #: Settle the process's heap once the engine is up (``shared.handler.settle_heap``: what a Lambda does at its
+    #: Settle the process's heap once the engine is up (``shared.heap.settle_heap``: what a Lambda does at its
     #: cold start), as `flitstack demo` / `up` and the bench do; a test process is left as it is (what is frozen is
     #: never collected, and a test worker starts many engines).
     settle_heap: bool = False

@@ -7,7 +7,6 @@ destination write) and the id crosswalk (source key -> destination id, per org a
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ from botocore.config import Config
 
 from shared import retry
 from shared.api import AlreadyExists, Execution, Report, RunConflict, content_type_for
+from shared.domain.spill import batched
 from shared.errors import TransientError
 from shared.executions import ExecutionStart
 from shared.settings import Settings, get_settings
@@ -235,13 +235,6 @@ def _joined(parts: Iterable[bytes], separator: bytes) -> Iterator[bytes]:
         yield part
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """``items`` in lists of ``size`` (the last shorter), taken as they come: a generator is never held whole."""
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
-
-
 class _Table:
     def __init__(self, name: str, client: Any | None = None) -> None:
         self.name = name
@@ -259,7 +252,7 @@ class _Table:
             resp = self.ddb.batch_write_item(RequestItems={self.name: list(pending)})
             return list((resp.get("UnprocessedItems") or {}).get(self.name, [])), None
 
-        for chunk in _batched(requests, 25):
+        for chunk in batched(requests, 25):
             left = retry.resend(chunk, send, DDB_ATTEMPTS)
             if left:
                 raise TransientError(f"{self.name}: DynamoDB kept {len(left)} items unprocessed")
@@ -301,7 +294,7 @@ class CrosswalkStore(_Table):
                 found[item["source_key"]["S"]] = {k: v["S"] for k, v in item.items()}
             return list((resp.get("UnprocessedKeys") or {}).get(self.name, {}).get("Keys", [])), None
 
-        for chunk in _batched(unique, 100):
+        for chunk in batched(unique, 100):
             left = retry.resend([{"scope": {"S": scope}, "source_key": {"S": k}} for k in chunk], send, DDB_ATTEMPTS)
             if left:
                 raise TransientError(f"{self.name}: DynamoDB kept {len(left)} keys unprocessed")

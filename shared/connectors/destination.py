@@ -361,10 +361,11 @@ class LineRecords(Sequence[dict[str, Any]]):
     """Records kept as their JSON lines (as the load-ready batch holds them), each parsed when it is read.
 
     A load item writes up to 10,000 records, four items at a time: as dictionaries 10,000 work orders are
-    20–30 MiB, as their lines under half of that, and a pass over them (a Bulk CSV written, a request's slice
-    sent) parses one record at a time (``tests/unit/test_line_records.py``). Every read gives a new dictionary, so nothing a reader does to
-    one changes the records. The key of each record (``key_field``) is read once, when the lines are given:
-    filtering by key (:meth:`where_key`) and listing keys (:attr:`keys`) parse nothing.
+    20 to 30 MiB, as their lines under half of that, and a pass over them (a Bulk CSV written, a request's
+    slice sent) parses one record at a time (``tests/unit/test_line_records.py``). Every read gives a new
+    dictionary, so nothing a reader does to one changes the records. The key of each record (``key_field``)
+    is read once, when the lines are given: filtering by key (:meth:`where_key`) and listing keys
+    (:attr:`keys`) parse nothing.
     """
 
     __slots__ = ("_lines", "key_field", "keys")
@@ -386,7 +387,8 @@ class LineRecords(Sequence[dict[str, Any]]):
     def __getitem__(self, index: int | slice) -> dict[str, Any] | LineRecords:
         if isinstance(index, slice):
             return LineRecords(self._lines[index], self.key_field, self.keys[index])
-        return dict(json.loads(self._lines[index]))
+        record: dict[str, Any] = json.loads(self._lines[index])
+        return record
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (json.loads(line) for line in self._lines)

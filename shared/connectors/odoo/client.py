@@ -649,6 +649,7 @@ class OdooDestination:
     def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *, allow_bulk: bool
                ) -> list[WriteResult]:
         """Create or update each record by its key (external id ``__flitstack__.<name>``); one result each."""
+        records = list(records)  # parsed once here (a load's lines are parsed as they are read)
         if not records:
             return []
         keys = [str(r[ext_field]) for r in records]
